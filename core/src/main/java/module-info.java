@@ -1,0 +1,6 @@
+/** Pipelines: txt2img, img2img, inpainting, outpainting. */
+module dev.diffusion4j.core {
+    requires transitive dev.diffusion4j.nn;
+    requires transitive dev.diffusion4j.samplers;
+    requires java.desktop;
+}

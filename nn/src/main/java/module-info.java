@@ -1,0 +1,5 @@
+/** Layers and models built from their config: CLIP, the U-Net, the VAE. */
+module dev.diffusion4j.nn {
+    requires transitive dev.diffusion4j.tensor;
+    requires transitive dev.diffusion4j.weights;
+}

@@ -1,0 +1,92 @@
+package dev.diffusion4j.tensor;
+
+/**
+ * The operations Stable Diffusion's models are made of. Model code calls only these, so another backend
+ * (e.g. CUDA) can be added without touching it.
+ *
+ * <p>Conventions: tensors are row-major; images are NCHW; sequences are {@code [batch, tokens, channels]}.
+ * Inputs are never modified; every op returns a new F32 heap tensor. Weight arguments (matrices,
+ * convolution kernels, norm parameters, biases) may be any {@link DType} and storage. Shape errors raise
+ * {@link IllegalArgumentException} naming the op and the shapes.
+ */
+public interface Backend {
+    /** A short name, e.g. {@code "cpu"}. */
+    String name();
+
+    /**
+     * Matrix product {@code op(a) · op(b)} where {@code op} transposes when asked. {@code a} and {@code b}
+     * are rank 2, or rank 3 with the same leading (batch) dimension, or {@code b} rank 2 shared by every
+     * batch of {@code a}.
+     */
+    Tensor matmul(Tensor a, boolean transposeA, Tensor b, boolean transposeB);
+
+    /** {@code y = x · weightᵀ + bias}: x {@code [..., in]}, weight {@code [out, in]}, bias {@code [out]} or null. */
+    Tensor linear(Tensor x, Tensor weight, Tensor bias);
+
+    /**
+     * 2-D convolution: x {@code [N, Cin, H, W]}, weight {@code [Cout, Cin, kH, kW]}, bias {@code [Cout]} or
+     * null, zero padding per side.
+     */
+    Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride,
+                  int padTop, int padBottom, int padLeft, int padRight);
+
+    /** {@link #conv2d(Tensor, Tensor, Tensor, int, int, int, int, int)} with the same padding on every side. */
+    default Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+        return conv2d(x, weight, bias, stride, padding, padding, padding, padding);
+    }
+
+    /**
+     * Group normalisation over {@code [N, C, ...]} with affine {@code gamma}, {@code beta} of shape
+     * {@code [C]} (either may be null), optionally followed by SiLU (fused).
+     */
+    Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu);
+
+    /** Layer normalisation over the last dimension, with affine {@code gamma}, {@code beta} (may be null). */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    /** Softmax over the last dimension. */
+    Tensor softmax(Tensor x);
+
+    /** {@code x · sigmoid(x)}. */
+    Tensor silu(Tensor x);
+
+    /** GELU, exact ({@code x·Φ(x)} with erf) or the tanh approximation. */
+    Tensor gelu(Tensor x, boolean tanhApproximation);
+
+    /** {@code x · sigmoid(1.702 x)} (CLIP's quick_gelu). */
+    Tensor quickGelu(Tensor x);
+
+    /** GEGLU: splits the last dimension into halves {@code [a, g]} and returns {@code a · gelu(g)} (exact GELU). */
+    Tensor geglu(Tensor x);
+
+    /** Nearest-neighbour resize of {@code [N, C, H, W]} to {@code [N, C, outH, outW]} (src = floor(dst · in / out)). */
+    Tensor upsampleNearest(Tensor x, int outH, int outW);
+
+    /** Nearest-neighbour 2× upsampling of {@code [N, C, H, W]}. */
+    default Tensor upsampleNearest2x(Tensor x) {
+        return upsampleNearest(x, x.dim(-2) * 2, x.dim(-1) * 2);
+    }
+
+    /**
+     * Element-wise {@code a + b}. {@code b} has the shape of {@code a}, or is broadcast: a suffix of
+     * {@code a}'s shape (e.g. a bias {@code [C]} over {@code [N, T, C]}), or {@code [N, C]} / {@code [C]}
+     * over {@code [N, C, H, W]} given as {@code [N, C, 1, 1]} / {@code [C, 1, 1]}.
+     */
+    Tensor add(Tensor a, Tensor b);
+
+    /** Element-wise {@code a · b}, broadcasting as {@link #add}. */
+    Tensor mul(Tensor a, Tensor b);
+
+    /** {@code a · s}. */
+    Tensor scale(Tensor a, float s);
+
+    /** Concatenation of NCHW (or any rank ≥ 2) tensors along dimension 1. */
+    Tensor concatChannels(Tensor a, Tensor b);
+
+    /**
+     * Multi-head scaled dot-product attention, {@code softmax(q·kᵀ·scale [+ causal mask]) · v} per head,
+     * computed in tiles (no tokens×tokens matrix). q {@code [B, Tq, heads·d]}, k and v
+     * {@code [B, Tk, heads·d]}; returns {@code [B, Tq, heads·d]} with the heads interleaved as in the input.
+     */
+    Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal);
+}

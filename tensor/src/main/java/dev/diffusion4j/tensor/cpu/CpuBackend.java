@@ -1,0 +1,115 @@
+package dev.diffusion4j.tensor.cpu;
+
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Tensor;
+
+/**
+ * The CPU backend: Vector API kernels ({@code FloatVector.SPECIES_PREFERRED}) on one {@link ComputePool}.
+ * Thread-safe: ops share no mutable state.
+ */
+public final class CpuBackend implements Backend {
+    private final ComputePool pool;
+
+    /** A backend on the given pool. */
+    public CpuBackend(ComputePool pool) {
+        VectorSupport.requireVectorApi();
+        this.pool = pool;
+    }
+
+    /** A backend on {@link ComputePool#shared()}. */
+    public static CpuBackend create() {
+        return new CpuBackend(ComputePool.shared());
+    }
+
+    /** The pool the kernels run on. */
+    public ComputePool pool() {
+        return pool;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public Tensor matmul(Tensor a, boolean transposeA, Tensor b, boolean transposeB) {
+        return Gemm.matmul(pool, a, transposeA, b, transposeB);
+    }
+
+    @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        return Gemm.linear(pool, x, weight, bias);
+    }
+
+    @Override
+    public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride,
+                         int padTop, int padBottom, int padLeft, int padRight) {
+        return Conv2d.conv2d(pool, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    @Override
+    public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
+        return Norms.groupNorm(pool, x, groups, gamma, beta, eps, silu);
+    }
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        return Norms.layerNorm(pool, x, gamma, beta, eps);
+    }
+
+    @Override
+    public Tensor softmax(Tensor x) {
+        return Norms.softmax(pool, x);
+    }
+
+    @Override
+    public Tensor silu(Tensor x) {
+        return Elementwise.silu(pool, x);
+    }
+
+    @Override
+    public Tensor gelu(Tensor x, boolean tanhApproximation) {
+        return Elementwise.gelu(pool, x, tanhApproximation);
+    }
+
+    @Override
+    public Tensor quickGelu(Tensor x) {
+        return Elementwise.quickGelu(pool, x);
+    }
+
+    @Override
+    public Tensor geglu(Tensor x) {
+        return Elementwise.geglu(pool, x);
+    }
+
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        return Elementwise.upsampleNearest(pool, x, outH, outW);
+    }
+
+    @Override
+    public Tensor add(Tensor a, Tensor b) {
+        return Elementwise.add(pool, a, b);
+    }
+
+    @Override
+    public Tensor mul(Tensor a, Tensor b) {
+        return Elementwise.mul(pool, a, b);
+    }
+
+    @Override
+    public Tensor scale(Tensor a, float s) {
+        return Elementwise.scale(pool, a, s);
+    }
+
+    @Override
+    public Tensor concatChannels(Tensor a, Tensor b) {
+        return Elementwise.concatChannels(a, b);
+    }
+
+    @Override
+    public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
+        return Attention.attention(pool, q, k, v, heads, scale, causal);
+    }
+}

@@ -1,0 +1,10 @@
+/**
+ * Tensors, dtypes, the {@link dev.diffusion4j.tensor.Backend} interface and its CPU implementation
+ * (Vector API kernels). No model knowledge lives here.
+ */
+module dev.diffusion4j.tensor {
+    requires jdk.incubator.vector;
+
+    exports dev.diffusion4j.tensor;
+    exports dev.diffusion4j.tensor.cpu;
+}
