@@ -2,4 +2,5 @@
 module dev.diffusion4j.weights {
     requires transitive dev.diffusion4j.tensor;
     requires com.fasterxml.jackson.jr.ob;
+    exports dev.diffusion4j.weights;
 }
