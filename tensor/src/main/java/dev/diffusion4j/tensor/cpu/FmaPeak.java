@@ -18,6 +18,11 @@ public final class FmaPeak {
     private FmaPeak() {
     }
 
+    /** Float lanes of the preferred vector species (16 with AVX-512). */
+    public static int lanes() {
+        return S.length();
+    }
+
     /** Flops done by one call of {@link #chains(int)} with the given iteration count. */
     public static double flopsPerCall(int iterations) {
         return 2.0 * CHAINS * S.length() * (double) iterations;
@@ -68,25 +73,29 @@ public final class FmaPeak {
         if (threads < 1 || millis < 1) {
             throw new IllegalArgumentException("FmaPeak.measure: threads=" + threads + " millis=" + millis);
         }
-        // Warm up: many short calls so that C2 compiles chains() itself (not only an OSR loop).
-        long warmEnd = System.nanoTime() + 150_000_000L;
-        while (System.nanoTime() < warmEnd) {
-            sink(chains(1 << 12));
-        }
-        // Calibrate the iteration count to the wanted duration.
-        int iters = 1 << 16;
-        long t;
-        while (true) {
+        // Warm up with short calls until C2 has compiled chains() itself and the rate stops improving
+        // (the vector code is very slow before that, so a premature calibration would be useless).
+        int small = 1 << 12;
+        double bestRate = 0;
+        int stable = 0;
+        long warmStart = System.nanoTime();
+        while (System.nanoTime() - warmStart < 3_000_000_000L) {
             long t0 = System.nanoTime();
-            sink(chains(iters));
-            t = System.nanoTime() - t0;
-            if (t >= 10_000_000L || iters >= (1 << 29)) {
+            int calls = 0;
+            while (System.nanoTime() - t0 < 20_000_000L) {
+                sink(chains(small));
+                calls++;
+            }
+            double rate = (double) calls * small / (System.nanoTime() - t0); // iterations per ns
+            if (rate > bestRate * 1.03) {
+                bestRate = Math.max(bestRate, rate);
+                stable = 0;
+            } else if (++stable >= 3 && System.nanoTime() - warmStart > 200_000_000L) {
                 break;
             }
-            iters *= 2;
         }
         int rounds = 3;
-        int perRound = (int) Math.max(1, Math.min(1 << 30, (double) iters * millis / rounds / Math.max(1, t / 1e6)));
+        int perRound = (int) Math.max(small, Math.min(1 << 30, bestRate * millis * 1e6 / rounds));
         double best = 0;
         for (int r = 0; r < rounds; r++) {
             best = Math.max(best, run(threads, perRound));
