@@ -33,8 +33,8 @@ public final class Gemm {
     private static final int NV = 2;
     /** Columns of the register tile (columns of one packed panel of B): a few vectors of the preferred species. */
     public static final int NR = NV * V;
-    /** Depth of a K block: one {@code KC × NR} panel of B stays in L1 (48 KiB). */
-    public static final int KC = 256;
+    /** Largest depth of a K block: one {@code KC × NR} panel of B (40 KiB) stays in L1 (48 KiB). */
+    public static final int KC = 320;
     /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
     public static final int MC = 16 * MR;
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
@@ -285,8 +285,11 @@ public final class Gemm {
         float[] bufB = buffer(0, KC * nPad);
         float[] bufA = buffer(1, KC * MC);
         float[] scratch = buffer(2, MR * NR);
-        for (int pc = 0; pc < k; pc += KC) {
-            int kc = Math.min(KC, k - pc);
+        // K blocks of equal depth (at most KC): no thin last block that would pay the C traffic for little work.
+        int kBlocks = (k + KC - 1) / KC;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = (int) ((long) k * kb / kBlocks);
+            int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
             b.pack(pc, kc, j0, ncols, bufB);
             boolean first = pc == 0;
             boolean add = !first || accumulate;
