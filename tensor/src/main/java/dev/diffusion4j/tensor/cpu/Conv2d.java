@@ -3,6 +3,8 @@ package dev.diffusion4j.tensor.cpu;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Tensor;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * 2-D convolution (NCHW) as an implicit GEMM on {@link Gemm}: per image, {@code C[Cout, Hout·Wout] =
@@ -67,6 +69,8 @@ public final class Conv2d {
      * {@code (oy, ox)} holds {@code x[ci, oy·s + ky - padTop, ox·s + kx - padLeft]}, or 0 in the padding.
      */
     static final class Im2col implements Gemm.PackB {
+        private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+        private static final int LANES = S.length();
         private final float[] x;
         private final int xOff;
         private final int h;
@@ -133,7 +137,12 @@ public final class Conv2d {
                             continue;
                         }
                         int row = chan + iy * w;
-                        if (stride == 1) {
+                        if (stride == 1 && len == nr && ix0 >= 0 && ix0 + nr <= w) {
+                            // Interior run of a whole panel: plain vector copies (the common case).
+                            for (int v = 0; v < nr; v += LANES) {
+                                FloatVector.fromArray(S, x, row + ix0 + v).intoArray(dst, o + v);
+                            }
+                        } else if (stride == 1) {
                             int lo = Math.max(0, -ix0);
                             int hi = Math.min(len, w - ix0);
                             if (hi <= lo) {

@@ -571,7 +571,17 @@ public final class Gemm {
             for (int p = 0; p < panels; p++) {
                 int d = p * NR * kc;
                 int cols = Math.min(NR, nc - p * NR);
-                if (cs == 1) {
+                if (cs == 1 && arr != null && cols == NR) {
+                    // Whole panel from heap rows: vector copies.
+                    int src = (int) (off + (long) k0 * rs + j0 + p * NR);
+                    int step = (int) rs;
+                    for (int k = 0; k < kc; k++) {
+                        for (int v = 0; v < NR; v += V) {
+                            FloatVector.fromArray(S, arr, src + v).intoArray(dst, d + k * NR + v);
+                        }
+                        src += step;
+                    }
+                } else if (cs == 1) {
                     for (int k = 0; k < kc; k++) {
                         run(off + (long) (k0 + k) * rs + j0 + p * NR, cols, dst, d + k * NR);
                     }
