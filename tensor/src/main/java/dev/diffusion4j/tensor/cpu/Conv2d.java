@@ -55,13 +55,47 @@ public final class Conv2d {
         boolean plain = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0
                 && padRight == 0;
         float[] xs = xin.array();
+        // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the
+        // input (no im2col packing at all); else the im2col blocks are packed.
+        boolean direct = stride == 1 && !plain && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
+        float[] padded = direct ? new float[cin * hp * wp] : null;
+        int[] rowOffsets = direct ? new int[kdim] : null;
+        if (direct) {
+            for (int ci = 0, k = 0; ci < cin; ci++) {
+                for (int ky = 0; ky < kh; ky++) {
+                    for (int kx = 0; kx < kw; kx++) {
+                        rowOffsets[k++] = (ci * hp + ky) * wp + kx;
+                    }
+                }
+            }
+        }
         for (int img = 0; img < n; img++) {
             int xOff = xin.offset() + img * cin * h * w;
-            Gemm.PackB b = plain ? Gemm.viewB(xin, (long) img * cin * h * w, hw, 1)
-                    : new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout);
+            Gemm.PackB b;
+            if (plain) {
+                b = Gemm.viewB(xin, (long) img * cin * h * w, hw, 1);
+            } else if (direct) {
+                for (int ci = 0; ci < cin; ci++) {
+                    for (int y = 0; y < h; y++) {
+                        System.arraycopy(xs, xOff + (ci * h + y) * w, padded, (ci * hp + y + padTop) * wp + padLeft, w);
+                    }
+                }
+                b = new PaddedInput(padded, rowOffsets, wout, wp);
+            } else {
+                b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout);
+            }
             Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, false);
         }
         return out;
+    }
+
+    /** The im2col matrix of a stride-1 convolution read in place from the zero-padded input. */
+    private record PaddedInput(float[] data, int[] rowOffsets, int wout, int wp) implements Gemm.DirectB {
+        @Override
+        public int colOffset(int j) {
+            int oy = j / wout;
+            return oy * wp + (j - oy * wout);
+        }
     }
 
     /**

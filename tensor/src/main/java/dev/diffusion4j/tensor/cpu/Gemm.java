@@ -31,6 +31,8 @@ public final class Gemm {
     /** Rows of the register tile (rows of one packed panel of A). */
     public static final int MR = 12;
     private static final int NV = 2;
+    /** Float lanes of one vector of the preferred species (16 with AVX-512). */
+    public static final int VECTOR_COLUMNS = V;
     /** Columns of the register tile (columns of one packed panel of B): a few vectors of the preferred species. */
     public static final int NR = NV * V;
     /** Largest depth of a K block: one {@code KC × NR} panel of B (40 KiB) stays in L1 (48 KiB). */
@@ -91,6 +93,40 @@ public final class Gemm {
     @FunctionalInterface
     public interface PackB {
         void pack(int k0, int kc, int j0, int nc, float[] dst);
+    }
+
+    /**
+     * A right operand read in place, without packing: {@code B(k, j + t) = data()[rowOffsets()[k] + colOffset(j) + t]}
+     * for {@code j} a multiple of {@link #VECTOR_COLUMNS} and {@code 0 <= t < VECTOR_COLUMNS} (each vector's
+     * columns are contiguous). {@link #gemm} reads it so when the columns of every task are whole panels of
+     * {@link #NR} ({@code n} a multiple of {@code NR}), else it packs through {@link #pack}.
+     */
+    public interface DirectB extends PackB {
+        /** The array B is read from. */
+        float[] data();
+
+        /** Offset of each row k of B in {@link #data()} (length at least K). */
+        int[] rowOffsets();
+
+        /** Offset of column {@code j} (a multiple of {@link #VECTOR_COLUMNS}) in every row; the vector's columns follow it. */
+        int colOffset(int j);
+
+        @Override
+        default void pack(int k0, int kc, int j0, int nc, float[] dst) {
+            float[] data = data();
+            int[] ko = rowOffsets();
+            for (int p = 0; p * NR < nc; p++) {
+                int cols = Math.min(NR, nc - p * NR);
+                int d = p * NR * kc;
+                for (int k = 0; k < kc; k++) {
+                    for (int t = 0; t < cols; t += V) {
+                        int len = Math.min(V, cols - t);
+                        System.arraycopy(data, ko[k0 + k] + colOffset(j0 + p * NR + t), dst, d + k * NR + t, len);
+                    }
+                    Arrays.fill(dst, d + k * NR + cols, d + (k + 1) * NR, 0f);
+                }
+            }
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -281,8 +317,10 @@ public final class Gemm {
     private static void tile(int i0, int i1, int j0, int j1, int k, PackA a, PackB b, float[] c, int cOff, int ldc,
                              float[] rowBias, float[] colBias, boolean accumulate) {
         int ncols = j1 - j0;
+        // B in place when it allows it: every panel then is whole (n, and so each tile, a multiple of NR).
+        DirectB direct = b instanceof DirectB d && ncols % NR == 0 ? d : null;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bufB = buffer(0, KC * nPad);
+        float[] bufB = direct != null ? null : buffer(0, KC * nPad);
         float[] bufA = buffer(1, KC * MC);
         float[] scratch = buffer(2, MR * NR);
         // K blocks of equal depth (at most KC): no thin last block that would pay the C traffic for little work.
@@ -290,7 +328,9 @@ public final class Gemm {
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = (int) ((long) k * kb / kBlocks);
             int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
-            b.pack(pc, kc, j0, ncols, bufB);
+            if (direct == null) {
+                b.pack(pc, kc, j0, ncols, bufB);
+            }
             boolean first = pc == 0;
             boolean add = !first || accumulate;
             float[] rb = first ? rowBias : null;
@@ -298,26 +338,40 @@ public final class Gemm {
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
                 a.pack(ic, mc, pc, kc, bufA);
-                macro(mc, ncols, kc, bufA, bufB, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0, scratch);
+                macro(mc, ncols, kc, bufA, bufB, direct, pc, j0, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0,
+                        scratch);
             }
         }
     }
 
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, float[] c, int cOff, int ldc,
-                              boolean add, float[] rowBias, int rowBase, float[] colBias, int colBase,
-                              float[] scratch) {
+    /** One micro-tile into {@code dst}: from the packed B panel at {@code bi}, or in place from {@code direct}. */
+    private static void microTile(int kc, float[] ap, int ai, float[] bp, int bi, DirectB direct, int pc, int jb0,
+                                  int jb1, float[] dst, int di, int ldd, boolean add) {
+        if (direct == null) {
+            kernel(kc, ap, ai, bp, bi, dst, di, ldd, add);
+        } else {
+            kernelDirectB(kc, ap, ai, direct.data(), direct.rowOffsets(), pc, jb0, jb1, dst, di, ldd, add);
+        }
+    }
+
+    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, DirectB direct, int pc, int j0,
+                              float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
+                              float[] colBias, int colBase, float[] scratch) {
         boolean bias = rowBias != null || colBias != null;
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
             int bi = jr * kc;
+            // Register tile of NV = 2 vectors (as generated): the column offset of each.
+            int jb0 = direct == null ? 0 : direct.colOffset(j0 + jr);
+            int jb1 = direct == null ? 0 : direct.colOffset(j0 + jr + V);
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = Math.min(MR, mc - ir);
                 int ai = ir * kc;
                 int ci = cOff + ir * ldc + jr;
                 if (mr == MR && nr == NR && !bias) {
-                    kernel(kc, ap, ai, bp, bi, c, ci, ldc, add);
+                    microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, c, ci, ldc, add);
                 } else if (mr == MR && nr == NR) {
-                    kernel(kc, ap, ai, bp, bi, scratch, 0, NR, false);
+                    microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, scratch, 0, NR, false);
                     for (int r = 0; r < MR; r++) {
                         int row = ci + r * ldc;
                         FloatVector rb = FloatVector.broadcast(S, rowBias != null ? rowBias[rowBase + ir + r] : 0f);
@@ -333,7 +387,7 @@ public final class Gemm {
                         }
                     }
                 } else {
-                    kernel(kc, ap, ai, bp, bi, scratch, 0, NR, false);
+                    microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, scratch, 0, NR, false);
                     for (int r = 0; r < mr; r++) {
                         int row = ci + r * ldc;
                         int s = r * NR;
@@ -369,6 +423,113 @@ public final class Gemm {
         for (int k = 0; k < kc; k++) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi + k * (2 * V) + 0 * V);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + k * (2 * V) + 1 * V);
+            FloatVector a0 = FloatVector.broadcast(S, ap[ai + k * 12 + 0]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, ap[ai + k * 12 + 1]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, ap[ai + k * 12 + 2]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, ap[ai + k * 12 + 3]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, ap[ai + k * 12 + 4]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, ap[ai + k * 12 + 5]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, ap[ai + k * 12 + 6]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, ap[ai + k * 12 + 7]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, ap[ai + k * 12 + 8]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, ap[ai + k * 12 + 9]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(S, ap[ai + k * 12 + 10]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(S, ap[ai + k * 12 + 11]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+        }
+        if (add) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * V));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * V));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 0 * V));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 1 * V));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 0 * V));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 1 * V));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * V));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * V));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * V));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * V));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * V));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * V));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * V));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * V));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * V));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * V));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, ci + 8 * ldc + 0 * V));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, ci + 8 * ldc + 1 * V));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, ci + 9 * ldc + 0 * V));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, ci + 9 * ldc + 1 * V));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, ci + 10 * ldc + 0 * V));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, ci + 10 * ldc + 1 * V));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, ci + 11 * ldc + 0 * V));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, ci + 11 * ldc + 1 * V));
+        }
+        c0_0.intoArray(c, ci + 0 * ldc + 0 * V);
+        c0_1.intoArray(c, ci + 0 * ldc + 1 * V);
+        c1_0.intoArray(c, ci + 1 * ldc + 0 * V);
+        c1_1.intoArray(c, ci + 1 * ldc + 1 * V);
+        c2_0.intoArray(c, ci + 2 * ldc + 0 * V);
+        c2_1.intoArray(c, ci + 2 * ldc + 1 * V);
+        c3_0.intoArray(c, ci + 3 * ldc + 0 * V);
+        c3_1.intoArray(c, ci + 3 * ldc + 1 * V);
+        c4_0.intoArray(c, ci + 4 * ldc + 0 * V);
+        c4_1.intoArray(c, ci + 4 * ldc + 1 * V);
+        c5_0.intoArray(c, ci + 5 * ldc + 0 * V);
+        c5_1.intoArray(c, ci + 5 * ldc + 1 * V);
+        c6_0.intoArray(c, ci + 6 * ldc + 0 * V);
+        c6_1.intoArray(c, ci + 6 * ldc + 1 * V);
+        c7_0.intoArray(c, ci + 7 * ldc + 0 * V);
+        c7_1.intoArray(c, ci + 7 * ldc + 1 * V);
+        c8_0.intoArray(c, ci + 8 * ldc + 0 * V);
+        c8_1.intoArray(c, ci + 8 * ldc + 1 * V);
+        c9_0.intoArray(c, ci + 9 * ldc + 0 * V);
+        c9_1.intoArray(c, ci + 9 * ldc + 1 * V);
+        c10_0.intoArray(c, ci + 10 * ldc + 0 * V);
+        c10_1.intoArray(c, ci + 10 * ldc + 1 * V);
+        c11_0.intoArray(c, ci + 11 * ldc + 0 * V);
+        c11_1.intoArray(c, ci + 11 * ldc + 1 * V);
+    }
+
+    /** As {@link #kernel}, but B row k is read in place: vector v at {@code bd[ko[k0 + k] + jb_v]}. */
+    private static void kernelDirectB(int kc, float[] ap, int ai, float[] bd, int[] ko, int k0, int jb0, int jb1, float[] c, int ci, int ldc, boolean add) {
+        FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S); FloatVector c2_1 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S); FloatVector c3_1 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S); FloatVector c4_1 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S); FloatVector c5_1 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S); FloatVector c6_1 = FloatVector.zero(S);
+        FloatVector c7_0 = FloatVector.zero(S); FloatVector c7_1 = FloatVector.zero(S);
+        FloatVector c8_0 = FloatVector.zero(S); FloatVector c8_1 = FloatVector.zero(S);
+        FloatVector c9_0 = FloatVector.zero(S); FloatVector c9_1 = FloatVector.zero(S);
+        FloatVector c10_0 = FloatVector.zero(S); FloatVector c10_1 = FloatVector.zero(S);
+        FloatVector c11_0 = FloatVector.zero(S); FloatVector c11_1 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            int bo = ko[k0 + k];
+            FloatVector b0 = FloatVector.fromArray(S, bd, bo + jb0);
+            FloatVector b1 = FloatVector.fromArray(S, bd, bo + jb1);
             FloatVector a0 = FloatVector.broadcast(S, ap[ai + k * 12 + 0]);
             c0_0 = a0.fma(b0, c0_0);
             c0_1 = a0.fma(b1, c0_1);

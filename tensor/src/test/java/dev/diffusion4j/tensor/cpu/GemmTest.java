@@ -260,6 +260,56 @@ class GemmTest {
         }
     }
 
+    /** B read in place through {@link Gemm.DirectB}: whole panels (direct kernel) and a ragged last tile (packed). */
+    @ParameterizedTest(name = "m={0} k={1} n={2} threads={3}")
+    @CsvSource({"13,40,64,1", "37,333,96,2", "50,700,48,2", "5,17,16,1", "30,650,1040,2", "25,20,2064,2"})
+    void directBMatchesReference(int m, int k, int n, int threads) {
+        long seed = 17L * m + k + 3L * n;
+        Random rnd = new Random(seed);
+        int vc = Gemm.VECTOR_COLUMNS;
+        int ldb = 2 * n + 3 * vc;
+        float[] a = random(rnd, m * k);
+        float[] bStore = random(rnd, 5 + k * ldb);
+        float[] b = new float[k * n];
+        int[] rows = new int[k];
+        for (int p = 0; p < k; p++) {
+            // Rows in reverse order and shifted, so the row offsets really are used.
+            rows[p] = 5 + (k - 1 - p) * ldb;
+            for (int j = 0; j < n; j++) {
+                b[p * n + j] = bStore[rows[p] + (j / vc) * 2 * vc + j % vc];
+            }
+        }
+        float[] bias = random(rnd, m);
+        Gemm.DirectB direct = new Gemm.DirectB() {
+            @Override
+            public float[] data() {
+                return bStore;
+            }
+
+            @Override
+            public int[] rowOffsets() {
+                return rows;
+            }
+
+            @Override
+            public int colOffset(int j) {
+                // Each vector's columns are contiguous; the groups are a vector apart.
+                return (j / vc) * 2 * vc;
+            }
+        };
+        double[] want = refMatmul(a, false, b, false, m, k, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                want[i * n + j] += bias[i];
+            }
+        }
+        float[] c = new float[m * n];
+        try (ComputePool pool = new ComputePool(threads)) {
+            Gemm.gemm(pool, m, n, k, Gemm.viewA(Tensor.of(a, m, k), 0, k, 1), direct, c, 0, n, bias, null, false);
+        }
+        assertClose(want, c, k, 1, "seed " + seed + " threads " + threads);
+    }
+
     @Test
     void kZeroGivesBiasOrZero() {
         float[] c = {5, 5, 5, 5, 5, 5};
