@@ -36,9 +36,12 @@ final class HalfFloatsVector {
             IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
             IntVector em = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
             FloatVector finite = em.reinterpretAsFloats().mul(TWO_POW_112);
-            // exponent 31: infinity or NaN; keep the payload, set the binary32 exponent to all ones
+            // exponent 31: infinity or NaN; binary32 exponent all ones, payload kept, NaNs made quiet (as the
+            // x86 conversion instruction behind the scalar intrinsic does)
             VectorMask<Integer> special = h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00);
-            IntVector bits = finite.reinterpretAsInts().blend(em.or(0x7F800000), special);
+            VectorMask<Integer> nan = h.and(0x7FFF).compare(VectorOperators.GT, 0x7C00);
+            IntVector inf = em.or(0x7F800000);
+            IntVector bits = finite.reinterpretAsInts().blend(inf, special).blend(inf.or(0x00400000), nan);
             bits.or(sign).reinterpretAsFloats().intoArray(dst, dstOffset + i);
         }
         for (; i < count; i++) {
