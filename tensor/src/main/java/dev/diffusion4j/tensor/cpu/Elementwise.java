@@ -127,8 +127,9 @@ public final class Elementwise {
 
     /**
      * See {@link dev.diffusion4j.tensor.Backend#upsampleNearest}. Source indices follow PyTorch's
-     * 'nearest' mode: {@code min(floor(dst · (float) (in / out)), in - 1)} in float arithmetic, which is
-     * {@code floor(dst · in / out)} for the sizes Stable Diffusion uses (checked by the tests).
+     * 'nearest' mode: {@code min(floor(dst · ((float) in / out)), in - 1)} in float arithmetic. That is the
+     * exact {@code floor(dst · in / out)} for out = in, 2·in and 2·in ± 1 (the UNet's sizes); for some other
+     * ratios float rounding makes it one less, and we keep PyTorch's result.
      */
     public static Tensor upsampleNearest(ComputePool pool, Tensor x, int outH, int outW) {
         Kernels.requireNonNull("upsampleNearest", "x", x);

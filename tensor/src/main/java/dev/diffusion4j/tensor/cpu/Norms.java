@@ -50,17 +50,20 @@ public final class Norms {
         pool.parallelFor(tasks, 1, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int base = t * len;
-                double mean = sum(src, so + base, len) / len;
+                double mean = mean(src, so + base, len);
                 float meanF = (float) mean;
                 double var = sumSquaredDeviation(src, so + base, len, meanF) / len;
                 // the float mean differs from the double one; correct the variance for it (tiny, but free)
                 double d = meanF - mean;
                 var = Math.max(0, var - d * d);
-                float rstd = (float) (1 / Math.sqrt(var + eps));
+                double rstd = 1 / Math.sqrt(var + eps);
                 int c0 = (t % groups) * cpg;
                 for (int ch = 0; ch < cpg; ch++) {
-                    float scale = g == null ? rstd : g[c0 + ch] * rstd;
-                    float shift = b == null ? 0f : b[c0 + ch];
+                    double scaleD = g == null ? rstd : g[c0 + ch] * rstd;
+                    float scale = (float) scaleD;
+                    // x - meanF is exact near the mean; the rest of the mean (mean - meanF) goes into the shift,
+                    // so a mean much larger than the spread costs no precision
+                    float shift = (float) ((b == null ? 0 : b[c0 + ch]) + d * scaleD);
                     int off = base + ch * hw;
                     normalize(src, so + off, dst, off, hw, meanF, scale, shift, silu);
                 }
@@ -92,13 +95,13 @@ public final class Norms {
         pool.parallelFor(rows, Math.max(1, GRAIN / d), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int off = r * d;
-                double mean = sum(src, so + off, d) / d;
+                double mean = mean(src, so + off, d);
                 float meanF = (float) mean;
                 double var = sumSquaredDeviation(src, so + off, d, meanF) / d;
                 double dm = meanF - mean;
                 var = Math.max(0, var - dm * dm);
                 float rstd = (float) (1 / Math.sqrt(var + eps));
-                affine(src, so + off, dst, off, d, meanF, rstd, ones, zeros);
+                affine(src, so + off, dst, off, d, meanF, (float) (mean - meanF), rstd, ones, zeros);
             }
         });
         return out;
@@ -157,8 +160,13 @@ public final class Norms {
         }
     }
 
-    /** Sum of {@code a[off, off + n)}, float partial sums flushed into a double every BLOCK elements. */
-    static double sum(float[] a, int off, int n) {
+    /**
+     * Mean of {@code a[off, off + n)} (n > 0). Sums the deviations from the first element (shifted data),
+     * so float rounding scales with the spread of the values, not their magnitude; float partial sums
+     * are flushed into a double every BLOCK elements.
+     */
+    static double mean(float[] a, int off, int n) {
+        float shift = a[off];
         int step = S.length();
         double total = 0;
         for (int block = 0; block < n; block += BLOCK) {
@@ -166,17 +174,18 @@ public final class Norms {
             FloatVector acc = FloatVector.zero(S);
             int i = block;
             for (; i <= end - step; i += step) {
-                acc = acc.add(FloatVector.fromArray(S, a, off + i));
+                acc = acc.add(FloatVector.fromArray(S, a, off + i).sub(shift));
             }
             if (i < end) {
-                acc = acc.add(FloatVector.fromArray(S, a, off + i, S.indexInRange(i, end)));
+                VectorMask<Float> m = S.indexInRange(i, end);
+                acc = acc.add(FloatVector.fromArray(S, a, off + i, m).sub(shift).blend(0f, m.not()));
             }
             total += acc.reduceLanes(VectorOperators.ADD);
         }
-        return total;
+        return shift + total / n;
     }
 
-    /** Sum of {@code (a[i] - mean)²} over {@code a[off, off + n)}, flushed into a double like {@link #sum}. */
+    /** Sum of {@code (a[i] - mean)²} over {@code a[off, off + n)}, flushed into a double like {@link #mean}. */
     static double sumSquaredDeviation(float[] a, int off, int n, float mean) {
         int step = S.length();
         double total = 0;
@@ -214,15 +223,18 @@ public final class Norms {
         }
     }
 
-    /** {@code dst = (src - mean)·rstd·gamma + beta} over one LayerNorm row. */
+    /**
+     * {@code dst = (src - mean - meanLo)·rstd·gamma + beta} over one LayerNorm row; {@code mean + meanLo}
+     * is the row mean to about double precision ({@code src - mean} is exact near the mean).
+     */
     private static void affine(float[] src, int so, float[] dst, int d0, int n,
-                               float mean, float rstd, float[] gamma, float[] beta) {
+                               float mean, float meanLo, float rstd, float[] gamma, float[] beta) {
         int step = S.length();
         for (int i = 0; i < n; i += step) {
             VectorMask<Float> m = S.indexInRange(i, n);
             FloatVector g = FloatVector.fromArray(S, gamma, i, m).mul(rstd);
             FloatVector b = FloatVector.fromArray(S, beta, i, m);
-            FloatVector.fromArray(S, src, so + i, m).sub(mean).fma(g, b).intoArray(dst, d0 + i, m);
+            FloatVector.fromArray(S, src, so + i, m).sub(mean).sub(meanLo).fma(g, b).intoArray(dst, d0 + i, m);
         }
     }
 
