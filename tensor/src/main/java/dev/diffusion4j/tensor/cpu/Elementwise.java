@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * of any dtype (segments are converted to float32 first); outputs are new F32 heap tensors.
  */
 public final class Elementwise {
-    private static final VectorSpecies<Float> S = VectorMath.SPECIES;
+    private static final VectorSpecies<Float> S = VectorFunctions.SPECIES;
     /** Elements per parallel chunk: a multiple of every vector length, big enough to pay for a hand-off. */
     private static final int GRAIN = 1 << 15;
 
@@ -59,34 +59,79 @@ public final class Elementwise {
         return out;
     }
 
-    /** Applies activation {@code kind} to {@code n} elements; masked tail, so no scalar path to keep in sync. */
+    /**
+     * Applies activation {@code kind} to {@code n} elements. One loop method per activation: a switch
+     * inside a shared loop would make C2 compile every activation into one body, past its inlining
+     * limits (the vectors then get boxed). The tail is masked, so there is no scalar path to keep in sync.
+     */
     private static void applyUnary(int kind, float s, float[] src, int so, float[] dst, int d0, int n) {
-        int step = S.length();
-        for (int i = 0; i < n; i += step) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector v = FloatVector.fromArray(S, src, so + i, m);
-            activation(kind, s, v).intoArray(dst, d0 + i, m);
+        switch (kind) {
+            case SILU -> siluLoop(src, so, dst, d0, n, 1f);
+            case QUICK_GELU -> siluLoop(src, so, dst, d0, n, 1.702f);
+            case GELU_ERF -> geluErfLoop(src, so, dst, d0, n);
+            case GELU_TANH -> geluTanhLoop(src, so, dst, d0, n);
+            case SCALE -> scaleLoop(src, so, dst, d0, n, s);
+            default -> throw new AssertionError(kind);
         }
     }
 
-    private static FloatVector activation(int kind, float s, FloatVector v) {
-        return switch (kind) {
-            case SILU -> VectorMath.mulSigmoid(v, 1f);
-            case GELU_ERF -> geluErf(v);
-            case GELU_TANH -> {
-                // 0.5·x·(1 + tanh(u)) == x·sigmoid(2u): no cancellation for negative x
-                FloatVector inner = v.mul(v).fma(0.044715f, 1f).mul(v).mul(GELU_TANH_K);
-                yield v.div(VectorMath.exp(inner.neg()).add(1f));
-            }
-            case QUICK_GELU -> VectorMath.mulSigmoid(v, 1.702f);
-            case SCALE -> v.mul(s);
-            default -> throw new AssertionError(kind);
-        };
+    /** {@code x · sigmoid(k·x)}. */
+    private static void siluLoop(float[] src, int so, float[] dst, int d0, int n, float k) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= n - step; i += step) {
+            VectorFunctions.mulSigmoid(FloatVector.fromArray(S, src, so + i), k).intoArray(dst, d0 + i);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            VectorFunctions.mulSigmoid(FloatVector.fromArray(S, src, so + i, m), k).intoArray(dst, d0 + i, m);
+        }
+    }
+
+    private static void geluErfLoop(float[] src, int so, float[] dst, int d0, int n) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= n - step; i += step) {
+            geluErf(FloatVector.fromArray(S, src, so + i)).intoArray(dst, d0 + i);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            geluErf(FloatVector.fromArray(S, src, so + i, m)).intoArray(dst, d0 + i, m);
+        }
+    }
+
+    private static void geluTanhLoop(float[] src, int so, float[] dst, int d0, int n) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= n - step; i += step) {
+            geluTanh(FloatVector.fromArray(S, src, so + i)).intoArray(dst, d0 + i);
+        }
+        if (i < n) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            geluTanh(FloatVector.fromArray(S, src, so + i, m)).intoArray(dst, d0 + i, m);
+        }
+    }
+
+    private static void scaleLoop(float[] src, int so, float[] dst, int d0, int n, float s) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= n - step; i += step) {
+            FloatVector.fromArray(S, src, so + i).mul(s).intoArray(dst, d0 + i);
+        }
+        for (; i < n; i++) {
+            dst[d0 + i] = src[so + i] * s;
+        }
+    }
+
+    /** 0.5·x·(1 + tanh(u)) == x·sigmoid(2u), u = sqrt(2/pi)·(x + 0.044715·x³): no cancellation for negative x. */
+    private static FloatVector geluTanh(FloatVector v) {
+        FloatVector inner = v.mul(v).fma(0.044715f, 1f).mul(v).mul(GELU_TANH_K);
+        return v.div(VectorFunctions.exp(inner.neg()).add(1f));
     }
 
     /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
     private static FloatVector geluErf(FloatVector v) {
-        return v.mul(0.5f).mul(VectorMath.onePlusErf(v.mul(SQRT1_2)));
+        return v.mul(0.5f).mul(VectorFunctions.onePlusErf(v.mul(SQRT1_2)));
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#geglu}. */

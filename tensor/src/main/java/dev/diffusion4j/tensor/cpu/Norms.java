@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * nor a long reduction loses precision. The variance is the biased one (divide by the count), as in PyTorch.
  */
 public final class Norms {
-    private static final VectorSpecies<Float> S = VectorMath.SPECIES;
+    private static final VectorSpecies<Float> S = VectorFunctions.SPECIES;
     /** Elements summed in float (a few per lane) before the partial sum is added to a double. */
     private static final int BLOCK = 256;
     /** Elements per parallel chunk of row-wise ops. */
@@ -146,7 +146,7 @@ public final class Norms {
             FloatVector acc = FloatVector.zero(S);
             for (int i = block; i < end; i += step) {
                 VectorMask<Float> m = S.indexInRange(i, end);
-                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, src, so + i, m).sub(max));
+                FloatVector e = VectorFunctions.exp(FloatVector.fromArray(S, src, so + i, m).sub(max));
                 e = e.blend(0f, m.not());
                 e.intoArray(dst, d0 + i, m);
                 acc = acc.add(e);
@@ -217,7 +217,7 @@ public final class Norms {
             VectorMask<Float> m = S.indexInRange(i, n);
             FloatVector y = FloatVector.fromArray(S, src, so + i, m).sub(mean).fma(sc, sh);
             if (silu) {
-                y = VectorMath.mulSigmoid(y, 1f);
+                y = VectorFunctions.mulSigmoid(y, 1f);
             }
             y.intoArray(dst, d0 + i, m);
         }

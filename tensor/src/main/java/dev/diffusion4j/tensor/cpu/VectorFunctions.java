@@ -10,11 +10,11 @@ import jdk.incubator.vector.VectorSpecies;
  * Vectorised transcendental functions on {@link FloatVector#SPECIES_PREFERRED} vectors, written with
  * explicit polynomials so results are the same on every CPU and need no math library intrinsics.
  *
- * <p>Accuracy (checked by {@code VectorMathTest} against double-precision references):
+ * <p>Accuracy (checked by {@code VectorFunctionsTest} against double-precision references):
  * {@link #exp} within 2 ulp for results in the normal range (results below {@code Float.MIN_NORMAL}
  * are flushed to zero); {@link #erf} within 1e-7 absolute.
  */
-public final class VectorMath {
+public final class VectorFunctions {
     /** The species every kernel uses. */
     public static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
 
@@ -46,33 +46,66 @@ public final class VectorMath {
             B6 = 0.004383954685181379f, B7 = -0.002006631577387452f, B8 = 0.0007409290410578251f,
             B9 = -0.000313414289848879f, B10 = 0.00026345724472776055f, B11 = -0.00010989049769705161f;
 
-    private VectorMath() {
-    }
+    private static final float NEG_LN2_HI = -LN2_HI, NEG_LN2_LO = -LN2_LO, ONE = 1f;
 
-    /** {@code a·b + c} with one rounding. */
-    private static FloatVector fma(FloatVector a, FloatVector b, float c) {
-        return a.fma(b, a.broadcast(c));
+    // The constants as vectors: C2 treats static final vectors as constants, and direct vector fma calls
+    // keep the IR small enough that erf + exp inline fully (with scalar-broadcast helpers C2 hit its
+    // inlining node limit and boxed the vectors, 20x slower).
+    private static final FloatVector V_A1 = FloatVector.broadcast(SPECIES, A1);
+    private static final FloatVector V_A2 = FloatVector.broadcast(SPECIES, A2);
+    private static final FloatVector V_A3 = FloatVector.broadcast(SPECIES, A3);
+    private static final FloatVector V_A4 = FloatVector.broadcast(SPECIES, A4);
+    private static final FloatVector V_A5 = FloatVector.broadcast(SPECIES, A5);
+    private static final FloatVector V_A6 = FloatVector.broadcast(SPECIES, A6);
+    private static final FloatVector V_B0 = FloatVector.broadcast(SPECIES, B0);
+    private static final FloatVector V_B1 = FloatVector.broadcast(SPECIES, B1);
+    private static final FloatVector V_B10 = FloatVector.broadcast(SPECIES, B10);
+    private static final FloatVector V_B11 = FloatVector.broadcast(SPECIES, B11);
+    private static final FloatVector V_B2 = FloatVector.broadcast(SPECIES, B2);
+    private static final FloatVector V_B3 = FloatVector.broadcast(SPECIES, B3);
+    private static final FloatVector V_B4 = FloatVector.broadcast(SPECIES, B4);
+    private static final FloatVector V_B5 = FloatVector.broadcast(SPECIES, B5);
+    private static final FloatVector V_B6 = FloatVector.broadcast(SPECIES, B6);
+    private static final FloatVector V_B7 = FloatVector.broadcast(SPECIES, B7);
+    private static final FloatVector V_B8 = FloatVector.broadcast(SPECIES, B8);
+    private static final FloatVector V_B9 = FloatVector.broadcast(SPECIES, B9);
+    private static final FloatVector V_C0_LO = FloatVector.broadcast(SPECIES, C0_LO);
+    private static final FloatVector V_C0_HI = FloatVector.broadcast(SPECIES, C0_HI);
+    private static final FloatVector V_E2 = FloatVector.broadcast(SPECIES, E2);
+    private static final FloatVector V_E3 = FloatVector.broadcast(SPECIES, E3);
+    private static final FloatVector V_E4 = FloatVector.broadcast(SPECIES, E4);
+    private static final FloatVector V_E5 = FloatVector.broadcast(SPECIES, E5);
+    private static final FloatVector V_E6 = FloatVector.broadcast(SPECIES, E6);
+    private static final FloatVector V_E7 = FloatVector.broadcast(SPECIES, E7);
+    private static final FloatVector V_LOG2E = FloatVector.broadcast(SPECIES, LOG2E);
+    private static final FloatVector V_ROUND_MAGIC = FloatVector.broadcast(SPECIES, ROUND_MAGIC);
+    private static final FloatVector V_NEG_LN2_HI = FloatVector.broadcast(SPECIES, NEG_LN2_HI);
+    private static final FloatVector V_NEG_LN2_LO = FloatVector.broadcast(SPECIES, NEG_LN2_LO);
+    private static final FloatVector V_ONE = FloatVector.broadcast(SPECIES, ONE);
+
+    private VectorFunctions() {
     }
 
     /** e^x per lane: within 2 ulp; NaN stays NaN, overflow gives +∞, results below the normal range give 0. */
     public static FloatVector exp(FloatVector x) {
         FloatVector xc = x.max(EXP_LO).min(EXP_HI);
-        FloatVector shifted = fma(xc, xc.broadcast(LOG2E), ROUND_MAGIC);
+        FloatVector shifted = xc.fma(V_LOG2E, V_ROUND_MAGIC);
         FloatVector n = shifted.sub(ROUND_MAGIC);
         IntVector ni = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND_MAGIC));
-        FloatVector r = n.fma(n.broadcast(-LN2_HI), xc);
-        r = n.fma(n.broadcast(-LN2_LO), r);
-        FloatVector p = fma(r, r.broadcast(E7), E6);
-        p = fma(p, r, E5);
-        p = fma(p, r, E4);
-        p = fma(p, r, E3);
-        p = fma(p, r, E2);
-        p = fma(p, r, 1f);
-        p = fma(p, r, 1f);
+        FloatVector r = n.fma(V_NEG_LN2_HI, xc);
+        r = n.fma(V_NEG_LN2_LO, r);
+        FloatVector p = r.fma(V_E7, V_E6);
+        p = p.fma(r, V_E5);
+        p = p.fma(r, V_E4);
+        p = p.fma(r, V_E3);
+        p = p.fma(r, V_E2);
+        p = p.fma(r, V_ONE);
+        p = p.fma(r, V_ONE);
         FloatVector y = p.reinterpretAsInts().add(ni.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
         y = y.blend(0f, x.compare(VectorOperators.LT, EXP_LO));
         y = y.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI));
-        return y.blend(x, x.test(VectorOperators.IS_NAN));
+        // NaN test as x != x: VectorOperators.IS_NAN is not intrinsified on JDK 25 (10x slower)
+        return y.blend(x, x.compare(VectorOperators.NE, x));
     }
 
     /** The logistic sigmoid {@code 1 / (1 + e^-x)} per lane. */
@@ -118,32 +151,32 @@ public final class VectorMath {
     /** erf(a) for 0 <= a <= ERF_SPLIT (odd polynomial, leading coefficient in two parts). */
     private static FloatVector erfSmall(FloatVector a) {
         FloatVector s = a.mul(a);
-        FloatVector p = fma(s, s.broadcast(A6), A5);
-        p = fma(p, s, A4);
-        p = fma(p, s, A3);
-        p = fma(p, s, A2);
-        p = fma(p, s, A1);
-        p = fma(p, s, C0_LO);
-        return a.fma(a.broadcast(C0_HI), a.mul(p));
+        FloatVector p = s.fma(V_A6, V_A5);
+        p = p.fma(s, V_A4);
+        p = p.fma(s, V_A3);
+        p = p.fma(s, V_A2);
+        p = p.fma(s, V_A1);
+        p = p.fma(s, V_C0_LO);
+        return a.fma(V_C0_HI, a.mul(p));
     }
 
     /** erfc(a) for a >= ERF_SPLIT (clamped to [ERF_SPLIT, ERF_MAX]; 0 beyond ERF_MAX), NaN for NaN. */
     private static FloatVector erfcLarge(FloatVector a) {
         FloatVector ac = a.max(ERF_SPLIT).min(ERF_MAX);
-        FloatVector t = fma(ac, ac.broadcast(0.625f), -1.5f);
-        FloatVector r = fma(t, t.broadcast(B11), B10);
-        r = fma(r, t, B9);
-        r = fma(r, t, B8);
-        r = fma(r, t, B7);
-        r = fma(r, t, B6);
-        r = fma(r, t, B5);
-        r = fma(r, t, B4);
-        r = fma(r, t, B3);
-        r = fma(r, t, B2);
-        r = fma(r, t, B1);
-        r = fma(r, t, B0);
+        FloatVector t = ac.fma(0.625f, -1.5f);
+        FloatVector r = t.fma(V_B11, V_B10);
+        r = r.fma(t, V_B9);
+        r = r.fma(t, V_B8);
+        r = r.fma(t, V_B7);
+        r = r.fma(t, V_B6);
+        r = r.fma(t, V_B5);
+        r = r.fma(t, V_B4);
+        r = r.fma(t, V_B3);
+        r = r.fma(t, V_B2);
+        r = r.fma(t, V_B1);
+        r = r.fma(t, V_B0);
         FloatVector e = exp(ac.mul(ac).neg()).mul(r);
         e = e.blend(0f, a.compare(VectorOperators.GE, ERF_MAX));
-        return e.blend(a, a.test(VectorOperators.IS_NAN));
+        return e.blend(a, a.compare(VectorOperators.NE, a));
     }
 }

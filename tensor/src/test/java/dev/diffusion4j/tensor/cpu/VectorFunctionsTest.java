@@ -8,13 +8,13 @@ import java.util.function.UnaryOperator;
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
 
-class VectorMathTest {
+class VectorFunctionsTest {
     private static float[] apply(UnaryOperator<FloatVector> f, float[] x) {
-        int l = VectorMath.SPECIES.length();
+        int l = VectorFunctions.SPECIES.length();
         float[] in = java.util.Arrays.copyOf(x, (x.length + l - 1) / l * l);
         float[] out = new float[in.length];
         for (int i = 0; i < in.length; i += l) {
-            f.apply(FloatVector.fromArray(VectorMath.SPECIES, in, i)).intoArray(out, i);
+            f.apply(FloatVector.fromArray(VectorFunctions.SPECIES, in, i)).intoArray(out, i);
         }
         return java.util.Arrays.copyOf(out, x.length);
     }
@@ -41,7 +41,7 @@ class VectorMathTest {
         for (int i = 0; i < n; i++) {
             x[i] = i < n / 2 ? (float) rnd.nextDouble(-87.33, 88.72) : (float) rnd.nextDouble(-2, 2);
         }
-        float[] y = apply(VectorMath::exp, x);
+        float[] y = apply(VectorFunctions::exp, x);
         double worst = 0;
         for (int i = 0; i < n; i++) {
             double u = ulps(y[i], Math.exp(x[i]));
@@ -49,14 +49,14 @@ class VectorMathTest {
             int ii = i;
             assertTrue(u <= 2, () -> "seed " + seed + ": exp(" + x[ii] + ") = " + y[ii] + " vs " + Math.exp(x[ii]) + ", " + u + " ulp");
         }
-        System.out.println("VectorMath.exp worst error " + worst + " ulp");
+        System.out.println("VectorFunctions.exp worst error " + worst + " ulp");
     }
 
     @Test
     void expEdges() {
         float[] x = {0f, -0f, 1f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 88.72f, 88.7229f, 89f,
                 -87.33f, -87.34f, -100f, -1e30f, 1e30f, 1e-30f, Math.nextDown(88.72284f), -87.3365f};
-        float[] y = apply(VectorMath::exp, x);
+        float[] y = apply(VectorFunctions::exp, x);
         assertEquals(1f, y[0]);
         assertEquals(1f, y[1]);
         assertEquals((float) Math.E, y[2], Math.ulp((float) Math.E));
@@ -77,7 +77,7 @@ class VectorMathTest {
         // the sweep across the whole float range never produces garbage (NaN for non-NaN, negative values)
         for (int b = 0; b < 1 << 16; b++) {
             float v = Float.intBitsToFloat((b << 16) | 0x1234);
-            float e = apply(VectorMath::exp, new float[] {v})[0];
+            float e = apply(VectorFunctions::exp, new float[] {v})[0];
             if (!Float.isNaN(v)) {
                 double want = Math.exp(v);
                 boolean ok = want > Float.MAX_VALUE ? e == Float.POSITIVE_INFINITY
@@ -95,7 +95,7 @@ class VectorMathTest {
         for (int i = 0; i < n; i++) {
             x[i] = -5f + 10f * i / (n - 1);
         }
-        float[] y = apply(VectorMath::erf, x);
+        float[] y = apply(VectorFunctions::erf, x);
         double worst = 0;
         float at = 0;
         for (int i = 0; i < n; i++) {
@@ -105,10 +105,10 @@ class VectorMathTest {
                 at = x[i];
             }
         }
-        System.out.println("VectorMath.erf worst abs error " + worst + " at " + at);
+        System.out.println("VectorFunctions.erf worst abs error " + worst + " at " + at);
         assertTrue(worst <= 1e-7, "erf worst abs error " + worst + " at " + at);
         float[] edges = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0.8f, Math.nextUp(0.8f), 4f, 1e-30f};
-        float[] ye = apply(VectorMath::erf, edges);
+        float[] ye = apply(VectorFunctions::erf, edges);
         assertEquals(0f, ye[0]);
         assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(ye[1]), "erf(-0) = -0");
         assertTrue(Float.isNaN(ye[2]));
@@ -127,7 +127,7 @@ class VectorMathTest {
         for (int i = 0; i < n; i++) {
             u[i] = -4f + 8f * i / (n - 1);
         }
-        float[] y = apply(VectorMath::onePlusErf, u);
+        float[] y = apply(VectorFunctions::onePlusErf, u);
         for (int i = 0; i < n; i++) {
             double want = 1 + Reference.erf(u[i]);
             if (u[i] < -0.8f) {
@@ -157,8 +157,8 @@ class VectorMathTest {
     void sigmoidAndMulSigmoid() {
         long seed = System.nanoTime();
         float[] x = Reference.gaussian(new SplittableRandom(seed), 10_007, 0, 6);
-        float[] s = apply(VectorMath::sigmoid, x);
-        float[] q = apply(v -> VectorMath.mulSigmoid(v, 1.702f), x);
+        float[] s = apply(VectorFunctions::sigmoid, x);
+        float[] q = apply(v -> VectorFunctions.mulSigmoid(v, 1.702f), x);
         double[] ws = new double[x.length];
         double[] wq = new double[x.length];
         for (int i = 0; i < x.length; i++) {
