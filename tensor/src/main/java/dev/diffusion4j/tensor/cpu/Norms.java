@@ -134,29 +134,39 @@ public final class Norms {
     /** Numerically stable softmax of one row: subtract the max, exponentiate, divide by the (double) sum. */
     static void softmaxRow(float[] src, int so, float[] dst, int d0, int n) {
         int step = S.length();
+        int full = n - n % step;
         FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < n; i += step) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            mx = mx.max(FloatVector.fromArray(S, src, so + i, m).blend(Float.NEGATIVE_INFINITY, m.not()));
+        for (int i = 0; i < full; i += step) {
+            mx = mx.max(FloatVector.fromArray(S, src, so + i));
         }
         float max = mx.reduceLanes(VectorOperators.MAX);
+        for (int i = full; i < n; i++) {
+            max = Math.max(max, src[so + i]);
+        }
         double total = 0;
-        for (int block = 0; block < n; block += BLOCK) {
-            int end = Math.min(n, block + BLOCK);
+        for (int block = 0; block < full; block += BLOCK) {
+            int end = Math.min(full, block + BLOCK);
             FloatVector acc = FloatVector.zero(S);
             for (int i = block; i < end; i += step) {
-                VectorMask<Float> m = S.indexInRange(i, end);
-                FloatVector e = VectorFunctions.exp(FloatVector.fromArray(S, src, so + i, m).sub(max));
-                e = e.blend(0f, m.not());
-                e.intoArray(dst, d0 + i, m);
+                FloatVector e = VectorFunctions.exp(FloatVector.fromArray(S, src, so + i).sub(max));
+                e.intoArray(dst, d0 + i);
                 acc = acc.add(e);
             }
             total += acc.reduceLanes(VectorOperators.ADD);
         }
+        if (full < n) {
+            VectorMask<Float> m = S.indexInRange(full, n);
+            FloatVector e = VectorFunctions.exp(FloatVector.fromArray(S, src, so + full, m).sub(max)).blend(0f, m.not());
+            e.intoArray(dst, d0 + full, m);
+            total += e.reduceLanes(VectorOperators.ADD);
+        }
         float inv = (float) (1 / total);
-        for (int i = 0; i < n; i += step) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector.fromArray(S, dst, d0 + i, m).mul(inv).intoArray(dst, d0 + i, m);
+        int i = 0;
+        for (; i < full; i += step) {
+            FloatVector.fromArray(S, dst, d0 + i).mul(inv).intoArray(dst, d0 + i);
+        }
+        for (; i < n; i++) {
+            dst[d0 + i] *= inv;
         }
     }
 
@@ -211,15 +221,27 @@ public final class Norms {
     private static void normalize(float[] src, int so, float[] dst, int d0, int n,
                                   float mean, float scale, float shift, boolean silu) {
         int step = S.length();
+        int full = n - n % step;
+        FloatVector mv = FloatVector.broadcast(S, mean);
         FloatVector sc = FloatVector.broadcast(S, scale);
         FloatVector sh = FloatVector.broadcast(S, shift);
-        for (int i = 0; i < n; i += step) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector y = FloatVector.fromArray(S, src, so + i, m).sub(mean).fma(sc, sh);
+        if (silu) {
+            for (int i = 0; i < full; i += step) {
+                FloatVector y = FloatVector.fromArray(S, src, so + i).sub(mv).fma(sc, sh);
+                VectorFunctions.mulSigmoid(y, 1f).intoArray(dst, d0 + i);
+            }
+        } else {
+            for (int i = 0; i < full; i += step) {
+                FloatVector.fromArray(S, src, so + i).sub(mv).fma(sc, sh).intoArray(dst, d0 + i);
+            }
+        }
+        if (full < n) {
+            VectorMask<Float> m = S.indexInRange(full, n);
+            FloatVector y = FloatVector.fromArray(S, src, so + full, m).sub(mv).fma(sc, sh);
             if (silu) {
                 y = VectorFunctions.mulSigmoid(y, 1f);
             }
-            y.intoArray(dst, d0 + i, m);
+            y.intoArray(dst, d0 + full, m);
         }
     }
 
@@ -230,11 +252,17 @@ public final class Norms {
     private static void affine(float[] src, int so, float[] dst, int d0, int n,
                                float mean, float meanLo, float rstd, float[] gamma, float[] beta) {
         int step = S.length();
-        for (int i = 0; i < n; i += step) {
-            VectorMask<Float> m = S.indexInRange(i, n);
-            FloatVector g = FloatVector.fromArray(S, gamma, i, m).mul(rstd);
-            FloatVector b = FloatVector.fromArray(S, beta, i, m);
-            FloatVector.fromArray(S, src, so + i, m).sub(mean).sub(meanLo).fma(g, b).intoArray(dst, d0 + i, m);
+        int full = n - n % step;
+        FloatVector mv = FloatVector.broadcast(S, mean);
+        FloatVector lo = FloatVector.broadcast(S, meanLo);
+        int i = 0;
+        for (; i < full; i += step) {
+            FloatVector g = FloatVector.fromArray(S, gamma, i).mul(rstd);
+            FloatVector b = FloatVector.fromArray(S, beta, i);
+            FloatVector.fromArray(S, src, so + i).sub(mv).sub(lo).fma(g, b).intoArray(dst, d0 + i);
+        }
+        for (; i < n; i++) {
+            dst[d0 + i] = Math.fma((src[so + i] - mean) - meanLo, gamma[i] * rstd, beta[i]);
         }
     }
 
