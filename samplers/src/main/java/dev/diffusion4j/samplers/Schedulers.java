@@ -11,7 +11,8 @@ public final class Schedulers {
     /** The diffusers class names this module implements. */
     public static List<String> names() {
         return List.of("PNDMScheduler", "DDIMScheduler", "EulerDiscreteScheduler",
-                "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler");
+                "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "LMSDiscreteScheduler",
+                "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "DDPMScheduler", "LCMScheduler");
     }
 
     /**
@@ -27,6 +28,11 @@ public final class Schedulers {
             case "EulerDiscreteScheduler" -> new EulerDiscreteScheduler(config);
             case "EulerAncestralDiscreteScheduler" -> new EulerAncestralDiscreteScheduler(config);
             case "DPMSolverMultistepScheduler" -> new DPMSolverMultistepScheduler(config);
+            case "LMSDiscreteScheduler" -> new LMSDiscreteScheduler(config);
+            case "HeunDiscreteScheduler" -> new HeunDiscreteScheduler(config);
+            case "KDPM2DiscreteScheduler" -> new KDPM2DiscreteScheduler(config);
+            case "DDPMScheduler" -> new DDPMScheduler(config);
+            case "LCMScheduler" -> new LCMScheduler(config);
             default -> throw new IllegalArgumentException("Schedulers.create: unknown scheduler class '" + className
                     + "' (known: " + names() + ")");
         };

@@ -217,6 +217,29 @@ final class Schedules {
         return (1 - w) * low + w * high;
     }
 
+    /**
+     * {@code _sigma_to_t} as it runs on a float32 torch tensor (KDPM2's midpoints): logs, weights and
+     * the interpolation in float32. Matches diffusers to ~1e-7 relative (torch's vectorised log/exp are
+     * not correctly rounded, so the last bit can differ).
+     */
+    static float sigmaToTF32(float sigma, float[] logSigmas) {
+        float logSigma = (float) Math.log(Math.max(sigma, 1e-10f));
+        int n = logSigmas.length;
+        int low = 0;
+        for (int i = 0; i < n; i++) {
+            if (logSigma - logSigmas[i] >= 0f) {
+                low = i;
+            }
+        }
+        low = Math.min(low, n - 2);
+        int high = low + 1;
+        float lo = logSigmas[low];
+        float hi = logSigmas[high];
+        float w = (lo - logSigma) / (lo - hi);
+        w = Math.max(0f, Math.min(1f, w));
+        return (1f - w) * low + w * high;
+    }
+
     /** {@code np.log} of float32 values, as float32. */
     static float[] logF32(float[] v) {
         float[] out = new float[v.length];

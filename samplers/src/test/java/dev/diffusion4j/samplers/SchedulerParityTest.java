@@ -72,7 +72,8 @@ class SchedulerParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"pndm", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras"})
+    @ValueSource(strings = {"pndm", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms", "heun", "kdpm2",
+        "ddpm", "lcm"})
     @SuppressWarnings("unchecked")
     void matchesDiffusers(String name) throws Exception {
         Path dir = Fixtures.dir().resolve("schedulers").resolve(name);
@@ -99,7 +100,17 @@ class SchedulerParityTest {
                         got[i] = (float) t[i];
                         assertEquals((double) got[i], t[i], "timestep is a float32 value");
                     }
-                    assertEquals(Arrays.toString(ref), Arrays.toString(got), name + " " + key);
+                    if (name.equals("kdpm2")) {
+                        // KDPM2's midpoint timesteps go through torch's vectorised float32 log/exp (not
+                        // correctly rounded): the fixture's documented tolerance, 1e-6 relative; the
+                        // other entries (the linspace grid) must still be exact.
+                        for (int i = 0; i < ref.length; i++) {
+                            double tol = i % 2 == 1 ? 1e-6 * Math.abs(ref[i]) : 0;
+                            assertEquals(ref[i], got[i], tol, name + " " + key + "[" + i + "]");
+                        }
+                    } else {
+                        assertEquals(Arrays.toString(ref), Arrays.toString(got), name + " " + key);
+                    }
                 }
                 if (out.contains("n" + n + "_sigmas")) {
                     float[] ref = out.tensor("n" + n + "_sigmas").toFloatArray();
@@ -128,7 +139,10 @@ class SchedulerParityTest {
                 int i = ((Number) st.get("i")).intValue();
                 String p = String.format("step%02d_", i);
                 double t = ts[i];
-                assertEquals(((Number) st.get("t")).doubleValue(), t, name + " " + p + "t");
+                double refT = ((Number) st.get("t")).doubleValue();
+                // KDPM2 midpoints: 1e-6 relative (see the schedule check above); everything else exact
+                double tTol = name.equals("kdpm2") && i % 2 == 1 ? 1e-6 * Math.abs(refT) : 0;
+                assertEquals(refT, t, tTol, name + " " + p + "t");
                 Tensor x = out.tensor(p + "latents_in").toHeapF32();
                 Tensor mi = s.scaleModelInput(x, t);
                 assertClose(out.tensor(p + "model_input").toFloatArray(), mi.toFloatArray(), 1e-4, name + " " + p + "model_input");
