@@ -112,11 +112,19 @@ abstract class AbstractScheduler implements Scheduler {
                 count++;
             }
         }
+        if (count == 0 && unknownTimestepIsLast()) {
+            return timesteps.length - 1;
+        }
         if (count == 0) {
             throw new IllegalArgumentException(name() + ": timestep " + t + " is not in the schedule "
                     + Arrays.toString(timesteps));
         }
         return count > 1 ? second : first;
+    }
+
+    /** DPM-Solver-family schedulers map a timestep not in the schedule to the last index (diffusers). */
+    protected boolean unknownTimestepIsLast() {
+        return false;
     }
 
     protected void initStepIndex(double t) {

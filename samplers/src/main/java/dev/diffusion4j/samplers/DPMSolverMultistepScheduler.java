@@ -116,6 +116,11 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
     }
 
     @Override
+    protected boolean unknownTimestepIsLast() {
+        return true;
+    }
+
+    @Override
     public boolean integerTimesteps() {
         return true;
     }

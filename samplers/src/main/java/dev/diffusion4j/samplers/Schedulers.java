@@ -12,7 +12,8 @@ public final class Schedulers {
     public static List<String> names() {
         return List.of("PNDMScheduler", "DDIMScheduler", "EulerDiscreteScheduler",
                 "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "LMSDiscreteScheduler",
-                "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "DDPMScheduler", "LCMScheduler");
+                "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "DDPMScheduler", "LCMScheduler",
+                "UniPCMultistepScheduler", "DEISMultistepScheduler", "DPMSolverSinglestepScheduler");
     }
 
     /**
@@ -33,6 +34,9 @@ public final class Schedulers {
             case "KDPM2DiscreteScheduler" -> new KDPM2DiscreteScheduler(config);
             case "DDPMScheduler" -> new DDPMScheduler(config);
             case "LCMScheduler" -> new LCMScheduler(config);
+            case "UniPCMultistepScheduler" -> new UniPCMultistepScheduler(config);
+            case "DEISMultistepScheduler" -> new DEISMultistepScheduler(config);
+            case "DPMSolverSinglestepScheduler" -> new DPMSolverSinglestepScheduler(config);
             default -> throw new IllegalArgumentException("Schedulers.create: unknown scheduler class '" + className
                     + "' (known: " + names() + ")");
         };

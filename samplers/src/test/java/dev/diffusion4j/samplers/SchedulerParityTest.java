@@ -73,7 +73,7 @@ class SchedulerParityTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"pndm", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras", "lms", "heun", "kdpm2",
-        "ddpm", "lcm"})
+        "ddpm", "lcm", "unipc", "deis", "dpm_singlestep"})
     @SuppressWarnings("unchecked")
     void matchesDiffusers(String name) throws Exception {
         Path dir = Fixtures.dir().resolve("schedulers").resolve(name);
