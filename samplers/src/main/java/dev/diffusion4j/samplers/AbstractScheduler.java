@@ -24,11 +24,23 @@ abstract class AbstractScheduler implements Scheduler {
             throw new IllegalArgumentException(name() + ": trained_betas has " + b.length
                     + " values, num_train_timesteps is " + trainSteps);
         }
-        if (config.getBoolean("rescale_betas_zero_snr", false)) {
+        // Only the classes whose diffusers config has rescale_betas_zero_snr read it (others ignore the key).
+        String cls = getClass().getSimpleName();
+        boolean knowsRescale = switch (cls) {
+            case "DDIMScheduler", "DDPMScheduler", "LCMScheduler", "EulerDiscreteScheduler",
+                 "EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler" -> true;
+            default -> false;
+        };
+        boolean rescale = knowsRescale && config.getBoolean("rescale_betas_zero_snr", false);
+        if (rescale) {
             b = Schedules.rescaleZeroTerminalSnr(b);
         }
         this.betas = b;
         this.alphasCumprod = Schedules.alphasCumprod(b);
+        if (rescale && (cls.startsWith("Euler") || cls.equals("DPMSolverMultistepScheduler"))) {
+            // diffusers: close to 0 without being 0, so that the first sigma is not infinite
+            alphasCumprod[alphasCumprod.length - 1] = 0x1.0p-24f;
+        }
         this.predictionType = config.getString("prediction_type", "epsilon");
         switch (predictionType) {
             case "epsilon", "v_prediction", "sample" -> {

@@ -222,6 +222,20 @@ class SchedulerBehaviourTest {
     }
 
     @Test
+    void zeroTerminalSnrRescalingOnlyWhereDiffusersReadsIt() {
+        SchedulerConfig c = sd15().set("rescale_betas_zero_snr", true).build();
+        AbstractScheduler ddim = (AbstractScheduler) Schedulers.create("DDIMScheduler", c);
+        AbstractScheduler euler = (AbstractScheduler) Schedulers.create("EulerDiscreteScheduler", c);
+        AbstractScheduler lms = (AbstractScheduler) Schedulers.create("LMSDiscreteScheduler", c);
+        AbstractScheduler plain = (AbstractScheduler) Schedulers.create("LMSDiscreteScheduler", SchedulerConfig.sd15());
+        assertEquals(0f, ddim.alphasCumprod()[999], 1e-12f, "zero terminal SNR");
+        assertEquals(0x1.0p-24f, euler.alphasCumprod()[999], "Euler keeps the last sigma finite");
+        assertArrayEquals(plain.alphasCumprod(), lms.alphasCumprod(), "LMS ignores the key");
+        euler.setTimesteps(5);
+        assertTrue(Float.isFinite(euler.sigmas()[0]) && euler.sigmas()[0] > 1000, "sigma_max " + euler.sigmas()[0]);
+    }
+
+    @Test
     void img2imgBeginIndexSelectsTheSigmaForAddNoise() {
         EulerDiscreteScheduler s = new EulerDiscreteScheduler(SchedulerConfig.sd15());
         s.setTimesteps(10);
