@@ -65,6 +65,15 @@ class SchedulerParityTest {
             }
         }
         assertTrue(worst <= tol, what + ": max abs diff " + worst + " at " + at + " > " + tol);
+        WORST.merge(what.split(" ")[0], worst / Math.max(1, max), Math::max);
+    }
+
+    /** Worst |diff| / max(1, max|ref|) per case, printed for the report. */
+    static final java.util.Map<String, Double> WORST = new java.util.concurrent.ConcurrentHashMap<>();
+
+    @org.junit.jupiter.api.AfterAll
+    static void printWorst() {
+        System.out.println("scheduler parity, worst |diff|/max(1,max|ref|): " + new java.util.TreeMap<>(WORST));
     }
 
     static float scalar(SafeTensors st, String name) {
@@ -161,6 +170,22 @@ class SchedulerParityTest {
                     float[] ref = out.tensor(p + "noise" + k).toFloatArray();
                     assertEquals(Arrays.toString(ref), Arrays.toString(g.draws.get(before + k)), name + " " + p + "noise" + k);
                 }
+            }
+            // chained: our own latents from the initial noise on, with the reference model outputs (1e-3)
+            Scheduler c = build(dir);
+            TorchGenerator g2 = new TorchGenerator(31);
+            Tensor own = g2.randnTensor(1, 4, 8, 8);
+            c.setTimesteps(((Number) trace.get("num_inference_steps")).intValue());
+            float[] l0 = own.toFloatArray();
+            for (int i = 0; i < l0.length; i++) {
+                l0[i] *= c.initNoiseSigma();
+            }
+            own = Tensor.of(l0, 1, 4, 8, 8);
+            for (int i = 0; i < ts.length; i++) {
+                String p = String.format("step%02d_", i);
+                c.scaleModelInput(own, ts[i]);
+                own = c.step(out.tensor(p + "model_output").toHeapF32(), ts[i], own, g2).prevSample();
+                assertClose(out.tensor(p + "prev_sample").toFloatArray(), own.toFloatArray(), 1e-3, name + " chained " + p + "prev_sample");
             }
         }
     }
