@@ -3,17 +3,19 @@ package dev.diffusion4j.samplers;
 import dev.diffusion4j.tensor.Tensor;
 
 /**
- * diffusers' {@code DPMSolverMultistepScheduler}: DPM-Solver++ (default) or DPM-Solver, orders 1 and 2
- * (solver_type "midpoint" or "heun"), with optional Karras sigmas ("DPM++ 2M Karras"). The first step is
- * first order (no history) and, with {@code final_sigmas_type="zero"} (the default), so is the last.
- * Class defaults: timestep_spacing "linspace", solver_order 2, lower_order_final true, lambda_min_clipped
- * -inf. The SDE variants, third order, thresholding and lu-lambdas are rejected.
+ * diffusers' {@code DPMSolverMultistepScheduler}: DPM-Solver++ (default), DPM-Solver and their SDE variants
+ * ({@code sde-dpmsolver++}: "DPM++ 2M SDE", one noise draw per step), orders 1 to 3 (solver_type
+ * "midpoint" or "heun" for order 2; no third order for SDE), with optional Karras sigmas ("DPM++ 2M
+ * Karras"). The first steps are lower order (no history) and, with {@code final_sigmas_type="zero"} (the
+ * default), so is the last. Class defaults: timestep_spacing "linspace", solver_order 2,
+ * lower_order_final true, lambda_min_clipped -inf. Thresholding and lu-lambdas are rejected.
  */
 public final class DPMSolverMultistepScheduler extends AbstractScheduler {
     private final float[] trainSigmas;
     private final float[] logSigmas;
     private final int solverOrder;
-    private final boolean dpmSolverPlusPlus;
+    private final boolean dataPrediction;
+    private final boolean sde;
     private final boolean midpoint;
     private final boolean lowerOrderFinal;
     private final boolean eulerAtFinal;
@@ -25,14 +27,21 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
     public DPMSolverMultistepScheduler(SchedulerConfig config) {
         super(config);
         solverOrder = config.getInt("solver_order", 2);
-        if (solverOrder < 1 || solverOrder > 2) {
-            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " (only 1 and 2 are supported)");
+        if (solverOrder < 1 || solverOrder > 3) {
+            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " must be 1, 2 or 3");
         }
         String algo = config.getString("algorithm_type", "dpmsolver++");
-        if (!algo.equals("dpmsolver++") && !algo.equals("dpmsolver")) {
-            throw new IllegalArgumentException(name() + ": algorithm_type '" + algo + "' (only dpmsolver++ and dpmsolver)");
+        switch (algo) {
+            case "dpmsolver++", "dpmsolver", "sde-dpmsolver++", "sde-dpmsolver" -> {
+            }
+            default -> throw new IllegalArgumentException(name() + ": algorithm_type '" + algo
+                    + "' is not one of dpmsolver++, dpmsolver, sde-dpmsolver++, sde-dpmsolver");
         }
-        dpmSolverPlusPlus = algo.equals("dpmsolver++");
+        dataPrediction = algo.endsWith("dpmsolver++");
+        sde = algo.startsWith("sde-");
+        if (sde && solverOrder == 3) {
+            throw new IllegalArgumentException(name() + ": the SDE variants have no third order (as diffusers)");
+        }
         String st = config.getString("solver_type", "midpoint");
         if (!st.equals("midpoint") && !st.equals("heun")) {
             throw new IllegalArgumentException(name() + ": solver_type '" + st + "' is not midpoint or heun");
@@ -156,7 +165,7 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
                 case "v_prediction" -> a * x[i] - s * m[i];
                 default -> m[i];
             };
-            if (dpmSolverPlusPlus) {
+            if (dataPrediction) {
                 out[i] = (float) x0;
             } else {
                 // DPM-Solver works on the noise prediction
@@ -188,12 +197,15 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
             modelOutputs[i] = modelOutputs[i + 1];
         }
         modelOutputs[solverOrder - 1] = m;
+        // the SDE variants draw one noise tensor per step, before choosing the order (as diffusers)
+        float[] z = sde ? noise(generator, modelOutput, name()) : null;
         float[] out;
         if (solverOrder == 1 || lowerOrderNums < 1 || finalFirstOrder) {
-            out = firstOrder(m, x);
+            out = firstOrder(m, x, z);
+        } else if (solverOrder == 2 || lowerOrderNums < 2 || lowerSecond) {
+            out = secondOrder(x, z);
         } else {
-            // solver_order == 2 (lowerSecond only matters for third order)
-            out = secondOrder(x);
+            out = thirdOrder(x);
         }
         if (lowerOrderNums < solverOrder) {
             lowerOrderNums++;
@@ -202,7 +214,7 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
         return new StepOutput(like(sample, out), null);
     }
 
-    private float[] firstOrder(float[] m, float[] x) {
+    private float[] firstOrder(float[] m, float[] x, float[] z) {
         double sT = sigmas[stepIndex + 1];
         double sS = sigmas[stepIndex];
         double aT = alphaOf(sT);
@@ -212,21 +224,31 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
         double sigS = sS * aS;
         double c1;
         double c2;
-        if (dpmSolverPlusPlus) {
+        double cz = 0;
+        if (dataPrediction && !sde) {
             c1 = sigT / sigS;
-            c2 = aT * (Math.exp(-h) - 1.0);
+            c2 = -aT * (Math.exp(-h) - 1.0);
+        } else if (!sde) {
+            c1 = aT / aS;
+            c2 = -sigT * (Math.exp(h) - 1.0);
+        } else if (dataPrediction) {
+            c1 = sigT / sigS * Math.exp(-h);
+            c2 = aT * (1 - Math.exp(-2.0 * h));
+            cz = sigT * Math.sqrt(1.0 - Math.exp(-2 * h));
         } else {
             c1 = aT / aS;
-            c2 = sigT * (Math.exp(h) - 1.0);
+            c2 = -2.0 * (sigT * (Math.exp(h) - 1.0));
+            cz = sigT * Math.sqrt(Math.exp(2 * h) - 1.0);
         }
         float[] out = new float[x.length];
         for (int i = 0; i < x.length; i++) {
-            out[i] = (float) (c1 * x[i] - c2 * m[i]);
+            double v = c1 * x[i] + c2 * m[i];
+            out[i] = (float) (z == null ? v : v + cz * z[i]);
         }
         return out;
     }
 
-    private float[] secondOrder(float[] x) {
+    private float[] secondOrder(float[] x, float[] z) {
         double sT = sigmas[stepIndex + 1];
         double s0 = sigmas[stepIndex];
         double s1 = sigmas[stepIndex - 1];
@@ -245,21 +267,78 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
         double cx;
         double cD0;
         double cD1;
-        if (dpmSolverPlusPlus) {
+        double cz = 0;
+        if (dataPrediction && !sde) {
             cx = sigT / sig0;
             double e = aT * (Math.exp(-h) - 1.0);
             cD0 = -e;
             cD1 = midpoint ? -0.5 * e : aT * ((Math.exp(-h) - 1.0) / h + 1.0);
-        } else {
+        } else if (!sde) {
             cx = aT / a0;
             double e = sigT * (Math.exp(h) - 1.0);
             cD0 = -e;
             cD1 = midpoint ? -0.5 * e : -sigT * ((Math.exp(h) - 1.0) / h - 1.0);
+        } else if (dataPrediction) {
+            cx = sigT / sig0 * Math.exp(-h);
+            double e = aT * (1 - Math.exp(-2.0 * h));
+            cD0 = e;
+            cD1 = midpoint ? 0.5 * e : aT * ((1.0 - Math.exp(-2.0 * h)) / (-2.0 * h) + 1.0);
+            cz = sigT * Math.sqrt(1.0 - Math.exp(-2 * h));
+        } else {
+            cx = aT / a0;
+            double e = sigT * (Math.exp(h) - 1.0);
+            cD0 = -2.0 * e;
+            cD1 = midpoint ? -e : -2.0 * (sigT * ((Math.exp(h) - 1.0) / h - 1.0));
+            cz = sigT * Math.sqrt(Math.exp(2 * h) - 1.0);
         }
         float[] out = new float[x.length];
         for (int i = 0; i < x.length; i++) {
             double d1 = (1.0 / r0) * (m0[i] - m1[i]);
-            out[i] = (float) (cx * x[i] + cD0 * m0[i] + cD1 * d1);
+            double v = cx * x[i] + cD0 * m0[i] + cD1 * d1;
+            out[i] = (float) (z == null ? v : v + cz * z[i]);
+        }
+        return out;
+    }
+
+    private float[] thirdOrder(float[] x) {
+        double sT = sigmas[stepIndex + 1];
+        double s0 = sigmas[stepIndex];
+        double aT = alphaOf(sT);
+        double a0 = alphaOf(s0);
+        double sigT = sT * aT;
+        double sig0 = s0 * a0;
+        double lT = lambdaOf(sT);
+        double l0 = lambdaOf(s0);
+        double l1 = lambdaOf(sigmas[stepIndex - 1]);
+        double l2 = lambdaOf(sigmas[stepIndex - 2]);
+        float[] m0 = modelOutputs[2];
+        float[] m1 = modelOutputs[1];
+        float[] m2 = modelOutputs[0];
+        double h = lT - l0;
+        double r0 = (l0 - l1) / h;
+        double r1 = (l1 - l2) / h;
+        double cx;
+        double cD0;
+        double cD1;
+        double cD2;
+        if (dataPrediction) {
+            cx = sigT / sig0;
+            cD0 = -aT * (Math.exp(-h) - 1.0);
+            cD1 = aT * ((Math.exp(-h) - 1.0) / h + 1.0);
+            cD2 = -aT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5);
+        } else {
+            cx = aT / a0;
+            cD0 = -sigT * (Math.exp(h) - 1.0);
+            cD1 = -sigT * ((Math.exp(h) - 1.0) / h - 1.0);
+            cD2 = -sigT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5);
+        }
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double d10 = (1.0 / r0) * (m0[i] - m1[i]);
+            double d11 = (1.0 / r1) * (m1[i] - m2[i]);
+            double d1 = d10 + (r0 / (r0 + r1)) * (d10 - d11);
+            double d2 = (1.0 / (r0 + r1)) * (d10 - d11);
+            out[i] = (float) (cx * x[i] + cD0 * m0[i] + cD1 * d1 + cD2 * d2);
         }
         return out;
     }
