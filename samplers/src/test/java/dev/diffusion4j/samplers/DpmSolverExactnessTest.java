@@ -18,26 +18,26 @@ import org.junit.jupiter.params.provider.CsvSource;
 class DpmSolverExactnessTest {
 
     /** Polynomials p_k(l) = a + b l + c l^2, one per element. */
-    private static final double[][] POLY = {{0.3, -0.2, 0.05}, {-1.1, 0.4, -0.02}, {0.7, 0.1, 0.03}, {0.0, -0.5, 0.08}};
+    static final double[][] POLY = {{0.3, -0.2, 0.05}, {-1.1, 0.4, -0.02}, {0.7, 0.1, 0.03}, {0.0, -0.5, 0.08}};
 
-    private static double lambda(double sigma) {
+    static double lambda(double sigma) {
         return -Math.log(sigma);
     }
 
-    private static double vpSigma(double sigma) {
+    static double vpSigma(double sigma) {
         return sigma / Math.sqrt(sigma * sigma + 1);
     }
 
-    private static double vpAlpha(double sigma) {
+    static double vpAlpha(double sigma) {
         return 1 / Math.sqrt(sigma * sigma + 1);
     }
 
-    private static double p(double[] c, double l, int degree) {
+    static double p(double[] c, double l, int degree) {
         return c[0] + (degree >= 1 ? c[1] * l : 0) + (degree >= 2 ? c[2] * l * l : 0);
     }
 
     /** Antiderivative of e^{sign*l} p(l). */
-    private static double prim(double[] c, double l, int degree, int sign) {
+    static double prim(double[] c, double l, int degree, int sign) {
         double a = c[0];
         double b = degree >= 1 ? c[1] : 0;
         double q = degree >= 2 ? c[2] : 0;
@@ -48,7 +48,7 @@ class DpmSolverExactnessTest {
     }
 
     /** The exact ODE solution at sigma through x0 at sigma0. */
-    private static double exact(boolean data, double[] c, int degree, double x0, double s0, double s) {
+    static double exact(boolean data, double[] c, int degree, double x0, double s0, double s) {
         double l0 = lambda(s0);
         double l = lambda(s);
         if (data) {
