@@ -21,9 +21,9 @@ public final class KDPM2DiscreteScheduler extends SigmaScheduler {
         return 2;
     }
 
-    /** The interleaved midpoint sigmas (float32, a copy). */
+    /** The interleaved midpoint sigmas (float32, a copy; empty before setTimesteps). */
     public float[] sigmasInterpol() {
-        return sigmasInterpol.clone();
+        return sigmasInterpol == null ? new float[0] : sigmasInterpol.clone();
     }
 
     @Override

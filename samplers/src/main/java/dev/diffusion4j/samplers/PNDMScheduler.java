@@ -5,23 +5,26 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * diffusers' {@code PNDMScheduler} in PLMS mode ({@code skip_prk_steps=True}, SD1.5's default): a linear
- * multistep method over the model outputs. N steps evaluate the model N+1 times (the second timestep is
- * repeated). The Runge-Kutta warm-up ({@code skip_prk_steps=False}) is not implemented and is rejected.
- * Class defaults: timestep_spacing "leading", steps_offset 0, set_alpha_to_one false, skip_prk_steps false.
+ * diffusers' {@code PNDMScheduler}. In PLMS mode ({@code skip_prk_steps=True}, SD1.5's default) a linear
+ * multistep method over the model outputs: N steps evaluate the model N+1 times (the second timestep is
+ * repeated). Without it (the class default), 12 Runge-Kutta evaluations over the first three intervals
+ * come first (the PNDM paper's pseudo Runge-Kutta warm-up), then PLMS for the remaining N-3 steps
+ * (needs N &ge; 4). Class defaults: timestep_spacing "leading", steps_offset 0, set_alpha_to_one false,
+ * skip_prk_steps false.
  */
 public final class PNDMScheduler extends AbstractScheduler {
     private final float finalAlphaCumprod;
     private final List<float[]> ets = new ArrayList<>();
     private float[] curSample;
     private int counter;
+    private final boolean skipPrk;
+    private int prkCount;
+    private float[] curModelOutput;
 
     /** A PNDM scheduler for {@code config} (absent keys take diffusers' class defaults). */
     public PNDMScheduler(SchedulerConfig config) {
         super(config);
-        if (!config.getBoolean("skip_prk_steps", false)) {
-            throw new IllegalArgumentException("PNDMScheduler: only skip_prk_steps=true (PLMS) is supported");
-        }
+        skipPrk = config.getBoolean("skip_prk_steps", false);
         if (predictionType.equals("sample")) {
             throw new IllegalArgumentException("PNDMScheduler: prediction_type 'sample' is not supported (diffusers neither)");
         }
@@ -33,23 +36,45 @@ public final class PNDMScheduler extends AbstractScheduler {
         Schedules.checkSteps(name(), n, trainSteps);
         double[] base = Schedules.discreteTimesteps(spacing("leading"), trainSteps, n,
                 config.getInt("steps_offset", 0), name());
-        // base is descending; PLMS runs [t0, t1, t1, t2, ..., t_last] (ascending _timesteps reversed).
         int len = base.length;
-        double[] t = new double[len + 1];
-        if (len == 1) {
-            // np.concatenate([ts[:-1], ts[-2:-1], ts[-1:]]) with one element is just [t0]
-            t = new double[] {base[0]};
-        } else {
-            t[0] = base[0];
-            t[1] = base[1];
-            for (int i = 1; i < len; i++) {
-                t[i + 1] = base[i];
+        double[] t;
+        if (skipPrk) {
+            // base is descending; PLMS runs [t0, t1, t1, t2, ..., t_last] (ascending _timesteps reversed).
+            if (len == 1) {
+                // np.concatenate([ts[:-1], ts[-2:-1], ts[-1:]]) with one element is just [t0]
+                t = new double[] {base[0]};
+            } else {
+                t = new double[len + 1];
+                t[0] = base[0];
+                t[1] = base[1];
+                for (int i = 1; i < len; i++) {
+                    t[i + 1] = base[i];
+                }
             }
+            prkCount = 0;
+        } else {
+            if (len < 4) {
+                throw new IllegalArgumentException(name() + ".setTimesteps: the Runge-Kutta warm-up needs at least 4 "
+                        + "steps, got " + len + " (or set skip_prk_steps=true)");
+            }
+            // the four largest timesteps d > c > b > a, each followed by its half-step midpoint:
+            // [d, c+h, c+h, c, c, b+h, b+h, b, b, a+h, a+h, a], then PLMS from a down
+            int half = trainSteps / n / 2;
+            double d = base[0];
+            double c = base[1];
+            double b = base[2];
+            double a = base[3];
+            double[] prk = {d, c + half, c + half, c, c, b + half, b + half, b, b, a + half, a + half, a};
+            t = new double[prk.length + len - 3];
+            System.arraycopy(prk, 0, t, 0, prk.length);
+            System.arraycopy(base, 3, t, prk.length, len - 3);
+            prkCount = prk.length;
         }
         timesteps = t;
         numInferenceSteps = n;
         ets.clear();
         curSample = null;
+        curModelOutput = null;
         counter = 0;
         resetIndices();
     }
@@ -74,6 +99,9 @@ public final class PNDMScheduler extends AbstractScheduler {
         requireTimesteps();
         sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
         int timestep = trainIndex(t, "step");
+        if (counter < prkCount) {
+            return stepPrk(data(modelOutput), timestep, sample);
+        }
         int ratio = trainSteps / numInferenceSteps;
         int prev = timestep - ratio;
         float[] eps = data(modelOutput);
@@ -127,6 +155,37 @@ public final class PNDMScheduler extends AbstractScheduler {
         float[] prevSample = prevSample(x, timestep, prev, e);
         counter++;
         return new StepOutput(like(sample, prevSample), null);
+    }
+
+    /** One pseudo Runge-Kutta evaluation: four per interval, combined 1/6, 1/3, 1/3, 1/6. */
+    private StepOutput stepPrk(float[] eps, int timestep, Tensor sample) {
+        int diffToPrev = counter % 2 != 0 ? 0 : trainSteps / numInferenceSteps / 2;
+        int prev = timestep - diffToPrev;
+        int start = (int) timesteps[counter / 4 * 4];
+        float[] x = data(sample);
+        float[] e = eps;
+        int phase = counter % 4;
+        if (phase == 0) {
+            curModelOutput = new float[eps.length];
+            ets.add(eps);
+            curSample = x;
+        }
+        if (phase < 3) {
+            float w = phase == 0 ? 1f / 6f : 1f / 3f;
+            for (int i = 0; i < eps.length; i++) {
+                curModelOutput[i] += w * eps[i];
+            }
+        } else {
+            e = new float[eps.length];
+            for (int i = 0; i < eps.length; i++) {
+                e[i] = curModelOutput[i] + (1f / 6f) * eps[i];
+            }
+            curModelOutput = null;
+        }
+        float[] from = curSample != null ? curSample : x;
+        float[] out = prevSample(from, start, prev, e);
+        counter++;
+        return new StepOutput(like(sample, out), null);
     }
 
     /** Formula (9) of the PNDM paper, as diffusers' _get_prev_sample (float32 coefficients). */

@@ -33,7 +33,10 @@ public interface Scheduler {
     /** The sigmas of the schedule (float32, a copy), or an empty array for schedulers without sigmas. */
     float[] sigmas();
 
-    /** Standard deviation of the initial noise: initial latents are {@code randn * initNoiseSigma()}. */
+    /**
+     * Standard deviation of the initial noise: initial latents are {@code randn * initNoiseSigma()}
+     * (call after {@link #setTimesteps}; for the k-diffusion family it depends on the schedule).
+     */
     float initNoiseSigma();
 
     /** The model input for {@code sample} at timestep {@code t} (identity for most schedulers). */

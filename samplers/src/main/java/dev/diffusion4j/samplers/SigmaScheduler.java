@@ -35,7 +35,7 @@ abstract class SigmaScheduler extends AbstractScheduler {
                 int off = config.getInt("steps_offset", 0);
                 t = new double[n];
                 for (int i = 0; i < n; i++) {
-                    t[i] = (float) ((float) ((double) (n - 1 - i) * ratio) + (float) off);
+                    t[i] = (float) ((double) (n - 1 - i) * ratio) + (float) off; // float32 add, as numpy
                 }
                 return t;
             }
@@ -44,7 +44,7 @@ abstract class SigmaScheduler extends AbstractScheduler {
                 int len = (int) Math.ceil(trainSteps / ratio);
                 t = new double[len];
                 for (int i = 0; i < len; i++) {
-                    t[i] = (float) ((float) Schedules.npRound(trainSteps - i * ratio) - 1f);
+                    t[i] = (float) Schedules.npRound(trainSteps - i * ratio) - 1f;
                 }
                 return t;
             }

@@ -83,6 +83,54 @@ class SchedulerBehaviourTest {
     }
 
     @Test
+    void pndmRungeKuttaWarmUpSchedule() {
+        PNDMScheduler s = new PNDMScheduler(sd15().skipPrkSteps(false).build());
+        s.setTimesteps(10);
+        assertArrayEquals(new double[] {901, 851, 851, 801, 801, 751, 751, 701, 701, 651, 651, 601,
+            601, 501, 401, 301, 201, 101, 1}, s.timesteps());
+        assertThrows(IllegalArgumentException.class, () -> s.setTimesteps(3));
+    }
+
+    /**
+     * With a constant noise prediction every PNDM update (PRK or PLMS) is the exact DDIM step, so each
+     * output lies on x(t) = sqrt(ac_t) x0 + sqrt(1 - ac_t) eps at the step's target timestep.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void pndmStaysOnTheTrajectoryOfAConstantNoisePrediction(boolean skipPrk) {
+        PNDMScheduler s = new PNDMScheduler(sd15().skipPrkSteps(skipPrk).build());
+        s.setTimesteps(10);
+        float[] ac = s.alphasCumprod();
+        double[] ts = s.timesteps();
+        float[] x0 = {0.3f, -0.7f, 1.1f, 0.05f};
+        float[] eps = {1.2f, -0.4f, 0.3f, -1.5f};
+        java.util.function.IntFunction<float[]> onCurve = t -> {
+            double a = t >= 0 ? ac[t] : ac[0]; // final_alpha_cumprod = ac[0] without set_alpha_to_one
+            float[] v = new float[4];
+            for (int i = 0; i < 4; i++) {
+                v[i] = (float) (Math.sqrt(a) * x0[i] + Math.sqrt(1 - a) * eps[i]);
+            }
+            return v;
+        };
+        int[] prkTargets = {851, 851, 801, 801, 751, 751, 701, 701, 651, 651, 601, 601};
+        Tensor x = Tensor.of(onCurve.apply((int) ts[0]), 4);
+        for (int i = 0; i < ts.length; i++) {
+            Tensor out = s.step(Tensor.of(eps.clone(), 4), ts[i], x, null).prevSample();
+            int target;
+            if (!skipPrk && i < 12) {
+                target = prkTargets[i];
+            } else if (skipPrk && i == 1) {
+                target = (int) ts[1]; // PLMS redoes the first interval from the first sample
+            } else {
+                target = (int) ts[i] - 100;
+            }
+            SchedulerParityTest.assertClose(onCurve.apply(target), out.toFloatArray(), 2e-5,
+                    "pndm skip_prk=" + skipPrk + " step " + i + " to t=" + target);
+            x = out;
+        }
+    }
+
+    @Test
     void pndmRepeatsTheSecondTimestep() {
         PNDMScheduler s = new PNDMScheduler(SchedulerConfig.sd15());
         s.setTimesteps(4);
