@@ -3,7 +3,7 @@ package dev.diffusion4j.samplers;
 import dev.diffusion4j.tensor.Tensor;
 
 /**
- * diffusers' {@code DEISMultistepScheduler} (algorithm "deis", solver_type "logrho"), orders 1 and 2:
+ * diffusers' {@code DEISMultistepScheduler} (algorithm "deis", solver_type "logrho"), orders 1 to 3:
  * the noise prediction is integrated in rho = sigma_t/alpha_t with log-linear Lagrange coefficients.
  * The schedule ends at the smallest training sigma; with fewer than 15 steps the last step is first
  * order. Class defaults: timestep_spacing "linspace", solver_order 2, lower_order_final true.
@@ -18,8 +18,8 @@ public final class DEISMultistepScheduler extends DpmFamilyScheduler {
     public DEISMultistepScheduler(SchedulerConfig config) {
         super(config);
         solverOrder = config.getInt("solver_order", 2);
-        if (solverOrder < 1 || solverOrder > 2) {
-            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " (only 1 and 2 are supported)");
+        if (solverOrder < 1 || solverOrder > 3) {
+            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " must be 1, 2 or 3");
         }
         String algo = config.getString("algorithm_type", "deis");
         String st = config.getString("solver_type", "logrho");
@@ -43,6 +43,7 @@ public final class DEISMultistepScheduler extends DpmFamilyScheduler {
         checkStep(modelOutput, t, sample);
         int len = timesteps.length;
         boolean finalFirst = stepIndex == len - 1 && lowerOrderFinal && len < 15;
+        boolean lowerSecond = stepIndex == len - 2 && lowerOrderFinal && len < 15;
         float[] x = data(sample);
         // DEIS integrates the noise prediction (derived from the x0 prediction)
         float[] x0 = toX0(data(modelOutput), x);
@@ -68,7 +69,7 @@ public final class DEISMultistepScheduler extends DpmFamilyScheduler {
             for (int i = 0; i < x.length; i++) {
                 out[i] = (float) (cx * x[i] - ce * eps[i]);
             }
-        } else {
+        } else if (solverOrder == 2 || lowerOrderNums < 2 || lowerSecond) {
             double sT = sigmas[stepIndex + 1];
             double s1 = sigmas[stepIndex - 1];
             double aT = alphaOf(sT);
@@ -82,12 +83,42 @@ public final class DEISMultistepScheduler extends DpmFamilyScheduler {
             for (int i = 0; i < x.length; i++) {
                 out[i] = (float) (aT * (x[i] / aS + coef1 * m0[i] + coef2 * m1[i]));
             }
+        } else {
+            double sT = sigmas[stepIndex + 1];
+            double s1 = sigmas[stepIndex - 1];
+            double s2 = sigmas[stepIndex - 2];
+            double aT = alphaOf(sT);
+            double rhoT = sigmaTOf(sT) / aT;
+            double rho0 = sS / aS;
+            double rho1 = sigmaTOf(s1) / alphaOf(s1);
+            double rho2 = sigmaTOf(s2) / alphaOf(s2);
+            double coef1 = indFn3(rhoT, rho0, rho1, rho2) - indFn3(rho0, rho0, rho1, rho2);
+            double coef2 = indFn3(rhoT, rho1, rho2, rho0) - indFn3(rho0, rho1, rho2, rho0);
+            double coef3 = indFn3(rhoT, rho2, rho0, rho1) - indFn3(rho0, rho2, rho0, rho1);
+            float[] m0 = modelOutputs[2];
+            float[] m1 = modelOutputs[1];
+            float[] m2 = modelOutputs[0];
+            for (int i = 0; i < x.length; i++) {
+                out[i] = (float) (aT * (x[i] / aS + coef1 * m0[i] + coef2 * m1[i] + coef3 * m2[i]));
+            }
         }
         if (lowerOrderNums < solverOrder) {
             lowerOrderNums++;
         }
         stepIndex++;
         return new StepOutput(like(sample, out), null);
+    }
+
+    /**
+     * Antiderivative of the log-quadratic Lagrange basis
+     * (log t - log c)(log t - log d) / ((log b - log c)(log b - log d)).
+     */
+    private static double indFn3(double t, double b, double c, double d) {
+        double lt = Math.log(t);
+        double lc = Math.log(c);
+        double ld = Math.log(d);
+        double num = t * (lc * (ld - lt + 1) - ld * lt + ld + lt * lt - 2 * lt + 2);
+        return num / ((Math.log(b) - lc) * (Math.log(b) - ld));
     }
 
     /** Antiderivative of the log-linear Lagrange basis (log t - log c) / (log b - log c). */
