@@ -226,8 +226,41 @@ class SchedulerBehaviourTest {
                 () -> Schedulers.create(cls, sd15().predictionType("banana").build()));
     }
 
+    static List<String> shortNames() {
+        return Schedulers.shortNames();
+    }
+
+    /** Every named sampler (Karras and SDE variants included) runs a whole 8-step loop and stays finite. */
+    @ParameterizedTest
+    @MethodSource("shortNames")
+    void everyNamedSamplerRunsAFullLoop(String shortName) {
+        Scheduler s = Schedulers.byName(shortName, SchedulerConfig.sd15());
+        s.setTimesteps(8);
+        TorchGenerator g = new TorchGenerator(42);
+        float[] init = g.randn(1, 4, 4, 4);
+        float sigma = s.initNoiseSigma();
+        for (int i = 0; i < init.length; i++) {
+            init[i] *= sigma;
+        }
+        Tensor x = Tensor.of(init, 1, 4, 4, 4);
+        double[] ts = s.timesteps();
+        if (shortName.endsWith("_karras")) {
+            float[] sg = s.sigmas();
+            assertTrue(sg[sg.length - 1] == 0f || sg[sg.length - 1] < 0.1f, shortName + " ends at a small sigma");
+        }
+        for (double t : ts) {
+            Tensor in = s.scaleModelInput(x, t);
+            // a "model" that predicts noise equal to the scaled input: a smooth, bounded field
+            x = s.step(in, t, x, g).prevSample();
+        }
+        for (float v : x.toFloatArray()) {
+            assertTrue(Float.isFinite(v), shortName + " produced " + v);
+        }
+    }
+
     @Test
     void configReadsDiffusersJsonValues() {
+        assertThrows(IllegalArgumentException.class, () -> Schedulers.byName("nope", SchedulerConfig.sd15()));
         SchedulerConfig c = SchedulerConfig.fromMap(Map.of("lambda_min_clipped", "-inf", "beta_start", 0.001,
                 "num_train_timesteps", 500, "use_karras_sigmas", true));
         assertEquals(Double.NEGATIVE_INFINITY, c.getDouble("lambda_min_clipped", 0));

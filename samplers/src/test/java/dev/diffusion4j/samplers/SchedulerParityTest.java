@@ -88,6 +88,13 @@ class SchedulerParityTest {
         Path dir = Fixtures.dir().resolve("schedulers").resolve(name);
         Map<String, Object> cas = Fixtures.json(dir.resolve("case.json"));
         Scheduler s = build(dir);
+        Scheduler viaName = Schedulers.byName(name, SchedulerConfig.fromMap(
+                (Map<String, Object>) ((Map<String, Object>) cas.get("params")).get("sd15_scheduler_config_json")));
+        assertEquals(s.name(), viaName.name(), "byName class");
+        viaName.setTimesteps(20);
+        s.setTimesteps(20);
+        assertEquals(Arrays.toString(s.timesteps()), Arrays.toString(viaName.timesteps()), "byName schedule");
+        assertEquals(Arrays.toString(s.sigmas()), Arrays.toString(viaName.sigmas()), "byName sigmas");
         assertEquals(((Number) ((Map<String, Object>) cas.get("params")).get("order")).intValue(), s.order(), "order");
         try (SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"));
              SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"))) {
