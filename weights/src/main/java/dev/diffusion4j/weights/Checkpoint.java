@@ -83,8 +83,8 @@ public final class Checkpoint implements AutoCloseable {
      * Opens {@code path}, detecting its layout and family.
      *
      * @throws CheckpointException if the layout is not recognised, weights are missing, or the family is
-     *     recognised but not yet supported (unless {@code options.allowUnsupportedFamily()} for layouts that need no
-     *     key mapping)
+     *     recognised but not yet supported; with {@code options.allowUnsupportedFamily()} diffusers folders of such
+     *     families load, and such single files open with nothing mapped and every key reported unused
      * @throws SafeTensorsException if a weight file is invalid or a pickle
      */
     public static Checkpoint open(Path path, Options options) throws IOException {
@@ -124,7 +124,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** The family of a single-file checkpoint from its key names and the U-Net's input channels. */
-    static ModelFamily singleFileFamily(SafeTensors st) {
+    public static ModelFamily singleFileFamily(SafeTensors st) {
         ModelFamily f = ModelFamily.UNKNOWN;
         boolean clipL = false;
         boolean openClip = false;
@@ -160,8 +160,18 @@ public final class Checkpoint implements AutoCloseable {
     private static Checkpoint openSingleFile(Path path, SafeTensors st, Options options) throws IOException {
         ModelFamily family = singleFileFamily(st);
         if (!family.supported()) {
-            throw new CheckpointException(path, family.label() + " single-file checkpoints are recognised but not yet"
-                    + " supported (only SD1.x key mapping exists); convert to a diffusers folder or wait for support");
+            String why = family.label() + " single-file checkpoints are recognised but not yet supported (only SD1.x"
+                    + " key mapping exists)";
+            if (!options.allowUnsupportedFamily()) {
+                throw new CheckpointException(path, why + "; convert to a diffusers folder or wait for support");
+            }
+            // For inspection: nothing is mapped, and every key says why.
+            List<KeyNote> unused = new ArrayList<>();
+            for (String k : st.entries().keySet()) {
+                unused.add(new KeyNote(k, family.label() + " key mapping not yet supported"));
+            }
+            return new Checkpoint(path, CheckpointLayout.SINGLE_FILE, family, List.of(st), Map.of(), Map.of(),
+                    new KeyReport(List.copyOf(unused), List.of(), List.of(), List.of(why)));
         }
         List<String> notes = new ArrayList<>();
         Optional<LdmYaml> yaml = findYaml(path, notes);
