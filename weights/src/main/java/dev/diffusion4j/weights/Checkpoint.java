@@ -286,10 +286,10 @@ public final class Checkpoint implements AutoCloseable {
                     missing.add(c.getKey() + "/" + k);
                 }
             }
-            for (String k : c.getValue().keySet()) {
-                if (!expected.get().contains(k)) {
-                    notes.add(c.getKey() + "/" + k + " is present but not expected by the config");
-                }
+            List<String> unexpected = c.getValue().keySet().stream().filter(k -> !expected.get().contains(k)).toList();
+            if (!unexpected.isEmpty()) {
+                notes.add(c.getKey() + ": " + unexpected.size() + " key(s) present but not expected by the config, e.g. "
+                        + unexpected.subList(0, Math.min(3, unexpected.size())));
             }
         }
         return List.copyOf(missing);
@@ -392,7 +392,7 @@ public final class Checkpoint implements AutoCloseable {
         } else if ("gelu".equals(te.get("hidden_act")) || Integer.valueOf(1024).equals(unet.get("cross_attention_dim"))
                 || Boolean.TRUE.equals(unet.get("use_linear_projection"))) {
             f = ModelFamily.SD2;
-        } else if (!unet.isEmpty() || !te.isEmpty() || configs.containsKey("vae")) {
+        } else if (!unet.isEmpty() || !te.isEmpty()) {
             f = ModelFamily.SD1;
         } else {
             f = ModelFamily.UNKNOWN;

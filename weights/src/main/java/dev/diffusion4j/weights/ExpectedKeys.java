@@ -17,6 +17,9 @@ public final class ExpectedKeys {
 
     /** Expected keys of {@code component} ("unet", "vae", "text_encoder") with config {@code cfg}, if known. */
     public static Optional<Set<String>> of(String component, Map<String, Object> cfg) {
+        if (!knownArchitecture(component, cfg)) {
+            return Optional.empty();
+        }
         try {
             return switch (component) {
                 case "unet" -> Optional.of(unet(cfg));
@@ -27,6 +30,19 @@ public final class ExpectedKeys {
         } catch (RuntimeException e) {
             return Optional.empty(); // config of another shape (SDXL, ...): no expectation
         }
+    }
+
+    /** Only the SD1.x-style classes are described here; other configs (SDXL, TAESD, ...) get no expectation. */
+    private static boolean knownArchitecture(String component, Map<String, Object> cfg) {
+        Object cls = cfg.get("_class_name");
+        return switch (component) {
+            case "unet" -> "UNet2DConditionModel".equals(cls) && cfg.get("addition_embed_type") == null
+                    && !(cfg.get("transformer_layers_per_block") instanceof List<?>)
+                    && (cfg.get("mid_block_type") == null || "UNetMidBlock2DCrossAttn".equals(cfg.get("mid_block_type")));
+            case "vae" -> "AutoencoderKL".equals(cls);
+            case "text_encoder" -> cfg.get("architectures") instanceof List<?> l && l.contains("CLIPTextModel");
+            default -> false;
+        };
     }
 
     private static List<Integer> ints(Map<String, Object> cfg, String key) {

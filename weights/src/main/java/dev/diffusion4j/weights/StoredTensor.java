@@ -162,6 +162,19 @@ public final class StoredTensor {
             MemorySegment.copy(data, F32_LE, from * 4, dst, off, len);
             return;
         }
+        if (dtype == SafeTensorsDType.F16 || dtype == SafeTensorsDType.BF16) {
+            // Bulk copy of the raw halves, then convert: avoids a bounds-checked access per element.
+            short[] tmp = new short[Math.min(len, 8192)];
+            boolean f16 = dtype == SafeTensorsDType.F16;
+            for (int k = 0; k < len; k += tmp.length) {
+                int n = Math.min(tmp.length, len - k);
+                MemorySegment.copy(data, I16_LE, (from + k) * 2, tmp, 0, n);
+                for (int j = 0; j < n; j++) {
+                    dst[off + k + j] = f16 ? Float.float16ToFloat(tmp[j]) : HalfFloats.bf16ToFloat(tmp[j]);
+                }
+            }
+            return;
+        }
         for (int k = 0; k < len; k++) {
             dst[off + k] = getFloat(from + k);
         }

@@ -31,8 +31,14 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--variant", paramLabel = "NAME", description = "Weights variant of a diffusers folder, e.g. fp16.")
     String variant;
 
+    @Option(names = "--all-keys", description = "List every unused, ignored and missing key (default: the first "
+            + LIMIT + " of each).")
+    boolean allKeys;
+
     @Spec
     CommandSpec spec;
+
+    private static final int LIMIT = 30;
 
     private static final class Stat {
         long tensors;
@@ -57,6 +63,14 @@ final class InspectCommand implements Callable<Integer> {
             err.println("sd inspect: " + msg);
             err.flush();
             return 1;
+        }
+    }
+
+    private void list(PrintWriter out, java.util.List<String> lines) {
+        int n = allKeys ? lines.size() : Math.min(LIMIT, lines.size());
+        lines.subList(0, n).forEach(out::println);
+        if (n < lines.size()) {
+            out.println("  ... and " + (lines.size() - n) + " more (--all-keys lists them)");
         }
     }
 
@@ -88,11 +102,11 @@ final class InspectCommand implements Callable<Integer> {
         out.println(String.format(Locale.ROOT, "%-8s %8d %16d %16d", "total", total.tensors, total.params, total.bytes));
         Checkpoint.KeyReport r = ck.report();
         out.println("unused keys: " + r.unused().size());
-        r.unused().forEach(n -> out.println("  unused  " + n.key() + " (" + n.reason() + ")"));
+        list(out, r.unused().stream().map(n -> "  unused  " + n.key() + " (" + n.reason() + ")").toList());
         out.println("ignored keys: " + r.ignored().size());
-        r.ignored().forEach(n -> out.println("  ignored " + n.key() + " (" + n.reason() + ")"));
+        list(out, r.ignored().stream().map(n -> "  ignored " + n.key() + " (" + n.reason() + ")").toList());
         out.println("missing keys: " + r.missing().size());
-        r.missing().forEach(k -> out.println("  missing " + k));
+        list(out, r.missing().stream().map(k -> "  missing " + k).toList());
         r.notes().forEach(n -> out.println("note: " + n));
         if (tensors) {
             for (SafeTensors f : ck.files()) {
