@@ -84,8 +84,12 @@ public final class SafeTensors implements AutoCloseable {
                 throw new SafeTensorsException(path, "file of " + size + " bytes is too short for a safetensors header");
             }
             MemorySegment file = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            rejectPickleByContent(path, file);
             long headerLen = file.get(I64_LE, 0);
+            boolean looksSafe = size > 8 && file.get(ValueLayout.JAVA_BYTE, 8) == '{';
+            if (!looksSafe) {
+                // Only then sniff for pickles: their magic bytes are also plausible header lengths.
+                rejectPickleByContent(path, file);
+            }
             if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
                 throw new SafeTensorsException(path, "header length " + Long.toUnsignedString(headerLen)
                         + " is not plausible (must be 2.." + MAX_HEADER_BYTES + "); not a safetensors file?");

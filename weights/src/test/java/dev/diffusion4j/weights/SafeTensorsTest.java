@@ -251,6 +251,53 @@ class SafeTensorsTest {
     }
 
     @Test
+    void headerLengthsThatLookLikePickleMagicStillOpen() throws IOException {
+        // 0x0280 = 640: the length's first bytes are 0x80 0x02, a pickle PROTO 2 opcode.
+        for (int target : new int[] {0x0280, 0x0580}) {
+            SafeTensorsWriter w = null;
+            for (int pad = 0; pad < 2000; pad++) {
+                SafeTensorsWriter c = new SafeTensorsWriter().metadata("pad", "x".repeat(pad)).addF32("w", new float[] {2f}, 1);
+                if ((c.headerJson().length() + 7) / 8 * 8 == target) {
+                    w = c;
+                    break;
+                }
+            }
+            Path p = dir.resolve("magic" + target + ".safetensors");
+            w.write(p);
+            byte[] head = Files.readAllBytes(p);
+            assertEquals((byte) 0x80, head[0]);
+            try (SafeTensors st = SafeTensors.open(p)) {
+                assertEquals(2f, st.tensor("w").getFlat(0));
+            }
+        }
+    }
+
+    @Test
+    void bulkHalfConversionMatchesElementwise() throws IOException {
+        int n = 20_011;
+        java.util.Random r = new java.util.Random(7);
+        ByteBuffer h = ByteBuffer.allocate(2 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < n; i++) {
+            h.putShort((short) r.nextInt(1 << 16));
+        }
+        Path p = dir.resolve("halves.safetensors");
+        new SafeTensorsWriter().add("h", SafeTensorsDType.F16, new long[] {n}, MemorySegment.ofArray(h.array()))
+                .add("b", SafeTensorsDType.BF16, new long[] {n}, MemorySegment.ofArray(h.array())).write(p);
+        try (SafeTensors st = SafeTensors.open(p)) {
+            for (String name : new String[] {"h", "b"}) {
+                StoredTensor t = st.view(name);
+                float[] got = new float[n];
+                t.copyToFloats(5, got, 3, n - 9);
+                for (int i = 0; i < n - 9; i++) {
+                    assertEquals(Float.floatToRawIntBits(t.getFloat(5 + i)), Float.floatToRawIntBits(got[3 + i]),
+                            name + "[" + (5 + i) + "]");
+                }
+                assertThrows(IndexOutOfBoundsException.class, () -> t.copyToFloats(n - 2, got, 0, 4));
+            }
+        }
+    }
+
+    @Test
     void filesAndTensorsLargerThan2GiB() throws IOException {
         // Sparse file: a 2.5 GiB U8 tensor, then an F32 tensor whose offsets lie past 2^31.
         long big = 2_500_000_000L;
