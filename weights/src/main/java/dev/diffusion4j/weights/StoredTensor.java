@@ -169,8 +169,15 @@ public final class StoredTensor {
             for (int k = 0; k < len; k += tmp.length) {
                 int n = Math.min(tmp.length, len - k);
                 MemorySegment.copy(data, I16_LE, (from + k) * 2, tmp, 0, n);
-                for (int j = 0; j < n; j++) {
-                    dst[off + k + j] = f16 ? Float.float16ToFloat(tmp[j]) : HalfFloats.bf16ToFloat(tmp[j]);
+                int d = off + k;
+                if (f16) {
+                    for (int j = 0; j < n; j++) {
+                        dst[d + j] = Float.float16ToFloat(tmp[j]);
+                    }
+                } else {
+                    for (int j = 0; j < n; j++) {
+                        dst[d + j] = HalfFloats.bf16ToFloat(tmp[j]);
+                    }
                 }
             }
             return;
