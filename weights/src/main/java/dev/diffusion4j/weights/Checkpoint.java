@@ -599,6 +599,51 @@ public final class Checkpoint implements AutoCloseable {
         return Optional.ofNullable(configs.get(component));
     }
 
+    /** One component's weights, for a model loader: keys are diffusers keys, tensors in diffusers shapes. */
+    public final class Component {
+        private final String name;
+
+        private Component(String name) {
+            this.name = name;
+            refs(name); // fails early for an unknown component
+        }
+
+        /** The component name ({@code unet}, {@code vae}, {@code text_encoder}). */
+        public String name() {
+            return name;
+        }
+
+        /** Its keys. */
+        public Set<String> keys() {
+            return Checkpoint.this.keys(name);
+        }
+
+        /** True when it has {@code key}. */
+        public boolean contains(String key) {
+            return Checkpoint.this.contains(name, key);
+        }
+
+        /** The weight in its stored dtype (see {@link Checkpoint#tensor}). */
+        public Tensor tensor(String key) {
+            return Checkpoint.this.tensor(name, key);
+        }
+
+        /** The weight as a new F32 heap tensor. */
+        public Tensor tensorF32(String key) {
+            return Checkpoint.this.tensorF32(name, key);
+        }
+
+        /** Its diffusers-style config, if known. */
+        public Optional<Map<String, Object>> config() {
+            return Checkpoint.this.config(name);
+        }
+    }
+
+    /** The weights of component {@code name}. */
+    public Component component(String name) {
+        return new Component(name);
+    }
+
     /** Unused, ignored and missing keys. */
     public KeyReport report() {
         return report;

@@ -84,6 +84,14 @@ class CheckpointTest {
                 }
             }
             assertEquals(8, reshaped, "VAE mid attention q/k/v/proj_out weights, encoder and decoder");
+            Checkpoint.Component vae = single.component("vae");
+            assertEquals(List.of(64, 64), java.util.Arrays.stream(
+                    vae.tensor("decoder.mid_block.attentions.0.to_q.weight").shape().dims()).boxed().toList());
+            assertEquals(List.of(64L, 64L, 1L, 1L), java.util.Arrays.stream(
+                    single.refs("vae").get("decoder.mid_block.attentions.0.to_q.weight").storedShape()).boxed().toList());
+            assertEquals(0.18215, vae.config().orElseThrow().get("scaling_factor"));
+            assertThrows(CheckpointException.class, () -> single.component("controlnet"));
+            assertThrows(CheckpointException.class, () -> vae.tensor("no.such.weight"));
             assertEquals(List.of(), folder.report().missing());
             assertEquals(List.of(), folder.report().unused());
         }

@@ -74,6 +74,10 @@ class InspectCommandTest {
         assertEquals(0, xl.code(), xl.err());
         assertTrue(xl.out().contains("family: SDXL (not yet supported)"), xl.out());
         assertTrue(xl.out().contains("key mapping not yet supported"), xl.out());
+        assertTrue(xl.out().contains("unused keys: 955\n") && xl.out().contains("... and 925 more"), xl.out());
+        Run all = run("inspect", "--all-keys", fixtures().resolve("variants/sdxl/sdxl_tiny_single_file_f16.safetensors")
+                .toString());
+        assertEquals(955, all.out().lines().filter(l -> l.startsWith("  unused  ")).count());
     }
 
     @Test
