@@ -6,9 +6,12 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A strict parser for the JSON header of a safetensors file. Unlike a general JSON binder it rejects
@@ -30,7 +33,8 @@ final class HeaderParser {
     private final Path path;
     private final String s;
     private int pos;
-    private String current = null;
+    /** The tensor being parsed, named in errors. */
+    private String current;
 
     private HeaderParser(Path path, String s) {
         this.path = path;
@@ -58,7 +62,7 @@ final class HeaderParser {
         expect('{');
         List<RawEntry> entries = new ArrayList<>();
         Map<String, String> metadata = null;
-        java.util.Set<String> names = new java.util.HashSet<>();
+        Set<String> names = new HashSet<>();
         skipWs();
         if (peek() == '}') {
             pos++;
@@ -139,7 +143,7 @@ final class HeaderParser {
         String dtype = null;
         long[] shape = null;
         long[] offsets = null;
-        java.util.Set<String> seen = new java.util.HashSet<>();
+        Set<String> seen = new HashSet<>();
         skipWs();
         if (peek() == '}') {
             pos++;
@@ -185,7 +189,7 @@ final class HeaderParser {
         for (long d : shape) {
             if (d < 0) {
                 throw new SafeTensorsException(path, "tensor '" + name + "': negative dimension " + d + " in shape "
-                        + java.util.Arrays.toString(shape));
+                        + Arrays.toString(shape));
             }
         }
         return new RawEntry(name, dtype, shape, offsets[0], offsets[1]);
