@@ -53,6 +53,10 @@ public class SafeTensorsBenchmark {
     private float[] buffer;
     private SplittableRandom rnd;
 
+    /** Created by JMH. */
+    public SafeTensorsBenchmark() {
+    }
+
     /** Writes the file (once per trial) and opens it for the read benchmarks. */
     @Setup(Level.Trial)
     public void setup() throws IOException {

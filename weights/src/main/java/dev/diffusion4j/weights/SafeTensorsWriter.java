@@ -42,6 +42,10 @@ public final class SafeTensorsWriter {
     private final Set<String> names = new HashSet<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
 
+    /** An empty writer; add tensors and metadata, then {@link #write}. */
+    public SafeTensorsWriter() {
+    }
+
     /** Adds a {@code __metadata__} entry. */
     public SafeTensorsWriter metadata(String key, String value) {
         metadata.put(key, value);

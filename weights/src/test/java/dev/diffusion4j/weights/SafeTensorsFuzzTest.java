@@ -80,7 +80,7 @@ class SafeTensorsFuzzTest {
 
     private static byte[] mutate(byte[] f, Random r) {
         byte[] b = f.clone();
-        int headerEnd = (int) Math.min(b.length, 8 + (b[0] & 0xFF) + ((b[1] & 0xFF) << 8));
+        int headerEnd = Math.min(b.length, 8 + (b[0] & 0xFF) + ((b[1] & 0xFF) << 8));
         int edits = 1 + r.nextInt(4);
         for (int e = 0; e < edits; e++) {
             if (b.length <= 8) {
