@@ -404,8 +404,9 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** Loads one diffusers component folder: plain, variant or sharded safetensors. */
-    private static Map<String, WeightRef> loadComponent(Path cdir, String component, Options options,
+    private static Map<String, WeightRef> loadComponent(Path folder, String component, Options options,
             List<SafeTensors> files, List<KeyNote> ignored, List<KeyNote> unused, List<String> notes) throws IOException {
+        Path cdir = folder.toAbsolutePath().normalize(); // so shard paths can be checked to stay inside it
         String v = options.variant();
         List<String> stems = List.of("diffusion_pytorch_model", "model");
         List<String> tries = new ArrayList<>();
@@ -462,7 +463,7 @@ public final class Checkpoint implements AutoCloseable {
                 String key = String.valueOf(e.getKey());
                 String shardName = String.valueOf(e.getValue());
                 Path shard = cdir.resolve(shardName).normalize();
-                if (!shard.getParent().equals(cdir.normalize())) {
+                if (!cdir.equals(shard.getParent())) {
                     throw new CheckpointException(chosen, "shard '" + shardName + "' of '" + key + "' is outside the folder");
                 }
                 SafeTensors st = shards.get(shardName);

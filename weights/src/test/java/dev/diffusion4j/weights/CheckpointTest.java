@@ -288,6 +288,17 @@ class CheckpointTest {
             }
             assertEquals(List.of(), sharded.report().missing());
         }
+        String first = weightMap.keySet().iterator().next();
+        weightMap.put(first, "../outside.safetensors");
+        Files.writeString(unet.resolve("diffusion_pytorch_model.safetensors.index.json"),
+                JSON.std.asString(Map.of("weight_map", weightMap)));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.open(model));
+        assertTrue(e.getMessage().contains("outside the folder") && e.getMessage().contains(first), e.getMessage());
+        weightMap.put(first, "diffusion_pytorch_model-00002-of-00002.safetensors"); // the other shard: lacks it
+        Files.writeString(unet.resolve("diffusion_pytorch_model.safetensors.index.json"),
+                JSON.std.asString(Map.of("weight_map", weightMap)));
+        e = assertThrows(CheckpointException.class, () -> Checkpoint.open(model));
+        assertTrue(e.getMessage().contains("lacks it") && e.getMessage().contains(first), e.getMessage());
     }
 
     @Test
