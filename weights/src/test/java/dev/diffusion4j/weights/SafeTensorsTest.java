@@ -128,6 +128,34 @@ class SafeTensorsTest {
     }
 
     @Test
+    void writerTakesTensorsAndFillers() throws IOException {
+        float[] backing = {9f, 1f, 2f, 3f, 4f, 5f, 6f, 9f};
+        Tensor heap = Tensor.of(backing, 1, dev.diffusion4j.tensor.Shape.of(2, 3)); // offset view
+        Path src = dir.resolve("src.safetensors");
+        new SafeTensorsWriter().add("h", SafeTensorsDType.F16, new long[] {3},
+                le(2, Float.floatToFloat16(1f), Float.floatToFloat16(2f), Float.floatToFloat16(3f))).write(src);
+        Path p = dir.resolve("mixed.safetensors");
+        try (SafeTensors in = SafeTensors.open(src)) {
+            new SafeTensorsWriter()
+                    .add("heap", heap)
+                    .add("seg", in.tensor("h")) // an F16 view stays F16
+                    .add("filled", SafeTensorsDType.U8, new long[] {5}, (off, chunk) -> {
+                        for (long i = 0; i < chunk.byteSize(); i++) {
+                            chunk.set(ValueLayout.JAVA_BYTE, i, (byte) (off + i + 10));
+                        }
+                    })
+                    .write(p);
+        }
+        try (SafeTensors st = SafeTensors.open(p)) {
+            assertArrayEquals(new float[] {1f, 2f, 3f, 4f, 5f, 6f}, st.tensor("heap").toFloatArray());
+            assertEquals(dev.diffusion4j.tensor.Shape.of(2, 3), st.tensor("heap").shape());
+            assertEquals(DType.F16, st.tensor("seg").dtype());
+            assertArrayEquals(new float[] {1f, 2f, 3f}, st.tensor("seg").toFloatArray());
+            assertArrayEquals(new long[] {10, 11, 12, 13, 14}, st.view("filled").toLongArray());
+        }
+    }
+
+    @Test
     void writerRejectsBadInput() {
         SafeTensorsWriter w = new SafeTensorsWriter().addF32("a", new float[] {1}, 1);
         assertThrows(IllegalArgumentException.class, () -> w.addF32("a", new float[] {1}, 1));
