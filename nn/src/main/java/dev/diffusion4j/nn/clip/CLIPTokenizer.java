@@ -195,11 +195,12 @@ public final class CLIPTokenizer {
         String[] lines = Files.readString(file, StandardCharsets.UTF_8).strip().split("\n");
         List<String> merges = new ArrayList<>(Math.min(lines.length, MAX_MERGES));
         for (int i = 1; i < lines.length && merges.size() < MAX_MERGES; i++) {
-            String[] parts = lines[i].strip().split("\\s+");
-            if (parts.length != 2) {
+            String line = lines[i].strip();
+            int sp = line.indexOf(' ');
+            if (sp <= 0 || sp == line.length() - 1 || line.indexOf(' ', sp + 1) >= 0) {
                 throw new IOException("merges.txt line " + (i + 1) + " is not a pair: '" + lines[i] + "'");
             }
-            merges.add(parts[0] + " " + parts[1]);
+            merges.add(line);
         }
         return merges;
     }
