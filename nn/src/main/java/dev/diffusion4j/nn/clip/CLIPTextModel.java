@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Function;
@@ -276,6 +275,45 @@ public final class CLIPTextModel implements AutoCloseable {
     }
 
     /**
+     * Conditioning for a long and/or weighted prompt (A1111 style): every chunk is encoded (as one batch), each
+     * chunk's hidden states are re-weighted with {@link PromptWeighting#applyWeights} (skipped when all its weights
+     * are 1), and the chunks are concatenated along the token axis.
+     *
+     * @param chunks   from {@link PromptWeighting#encode} / {@link PromptWeighting#chunk}; each {@code T} ids
+     * @param clipSkip as in {@link #encode(int[][], int)}
+     * @return {@code [1, chunks·T, D]}
+     */
+    public Tensor encodeChunks(List<PromptWeighting.WeightedChunk> chunks, int clipSkip) {
+        if (chunks == null || chunks.isEmpty()) {
+            throw new IllegalArgumentException("CLIPTextModel.encodeChunks: at least one chunk is required");
+        }
+        int[][] ids = new int[chunks.size()][];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = chunks.get(i).ids();
+        }
+        Tensor z = encode(ids, clipSkip);
+        int t = z.dim(1);
+        int d = z.dim(2);
+        float[] all = z.toFloatArray();
+        float[] out = new float[all.length];
+        for (int i = 0; i < ids.length; i++) {
+            float[] w = chunks.get(i).weights();
+            if (w.length != t) {
+                throw new IllegalArgumentException("CLIPTextModel.encodeChunks: chunk " + i + " has " + w.length
+                        + " weights for " + t + " tokens");
+            }
+            Tensor chunk = Tensor.of(all, i * t * d, Shape.of(t, d));
+            boolean plain = true;
+            for (float v : w) {
+                plain &= v == 1f;
+            }
+            Tensor weighted = plain ? chunk : PromptWeighting.applyWeights(chunk, w);
+            System.arraycopy(weighted.toFloatArray(), 0, out, i * t * d, t * d);
+        }
+        return Tensor.of(out, 1, ids.length * t, d);
+    }
+
+    /**
      * The pooled position per row, as transformers computes it: the first {@code eos_token_id}, or argmax(ids)
      * (first maximum) for legacy configs whose {@code eos_token_id} is 2. Both give the first EOS (49407, the
      * largest id) for ordinary CLIP input. A row without EOS pools position 0 (transformers' behaviour).
@@ -314,11 +352,6 @@ public final class CLIPTextModel implements AutoCloseable {
             System.arraycopy(all, (i * t + index[i]) * d, out, i * d, d);
         }
         return Tensor.of(out, b, d);
-    }
-
-    /** Converts a 77-id row of {@link CLIPTokenizer.Encoded#inputIds()} arrays into the batch form. */
-    public static int[][] batch(int[]... rows) {
-        return Arrays.stream(rows).map(int[]::clone).toArray(int[][]::new);
     }
 
     @Override

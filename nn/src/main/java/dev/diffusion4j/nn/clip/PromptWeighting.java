@@ -35,7 +35,10 @@ import java.util.regex.Pattern;
  *   z[t, :] = z[t, :] · w[t]              // each token's embedding scaled by its weight
  *   z = z · (mean0 / mean(z))             // rescaled so the overall mean is unchanged
  * </pre>
- * which is A1111's emphasis formula ("original" mode). Chunk outputs are then concatenated along the token axis.
+ * which is A1111's emphasis formula ("Original" mode). Chunk outputs are then concatenated along the token axis
+ * ({@link CLIPTextModel#encodeChunks}). ComfyUI parses the same syntax but applies weights differently (it
+ * interpolates from the empty prompt's encoding, {@code z_empty + w·(z - z_empty)}, without mean rescaling); that
+ * variant is not implemented here.
  */
 public final class PromptWeighting {
     private PromptWeighting() {

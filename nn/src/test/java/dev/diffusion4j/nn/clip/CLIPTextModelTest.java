@@ -127,6 +127,36 @@ class CLIPTextModelTest {
     }
 
     @Test
+    void encodeChunksConcatenatesAndWeights() throws Exception {
+        CLIPTokenizer tok = CLIPTokenizer.load(Fixtures.tokenizerFolder());
+        try (CLIPTextModel model = CLIPTextModel.load(Fixtures.root().resolve("models/tiny-sd/text_encoder"),
+                new ReferenceBackend())) {
+            String longPrompt = "a (red:1.4) cube, " + "cat ".repeat(80) + "BREAK [blue] sphere";
+            List<PromptWeighting.WeightedChunk> chunks =
+                    PromptWeighting.encode(tok, longPrompt, CLIPTokenizer.Padding.EOS, true);
+            assertEquals(3, chunks.size());
+            Tensor z = model.encodeChunks(chunks, 2);
+            assertEquals(1, z.dim(0));
+            assertEquals(3 * 77, z.dim(1));
+            float[] all = z.toFloatArray();
+            int d = model.config().hiddenSize();
+            for (int i = 0; i < chunks.size(); i++) {
+                Tensor plain = model.encode(new int[][] {chunks.get(i).ids()}, 2);
+                float[] expected = PromptWeighting.applyWeights(plain, chunks.get(i).weights()).toFloatArray();
+                for (int j = 0; j < expected.length; j++) {
+                    assertEquals(expected[j], all[i * 77 * d + j], 1e-5f, "chunk " + i + " element " + j);
+                }
+            }
+            // The middle chunk has only weight-1 tokens: it is the plain encoding.
+            float[] mid = model.encode(new int[][] {chunks.get(1).ids()}, 2).toFloatArray();
+            for (int j = 0; j < mid.length; j++) {
+                assertEquals(mid[j], all[77 * d + j], 1e-6f, "middle chunk element " + j);
+            }
+            assertThrows(IllegalArgumentException.class, () -> model.encodeChunks(List.of(), 1));
+        }
+    }
+
+    @Test
     void rejectsBadInput() throws Exception {
         try (CLIPTextModel model = CLIPTextModel.load(Fixtures.root().resolve("models/tiny-sd/text_encoder"),
                 new ReferenceBackend())) {
