@@ -78,6 +78,14 @@ public final class CLIPTokenizer {
     /** GPT-2's reversible byte → printable code point map. */
     private static final char[] BYTE_ENCODER = buildByteEncoder();
 
+    private static final Map<Character, Integer> BYTE_DECODER = new HashMap<>(512);
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            BYTE_DECODER.put(BYTE_ENCODER[b], b);
+        }
+    }
+
     private final Map<String, Integer> vocab;
     private final String[] idToToken;
     private final Map<String, Integer> mergeRanks;
@@ -373,6 +381,38 @@ public final class CLIPTokenizer {
         }
         cache.put(word, result);
         return result;
+    }
+
+    /**
+     * Text of token ids (for messages such as "this part of the prompt was truncated"): BOS/EOS/pad ids are skipped,
+     * {@code </w>} becomes a space, bytes are decoded as UTF-8 (invalid sequences become U+FFFD). The result is the
+     * cleaned, lower-cased text, not the original prompt.
+     *
+     * @param ids token ids (unknown ids are skipped)
+     * @return the text, stripped
+     */
+    public String decode(int[] ids) {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (int id : ids) {
+            String t = token(id);
+            if (t == null || id == bosId || id == eosId || id == padId) {
+                continue;
+            }
+            boolean wordEnd = t.endsWith(WORD_END);
+            if (wordEnd) {
+                t = t.substring(0, t.length() - WORD_END.length());
+            }
+            for (int i = 0; i < t.length(); i++) {
+                int b = BYTE_DECODER.getOrDefault(t.charAt(i), -1);
+                if (b >= 0) {
+                    bytes.write(b);
+                }
+            }
+            if (wordEnd) {
+                bytes.write(' ');
+            }
+        }
+        return bytes.toString(StandardCharsets.UTF_8).strip();
     }
 
     /**

@@ -157,6 +157,19 @@ class CLIPTextModelTest {
     }
 
     @Test
+    void singleFileCheckpointGivesTheSameOutput() throws Exception {
+        Path dir = caseDir();
+        CLIPTextConfig config = CLIPTextConfig.load(Fixtures.root().resolve("models/tiny-sd/text_encoder/config.json"));
+        try (SafeTensors ckpt = SafeTensors.open(Fixtures.root().resolve("single_file/tiny-sd-v1.safetensors"));
+             SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            CLIPTextModel model = CLIPTextModel.of(config, ckpt::tensor, CLIPTextModel.SINGLE_FILE_PREFIX,
+                    new ReferenceBackend());
+            assertClose(out.tensor("last_hidden_state"), model.encode(fixtureIds(in)), "single-file last_hidden_state");
+        }
+    }
+
+    @Test
     void rejectsBadInput() throws Exception {
         try (CLIPTextModel model = CLIPTextModel.load(Fixtures.root().resolve("models/tiny-sd/text_encoder"),
                 new ReferenceBackend())) {

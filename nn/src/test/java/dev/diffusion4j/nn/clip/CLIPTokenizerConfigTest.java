@@ -73,6 +73,21 @@ class CLIPTokenizerConfigTest {
     }
 
     @Test
+    void decodeGivesTheCleanedText() throws IOException {
+        CLIPTokenizer tok = CLIPTokenizer.load(Fixtures.tokenizerFolder());
+        for (String p : List.of("A Photograph of an Astronaut, riding a horse!", "caf\u00E9 \uD83D\uDE80 \u6771\u4EAC",
+                "\u201Cquoted\u201D \uFB01ne", "")) {
+            String cleaned = CLIPTokenizer.clean(p);
+            // BPE output re-joined: spaces only where a word ended, so compare without spaces.
+            assertEquals(cleaned.replace(" ", ""), tok.decode(tok.inputIds(p).inputIds()).replace(" ", ""), p);
+        }
+        assertEquals("a photograph", tok.decode(tok.encode("a photograph")));
+        // What truncation dropped can be shown to the user.
+        int[] ids = tok.encode("cat ".repeat(75) + "purple dragon");
+        assertEquals("purple dragon", tok.decode(Arrays.copyOfRange(ids, 75, ids.length)));
+    }
+
+    @Test
     void rejectsBadArguments(@TempDir Path dir) throws IOException {
         CLIPTokenizer tok = CLIPTokenizer.load(Fixtures.tokenizerFolder());
         assertThrows(IllegalArgumentException.class, () -> tok.tokens(null));
