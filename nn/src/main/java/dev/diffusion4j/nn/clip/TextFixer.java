@@ -27,8 +27,10 @@ import java.util.regex.Pattern;
  *       as {@code &amp;EACUTE;}) — only while no {@code '<'} has been seen (ftfy's {@code unescape_html="auto"}: once
  *       a segment contains {@code '<'} the text is treated as HTML and entities are left alone from then on);</li>
  *   <li>mojibake repair, restricted to the unambiguous case: the whole segment, encoded as (sloppy) Windows-1252 /
- *       Latin-1, is valid multi-byte UTF-8 (e.g. {@code "cafÃ©"} → {@code "café"}); ftfy's statistical detection
- *       of partial mojibake is not reproduced;</li>
+ *       Latin-1, is valid multi-byte UTF-8 (e.g. {@code "cafÃ©"} → {@code "café"}), repeated for several layers.
+ *       Not reproduced: ftfy's "badness" heuristic (so in rare cases this may fix text ftfy would keep),
+ *       {@code restore_byte_a0} ({@code "voilÃ le"}), lossy sequences, partial/inconsistent mojibake inside
+ *       otherwise correct text, CESU-8, and the other single-byte code pages (1250, 1251, MacRoman, cp437 ...);</li>
  *   <li>C1 controls U+0080–U+009F → the Windows-1252 character of that byte;</li>
  *   <li>Latin ligatures (ﬁ, ﬂ, ĳ, ǆ ...) → separate letters;</li>
  *   <li>full-width / half-width forms (U+FF01–U+FFEF) → their NFKC equivalents, ideographic space → space;</li>
@@ -36,8 +38,7 @@ import java.util.regex.Pattern;
  *   <li>line breaks ({@code \r\n}, {@code \r}, U+2028, U+2029, U+0085) → {@code \n};</li>
  *   <li>lone UTF-16 surrogates → U+FFFD;</li>
  *   <li>ANSI terminal escapes removed;</li>
- *   <li>control characters removed (C0 except tab/LF/FF/CR, DEL, U+206A–U+206F, BOM, U+FFF9–U+FFFC, musical
- *       formatting U+1D173–U+1D17A, tag characters U+E0000–U+E007F);</li>
+ *   <li>control characters removed (C0 except tab/LF/FF/CR, DEL, U+206A–U+206F, BOM, U+FFF9–U+FFFC);</li>
  *   <li>NFC normalisation.</li>
  * </ol>
  * Thread-safe (stateless).
@@ -397,9 +398,9 @@ public final class TextFixer {
     }
 
     private static boolean isRemovedControl(int cp) {
+        // ftfy 6 no longer strips musical-notation controls or tag characters (flag emoji use the latter).
         return (cp <= 0x08) || cp == 0x0B || (cp >= 0x0E && cp <= 0x1F) || cp == 0x7F
-                || (cp >= 0x206A && cp <= 0x206F) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFC)
-                || (cp >= 0x1D173 && cp <= 0x1D17A) || (cp >= 0xE0000 && cp <= 0xE007F);
+                || (cp >= 0x206A && cp <= 0x206F) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFC);
     }
 
     static String removeControlChars(String text) {

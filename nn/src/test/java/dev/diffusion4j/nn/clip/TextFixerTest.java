@@ -54,7 +54,10 @@ class TextFixerTest {
         assertEquals("\u20AC5 \u2122", TextFixer.fixText("\u00805 \u0099"));
         assertEquals("ab\tc\nd", TextFixer.fixText("a\u0000b\tc\r\nd\u007F\uFEFF\u000B"));
         assertEquals("red text", TextFixer.fixText("\u001B[31mred\u001B[0m text"));
-        assertEquals("tag", TextFixer.fixText("t\uDB40\uDC41ag"));   // U+E0041 TAG LATIN CAPITAL LETTER A
+        // Tag characters stay (ftfy 6): the Scotland flag is U+1F3F4 + tags "gbsct" + cancel tag.
+        String scotland = "\uD83C\uDFF4\uDB40\uDC67\uDB40\uDC62\uDB40\uDC73\uDB40\uDC63\uDB40\uDC74\uDB40\uDC7F";
+        assertEquals(scotland, TextFixer.fixText(scotland));
+        assertEquals("ab", TextFixer.fixText("a\u206Ab\uFFF9"));
     }
 
     @Test
