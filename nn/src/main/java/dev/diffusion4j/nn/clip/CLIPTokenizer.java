@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Matcher;
@@ -279,7 +278,7 @@ public final class CLIPTokenizer {
      * @param text raw prompt text (special-token texts are not treated specially here)
      */
     public static String clean(String text) {
-        return TextFixer.whitespaceClean(TextFixer.fixText(text)).toLowerCase(Locale.ROOT);
+        return TextFixer.pythonLower(TextFixer.whitespaceClean(TextFixer.fixText(text)));
     }
 
     /**

@@ -11,6 +11,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.text.Normalizer;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -26,11 +27,11 @@ import java.util.regex.Pattern;
  *   <li>HTML entity unescaping ({@code &amp;amp;}, {@code &amp;eacute;}, {@code &amp;#233;}, upper-cased names such
  *       as {@code &amp;EACUTE;}) — only while no {@code '<'} has been seen (ftfy's {@code unescape_html="auto"}: once
  *       a segment contains {@code '<'} the text is treated as HTML and entities are left alone from then on);</li>
- *   <li>mojibake repair, restricted to the unambiguous case: the whole segment, encoded as (sloppy) Windows-1252 /
- *       Latin-1, is valid multi-byte UTF-8 (e.g. {@code "cafÃ©"} → {@code "café"}), repeated for several layers.
- *       Not reproduced: ftfy's "badness" heuristic (so in rare cases this may fix text ftfy would keep),
- *       {@code restore_byte_a0} ({@code "voilÃ le"}), lossy sequences, partial/inconsistent mojibake inside
- *       otherwise correct text, CESU-8, and the other single-byte code pages (1250, 1251, MacRoman, cp437 ...);</li>
+ *   <li>mojibake repair ("UTF-8 read as Windows-1252/Latin-1", several layers), also inside otherwise correct
+ *       text, e.g. {@code "cafÃ©"} → {@code "café"}; a simple evidence rule (see {@link #undoMojibakeOnce}) stands
+ *       in for ftfy's "badness" heuristic, so rare borderline strings may be decided differently. {@code restore_byte_a0} only for
+ *       {@code Ã}/{@code Â} after a lower-case letter ({@code "voilÃ le"}). Not reproduced: lossy sequences, CESU-8, and the other single-byte code
+ *       pages (1250, 1251, 1254, MacRoman, cp437 ...);</li>
  *   <li>C1 controls U+0080–U+009F → the Windows-1252 character of that byte;</li>
  *   <li>Latin ligatures (ﬁ, ﬂ, ĳ, ǆ ...) → separate letters;</li>
  *   <li>full-width / half-width forms (U+FF01–U+FFEF) → their NFKC equivalents, ideographic space → space;</li>
@@ -205,13 +206,12 @@ public final class TextFixer {
     }
 
     /**
-     * Undoes one or more layers of "UTF-8 decoded as Windows-1252/Latin-1" when the whole segment re-encodes to valid
-     * UTF-8 that contains at least one multi-byte sequence.
+     * Undoes "UTF-8 decoded as Windows-1252/Latin-1" mojibake, layer by layer (see {@link #undoMojibakeOnce}).
      */
     static String fixEncoding(String text) {
         for (int layer = 0; layer < 4; layer++) {
             String fixed = undoMojibakeOnce(text);
-            if (fixed == null) {
+            if (fixed.equals(text)) {
                 return text;
             }
             text = fixed;
@@ -219,37 +219,130 @@ public final class TextFixer {
         return text;
     }
 
-    private static String undoMojibakeOnce(String text) {
-        boolean nonAscii = false;
-        byte[] bytes = new byte[text.length()];
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            int b;
-            if (c < 0x80) {
-                b = c;
-            } else {
-                nonAscii = true;
-                if (c <= 0xFF) {
-                    b = c;   // Latin-1 (and C1 controls, as sloppy-windows-1252 keeps them)
-                } else {
-                    Integer mapped = CP1252_REVERSE.get(c);
-                    if (mapped == null) {
-                        return null;   // not representable: this is not single-layer mojibake
-                    }
-                    b = mapped;
+    /** The Windows-1252 (sloppy) / Latin-1 byte of a character, or -1 if it has none. */
+    private static int byteOf(char c) {
+        if (c <= 0xFF) {
+            return c;
+        }
+        Integer b = CP1252_REVERSE.get(c);
+        return b == null ? -1 : b;
+    }
+
+    /** Lead bytes whose 2-byte mojibake is common and whose legitimate use before 0x80..0xBF characters is rare. */
+    private static boolean strongLead(int b) {
+        return switch (b) {
+            case 0xC2, 0xC3, 0xC4, 0xC5, 0xCE, 0xCF, 0xD0, 0xD1, 0xD8, 0xD9 -> true;   // Â Ã Ä Å Î Ï Ð Ñ Ø Ù
+            default -> false;
+        };
+    }
+
+    /**
+     * Whether {@code "Ã "} / {@code "Â "} at {@code i} is a mangled {@code "à"} / no-break space
+     * ({@code "voilÃ le"}, {@code "Ã la carte"}). Not after an upper-case letter: legitimate upper-case Portuguese
+     * ({@code "IRMÃ E"}) ends words in {@code Ã}.
+     */
+    private static boolean restoresByteA0(String text, int i) {
+        char lead = text.charAt(i);
+        if (lead != '\u00C3' && lead != '\u00C2') {
+            return false;
+        }
+        if (i == 0) {
+            return true;
+        }
+        int prev = text.codePointBefore(i);
+        return !Character.isUpperCase(prev) && !Character.isTitleCase(prev);
+    }
+
+    /** Windows-1252 punctuation that legitimately follows letters such as Ñ or Å ("AÑO…", "Å–"). */
+    private static boolean isTypographicPunctuation(char c) {
+        return switch (c) {
+            case '\u2026', '\u2013', '\u2014', '\u2018', '\u2019', '\u201A', '\u201C', '\u201D', '\u201E',
+                 '\u2022', '\u2020', '\u2021', '\u2030', '\u2039', '\u203A' -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * One layer of mojibake repair. Each character is mapped back to its Windows-1252/Latin-1 byte; every place where
+     * those bytes form a valid multi-byte UTF-8 sequence is a candidate, and runs of adjacent candidates are decoded
+     * when the evidence is strong: a 3- or 4-byte sequence, two or more sequences in a row, a raw C1 control as
+     * continuation, or a 2-byte sequence with a typical mojibake lead ({@code Â Ã Ä Å Î Ï Ð Ñ Ø Ù}) not followed
+     * by typographic punctuation ({@code … – — ‘ ’ “ ” • ...}). So {@code "cafÃ©"} → {@code "café"},
+     * {@code "itâ€™s"} → {@code "it’s"}, while {@code "heiß“"} or {@code "É€"} stay (ftfy's badness heuristic keeps
+     * those too); correct text around the mojibake is left alone.
+     */
+    static String undoMojibakeOnce(String text) {
+        StringBuilder sb = null;
+        int copied = 0;
+        int i = 0;
+        int n = text.length();
+        while (i < n) {
+            // Collect a run of adjacent valid UTF-8 sequences starting at i.
+            int runStart = i;
+            int runEnd = i;
+            int sequences = 0;
+            boolean strong = false;
+            StringBuilder decoded = new StringBuilder();
+            while (runEnd < n) {
+                int lead = text.charAt(runEnd) < 0x80 ? -1 : byteOf(text.charAt(runEnd));
+                int len = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                        : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+                if (len == 0 || runEnd + len > n) {
+                    break;
                 }
+                if (text.charAt(runEnd + 1) == ' ' && restoresByteA0(text, runEnd)) {
+                    // ftfy's restore_byte_a0: the 0xA0 byte became a plain space. "Ã " is "à" followed by that
+                    // space (ftfy keeps it); "Â " is a no-break space.
+                    boolean aGrave = text.charAt(runEnd) == '\u00C3';
+                    decoded.append(aGrave ? '\u00E0' : '\u00A0');
+                    runEnd += aGrave ? 1 : 2;
+                    sequences++;
+                    strong = true;
+                    continue;
+                }
+                byte[] bytes = new byte[len];
+                bytes[0] = (byte) lead;
+                boolean ok = true;
+                boolean c1 = false;
+                for (int k = 1; k < len && ok; k++) {
+                    char c = text.charAt(runEnd + k);
+                    int b = byteOf(c);
+                    ok = b >= 0x80 && b <= 0xBF;
+                    c1 |= c >= 0x80 && c <= 0x9F;   // a raw C1 control is itself a sign of mis-decoding
+                    bytes[k] = (byte) b;
+                }
+                String ch = ok ? decodeStrict(bytes) : null;
+                if (ch == null) {
+                    break;
+                }
+                decoded.append(ch);
+                sequences++;
+                strong |= len > 2 || c1 || (strongLead(lead) && !isTypographicPunctuation(text.charAt(runEnd + 1)));
+                runEnd += len;
             }
-            bytes[i] = (byte) b;
+            if (sequences > 0 && (strong || sequences >= 2)) {
+                if (sb == null) {
+                    sb = new StringBuilder(n);
+                }
+                sb.append(text, copied, runStart).append(decoded);
+                copied = runEnd;
+                i = runEnd;
+            } else {
+                i = runStart + 1;
+            }
         }
-        if (!nonAscii) {
-            return null;
+        if (sb == null) {
+            return text;
         }
+        return sb.append(text, copied, n).toString();
+    }
+
+    private static String decodeStrict(byte[] bytes) {
         try {
-            String decoded = StandardCharsets.UTF_8.newDecoder()
+            return StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT)
                     .decode(ByteBuffer.wrap(bytes)).toString();
-            return decoded.length() < text.length() ? decoded : null;
         } catch (CharacterCodingException e) {
             return null;
         }
@@ -418,6 +511,76 @@ public final class TextFixer {
             i += n;
         }
         return sb == null ? text : sb.toString();
+    }
+
+    /**
+     * Python's {@code str.lower()}: full Unicode lower-casing with Python's Final_Sigma rule. Java's
+     * {@link String#toLowerCase} decides final sigma by word boundaries instead ({@code "ΟΔΟΣ2"}, {@code "ΟΔΟΣ\""}
+     * differ), so capital sigma is handled here.
+     *
+     * @param text any text
+     * @return the lower-cased text
+     */
+    public static String pythonLower(String text) {
+        if (text.indexOf('\u03A3') < 0) {
+            return text.toLowerCase(Locale.ROOT);
+        }
+        StringBuilder sb = new StringBuilder(text.length());
+        int start = 0;
+        for (int i = text.indexOf('\u03A3'); i >= 0; i = text.indexOf('\u03A3', i + 1)) {
+            sb.append(text.substring(start, i).toLowerCase(Locale.ROOT));
+            sb.append(isFinalSigma(text, i) ? '\u03C2' : '\u03C3');
+            start = i + 1;
+        }
+        sb.append(text.substring(start).toLowerCase(Locale.ROOT));
+        return sb.toString();
+    }
+
+    /** Final_Sigma: {@code cased case-ignorable* Σ} not followed by {@code case-ignorable* cased}. */
+    private static boolean isFinalSigma(String s, int i) {
+        int j = i;
+        int cp = -1;
+        while (j > 0) {
+            cp = s.codePointBefore(j);
+            j -= Character.charCount(cp);
+            if (!isCaseIgnorable(cp)) {
+                break;
+            }
+            cp = -1;
+        }
+        if (cp < 0 || !isCased(cp)) {
+            return false;
+        }
+        for (int k = i + 1; k < s.length(); ) {
+            int c = s.codePointAt(k);
+            k += Character.charCount(c);
+            if (!isCaseIgnorable(c)) {
+                return !isCased(c);
+            }
+        }
+        return true;
+    }
+
+    /** Unicode "Cased": Lowercase, Uppercase or titlecase letter. */
+    private static boolean isCased(int cp) {
+        return Character.isLowerCase(cp) || Character.isUpperCase(cp) || Character.isTitleCase(cp);
+    }
+
+    /** Unicode "Case_Ignorable": Mn, Me, Cf, Lm, Sk, or Word_Break MidLetter / MidNumLet / Single_Quote. */
+    private static boolean isCaseIgnorable(int cp) {
+        switch (Character.getType(cp)) {
+            case Character.NON_SPACING_MARK, Character.ENCLOSING_MARK, Character.FORMAT, Character.MODIFIER_LETTER,
+                 Character.MODIFIER_SYMBOL -> {
+                return true;
+            }
+            default -> {
+                return switch (cp) {
+                    case 0x27, 0x2E, 0x3A, 0xB7, 0x387, 0x55F, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027, 0xFE13, 0xFE52,
+                         0xFE55, 0xFF07, 0xFF0E, 0xFF1A -> true;
+                    default -> false;
+                };
+            }
+        }
     }
 
     /**
