@@ -2,4 +2,6 @@
 module dev.diffusion4j.nn {
     requires transitive dev.diffusion4j.tensor;
     requires transitive dev.diffusion4j.weights;
+    requires com.fasterxml.jackson.jr.ob;
+    exports dev.diffusion4j.nn.clip;
 }
