@@ -1,10 +1,27 @@
 package dev.diffusion4j.tensor;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
 /**
  * Conversions between float32 and the 16-bit formats (IEEE binary16 and bfloat16), bit-exact: round to
  * nearest even, subnormals, infinities and NaN preserved.
+ *
+ * <p>The bulk methods ({@link #toFloats}, {@link #f16ToFloats}, {@link #bf16ToFloats},
+ * {@link #f32ToFloats}) convert little-endian elements of a {@link MemorySegment} (e.g. a memory-mapped
+ * weight) into a {@code float[]}; they use the Vector API when the JVM has {@code jdk.incubator.vector}
+ * and a scalar loop otherwise, with identical results.
  */
 public final class HalfFloats {
+    private static final ValueLayout.OfShort I16_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32_LE =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Checked once: the vector class must not be loaded when the module is absent. */
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
     private HalfFloats() {
     }
 
@@ -31,5 +48,58 @@ public final class HalfFloats {
     /** float32 to IEEE binary16 bits, rounding to nearest even. */
     public static short floatToF16(float f) {
         return Float.floatToFloat16(f);
+    }
+
+    /**
+     * Converts {@code count} little-endian elements of type {@code dtype}, starting at element
+     * {@code srcElement} of {@code src}, into {@code dst[dstOffset, dstOffset + count)}.
+     *
+     * @throws IndexOutOfBoundsException when either range is out of bounds
+     */
+    public static void toFloats(MemorySegment src, DType dtype, long srcElement, float[] dst, int dstOffset, int count) {
+        Objects.requireNonNull(dtype, "dtype");
+        long byteOffset = Math.multiplyExact(srcElement, (long) dtype.byteSize());
+        switch (dtype) {
+            case F32 -> f32ToFloats(src, byteOffset, dst, dstOffset, count);
+            case F16 -> f16ToFloats(src, byteOffset, dst, dstOffset, count);
+            case BF16 -> bf16ToFloats(src, byteOffset, dst, dstOffset, count);
+        }
+    }
+
+    /** Little-endian IEEE binary16 at {@code src[byteOffset ...]} to {@code count} floats (exact). */
+    public static void f16ToFloats(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int count) {
+        checkRanges(src, byteOffset, 2, dst, dstOffset, count);
+        if (VECTOR) {
+            HalfFloatsVector.f16ToFloats(src, byteOffset, dst, dstOffset, count);
+        } else {
+            for (int i = 0; i < count; i++) {
+                dst[dstOffset + i] = Float.float16ToFloat(src.get(I16_LE, byteOffset + 2L * i));
+            }
+        }
+    }
+
+    /** Little-endian bfloat16 at {@code src[byteOffset ...]} to {@code count} floats (exact). */
+    public static void bf16ToFloats(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int count) {
+        checkRanges(src, byteOffset, 2, dst, dstOffset, count);
+        if (VECTOR) {
+            HalfFloatsVector.bf16ToFloats(src, byteOffset, dst, dstOffset, count);
+        } else {
+            for (int i = 0; i < count; i++) {
+                dst[dstOffset + i] = bf16ToFloat(src.get(I16_LE, byteOffset + 2L * i));
+            }
+        }
+    }
+
+    /** Little-endian float32 at {@code src[byteOffset ...]} to {@code count} floats (a copy). */
+    public static void f32ToFloats(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int count) {
+        checkRanges(src, byteOffset, 4, dst, dstOffset, count);
+        MemorySegment.copy(src, F32_LE, byteOffset, dst, dstOffset, count);
+    }
+
+    private static void checkRanges(MemorySegment src, long byteOffset, int elementBytes,
+                                    float[] dst, int dstOffset, int count) {
+        Objects.requireNonNull(src, "src");
+        Objects.checkFromIndexSize(dstOffset, count, dst.length);
+        Objects.checkFromIndexSize(byteOffset, (long) count * elementBytes, src.byteSize());
     }
 }

@@ -2,8 +2,14 @@ package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Tensor;
+import java.util.Arrays;
 
-/** 2-D convolution (NCHW). */
+/**
+ * 2-D convolution (NCHW) as an implicit GEMM on {@link Gemm}: per image, {@code C[Cout, Hout·Wout] =
+ * W[Cout, Cin·kH·kW] · im2col[Cin·kH·kW, Hout·Wout]}. The im2col matrix is never built: its blocks are
+ * packed straight from the input ({@link Im2col}), so memory stays at the size of the input and output.
+ * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input.
+ */
 public final class Conv2d {
     private Conv2d() {
     }
@@ -11,6 +17,155 @@ public final class Conv2d {
     /** See {@link dev.diffusion4j.tensor.Backend#conv2d(Tensor, Tensor, Tensor, int, int, int, int, int)}. */
     public static Tensor conv2d(ComputePool pool, Tensor x, Tensor weight, Tensor bias, int stride,
                                 int padTop, int padBottom, int padLeft, int padRight) {
-        throw new UnsupportedOperationException("not implemented yet");
+        if (x.rank() != 4 || weight.rank() != 4 || x.dim(1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("conv2d: shapes x " + x.shape() + ", weight " + weight.shape()
+                    + ", bias " + (bias == null ? "none" : bias.shape())
+                    + " (expected x [N, Cin, H, W], weight [Cout, Cin, kH, kW], bias [Cout])");
+        }
+        if (stride < 1 || padTop < 0 || padBottom < 0 || padLeft < 0 || padRight < 0) {
+            throw new IllegalArgumentException("conv2d: stride " + stride + " must be >= 1 and padding ("
+                    + padTop + ", " + padBottom + ", " + padLeft + ", " + padRight + ") >= 0 for x " + x.shape()
+                    + " and weight " + weight.shape());
+        }
+        int n = x.dim(0);
+        int cin = x.dim(1);
+        int h = x.dim(2);
+        int w = x.dim(3);
+        int cout = weight.dim(0);
+        int kh = weight.dim(2);
+        int kw = weight.dim(3);
+        int hp = h + padTop + padBottom;
+        int wp = w + padLeft + padRight;
+        if (kh < 1 || kw < 1 || hp < kh || wp < kw) {
+            throw new IllegalArgumentException("conv2d: kernel " + kh + "x" + kw + " does not fit the padded input "
+                    + hp + "x" + wp + " (x " + x.shape() + ", weight " + weight.shape() + ")");
+        }
+        int hout = (hp - kh) / stride + 1;
+        int wout = (wp - kw) / stride + 1;
+        pool = Gemm.poolFor(pool, weight, bias);
+        Tensor xin = x.isHeap() ? x : x.toHeapF32();
+        Tensor out = Tensor.zeros(n, cout, hout, wout);
+        int kdim = cin * kh * kw;
+        int hw = hout * wout;
+        float[] rowBias = bias == null ? null : Gemm.toFloats(bias);
+        Gemm.PackA a = Gemm.viewA(weight, 0, kdim, 1);
+        boolean plain = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0
+                && padRight == 0;
+        float[] xs = xin.array();
+        for (int img = 0; img < n; img++) {
+            int xOff = xin.offset() + img * cin * h * w;
+            Gemm.PackB b = plain ? Gemm.viewB(xin, (long) img * cin * h * w, hw, 1)
+                    : new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout);
+            Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, false);
+        }
+        return out;
+    }
+
+    /**
+     * Packs blocks of the virtual im2col matrix of one image: row {@code (ci, ky, kx)}, column
+     * {@code (oy, ox)} holds {@code x[ci, oy·s + ky - padTop, ox·s + kx - padLeft]}, or 0 in the padding.
+     */
+    static final class Im2col implements Gemm.PackB {
+        private final float[] x;
+        private final int xOff;
+        private final int h;
+        private final int w;
+        private final int kh;
+        private final int kw;
+        private final int stride;
+        private final int padTop;
+        private final int padLeft;
+        private final int wout;
+
+        Im2col(float[] x, int xOff, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int wout) {
+            this.x = x;
+            this.xOff = xOff;
+            this.h = h;
+            this.w = w;
+            this.kh = kh;
+            this.kw = kw;
+            this.stride = stride;
+            this.padTop = padTop;
+            this.padLeft = padLeft;
+            this.wout = wout;
+        }
+
+        @Override
+        public void pack(int k0, int kc, int j0, int nc, float[] dst) {
+            final int nr = Gemm.NR;
+            int panels = (nc + nr - 1) / nr;
+            // Runs of a panel's columns that share an output row: (first column in the panel, length, oy, ox).
+            int[] runs = new int[4 * (nr + 2)];
+            for (int p = 0; p < panels; p++) {
+                int jp = j0 + p * nr;
+                int cols = Math.min(nr, j0 + nc - jp);
+                int nRuns = 0;
+                for (int c = 0; c < cols; ) {
+                    int j = jp + c;
+                    int oy = j / wout;
+                    int ox = j - oy * wout;
+                    int len = Math.min(cols - c, wout - ox);
+                    runs[4 * nRuns] = c;
+                    runs[4 * nRuns + 1] = len;
+                    runs[4 * nRuns + 2] = oy;
+                    runs[4 * nRuns + 3] = ox;
+                    nRuns++;
+                    c += len;
+                }
+                int d = p * nr * kc;
+                int kk = k0;
+                int ci = kk / (kh * kw);
+                int rem = kk - ci * kh * kw;
+                int ky = rem / kw;
+                int kx = rem - ky * kw;
+                for (int k = 0; k < kc; k++) {
+                    int dk = d + k * nr;
+                    int chan = xOff + ci * h * w;
+                    for (int r = 0; r < nRuns; r++) {
+                        int c = runs[4 * r];
+                        int len = runs[4 * r + 1];
+                        int iy = runs[4 * r + 2] * stride + ky - padTop;
+                        int ix0 = runs[4 * r + 3] * stride + kx - padLeft;
+                        int o = dk + c;
+                        if (iy < 0 || iy >= h) {
+                            Arrays.fill(dst, o, o + len, 0f);
+                            continue;
+                        }
+                        int row = chan + iy * w;
+                        if (stride == 1) {
+                            int lo = Math.max(0, -ix0);
+                            int hi = Math.min(len, w - ix0);
+                            if (hi <= lo) {
+                                Arrays.fill(dst, o, o + len, 0f);
+                                continue;
+                            }
+                            for (int t = 0; t < lo; t++) {
+                                dst[o + t] = 0f;
+                            }
+                            System.arraycopy(x, row + ix0 + lo, dst, o + lo, hi - lo);
+                            for (int t = hi; t < len; t++) {
+                                dst[o + t] = 0f;
+                            }
+                        } else {
+                            for (int t = 0; t < len; t++) {
+                                int ix = ix0 + t * stride;
+                                dst[o + t] = ix >= 0 && ix < w ? x[row + ix] : 0f;
+                            }
+                        }
+                    }
+                    if (cols < nr) {
+                        Arrays.fill(dst, dk + cols, dk + nr, 0f);
+                    }
+                    if (++kx == kw) {
+                        kx = 0;
+                        if (++ky == kh) {
+                            ky = 0;
+                            ci++;
+                        }
+                    }
+                }
+            }
+        }
     }
 }

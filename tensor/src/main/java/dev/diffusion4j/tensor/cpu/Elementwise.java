@@ -1,55 +1,349 @@
 package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
 
-/** Activations, element-wise arithmetic, resizing and concatenation. */
+/**
+ * Activations, element-wise arithmetic, resizing and concatenation. Inputs may be heap or segment tensors
+ * of any dtype (segments are converted to float32 first); outputs are new F32 heap tensors.
+ */
 public final class Elementwise {
+    private static final VectorSpecies<Float> S = VectorMath.SPECIES;
+    /** Elements per parallel chunk: a multiple of every vector length, big enough to pay for a hand-off. */
+    private static final int GRAIN = 1 << 15;
+
+    private static final int SILU = 0, GELU_ERF = 1, GELU_TANH = 2, QUICK_GELU = 3, SCALE = 4;
+    private static final int ADD = 0, MUL = 1;
+
+    /** sqrt(2/pi)·2: GELU-tanh is x·sigmoid(2·sqrt(2/pi)·(x + 0.044715·x³)). */
+    private static final float GELU_TANH_K = (float) (2 * Math.sqrt(2 / Math.PI));
+    private static final float SQRT1_2 = (float) Math.sqrt(0.5);
+
     private Elementwise() {
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#silu}. */
     public static Tensor silu(ComputePool pool, Tensor x) {
-        throw new UnsupportedOperationException("not implemented yet");
+        return unary(pool, "silu", x, SILU, 0f);
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#gelu}. */
     public static Tensor gelu(ComputePool pool, Tensor x, boolean tanhApproximation) {
-        throw new UnsupportedOperationException("not implemented yet");
+        return unary(pool, "gelu", x, tanhApproximation ? GELU_TANH : GELU_ERF, 0f);
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#quickGelu}. */
     public static Tensor quickGelu(ComputePool pool, Tensor x) {
-        throw new UnsupportedOperationException("not implemented yet");
-    }
-
-    /** See {@link dev.diffusion4j.tensor.Backend#geglu}. */
-    public static Tensor geglu(ComputePool pool, Tensor x) {
-        throw new UnsupportedOperationException("not implemented yet");
-    }
-
-    /** See {@link dev.diffusion4j.tensor.Backend#upsampleNearest}. */
-    public static Tensor upsampleNearest(ComputePool pool, Tensor x, int outH, int outW) {
-        throw new UnsupportedOperationException("not implemented yet");
-    }
-
-    /** See {@link dev.diffusion4j.tensor.Backend#add}. */
-    public static Tensor add(ComputePool pool, Tensor a, Tensor b) {
-        throw new UnsupportedOperationException("not implemented yet");
-    }
-
-    /** See {@link dev.diffusion4j.tensor.Backend#mul}. */
-    public static Tensor mul(ComputePool pool, Tensor a, Tensor b) {
-        throw new UnsupportedOperationException("not implemented yet");
+        return unary(pool, "quickGelu", x, QUICK_GELU, 0f);
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#scale}. */
     public static Tensor scale(ComputePool pool, Tensor a, float s) {
-        throw new UnsupportedOperationException("not implemented yet");
+        return unary(pool, "scale", a, SCALE, s);
+    }
+
+    private static Tensor unary(ComputePool pool, String op, Tensor x, int kind, float s) {
+        Kernels.requireNonNull(op, "x", x);
+        Tensor in = Kernels.heap(x);
+        int n = Kernels.toInt(in.numel(), op, in);
+        float[] src = in.array();
+        int so = in.offset();
+        Tensor out = Tensor.zeros(in.shape());
+        float[] dst = out.array();
+        pool.parallelFor(n, GRAIN, (from, to) -> applyUnary(kind, s, src, so + from, dst, from, to - from));
+        return out;
+    }
+
+    /** Applies activation {@code kind} to {@code n} elements; masked tail, so no scalar path to keep in sync. */
+    private static void applyUnary(int kind, float s, float[] src, int so, float[] dst, int d0, int n) {
+        int step = S.length();
+        for (int i = 0; i < n; i += step) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector v = FloatVector.fromArray(S, src, so + i, m);
+            activation(kind, s, v).intoArray(dst, d0 + i, m);
+        }
+    }
+
+    private static FloatVector activation(int kind, float s, FloatVector v) {
+        return switch (kind) {
+            case SILU -> VectorMath.mulSigmoid(v, 1f);
+            case GELU_ERF -> geluErf(v);
+            case GELU_TANH -> {
+                // 0.5·x·(1 + tanh(u)) == x·sigmoid(2u): no cancellation for negative x
+                FloatVector inner = v.mul(v).fma(0.044715f, 1f).mul(v).mul(GELU_TANH_K);
+                yield v.div(VectorMath.exp(inner.neg()).add(1f));
+            }
+            case QUICK_GELU -> VectorMath.mulSigmoid(v, 1.702f);
+            case SCALE -> v.mul(s);
+            default -> throw new AssertionError(kind);
+        };
+    }
+
+    /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
+    private static FloatVector geluErf(FloatVector v) {
+        return v.mul(0.5f).mul(VectorMath.onePlusErf(v.mul(SQRT1_2)));
+    }
+
+    /** See {@link dev.diffusion4j.tensor.Backend#geglu}. */
+    public static Tensor geglu(ComputePool pool, Tensor x) {
+        Kernels.requireNonNull("geglu", "x", x);
+        if (x.rank() < 1 || x.dim(-1) % 2 != 0) {
+            throw new IllegalArgumentException("geglu: last dimension must be even, got shape " + x.shape());
+        }
+        Tensor in = Kernels.heap(x);
+        int h = in.dim(-1) / 2;
+        int[] dims = in.shape().dims();
+        dims[dims.length - 1] = h;
+        Tensor out = Tensor.zeros(dims);
+        int rows = Kernels.toInt(in.numel() / Math.max(1, 2L * h), "geglu", in);
+        if (h == 0 || rows == 0) {
+            return out;
+        }
+        float[] src = in.array();
+        int so = in.offset();
+        float[] dst = out.array();
+        int grain = Math.max(1, GRAIN / (2 * h));
+        pool.parallelFor(rows, grain, (r0, r1) -> {
+            int step = S.length();
+            for (int r = r0; r < r1; r++) {
+                int a = so + r * 2 * h;
+                int g = a + h;
+                int o = r * h;
+                for (int i = 0; i < h; i += step) {
+                    VectorMask<Float> m = S.indexInRange(i, h);
+                    FloatVector av = FloatVector.fromArray(S, src, a + i, m);
+                    FloatVector gv = FloatVector.fromArray(S, src, g + i, m);
+                    av.mul(geluErf(gv)).intoArray(dst, o + i, m);
+                }
+            }
+        });
+        return out;
+    }
+
+    /**
+     * See {@link dev.diffusion4j.tensor.Backend#upsampleNearest}. Source indices follow PyTorch's
+     * 'nearest' mode: {@code min(floor(dst · ((float) in / out)), in - 1)} in float arithmetic. That is the
+     * exact {@code floor(dst · in / out)} for out = in, 2·in and 2·in ± 1 (the UNet's sizes); for some other
+     * ratios float rounding makes it one less, and we keep PyTorch's result.
+     */
+    public static Tensor upsampleNearest(ComputePool pool, Tensor x, int outH, int outW) {
+        Kernels.requireNonNull("upsampleNearest", "x", x);
+        if (x.rank() != 4 || outH <= 0 || outW <= 0) {
+            throw new IllegalArgumentException("upsampleNearest: needs [N, C, H, W] input and positive output size, got "
+                    + x.shape() + " to (" + outH + ", " + outW + ")");
+        }
+        Tensor in = Kernels.heap(x);
+        int nc = in.dim(0) * in.dim(1);
+        int h = in.dim(2);
+        int w = in.dim(3);
+        Tensor out = Tensor.zeros(in.dim(0), in.dim(1), outH, outW);
+        if (nc == 0) {
+            return out;
+        }
+        if (h == 0 || w == 0) {
+            throw new IllegalArgumentException("upsampleNearest: empty input " + x.shape() + " to (" + outH + ", " + outW + ")");
+        }
+        int[] srcY = nearestIndex(h, outH);
+        int[] srcX = nearestIndex(w, outW);
+        float[] src = in.array();
+        int so = in.offset();
+        float[] dst = out.array();
+        int rows = Math.multiplyExact(nc, outH);
+        boolean twice = outW == 2 * w;
+        pool.parallelFor(rows, Math.max(1, GRAIN / outW), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int plane = r / outH;
+                int oy = r - plane * outH;
+                int srow = so + (plane * h + srcY[oy]) * w;
+                int drow = r * outW;
+                if (twice) {
+                    for (int ix = 0, ox = drow; ix < w; ix++, ox += 2) {
+                        float v = src[srow + ix];
+                        dst[ox] = v;
+                        dst[ox + 1] = v;
+                    }
+                } else {
+                    for (int ox = 0; ox < outW; ox++) {
+                        dst[drow + ox] = src[srow + srcX[ox]];
+                    }
+                }
+            }
+        });
+        return out;
+    }
+
+    /** PyTorch's nearest source index per output index ({@code aten/src/ATen/native/UpSample.h}: float scale). */
+    static int[] nearestIndex(int in, int out) {
+        int[] idx = new int[out];
+        float scale = (float) in / out;
+        for (int o = 0; o < out; o++) {
+            idx[o] = out == in ? o : out == 2 * in ? o >> 1 : Math.min((int) Math.floor(o * scale), in - 1);
+        }
+        return idx;
+    }
+
+    /** See {@link dev.diffusion4j.tensor.Backend#add}. */
+    public static Tensor add(ComputePool pool, Tensor a, Tensor b) {
+        return binary(pool, "add", a, b, ADD);
+    }
+
+    /** See {@link dev.diffusion4j.tensor.Backend#mul}. */
+    public static Tensor mul(ComputePool pool, Tensor a, Tensor b) {
+        return binary(pool, "mul", a, b, MUL);
+    }
+
+    /**
+     * {@code a op b} with {@code b} broadcast to {@code a}'s shape (right-aligned; each of {@code b}'s
+     * dimensions equals {@code a}'s or is 1). The iteration space is collapsed into runs of dimensions
+     * that are either all broadcast or all matching, so the inner loop is a vector op over a contiguous
+     * run of {@code b} or against one broadcast scalar.
+     */
+    private static Tensor binary(ComputePool pool, String op, Tensor a, Tensor b, int kind) {
+        Kernels.requireNonNull(op, "a", a);
+        Kernels.requireNonNull(op, "b", b);
+        int ra = a.rank();
+        int rb = b.rank();
+        if (rb > ra) {
+            throw new IllegalArgumentException(op + ": cannot broadcast " + b.shape() + " to " + a.shape());
+        }
+        // collapse: (size, bFull) runs; dims of size 1 in a are dropped
+        int[] sizes = new int[ra];
+        boolean[] full = new boolean[ra];
+        int runs = 0;
+        for (int d = 0; d < ra; d++) {
+            int da = a.dim(d);
+            int bd = d - (ra - rb);
+            int db = bd < 0 ? 1 : b.dim(bd);
+            if (db != da && db != 1) {
+                throw new IllegalArgumentException(op + ": cannot broadcast " + b.shape() + " to " + a.shape());
+            }
+            if (da == 1) {
+                continue;
+            }
+            boolean f = db == da;
+            if (runs > 0 && full[runs - 1] == f) {
+                sizes[runs - 1] = Math.multiplyExact(sizes[runs - 1], da);
+            } else {
+                sizes[runs] = da;
+                full[runs] = f;
+                runs++;
+            }
+        }
+        Tensor ah = Kernels.heap(a);
+        Tensor bh = Kernels.heap(b);
+        Tensor out = Tensor.zeros(a.shape());
+        int n = Kernels.toInt(a.numel(), op, a);
+        if (n == 0) {
+            return out;
+        }
+        if (runs == 0) {
+            // every dimension is 1: a single element
+            out.array()[0] = kind == ADD ? ah.array()[ah.offset()] + bh.array()[bh.offset()]
+                    : ah.array()[ah.offset()] * bh.array()[bh.offset()];
+            return out;
+        }
+        int inner = sizes[runs - 1];
+        boolean innerFull = full[runs - 1];
+        int outer = n / inner;
+        // b's stride for each collapsed outer dimension (0 where broadcast)
+        int[] outerSizes = Arrays.copyOf(sizes, runs - 1);
+        int[] bStrides = new int[runs - 1];
+        int stride = innerFull ? inner : 1;
+        for (int d = runs - 2; d >= 0; d--) {
+            bStrides[d] = full[d] ? stride : 0;
+            if (full[d]) {
+                stride *= sizes[d];
+            }
+        }
+        float[] as = ah.array();
+        int ao = ah.offset();
+        float[] bs = bh.array();
+        int bo = bh.offset();
+        float[] dst = out.array();
+        // long inner runs (e.g. same shapes) are split too, so one big run still uses every thread
+        int pieces = (inner + GRAIN - 1) / GRAIN;
+        int tasks = Math.multiplyExact(outer, pieces);
+        int taskGrain = pieces == 1 ? Math.max(1, GRAIN / inner) : 1;
+        pool.parallelFor(tasks, taskGrain, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int o = t / pieces;
+                int from = (t - o * pieces) * GRAIN;
+                int len = Math.min(inner - from, GRAIN);
+                // b offset of outer index o (mixed radix over the collapsed outer dims)
+                int rem = o;
+                int boff = bo;
+                for (int d = outerSizes.length - 1; d >= 0; d--) {
+                    int q = rem / outerSizes[d];
+                    boff += (rem - q * outerSizes[d]) * bStrides[d];
+                    rem = q;
+                }
+                int base = o * inner + from;
+                if (innerFull) {
+                    binaryRun(kind, as, ao + base, bs, boff + from, dst, base, len);
+                } else {
+                    binaryScalar(kind, as, ao + base, bs[boff], dst, base, len);
+                }
+            }
+        });
+        return out;
+    }
+
+    private static void binaryRun(int kind, float[] a, int ao, float[] b, int bo, float[] dst, int d0, int n) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= n - step; i += step) {
+            FloatVector x = FloatVector.fromArray(S, a, ao + i);
+            FloatVector y = FloatVector.fromArray(S, b, bo + i);
+            (kind == ADD ? x.add(y) : x.mul(y)).intoArray(dst, d0 + i);
+        }
+        for (; i < n; i++) {
+            dst[d0 + i] = kind == ADD ? a[ao + i] + b[bo + i] : a[ao + i] * b[bo + i];
+        }
+    }
+
+    private static void binaryScalar(int kind, float[] a, int ao, float s, float[] dst, int d0, int n) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= n - step; i += step) {
+            FloatVector x = FloatVector.fromArray(S, a, ao + i);
+            (kind == ADD ? x.add(s) : x.mul(s)).intoArray(dst, d0 + i);
+        }
+        for (; i < n; i++) {
+            dst[d0 + i] = kind == ADD ? a[ao + i] + s : a[ao + i] * s;
+        }
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#concatChannels}. */
     public static Tensor concatChannels(Tensor a, Tensor b) {
-        throw new UnsupportedOperationException("not implemented yet");
+        Kernels.requireNonNull("concatChannels", "a", a);
+        Kernels.requireNonNull("concatChannels", "b", b);
+        boolean ok = a.rank() >= 2 && a.rank() == b.rank() && a.dim(0) == b.dim(0);
+        for (int d = 2; ok && d < a.rank(); d++) {
+            ok = a.dim(d) == b.dim(d);
+        }
+        if (!ok) {
+            throw new IllegalArgumentException("concatChannels: shapes must match except in dimension 1 (rank >= 2), got "
+                    + a.shape() + " and " + b.shape());
+        }
+        int[] dims = a.shape().dims();
+        dims[1] = Math.addExact(a.dim(1), b.dim(1));
+        Tensor out = Tensor.zeros(Shape.of(dims));
+        Tensor ah = Kernels.heap(a);
+        Tensor bh = Kernels.heap(b);
+        int batch = a.dim(0);
+        int la = Kernels.toInt(a.shape().product(1, a.rank()), "concatChannels", a);
+        int lb = Kernels.toInt(b.shape().product(1, b.rank()), "concatChannels", b);
+        float[] dst = out.array();
+        for (int n = 0; n < batch; n++) {
+            int o = n * (la + lb);
+            System.arraycopy(ah.array(), ah.offset() + n * la, dst, o, la);
+            System.arraycopy(bh.array(), bh.offset() + n * lb, dst, o + la, lb);
+        }
+        return out;
     }
 }

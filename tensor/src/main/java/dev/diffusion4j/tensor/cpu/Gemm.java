@@ -1,20 +1,609 @@
 package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.HalfFloats;
+import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
-/** Matrix multiplication: packed, cache-blocked, register-tiled (Vector API). */
+/**
+ * Matrix multiplication: packed, cache-blocked, register-tiled (Vector API), in the GotoBLAS/BLIS scheme.
+ *
+ * <p>{@code C[M×N] = A[M×K] · B[K×N]} is computed in blocks of {@link #KC} along K. Each block of B
+ * ({@code KC × NC}) is packed into panels of {@link #NR} columns, each block of A ({@code MC × KC}) into
+ * panels of {@link #MR} rows; a micro-kernel keeps an {@code MR × NR} tile of C in vector registers,
+ * broadcasting one element of A against {@code NR / lanes} vectors of B per step of K.
+ *
+ * <p>Packing is pluggable ({@link PackA}, {@link PackB}): the operands of {@link #gemm} need not exist
+ * as matrices. {@link Conv2d} packs the im2col matrix straight from the NCHW input (implicit GEMM), and
+ * operands held in F16/BF16 memory segments are converted to float32 while they are packed.
+ */
 public final class Gemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int V = S.length();
+
+    /** Rows of the register tile (rows of one packed panel of A). */
+    public static final int MR = 12;
+    private static final int NV = 2;
+    /** Columns of the register tile (columns of one packed panel of B): a few vectors of the preferred species. */
+    public static final int NR = NV * V;
+    /** Depth of a K block: one {@code KC × NR} panel of B stays in L1 (48 KiB). */
+    public static final int KC = 256;
+    /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
+    public static final int MC = 16 * MR;
+    /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
+    public static final int NC = 1024;
+
+    private static final ValueLayout.OfFloat F32_LE =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** Per-thread packing buffers, grown on demand (kernels run nested on pool threads, never re-entrantly). */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][]);
+
+    /** Runs everything on the calling thread (for operands that other threads may not read). */
+    private static final ComputePool SERIAL = new ComputePool(1);
+    /** Never started: only asked whether a segment may be read by a thread other than its owner. */
+    private static final Thread OTHER_THREAD = new Thread(() -> { });
+
     private Gemm() {
     }
 
+    /**
+     * {@code pool}, or a one-thread pool when one of the tensors is a segment confined to the calling
+     * thread (e.g. from {@code Arena.ofConfined()}), which the pool's workers could not read.
+     */
+    static ComputePool poolFor(ComputePool pool, Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (t != null && !t.isHeap() && !t.segment().isAccessibleBy(OTHER_THREAD)) {
+                return SERIAL;
+            }
+        }
+        return pool;
+    }
+
+    /**
+     * Packs a block of the left operand A ({@code M × K}).
+     *
+     * <p>{@code pack(i0, mc, k0, kc, dst)} writes rows {@code [i0, i0+mc)} and columns {@code [k0, k0+kc)}
+     * as consecutive panels of {@link #MR} rows: element {@code (i0 + p·MR + r, k0 + k)} goes to
+     * {@code dst[p·MR·kc + k·MR + r]}; rows of the last panel beyond {@code mc} must be written as zero.
+     */
+    @FunctionalInterface
+    public interface PackA {
+        void pack(int i0, int mc, int k0, int kc, float[] dst);
+    }
+
+    /**
+     * Packs a block of the right operand B ({@code K × N}).
+     *
+     * <p>{@code pack(k0, kc, j0, nc, dst)} writes rows {@code [k0, k0+kc)} and columns {@code [j0, j0+nc)}
+     * as consecutive panels of {@link #NR} columns: element {@code (k0 + k, j0 + p·NR + j)} goes to
+     * {@code dst[p·NR·kc + k·NR + j]}; columns of the last panel beyond {@code nc} must be written as zero.
+     */
+    @FunctionalInterface
+    public interface PackB {
+        void pack(int k0, int kc, int j0, int nc, float[] dst);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Tensor-level entries
+
     /** See {@link dev.diffusion4j.tensor.Backend#matmul}. */
     public static Tensor matmul(ComputePool pool, Tensor a, boolean transposeA, Tensor b, boolean transposeB) {
-        throw new UnsupportedOperationException("not implemented yet");
+        int ra = a.rank();
+        int rb = b.rank();
+        if ((ra != 2 && ra != 3) || (rb != 2 && rb != 3) || (ra == 2 && rb == 3)
+                || (ra == 3 && rb == 3 && a.dim(0) != b.dim(0))) {
+            throw new IllegalArgumentException("matmul: unsupported ranks/batch for shapes " + a.shape()
+                    + " and " + b.shape() + " (rank 2 x rank 2, rank 3 x rank 3 with equal batch, or rank 3 x rank 2)");
+        }
+        pool = poolFor(pool, a, b);
+        int batch = ra == 3 ? a.dim(0) : 1;
+        int m = transposeA ? a.dim(-1) : a.dim(-2);
+        int ka = transposeA ? a.dim(-2) : a.dim(-1);
+        int kb = transposeB ? b.dim(-1) : b.dim(-2);
+        int n = transposeB ? b.dim(-2) : b.dim(-1);
+        if (ka != kb) {
+            throw new IllegalArgumentException("matmul: inner dimensions differ (" + ka + " vs " + kb
+                    + ") for shapes " + a.shape() + (transposeA ? "ᵀ" : "") + " and " + b.shape()
+                    + (transposeB ? "ᵀ" : ""));
+        }
+        int k = ka;
+        Tensor out = ra == 3 ? Tensor.zeros(batch, m, n) : Tensor.zeros(m, n);
+        float[] c = out.array();
+        int lda = a.dim(-1);
+        int ldb = b.dim(-1);
+        long aStride = (long) a.dim(-2) * a.dim(-1);
+        long bStride = rb == 3 ? (long) b.dim(-2) * b.dim(-1) : 0;
+        if (ra == 3 && rb == 2 && !transposeA) {
+            // B is shared and A's batches are contiguous rows: one GEMM with batch·M rows.
+            gemm(pool, batch * m, n, k, viewA(a, 0, lda, 1), viewB(b, 0, transposeB ? 1 : ldb, transposeB ? ldb : 1),
+                    c, 0, n, null, null, false);
+            return out;
+        }
+        for (int bi = 0; bi < batch; bi++) {
+            PackA pa = transposeA ? viewA(a, bi * aStride, 1, lda) : viewA(a, bi * aStride, lda, 1);
+            PackB pb = transposeB ? viewB(b, bi * bStride, 1, ldb) : viewB(b, bi * bStride, ldb, 1);
+            gemm(pool, m, n, k, pa, pb, c, (int) ((long) bi * m * n), n, null, null, false);
+        }
+        return out;
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#linear}. */
     public static Tensor linear(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
-        throw new UnsupportedOperationException("not implemented yet");
+        if (x.rank() < 1 || weight.rank() != 2 || x.dim(-1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("linear: shapes x " + x.shape() + ", weight " + weight.shape()
+                    + ", bias " + (bias == null ? "none" : bias.shape())
+                    + " (expected x [..., in], weight [out, in], bias [out])");
+        }
+        pool = poolFor(pool, x, weight);
+        int in = weight.dim(1);
+        int outF = weight.dim(0);
+        long rowsL = x.shape().product(0, x.rank() - 1);
+        if (rowsL * Math.max(1, outF) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("linear: output of x " + x.shape() + " and weight " + weight.shape()
+                    + " is too large for a heap tensor");
+        }
+        int rows = (int) rowsL;
+        int[] dims = x.shape().dims();
+        dims[dims.length - 1] = outF;
+        Tensor out = Tensor.zeros(Shape.of(dims));
+        float[] colBias = bias == null ? null : toFloats(bias);
+        // y = x · Wᵀ: B(k, j) = W[j, k], i.e. row stride 1, column stride in.
+        gemm(pool, rows, outF, in, viewA(x, 0, in, 1), viewB(weight, 0, 1, in),
+                out.array(), 0, outF, null, colBias, false);
+        return out;
+    }
+
+    /** The elements of a (small) tensor of any dtype as a float array. */
+    static float[] toFloats(Tensor t) {
+        if (t.isHeap()) {
+            return Arrays.copyOfRange(t.array(), t.offset(), t.offset() + (int) t.numel());
+        }
+        return t.toFloatArray();
+    }
+
+    /**
+     * A as a strided view of a tensor's elements: {@code A(i, k) = t[offset + i·rowStride + k·colStride]}
+     * (element indices; any dtype and storage). No bounds are checked here beyond those of the storage.
+     */
+    public static PackA viewA(Tensor t, long offset, long rowStride, long colStride) {
+        Strided s = new Strided(t, offset, rowStride, colStride);
+        return s::packA;
+    }
+
+    /** B as a strided view of a tensor's elements: {@code B(k, j) = t[offset + k·rowStride + j·colStride]}. */
+    public static PackB viewB(Tensor t, long offset, long rowStride, long colStride) {
+        Strided s = new Strided(t, offset, rowStride, colStride);
+        return s::packB;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // The driver
+
+    /**
+     * {@code C = A·B (+ rowBias[i]) (+ colBias[j]) (+ C if accumulate)} for an {@code m × n} block of
+     * {@code c} starting at {@code cOff} with row stride {@code ldc}; A and B are supplied by their packers.
+     * Runs on {@code pool}, splitting rows and columns of C into independent tasks.
+     *
+     * @param rowBias null or at least {@code m} values added to the rows of C
+     * @param colBias null or at least {@code n} values added to the columns of C
+     */
+    public static void gemm(ComputePool pool, int m, int n, int k, PackA a, PackB b,
+                            float[] c, int cOff, int ldc, float[] rowBias, float[] colBias, boolean accumulate) {
+        if (m < 0 || n < 0 || k < 0 || ldc < n) {
+            throw new IllegalArgumentException("gemm: bad sizes m=" + m + " n=" + n + " k=" + k + " ldc=" + ldc);
+        }
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (cOff < 0 || (long) cOff + (long) (m - 1) * ldc + n > c.length) {
+            throw new IllegalArgumentException("gemm: C of length " + c.length + " does not hold " + m + "x" + n
+                    + " at offset " + cOff + " with ldc " + ldc);
+        }
+        if ((rowBias != null && rowBias.length < m) || (colBias != null && colBias.length < n)) {
+            throw new IllegalArgumentException("gemm: bias shorter than m=" + m + " / n=" + n);
+        }
+        if (k == 0) {
+            for (int i = 0; i < m; i++) {
+                int row = cOff + i * ldc;
+                for (int j = 0; j < n; j++) {
+                    float v = (accumulate ? c[row + j] : 0f) + (rowBias != null ? rowBias[i] : 0f)
+                            + (colBias != null ? colBias[j] : 0f);
+                    c[row + j] = v;
+                }
+            }
+            return;
+        }
+        int mPanels = (m + MR - 1) / MR;
+        int nPanels = (n + NR - 1) / NR;
+        int threads = pool.threads();
+        int mTiles = 1;
+        int nTiles = (n + NC - 1) / NC;
+        if (threads > 1) {
+            // Enough independent tiles to keep every thread busy, and a multiple of the thread count so
+            // they end together. Split N while its tiles stay wide (B packing is amortised over the rows
+            // of a tile, A packing over its columns), else split M.
+            int want = 2 * threads;
+            for (int guard = 0; guard < 64 && (mTiles * nTiles < want || (mTiles * nTiles) % threads != 0); guard++) {
+                boolean canN = nPanels / (nTiles + 1) >= 4;
+                boolean canM = mPanels / (mTiles + 1) >= 2;
+                double rowsPerTile = (double) m / mTiles;
+                double colsPerTile = (double) n / nTiles;
+                if (canN && (colsPerTile >= rowsPerTile || !canM)) {
+                    nTiles++;
+                } else if (canM) {
+                    mTiles++;
+                } else if (nPanels / (nTiles + 1) >= 1) {
+                    nTiles++;
+                } else {
+                    break;
+                }
+            }
+        }
+        final int mt = mTiles;
+        final int nt = nTiles;
+        pool.parallelFor(mt * nt, 1, (from, to) -> {
+            for (int t = from; t < to; t++) {
+                int ti = t / nt;
+                int tj = t % nt;
+                int i0 = (int) ((long) mPanels * ti / mt) * MR;
+                int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / mt) * MR);
+                int j0 = (int) ((long) nPanels * tj / nt) * NR;
+                int j1 = Math.min(n, (int) ((long) nPanels * (tj + 1) / nt) * NR);
+                if (i0 < i1 && j0 < j1) {
+                    tile(i0, i1, j0, j1, k, a, b, c, cOff, ldc, rowBias, colBias, accumulate);
+                }
+            }
+        });
+    }
+
+    private static float[] buffer(int which, int size) {
+        float[][] bufs = BUFFERS.get();
+        float[] buf = bufs[which];
+        if (buf == null || buf.length < size) {
+            buf = new float[size];
+            bufs[which] = buf;
+        }
+        return buf;
+    }
+
+    /** One task: rows [i0, i1) and columns [j0, j1) of C over all of K. */
+    private static void tile(int i0, int i1, int j0, int j1, int k, PackA a, PackB b, float[] c, int cOff, int ldc,
+                             float[] rowBias, float[] colBias, boolean accumulate) {
+        int ncols = j1 - j0;
+        int nPad = (ncols + NR - 1) / NR * NR;
+        float[] bufB = buffer(0, KC * nPad);
+        float[] bufA = buffer(1, KC * MC);
+        float[] scratch = buffer(2, MR * NR);
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = Math.min(KC, k - pc);
+            b.pack(pc, kc, j0, ncols, bufB);
+            boolean first = pc == 0;
+            boolean add = !first || accumulate;
+            float[] rb = first ? rowBias : null;
+            float[] cb = first ? colBias : null;
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                a.pack(ic, mc, pc, kc, bufA);
+                macro(mc, ncols, kc, bufA, bufB, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0, scratch);
+            }
+        }
+    }
+
+    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, float[] c, int cOff, int ldc,
+                              boolean add, float[] rowBias, int rowBase, float[] colBias, int colBase,
+                              float[] scratch) {
+        boolean bias = rowBias != null || colBias != null;
+        for (int jr = 0; jr < nc; jr += NR) {
+            int nr = Math.min(NR, nc - jr);
+            int bi = jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int mr = Math.min(MR, mc - ir);
+                int ai = ir * kc;
+                int ci = cOff + ir * ldc + jr;
+                if (mr == MR && nr == NR && !bias) {
+                    kernel(kc, ap, ai, bp, bi, c, ci, ldc, add);
+                } else if (mr == MR && nr == NR) {
+                    kernel(kc, ap, ai, bp, bi, scratch, 0, NR, false);
+                    for (int r = 0; r < MR; r++) {
+                        int row = ci + r * ldc;
+                        FloatVector rb = FloatVector.broadcast(S, rowBias != null ? rowBias[rowBase + ir + r] : 0f);
+                        for (int v = 0; v < NR; v += V) {
+                            FloatVector x = FloatVector.fromArray(S, scratch, r * NR + v).add(rb);
+                            if (colBias != null) {
+                                x = x.add(FloatVector.fromArray(S, colBias, colBase + jr + v));
+                            }
+                            if (add) {
+                                x = x.add(FloatVector.fromArray(S, c, row + v));
+                            }
+                            x.intoArray(c, row + v);
+                        }
+                    }
+                } else {
+                    kernel(kc, ap, ai, bp, bi, scratch, 0, NR, false);
+                    for (int r = 0; r < mr; r++) {
+                        int row = ci + r * ldc;
+                        int s = r * NR;
+                        float rbv = rowBias != null ? rowBias[rowBase + ir + r] : 0f;
+                        for (int j = 0; j < nr; j++) {
+                            float v = scratch[s + j] + rbv;
+                            if (colBias != null) {
+                                v += colBias[colBase + jr + j];
+                            }
+                            c[row + j] = add ? c[row + j] + v : v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // BEGIN GENERATED KERNEL (MR=12, 2 vectors; regenerate rather than edit by hand)
+    /** Register tile 12 rows x 2 vectors: C[0..12, 0..NR) (+)= Apanel . Bpanel over kc. */
+    private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, boolean add) {
+        FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S); FloatVector c2_1 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S); FloatVector c3_1 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S); FloatVector c4_1 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S); FloatVector c5_1 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S); FloatVector c6_1 = FloatVector.zero(S);
+        FloatVector c7_0 = FloatVector.zero(S); FloatVector c7_1 = FloatVector.zero(S);
+        FloatVector c8_0 = FloatVector.zero(S); FloatVector c8_1 = FloatVector.zero(S);
+        FloatVector c9_0 = FloatVector.zero(S); FloatVector c9_1 = FloatVector.zero(S);
+        FloatVector c10_0 = FloatVector.zero(S); FloatVector c10_1 = FloatVector.zero(S);
+        FloatVector c11_0 = FloatVector.zero(S); FloatVector c11_1 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++) {
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi + k * (2 * V) + 0 * V);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + k * (2 * V) + 1 * V);
+            FloatVector a0 = FloatVector.broadcast(S, ap[ai + k * 12 + 0]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, ap[ai + k * 12 + 1]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, ap[ai + k * 12 + 2]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, ap[ai + k * 12 + 3]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, ap[ai + k * 12 + 4]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, ap[ai + k * 12 + 5]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, ap[ai + k * 12 + 6]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, ap[ai + k * 12 + 7]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, ap[ai + k * 12 + 8]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, ap[ai + k * 12 + 9]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(S, ap[ai + k * 12 + 10]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(S, ap[ai + k * 12 + 11]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+        }
+        if (add) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 0 * V));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + 0 * ldc + 1 * V));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 0 * V));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, ci + 1 * ldc + 1 * V));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 0 * V));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 1 * V));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 0 * V));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 1 * V));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 0 * V));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 1 * V));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 0 * V));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 1 * V));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 0 * V));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 1 * V));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 0 * V));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 1 * V));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, ci + 8 * ldc + 0 * V));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, ci + 8 * ldc + 1 * V));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, ci + 9 * ldc + 0 * V));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, ci + 9 * ldc + 1 * V));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, ci + 10 * ldc + 0 * V));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, ci + 10 * ldc + 1 * V));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, ci + 11 * ldc + 0 * V));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, ci + 11 * ldc + 1 * V));
+        }
+        c0_0.intoArray(c, ci + 0 * ldc + 0 * V);
+        c0_1.intoArray(c, ci + 0 * ldc + 1 * V);
+        c1_0.intoArray(c, ci + 1 * ldc + 0 * V);
+        c1_1.intoArray(c, ci + 1 * ldc + 1 * V);
+        c2_0.intoArray(c, ci + 2 * ldc + 0 * V);
+        c2_1.intoArray(c, ci + 2 * ldc + 1 * V);
+        c3_0.intoArray(c, ci + 3 * ldc + 0 * V);
+        c3_1.intoArray(c, ci + 3 * ldc + 1 * V);
+        c4_0.intoArray(c, ci + 4 * ldc + 0 * V);
+        c4_1.intoArray(c, ci + 4 * ldc + 1 * V);
+        c5_0.intoArray(c, ci + 5 * ldc + 0 * V);
+        c5_1.intoArray(c, ci + 5 * ldc + 1 * V);
+        c6_0.intoArray(c, ci + 6 * ldc + 0 * V);
+        c6_1.intoArray(c, ci + 6 * ldc + 1 * V);
+        c7_0.intoArray(c, ci + 7 * ldc + 0 * V);
+        c7_1.intoArray(c, ci + 7 * ldc + 1 * V);
+        c8_0.intoArray(c, ci + 8 * ldc + 0 * V);
+        c8_1.intoArray(c, ci + 8 * ldc + 1 * V);
+        c9_0.intoArray(c, ci + 9 * ldc + 0 * V);
+        c9_1.intoArray(c, ci + 9 * ldc + 1 * V);
+        c10_0.intoArray(c, ci + 10 * ldc + 0 * V);
+        c10_1.intoArray(c, ci + 10 * ldc + 1 * V);
+        c11_0.intoArray(c, ci + 11 * ldc + 0 * V);
+        c11_1.intoArray(c, ci + 11 * ldc + 1 * V);
+    }
+    // END GENERATED KERNEL
+
+    // ---------------------------------------------------------------------------------------------
+    // Packing of strided tensor views
+
+    /** A strided matrix view over a heap F32 array or an F32/F16/BF16 little-endian segment. */
+    private static final class Strided {
+        private final float[] arr;
+        private final MemorySegment seg;
+        private final DType dtype;
+        private final long off;
+        private final long rs;
+        private final long cs;
+
+        Strided(Tensor t, long offset, long rowStride, long colStride) {
+            this.dtype = t.dtype();
+            if (t.isHeap()) {
+                this.arr = t.array();
+                this.seg = null;
+                this.off = t.offset() + offset;
+            } else {
+                this.arr = null;
+                this.seg = t.segment();
+                this.off = offset;
+            }
+            this.rs = rowStride;
+            this.cs = colStride;
+        }
+
+        private float get(long idx) {
+            if (arr != null) {
+                return arr[(int) idx];
+            }
+            return switch (dtype) {
+                case F32 -> seg.get(F32_LE, idx * 4);
+                case F16 -> Float.float16ToFloat(seg.get(I16_LE, idx * 2));
+                case BF16 -> HalfFloats.bf16ToFloat(seg.get(I16_LE, idx * 2));
+            };
+        }
+
+        /** Reads {@code len} consecutive elements from element {@code idx} into {@code dst[d..]}. */
+        private void run(long idx, int len, float[] dst, int d) {
+            if (arr != null) {
+                System.arraycopy(arr, (int) idx, dst, d, len);
+                return;
+            }
+            switch (dtype) {
+                case F32 -> MemorySegment.copy(seg, F32_LE, idx * 4, dst, d, len);
+                case F16 -> {
+                    long b = idx * 2;
+                    for (int i = 0; i < len; i++) {
+                        dst[d + i] = Float.float16ToFloat(seg.get(I16_LE, b + 2L * i));
+                    }
+                }
+                case BF16 -> {
+                    long b = idx * 2;
+                    for (int i = 0; i < len; i++) {
+                        dst[d + i] = Float.intBitsToFloat((seg.get(I16_LE, b + 2L * i) & 0xFFFF) << 16);
+                    }
+                }
+            }
+        }
+
+        void packA(int i0, int mc, int k0, int kc, float[] dst) {
+            int panels = (mc + MR - 1) / MR;
+            float[] tmp = cs == 1 ? new float[kc] : null;
+            for (int p = 0; p < panels; p++) {
+                int d = p * MR * kc;
+                int rows = Math.min(MR, mc - p * MR);
+                if (cs == 1) {
+                    // Rows are contiguous along K: read a row, scatter it with stride MR.
+                    for (int r = 0; r < rows; r++) {
+                        long src = off + (long) (i0 + p * MR + r) * rs + k0;
+                        float[] from;
+                        int f;
+                        if (arr != null) {
+                            from = arr;
+                            f = (int) src;
+                        } else {
+                            run(src, kc, tmp, 0);
+                            from = tmp;
+                            f = 0;
+                        }
+                        for (int k = 0; k < kc; k++) {
+                            dst[d + k * MR + r] = from[f + k];
+                        }
+                    }
+                } else if (rs == 1) {
+                    // Columns are contiguous along M: each k gives MR consecutive values.
+                    for (int k = 0; k < kc; k++) {
+                        run(off + (long) (k0 + k) * cs + i0 + p * MR, rows, dst, d + k * MR);
+                    }
+                } else {
+                    for (int r = 0; r < rows; r++) {
+                        long src = off + (long) (i0 + p * MR + r) * rs + (long) k0 * cs;
+                        for (int k = 0; k < kc; k++) {
+                            dst[d + k * MR + r] = get(src + k * cs);
+                        }
+                    }
+                }
+                if (rows < MR) {
+                    for (int k = 0; k < kc; k++) {
+                        Arrays.fill(dst, d + k * MR + rows, d + (k + 1) * MR, 0f);
+                    }
+                }
+            }
+        }
+
+        void packB(int k0, int kc, int j0, int nc, float[] dst) {
+            int panels = (nc + NR - 1) / NR;
+            float[] tmp = rs == 1 && arr == null ? new float[kc] : null;
+            for (int p = 0; p < panels; p++) {
+                int d = p * NR * kc;
+                int cols = Math.min(NR, nc - p * NR);
+                if (cs == 1) {
+                    for (int k = 0; k < kc; k++) {
+                        run(off + (long) (k0 + k) * rs + j0 + p * NR, cols, dst, d + k * NR);
+                    }
+                } else if (rs == 1) {
+                    // B = Wᵀ of a row-major W: each column of B is a contiguous row of W.
+                    for (int j = 0; j < cols; j++) {
+                        long src = off + (long) (j0 + p * NR + j) * cs + k0;
+                        float[] from;
+                        int f;
+                        if (arr != null) {
+                            from = arr;
+                            f = (int) src;
+                        } else {
+                            run(src, kc, tmp, 0);
+                            from = tmp;
+                            f = 0;
+                        }
+                        for (int k = 0; k < kc; k++) {
+                            dst[d + k * NR + j] = from[f + k];
+                        }
+                    }
+                } else {
+                    for (int j = 0; j < cols; j++) {
+                        long src = off + (long) (j0 + p * NR + j) * cs + (long) k0 * rs;
+                        for (int k = 0; k < kc; k++) {
+                            dst[d + k * NR + j] = get(src + k * rs);
+                        }
+                    }
+                }
+                if (cols < NR) {
+                    for (int k = 0; k < kc; k++) {
+                        Arrays.fill(dst, d + k * NR + cols, d + (k + 1) * NR, 0f);
+                    }
+                }
+            }
+        }
     }
 }

@@ -2,24 +2,245 @@ package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
-/** Normalisations and softmax. */
+/**
+ * Normalisations and softmax. Statistics are two-pass (mean, then the mean of squared deviations) with
+ * float vector partial sums flushed into a double every {@link #BLOCK} elements, so neither a large mean
+ * nor a long reduction loses precision. The variance is the biased one (divide by the count), as in PyTorch.
+ */
 public final class Norms {
+    private static final VectorSpecies<Float> S = VectorMath.SPECIES;
+    /** Elements summed in float (a few per lane) before the partial sum is added to a double. */
+    private static final int BLOCK = 256;
+    /** Elements per parallel chunk of row-wise ops. */
+    private static final int GRAIN = 1 << 14;
+
     private Norms() {
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#groupNorm}. */
     public static Tensor groupNorm(ComputePool pool, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
-        throw new UnsupportedOperationException("not implemented yet");
+        Kernels.requireNonNull("groupNorm", "x", x);
+        if (x.rank() < 2) {
+            throw new IllegalArgumentException("groupNorm: input must be [N, C, ...], got " + x.shape());
+        }
+        int c = x.dim(1);
+        if (groups <= 0 || c % groups != 0) {
+            throw new IllegalArgumentException("groupNorm: groups=" + groups + " must be positive and divide C=" + c
+                    + " of input " + x.shape());
+        }
+        float[] g = Kernels.param("groupNorm", "gamma", gamma, c, x);
+        float[] b = Kernels.param("groupNorm", "beta", beta, c, x);
+        Tensor in = Kernels.heap(x);
+        Tensor out = Tensor.zeros(in.shape());
+        int hw = Kernels.toInt(in.shape().product(2, in.rank()), "groupNorm", in);
+        int cpg = c / groups;
+        int len = Kernels.toInt((long) cpg * hw, "groupNorm", in);
+        int tasks = in.dim(0) * groups;
+        if (len == 0 || tasks == 0) {
+            return out;
+        }
+        float[] src = in.array();
+        int so = in.offset();
+        float[] dst = out.array();
+        pool.parallelFor(tasks, 1, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int base = t * len;
+                double mean = mean(src, so + base, len);
+                float meanF = (float) mean;
+                double var = sumSquaredDeviation(src, so + base, len, meanF) / len;
+                // the float mean differs from the double one; correct the variance for it (tiny, but free)
+                double d = meanF - mean;
+                var = Math.max(0, var - d * d);
+                double rstd = 1 / Math.sqrt(var + eps);
+                int c0 = (t % groups) * cpg;
+                for (int ch = 0; ch < cpg; ch++) {
+                    double scaleD = g == null ? rstd : g[c0 + ch] * rstd;
+                    float scale = (float) scaleD;
+                    // x - meanF is exact near the mean; the rest of the mean (mean - meanF) goes into the shift,
+                    // so a mean much larger than the spread costs no precision
+                    float shift = (float) ((b == null ? 0 : b[c0 + ch]) + d * scaleD);
+                    int off = base + ch * hw;
+                    normalize(src, so + off, dst, off, hw, meanF, scale, shift, silu);
+                }
+            }
+        });
+        return out;
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#layerNorm}. */
     public static Tensor layerNorm(ComputePool pool, Tensor x, Tensor gamma, Tensor beta, float eps) {
-        throw new UnsupportedOperationException("not implemented yet");
+        Kernels.requireNonNull("layerNorm", "x", x);
+        if (x.rank() < 1) {
+            throw new IllegalArgumentException("layerNorm: input must have rank >= 1, got " + x.shape());
+        }
+        int d = x.dim(-1);
+        float[] g = Kernels.param("layerNorm", "gamma", gamma, d, x);
+        float[] b = Kernels.param("layerNorm", "beta", beta, d, x);
+        Tensor in = Kernels.heap(x);
+        Tensor out = Tensor.zeros(in.shape());
+        if (d == 0 || in.numel() == 0) {
+            return out;
+        }
+        int rows = Kernels.toInt(in.numel() / d, "layerNorm", in);
+        float[] src = in.array();
+        int so = in.offset();
+        float[] dst = out.array();
+        float[] ones = g == null ? filled(d, 1f) : g;
+        float[] zeros = b == null ? new float[d] : b;
+        pool.parallelFor(rows, Math.max(1, GRAIN / d), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int off = r * d;
+                double mean = mean(src, so + off, d);
+                float meanF = (float) mean;
+                double var = sumSquaredDeviation(src, so + off, d, meanF) / d;
+                double dm = meanF - mean;
+                var = Math.max(0, var - dm * dm);
+                float rstd = (float) (1 / Math.sqrt(var + eps));
+                affine(src, so + off, dst, off, d, meanF, (float) (mean - meanF), rstd, ones, zeros);
+            }
+        });
+        return out;
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#softmax}. */
     public static Tensor softmax(ComputePool pool, Tensor x) {
-        throw new UnsupportedOperationException("not implemented yet");
+        Kernels.requireNonNull("softmax", "x", x);
+        if (x.rank() < 1) {
+            throw new IllegalArgumentException("softmax: input must have rank >= 1, got " + x.shape());
+        }
+        Tensor in = Kernels.heap(x);
+        Tensor out = Tensor.zeros(in.shape());
+        int d = in.dim(-1);
+        if (d == 0 || in.numel() == 0) {
+            return out;
+        }
+        int rows = Kernels.toInt(in.numel() / d, "softmax", in);
+        float[] src = in.array();
+        int so = in.offset();
+        float[] dst = out.array();
+        pool.parallelFor(rows, Math.max(1, GRAIN / d), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                softmaxRow(src, so + r * d, dst, r * d, d);
+            }
+        });
+        return out;
+    }
+
+    /** Numerically stable softmax of one row: subtract the max, exponentiate, divide by the (double) sum. */
+    static void softmaxRow(float[] src, int so, float[] dst, int d0, int n) {
+        int step = S.length();
+        FloatVector mx = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < n; i += step) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            mx = mx.max(FloatVector.fromArray(S, src, so + i, m).blend(Float.NEGATIVE_INFINITY, m.not()));
+        }
+        float max = mx.reduceLanes(VectorOperators.MAX);
+        double total = 0;
+        for (int block = 0; block < n; block += BLOCK) {
+            int end = Math.min(n, block + BLOCK);
+            FloatVector acc = FloatVector.zero(S);
+            for (int i = block; i < end; i += step) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                FloatVector e = VectorMath.exp(FloatVector.fromArray(S, src, so + i, m).sub(max));
+                e = e.blend(0f, m.not());
+                e.intoArray(dst, d0 + i, m);
+                acc = acc.add(e);
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        float inv = (float) (1 / total);
+        for (int i = 0; i < n; i += step) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector.fromArray(S, dst, d0 + i, m).mul(inv).intoArray(dst, d0 + i, m);
+        }
+    }
+
+    /**
+     * Mean of {@code a[off, off + n)} (n > 0). Sums the deviations from the first element (shifted data),
+     * so float rounding scales with the spread of the values, not their magnitude; float partial sums
+     * are flushed into a double every BLOCK elements.
+     */
+    static double mean(float[] a, int off, int n) {
+        float shift = a[off];
+        int step = S.length();
+        double total = 0;
+        for (int block = 0; block < n; block += BLOCK) {
+            int end = Math.min(n, block + BLOCK);
+            FloatVector acc = FloatVector.zero(S);
+            int i = block;
+            for (; i <= end - step; i += step) {
+                acc = acc.add(FloatVector.fromArray(S, a, off + i).sub(shift));
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                acc = acc.add(FloatVector.fromArray(S, a, off + i, m).sub(shift).blend(0f, m.not()));
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        return shift + total / n;
+    }
+
+    /** Sum of {@code (a[i] - mean)²} over {@code a[off, off + n)}, flushed into a double like {@link #mean}. */
+    static double sumSquaredDeviation(float[] a, int off, int n, float mean) {
+        int step = S.length();
+        double total = 0;
+        for (int block = 0; block < n; block += BLOCK) {
+            int end = Math.min(n, block + BLOCK);
+            FloatVector acc = FloatVector.zero(S);
+            int i = block;
+            for (; i <= end - step; i += step) {
+                FloatVector dv = FloatVector.fromArray(S, a, off + i).sub(mean);
+                acc = dv.fma(dv, acc);
+            }
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                FloatVector dv = FloatVector.fromArray(S, a, off + i, m).sub(mean).blend(0f, m.not());
+                acc = dv.fma(dv, acc);
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        return total;
+    }
+
+    /** {@code dst = (src - mean)·scale + shift}, then SiLU if asked, over one channel of GroupNorm. */
+    private static void normalize(float[] src, int so, float[] dst, int d0, int n,
+                                  float mean, float scale, float shift, boolean silu) {
+        int step = S.length();
+        FloatVector sc = FloatVector.broadcast(S, scale);
+        FloatVector sh = FloatVector.broadcast(S, shift);
+        for (int i = 0; i < n; i += step) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector y = FloatVector.fromArray(S, src, so + i, m).sub(mean).fma(sc, sh);
+            if (silu) {
+                y = VectorMath.mulSigmoid(y, 1f);
+            }
+            y.intoArray(dst, d0 + i, m);
+        }
+    }
+
+    /**
+     * {@code dst = (src - mean - meanLo)·rstd·gamma + beta} over one LayerNorm row; {@code mean + meanLo}
+     * is the row mean to about double precision ({@code src - mean} is exact near the mean).
+     */
+    private static void affine(float[] src, int so, float[] dst, int d0, int n,
+                               float mean, float meanLo, float rstd, float[] gamma, float[] beta) {
+        int step = S.length();
+        for (int i = 0; i < n; i += step) {
+            VectorMask<Float> m = S.indexInRange(i, n);
+            FloatVector g = FloatVector.fromArray(S, gamma, i, m).mul(rstd);
+            FloatVector b = FloatVector.fromArray(S, beta, i, m);
+            FloatVector.fromArray(S, src, so + i, m).sub(mean).sub(meanLo).fma(g, b).intoArray(dst, d0 + i, m);
+        }
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
     }
 }

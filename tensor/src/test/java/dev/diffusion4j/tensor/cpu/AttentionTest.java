@@ -1,0 +1,288 @@
+package dev.diffusion4j.tensor.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class AttentionTest {
+    private static ComputePool pool;
+
+    @BeforeAll
+    static void startPool() {
+        pool = new ComputePool(2);
+    }
+
+    @AfterAll
+    static void stopPool() {
+        pool.close();
+    }
+
+    /** Naive reference in double precision for rows {@code [r0, r1)} of every batch and head; scores materialised. */
+    static double[] reference(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal, int r0, int r1) {
+        int b = q.dim(0);
+        int tq = q.dim(1);
+        int c = q.dim(2);
+        int tk = k.dim(1);
+        int d = c / heads;
+        int rows = r1 - r0;
+        double[] out = new double[b * rows * c];
+        double[] sc = new double[tk];
+        for (int n = 0; n < b; n++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = r0; i < r1; i++) {
+                    double max = Double.NEGATIVE_INFINITY;
+                    int visible = causal ? i + 1 : tk;
+                    for (int j = 0; j < visible; j++) {
+                        double dot = 0;
+                        for (int e = 0; e < d; e++) {
+                            dot += (double) q.get(n, i, h * d + e) * k.get(n, j, h * d + e);
+                        }
+                        sc[j] = dot * scale;
+                        max = Math.max(max, sc[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < visible; j++) {
+                        sc[j] = Math.exp(sc[j] - max);
+                        sum += sc[j];
+                    }
+                    for (int e = 0; e < d; e++) {
+                        double acc = 0;
+                        for (int j = 0; j < visible; j++) {
+                            acc += sc[j] * v.get(n, j, h * d + e);
+                        }
+                        out[(n * rows + (i - r0)) * c + h * d + e] = acc / sum;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    static Tensor random(Random rnd, float magnitude, int... dims) {
+        Tensor t = Tensor.zeros(dims);
+        float[] a = t.array();
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) (rnd.nextGaussian() * magnitude);
+        }
+        return t;
+    }
+
+    /** Compares rows {@code [r0, r1)}; tolerance relative to the largest |v| (outputs are convex mixes of v). */
+    static void check(long seed, String what, Tensor out, double[] ref, int r0, int r1, double vmax, double rtol) {
+        int b = out.dim(0);
+        int c = out.dim(2);
+        int rows = r1 - r0;
+        double tol = rtol * vmax;
+        for (int n = 0; n < b; n++) {
+            for (int i = r0; i < r1; i++) {
+                for (int e = 0; e < c; e++) {
+                    double want = ref[(n * rows + (i - r0)) * c + e];
+                    float got = out.get(n, i, e);
+                    if (!(Math.abs(got - want) <= tol)) {
+                        fail(what + " seed=" + seed + ": out[" + n + "," + i + "," + e + "] = " + got
+                                + ", expected " + want + " (tol " + tol + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    static double maxAbs(Tensor t) {
+        double m = 0;
+        for (float x : t.toFloatArray()) {
+            m = Math.max(m, Math.abs(x));
+        }
+        return m;
+    }
+
+    private static void run(long seed, int batch, int tq, int tk, int heads, int d, boolean causal, float magnitude) {
+        Random rnd = new Random(seed);
+        int c = heads * d;
+        Tensor q = random(rnd, magnitude, batch, tq, c);
+        Tensor k = random(rnd, magnitude, batch, tk, c);
+        Tensor v = random(rnd, 1f, batch, tk, c);
+        float scale = (float) (1 / Math.sqrt(d));
+        Tensor out = Attention.attention(pool, q, k, v, heads, scale, causal);
+        assertEquals(Shape.of(batch, tq, c), out.shape());
+        double[] ref = reference(q, k, v, heads, scale, causal, 0, tq);
+        String what = "attention B=" + batch + " Tq=" + tq + " Tk=" + tk + " heads=" + heads + " d=" + d
+                + " causal=" + causal + " magnitude=" + magnitude;
+        check(seed, what, out, ref, 0, tq, maxAbs(v), 2e-5 * Math.max(1, magnitude * magnitude));
+    }
+
+    @ParameterizedTest(name = "B={0} Tq={1} Tk={2} heads={3} d={4} causal={5}")
+    @CsvSource({
+        "1, 1, 1, 1, 1, false",
+        "1, 5, 3, 1, 8, false",
+        "1, 64, 64, 1, 40, false",
+        "1, 100, 100, 2, 40, false",
+        "2, 130, 77, 8, 40, false",
+        "1, 77, 77, 12, 64, true",
+        "2, 77, 77, 2, 64, true",
+        "1, 200, 200, 1, 17, true",
+        "1, 129, 129, 2, 8, true",
+        "2, 70, 77, 2, 80, false",
+        "1, 33, 77, 1, 160, false",
+        "1, 65, 150, 1, 64, false",
+        "1, 40, 50, 2, 1, false",
+        "2, 17, 300, 12, 17, false",
+        "1, 96, 96, 1, 512, false",
+    })
+    void matchesReference(int batch, int tq, int tk, int heads, int d, boolean causal) {
+        long seed = new Random().nextLong();
+        run(seed, batch, tq, tk, heads, d, causal, 1f);
+    }
+
+    @Test
+    void largeScoresStayFinite() {
+        long seed = new Random().nextLong();
+        // Scores of order 1e3..1e4: a plain softmax would overflow exp.
+        run(seed, 1, 90, 130, 2, 40, false, 30f);
+        run(seed + 1, 1, 90, 90, 2, 16, true, 30f);
+    }
+
+    @Test
+    void singleThreadMatchesPool() {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        Tensor q = random(rnd, 1, 2, 150, 80);
+        Tensor k = random(rnd, 1, 2, 150, 80);
+        Tensor v = random(rnd, 1, 2, 150, 80);
+        try (ComputePool one = new ComputePool(1)) {
+            Tensor a = Attention.attention(one, q, k, v, 2, 0.15f, false);
+            Tensor b = Attention.attention(pool, q, k, v, 2, 0.15f, false);
+            // Same tiling either way; only the (unspecified) lane order of reductions may differ between
+            // interpreted and compiled code, so allow a few ulp.
+            float[] x = a.toFloatArray();
+            float[] y = b.toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(x[i], y[i], 1e-6f * Math.max(1f, Math.abs(x[i])), "element " + i + " seed=" + seed);
+            }
+        }
+    }
+
+    @Test
+    void viewsAndSegmentsAsInputs() {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int tq = 45;
+        int tk = 77;
+        int c = 2 * 24;
+        float[] big = new float[7 + tq * c + tk * c];
+        for (int i = 0; i < big.length; i++) {
+            big[i] = (float) rnd.nextGaussian();
+        }
+        Tensor q = Tensor.of(big, 7, Shape.of(1, tq, c));
+        Tensor k = Tensor.of(big, 7 + tq * c, Shape.of(1, tk, c));
+        float[] vData = random(rnd, 1, 1, tk, c).toFloatArray();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate((long) vData.length * 4);
+            for (int i = 0; i < vData.length; i++) {
+                seg.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, vData[i]);
+            }
+            Tensor v = Tensor.wrap(seg, dev.diffusion4j.tensor.DType.F32, Shape.of(1, tk, c));
+            Tensor out = Attention.attention(pool, q, k, v, 2, 0.2f, false);
+            double[] ref = reference(q, k, v, 2, 0.2f, false, 0, tq);
+            check(seed, "views/segment", out, ref, 0, tq, maxAbs(v), 2e-5);
+            // Inputs are untouched.
+            assertEquals(big[7], q.get(0, 0, 0));
+        }
+    }
+
+    @Test
+    void causalRowZeroCopiesFirstValue() {
+        Random rnd = new Random(1);
+        Tensor q = random(rnd, 1, 1, 10, 8);
+        Tensor k = random(rnd, 1, 1, 10, 8);
+        Tensor v = random(rnd, 1, 1, 10, 8);
+        Tensor out = Attention.attention(pool, q, k, v, 2, 1f, true);
+        for (int e = 0; e < 8; e++) {
+            assertEquals(v.get(0, 0, e), out.get(0, 0, e), 1e-6f);
+        }
+    }
+
+    /** U-Net first level at 512×512: 4096 tokens, 8 heads of 40; a few rows checked against the reference. */
+    @Test
+    void unetLevelOneSizeChecksSampledRows() {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int t = 4096;
+        int heads = 8;
+        int d = 40;
+        Tensor q = random(rnd, 1, 1, t, heads * d);
+        Tensor k = random(rnd, 1, 1, t, heads * d);
+        Tensor v = random(rnd, 1, 1, t, heads * d);
+        float scale = (float) (1 / Math.sqrt(d));
+        Tensor out = Attention.attention(pool, q, k, v, heads, scale, false);
+        int[] starts = {0, 63, 64, 2047, 4093};
+        for (int r0 : starts) {
+            int r1 = Math.min(t, r0 + 3);
+            double[] ref = reference(q, k, v, heads, scale, false, r0, r1);
+            check(seed, "4096x8x40 rows " + r0, out, ref, r0, r1, maxAbs(v), 2e-5);
+        }
+    }
+
+    @Test
+    void rejectsBadShapes() {
+        Tensor q = Tensor.zeros(1, 4, 12);
+        Tensor k = Tensor.zeros(1, 5, 12);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.attention(pool, q, k, k, 5, 1f, false));
+        assertTrue(e.getMessage().contains("heads=5") && e.getMessage().contains("[1, 4, 12]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.attention(pool, q, Tensor.zeros(2, 5, 12), Tensor.zeros(2, 5, 12), 2, 1f, false));
+        assertTrue(e.getMessage().contains("batch"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.attention(pool, q, Tensor.zeros(1, 5, 8), Tensor.zeros(1, 5, 8), 2, 1f, false));
+        assertTrue(e.getMessage().contains("channel"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.attention(pool, q, k, Tensor.zeros(1, 6, 12), 2, 1f, false));
+        assertTrue(e.getMessage().contains("token"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Attention.attention(pool, q, k, k, 2, 1f, true));
+        assertTrue(e.getMessage().contains("causal"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.attention(pool, Tensor.zeros(4, 12), k, k, 2, 1f, false));
+        assertTrue(e.getMessage().contains("[B, T, C]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Attention.attention(pool, q, k, k, 0, 1f, false));
+        assertTrue(e.getMessage().contains("heads=0"), e.getMessage());
+    }
+
+    @Test
+    void exp2IsAccurate() {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int worst = 0;
+        float worstX = 0;
+        for (int i = 0; i < 200_000; i++) {
+            float x = i < 1000 ? -i * 0.125f : (float) (-rnd.nextDouble() * 126);
+            float got = Attention.exp2(x);
+            float want = (float) Math.pow(2, x);
+            int ulps = Math.abs(Float.floatToRawIntBits(got) - Float.floatToRawIntBits(want));
+            if (ulps > worst) {
+                worst = ulps;
+                worstX = x;
+            }
+        }
+        assertTrue(worst <= 2, "exp2 error " + worst + " ulp at x=" + worstX + " seed=" + seed);
+        assertEquals(0f, Attention.exp2(Float.NEGATIVE_INFINITY));
+        assertEquals(0f, Attention.exp2(-200f));
+        assertEquals(1f, Attention.exp2(0f));
+        assertEquals(0.5f, Attention.exp2(-1f));
+        assertEquals(1024f, Attention.exp2(10f));
+    }
+}

@@ -1,0 +1,163 @@
+package dev.diffusion4j.tensor.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class Conv2dTest {
+    private static final ComputePool POOL1 = new ComputePool(1);
+    private static final ComputePool POOL2 = new ComputePool(2);
+
+    @AfterAll
+    static void closePools() {
+        POOL1.close();
+        POOL2.close();
+    }
+
+    static double[] reference(float[] x, int n, int cin, int h, int w, float[] wt, int cout, int kh, int kw,
+                              float[] bias, int s, int pt, int pb, int pl, int pr) {
+        int ho = (h + pt + pb - kh) / s + 1;
+        int wo = (w + pl + pr - kw) / s + 1;
+        double[] out = new double[n * cout * ho * wo];
+        for (int b = 0; b < n; b++) {
+            for (int co = 0; co < cout; co++) {
+                for (int oy = 0; oy < ho; oy++) {
+                    for (int ox = 0; ox < wo; ox++) {
+                        double acc = bias != null ? bias[co] : 0;
+                        for (int ci = 0; ci < cin; ci++) {
+                            for (int ky = 0; ky < kh; ky++) {
+                                int iy = oy * s + ky - pt;
+                                if (iy < 0 || iy >= h) {
+                                    continue;
+                                }
+                                for (int kx = 0; kx < kw; kx++) {
+                                    int ix = ox * s + kx - pl;
+                                    if (ix < 0 || ix >= w) {
+                                        continue;
+                                    }
+                                    acc += (double) x[((b * cin + ci) * h + iy) * w + ix]
+                                            * wt[((co * cin + ci) * kh + ky) * kw + kx];
+                                }
+                            }
+                        }
+                        out[((b * cout + co) * ho + oy) * wo + ox] = acc;
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "n={0} cin={1} {2}x{3} cout={4} k={5}x{6} s={7} pad=({8},{9},{10},{11}) bias={12}")
+    @CsvSource({
+            "1, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, true",
+            "2, 7, 13, 11, 17, 3, 3, 1, 1, 1, 1, 1, false",
+            "1, 4, 16, 16, 8, 3, 3, 2, 1, 1, 1, 1, true",
+            "1, 5, 17, 15, 6, 3, 3, 2, 0, 1, 0, 1, true",
+            "2, 6, 16, 16, 13, 3, 3, 2, 0, 1, 0, 1, false",
+            "1, 33, 9, 10, 14, 1, 1, 1, 0, 0, 0, 0, true",
+            "2, 16, 40, 40, 20, 1, 1, 1, 0, 0, 0, 0, false",
+            "1, 8, 9, 9, 4, 1, 1, 2, 0, 0, 0, 0, true",
+            "1, 3, 12, 9, 4, 5, 3, 1, 2, 1, 0, 2, true",
+            "1, 2, 7, 7, 3, 3, 3, 3, 0, 0, 0, 0, false",
+            "1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, false",
+            "1, 1, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, true",
+            "1, 40, 37, 35, 27, 3, 3, 1, 1, 1, 1, 1, true",
+            "1, 4, 5, 70, 3, 3, 3, 1, 1, 1, 1, 1, true",
+            "3, 4, 6, 6, 50, 3, 3, 1, 1, 1, 1, 1, true"})
+    void matchesReference(int n, int cin, int h, int w, int cout, int kh, int kw, int s, int pt, int pb, int pl,
+                          int pr, boolean withBias) {
+        long seed = 31L * n + 7L * cin + 13L * h + w + 101L * cout + kh + 3L * s + pt + 5L * pb;
+        Random rnd = new Random(seed);
+        float[] x = GemmTest.random(rnd, n * cin * h * w);
+        float[] wt = GemmTest.random(rnd, cout * cin * kh * kw);
+        float[] bias = withBias ? GemmTest.random(rnd, cout) : null;
+        double[] want = reference(x, n, cin, h, w, wt, cout, kh, kw, bias, s, pt, pb, pl, pr);
+        int ho = (h + pt + pb - kh) / s + 1;
+        int wo = (w + pl + pr - kw) / s + 1;
+        for (ComputePool pool : new ComputePool[] {POOL1, POOL2}) {
+            Tensor y = Conv2d.conv2d(pool, Tensor.of(x, n, cin, h, w), Tensor.of(wt, cout, cin, kh, kw),
+                    withBias ? Tensor.of(bias, cout) : null, s, pt, pb, pl, pr);
+            assertEquals(Shape.of(n, cout, ho, wo), y.shape());
+            GemmTest.assertClose(want, y.toFloatArray(), cin * kh * kw, 1,
+                    "seed " + seed + " threads " + pool.threads());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"F16", "BF16", "F32"})
+    void segmentWeightsAndBias(DType dtype) {
+        long seed = 77 + dtype.ordinal();
+        Random rnd = new Random(seed);
+        int n = 2;
+        int cin = 10;
+        int h = 12;
+        int w = 14;
+        int cout = 15;
+        float[] x = GemmTest.random(rnd, n * cin * h * w);
+        float[] wt = GemmTest.random(rnd, cout * cin * 9);
+        float[] bias = GemmTest.random(rnd, cout);
+        double[] want = reference(x, n, cin, h, w, GemmTest.rounded(wt, dtype), cout, 3, 3,
+                GemmTest.rounded(bias, dtype), 1, 1, 1, 1, 1);
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor y = Conv2d.conv2d(POOL2, Tensor.of(x, n, cin, h, w),
+                    GemmTest.segment(arena, wt, dtype, cout, cin, 3, 3), GemmTest.segment(arena, bias, dtype, cout),
+                    1, 1, 1, 1, 1);
+            GemmTest.assertClose(want, y.toFloatArray(), cin * 9, 1, "seed " + seed + " " + dtype);
+        }
+        try (Arena arena = Arena.ofShared()) {
+            Tensor y = Conv2d.conv2d(POOL2, Tensor.of(x, n, cin, h, w),
+                    GemmTest.segment(arena, wt, dtype, cout, cin, 3, 3), GemmTest.segment(arena, bias, dtype, cout),
+                    1, 1, 1, 1, 1);
+            GemmTest.assertClose(want, y.toFloatArray(), cin * 9, 1, "seed " + seed + " " + dtype + " shared");
+        }
+    }
+
+    @Test
+    void inputViewWithOffsetIsRespected() {
+        long seed = 3;
+        Random rnd = new Random(seed);
+        float[] x = GemmTest.random(rnd, 2 * 3 * 6 * 6);
+        float[] wt = GemmTest.random(rnd, 4 * 3 * 9);
+        Tensor second = Tensor.of(x, 2, 3, 6, 6).slice(1).reshape(1, 3, 6, 6);
+        float[] x1 = java.util.Arrays.copyOfRange(x, 3 * 36, 6 * 36);
+        double[] want = reference(x1, 1, 3, 6, 6, wt, 4, 3, 3, null, 1, 1, 1, 1, 1);
+        GemmTest.assertClose(want, Conv2d.conv2d(POOL2, second, Tensor.of(wt, 4, 3, 3, 3), null, 1, 1, 1, 1, 1)
+                .toFloatArray(), 27, 1, "seed " + seed);
+        Tensor second1x1 = Tensor.of(x, 2, 3, 6, 6).slice(1).reshape(1, 3, 6, 6);
+        float[] w1 = GemmTest.random(rnd, 4 * 3);
+        GemmTest.assertClose(reference(x1, 1, 3, 6, 6, w1, 4, 1, 1, null, 1, 0, 0, 0, 0),
+                Conv2d.conv2d(POOL1, second1x1, Tensor.of(w1, 4, 3, 1, 1), null, 1, 0, 0, 0, 0).toFloatArray(), 3, 1,
+                "seed " + seed + " 1x1");
+    }
+
+    @Test
+    void badShapesAreRejected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.conv2d(POOL1, Tensor.zeros(1, 3, 8, 8), Tensor.zeros(4, 2, 3, 3), null, 1, 1, 1, 1, 1));
+        assertTrue(e.getMessage().startsWith("conv2d:") && e.getMessage().contains("[1, 3, 8, 8]")
+                && e.getMessage().contains("[4, 2, 3, 3]"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.conv2d(POOL1, Tensor.zeros(3, 8, 8), Tensor.zeros(4, 3, 3, 3), null, 1, 1, 1, 1, 1));
+        assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.conv2d(POOL1, Tensor.zeros(1, 3, 8, 8), Tensor.zeros(4, 3, 3, 3), Tensor.zeros(5),
+                        1, 1, 1, 1, 1));
+        assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.conv2d(POOL1, Tensor.zeros(1, 3, 8, 8), Tensor.zeros(4, 3, 3, 3), null, 0, 1, 1, 1, 1));
+        assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.conv2d(POOL1, Tensor.zeros(1, 3, 8, 8), Tensor.zeros(4, 3, 3, 3), null, 1, -1, 1, 1, 1));
+        assertThrows(IllegalArgumentException.class,
+                () -> Conv2d.conv2d(POOL1, Tensor.zeros(1, 3, 2, 2), Tensor.zeros(4, 3, 3, 3), null, 1, 0, 0, 0, 0));
+    }
+}
