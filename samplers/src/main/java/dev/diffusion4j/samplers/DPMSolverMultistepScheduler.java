@@ -1,0 +1,283 @@
+package dev.diffusion4j.samplers;
+
+import dev.diffusion4j.tensor.Tensor;
+
+/**
+ * diffusers' {@code DPMSolverMultistepScheduler}: DPM-Solver++ (default) or DPM-Solver, orders 1 and 2
+ * (solver_type "midpoint" or "heun"), with optional Karras sigmas ("DPM++ 2M Karras"). The first step is
+ * first order (no history) and, with {@code final_sigmas_type="zero"} (the default), so is the last.
+ * Class defaults: timestep_spacing "linspace", solver_order 2, lower_order_final true, lambda_min_clipped
+ * -inf. The SDE variants, third order, thresholding and lu-lambdas are rejected.
+ */
+public final class DPMSolverMultistepScheduler extends AbstractScheduler {
+    private final float[] trainSigmas;
+    private final float[] logSigmas;
+    private final int solverOrder;
+    private final boolean dpmSolverPlusPlus;
+    private final boolean midpoint;
+    private final boolean lowerOrderFinal;
+    private final boolean eulerAtFinal;
+    private final boolean finalSigmaZero;
+    private float[][] modelOutputs;
+    private int lowerOrderNums;
+
+    /** A DPM-Solver multistep scheduler for {@code config} (absent keys take diffusers' class defaults). */
+    public DPMSolverMultistepScheduler(SchedulerConfig config) {
+        super(config);
+        solverOrder = config.getInt("solver_order", 2);
+        if (solverOrder < 1 || solverOrder > 2) {
+            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " (only 1 and 2 are supported)");
+        }
+        String algo = config.getString("algorithm_type", "dpmsolver++");
+        if (!algo.equals("dpmsolver++") && !algo.equals("dpmsolver")) {
+            throw new IllegalArgumentException(name() + ": algorithm_type '" + algo + "' (only dpmsolver++ and dpmsolver)");
+        }
+        dpmSolverPlusPlus = algo.equals("dpmsolver++");
+        String st = config.getString("solver_type", "midpoint");
+        if (!st.equals("midpoint") && !st.equals("heun")) {
+            throw new IllegalArgumentException(name() + ": solver_type '" + st + "' is not midpoint or heun");
+        }
+        midpoint = st.equals("midpoint");
+        if (config.getBoolean("thresholding", false) || config.getBoolean("use_lu_lambdas", false)) {
+            throw new IllegalArgumentException(name() + ": thresholding and use_lu_lambdas are not supported");
+        }
+        if (config.getDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY) != Double.NEGATIVE_INFINITY) {
+            throw new IllegalArgumentException(name() + ": only lambda_min_clipped=-inf is supported");
+        }
+        if (config.getString("variance_type", null) != null) {
+            throw new IllegalArgumentException(name() + ": variance_type is not supported");
+        }
+        lowerOrderFinal = config.getBoolean("lower_order_final", true);
+        eulerAtFinal = config.getBoolean("euler_at_final", false);
+        String fst = config.getString("final_sigmas_type", "zero");
+        if (!fst.equals("zero") && !fst.equals("sigma_min")) {
+            throw new IllegalArgumentException(name() + ": final_sigmas_type '" + fst + "' is not zero or sigma_min");
+        }
+        finalSigmaZero = fst.equals("zero");
+        trainSigmas = Schedules.trainSigmas(alphasCumprod);
+        logSigmas = Schedules.logF32(trainSigmas);
+    }
+
+    @Override
+    public void setTimesteps(int n) {
+        Schedules.checkSteps(name(), n, trainSteps);
+        int last = trainSteps; // lambda_min_clipped = -inf clips nothing
+        String spacing = spacing("linspace");
+        double[] ts;
+        switch (spacing) {
+            case "linspace": {
+                double[] l = Schedules.npLinspace(0, last - 1, n + 1);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = Schedules.npRound(l[n - i]);
+                }
+                break;
+            }
+            case "leading": {
+                int ratio = last / (n + 1);
+                int off = config.getInt("steps_offset", 0);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = (double) (n - i) * ratio + off;
+                }
+                break;
+            }
+            case "trailing":
+                ts = Schedules.trailing(trainSteps, n, last);
+                break;
+            default:
+                throw Schedules.badSpacing(name(), spacing);
+        }
+        double[] s;
+        if (config.getBoolean("use_karras_sigmas", false)) {
+            s = Schedules.karras(trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
+            ts = new double[s.length];
+            for (int i = 0; i < s.length; i++) {
+                ts[i] = Schedules.npRound(Schedules.sigmaToT(s[i], logSigmas));
+            }
+        } else {
+            s = new double[ts.length];
+            for (int i = 0; i < ts.length; i++) {
+                s[i] = Schedules.npInterpArange(ts[i], trainSigmas);
+            }
+        }
+        float[] sg = new float[s.length + 1];
+        for (int i = 0; i < s.length; i++) {
+            sg[i] = (float) s[i];
+        }
+        float a0 = alphasCumprod[0];
+        sg[s.length] = finalSigmaZero ? 0f : (float) Math.sqrt((1f - a0) / a0);
+        sigmas = sg;
+        timesteps = ts;
+        numInferenceSteps = ts.length;
+        modelOutputs = new float[solverOrder][];
+        lowerOrderNums = 0;
+        resetIndices();
+    }
+
+    @Override
+    protected boolean unknownTimestepIsLast() {
+        return true;
+    }
+
+    @Override
+    public boolean integerTimesteps() {
+        return true;
+    }
+
+    @Override
+    public float initNoiseSigma() {
+        return 1f;
+    }
+
+    @Override
+    public Tensor scaleModelInput(Tensor sample, double t) {
+        return sample.copy();
+    }
+
+    /** alpha_t = 1/sqrt(sigma^2+1), sigma_t = sigma * alpha_t. */
+    private static double alphaOf(double sigma) {
+        return 1 / Math.sqrt(sigma * sigma + 1);
+    }
+
+    private static double lambdaOf(double sigma) {
+        double a = alphaOf(sigma);
+        return Math.log(a) - Math.log(sigma * a);
+    }
+
+    private float[] convert(float[] m, float[] x) {
+        double sigma = sigmas[stepIndex];
+        double a = alphaOf(sigma);
+        double s = sigma * a;
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double x0 = switch (predictionType) {
+                case "epsilon" -> (x[i] - s * m[i]) / a;
+                case "v_prediction" -> a * x[i] - s * m[i];
+                default -> m[i];
+            };
+            if (dpmSolverPlusPlus) {
+                out[i] = (float) x0;
+            } else {
+                // DPM-Solver works on the noise prediction
+                out[i] = switch (predictionType) {
+                    case "epsilon" -> m[i];
+                    case "v_prediction" -> (float) (a * m[i] + s * x[i]);
+                    default -> (float) ((x[i] - a * m[i]) / s);
+                };
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
+        requireTimesteps();
+        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
+        initStepIndex(t);
+        if (stepIndex + 1 >= sigmas.length) {
+            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
+        }
+        int len = timesteps.length;
+        boolean finalFirstOrder = stepIndex == len - 1
+                && (eulerAtFinal || (lowerOrderFinal && len < 15) || finalSigmaZero);
+        boolean lowerSecond = stepIndex == len - 2 && lowerOrderFinal && len < 15;
+        float[] x = data(sample);
+        float[] m = convert(data(modelOutput), x);
+        for (int i = 0; i < solverOrder - 1; i++) {
+            modelOutputs[i] = modelOutputs[i + 1];
+        }
+        modelOutputs[solverOrder - 1] = m;
+        float[] out;
+        if (solverOrder == 1 || lowerOrderNums < 1 || finalFirstOrder) {
+            out = firstOrder(m, x);
+        } else {
+            // solver_order == 2 (lowerSecond only matters for third order)
+            out = secondOrder(x);
+        }
+        if (lowerOrderNums < solverOrder) {
+            lowerOrderNums++;
+        }
+        stepIndex++;
+        return new StepOutput(like(sample, out), null);
+    }
+
+    private float[] firstOrder(float[] m, float[] x) {
+        double sT = sigmas[stepIndex + 1];
+        double sS = sigmas[stepIndex];
+        double aT = alphaOf(sT);
+        double aS = alphaOf(sS);
+        double h = lambdaOf(sT) - lambdaOf(sS);
+        double sigT = sT * aT;
+        double sigS = sS * aS;
+        double c1;
+        double c2;
+        if (dpmSolverPlusPlus) {
+            c1 = sigT / sigS;
+            c2 = aT * (Math.exp(-h) - 1.0);
+        } else {
+            c1 = aT / aS;
+            c2 = sigT * (Math.exp(h) - 1.0);
+        }
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = (float) (c1 * x[i] - c2 * m[i]);
+        }
+        return out;
+    }
+
+    private float[] secondOrder(float[] x) {
+        double sT = sigmas[stepIndex + 1];
+        double s0 = sigmas[stepIndex];
+        double s1 = sigmas[stepIndex - 1];
+        double aT = alphaOf(sT);
+        double a0 = alphaOf(s0);
+        double sigT = sT * aT;
+        double sig0 = s0 * a0;
+        double lT = lambdaOf(sT);
+        double l0 = lambdaOf(s0);
+        double l1 = lambdaOf(s1);
+        float[] m0 = modelOutputs[solverOrder - 1];
+        float[] m1 = modelOutputs[solverOrder - 2];
+        double h = lT - l0;
+        double h0 = l0 - l1;
+        double r0 = h0 / h;
+        double cx;
+        double cD0;
+        double cD1;
+        if (dpmSolverPlusPlus) {
+            cx = sigT / sig0;
+            double e = aT * (Math.exp(-h) - 1.0);
+            cD0 = -e;
+            cD1 = midpoint ? -0.5 * e : aT * ((Math.exp(-h) - 1.0) / h + 1.0);
+        } else {
+            cx = aT / a0;
+            double e = sigT * (Math.exp(h) - 1.0);
+            cD0 = -e;
+            cD1 = midpoint ? -0.5 * e : -sigT * ((Math.exp(h) - 1.0) / h - 1.0);
+        }
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double d1 = (1.0 / r0) * (m0[i] - m1[i]);
+            out[i] = (float) (cx * x[i] + cD0 * m0[i] + cD1 * d1);
+        }
+        return out;
+    }
+
+    /** {@code alpha_t * original + sigma_t * noise} with the sigma of the begin/step index or of {@code t}. */
+    @Override
+    public Tensor addNoise(Tensor original, Tensor noise, double t) {
+        requireTimesteps();
+        sameShape(name() + ".addNoise", original, "original", noise, "noise");
+        int idx = beginIndex < 0 ? indexForTimestep(t) : (stepIndex >= 0 ? stepIndex : beginIndex);
+        float sigma = sigmas[idx];
+        float a = (float) (1 / Math.sqrt(sigma * sigma + 1f));
+        float s = sigma * a;
+        float[] x = data(original);
+        float[] n = data(noise);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = a * x[i] + s * n[i];
+        }
+        return like(original, x);
+    }
+}

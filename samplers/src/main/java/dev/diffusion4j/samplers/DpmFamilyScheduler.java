@@ -1,0 +1,179 @@
+package dev.diffusion4j.samplers;
+
+import dev.diffusion4j.tensor.Tensor;
+
+/**
+ * Shared parts of the exponential-integrator schedulers working on (alpha_t, sigma_t, lambda_t) with
+ * integer timesteps (UniPC, DEIS, DPM-Solver singlestep): "linspace over n+1 points" spacing, sigma
+ * interpolation or Karras sigmas, data/noise-prediction conversion and VP noising.
+ */
+abstract class DpmFamilyScheduler extends AbstractScheduler {
+    protected final float[] trainSigmas;
+    protected final float[] logSigmas;
+
+    DpmFamilyScheduler(SchedulerConfig config) {
+        super(config);
+        if (config.getBoolean("thresholding", false)) {
+            throw new IllegalArgumentException(name() + ": thresholding=true is not supported");
+        }
+        trainSigmas = Schedules.trainSigmas(alphasCumprod);
+        logSigmas = Schedules.logF32(trainSigmas);
+    }
+
+    /** Timesteps for linspace (n+1 points, last dropped), leading or trailing spacing, descending. */
+    protected double[] dpmTimesteps(String spacing, int n, int last) {
+        double[] ts;
+        switch (spacing) {
+            case "linspace": {
+                double[] l = Schedules.npLinspace(0, last - 1, n + 1);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = Schedules.npRound(l[n - i]);
+                }
+                return ts;
+            }
+            case "leading": {
+                int ratio = last / (n + 1);
+                int off = config.getInt("steps_offset", 0);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = (double) (n - i) * ratio + off;
+                }
+                return ts;
+            }
+            case "trailing":
+                return Schedules.trailing(trainSteps, n, last);
+            default:
+                throw Schedules.badSpacing(name(), spacing);
+        }
+    }
+
+    /**
+     * Sets timesteps and sigmas: interpolated sigmas plus {@code lastSigma}, or (use_karras_sigmas) Karras
+     * sigmas with rounded timesteps, the last sigma repeated.
+     */
+    protected void setSchedule(double[] ts, boolean karras, double lastSigmaIfInterp) {
+        double[] s;
+        float last;
+        if (karras) {
+            int n = ts.length;
+            s = Schedules.karras(trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
+            ts = new double[n];
+            for (int i = 0; i < n; i++) {
+                ts[i] = Schedules.npRound(Schedules.sigmaToT(s[i], logSigmas));
+            }
+            last = (float) s[n - 1];
+        } else {
+            s = new double[ts.length];
+            for (int i = 0; i < ts.length; i++) {
+                s[i] = Schedules.npInterpArange(ts[i], trainSigmas);
+            }
+            last = (float) lastSigmaIfInterp;
+        }
+        float[] sg = new float[s.length + 1];
+        for (int i = 0; i < s.length; i++) {
+            sg[i] = (float) s[i];
+        }
+        sg[s.length] = last;
+        sigmas = sg;
+        timesteps = ts;
+        numInferenceSteps = ts.length;
+        resetIndices();
+    }
+
+    /** sqrt((1 - ac[0]) / ac[0]) in float32: the smallest training sigma. */
+    protected float sigmaMin() {
+        return trainSigmas[0];
+    }
+
+    static double alphaOf(double sigma) {
+        return 1 / Math.sqrt(sigma * sigma + 1);
+    }
+
+    static double sigmaTOf(double sigma) {
+        return sigma * alphaOf(sigma);
+    }
+
+    static double lambdaOf(double sigma) {
+        double a = alphaOf(sigma);
+        return Math.log(a) - Math.log(sigma * a);
+    }
+
+    /** The model output as a data prediction x0 (at the current step's sigma). */
+    protected float[] toX0(float[] m, float[] x) {
+        double sigma = sigmas[stepIndex];
+        double a = alphaOf(sigma);
+        double s = sigma * a;
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = (float) switch (predictionType) {
+                case "epsilon" -> (x[i] - s * m[i]) / a;
+                case "v_prediction" -> a * x[i] - s * m[i];
+                default -> m[i];
+            };
+        }
+        return out;
+    }
+
+    /** The model output as a noise prediction (at the current step's sigma). */
+    protected float[] toEps(float[] m, float[] x) {
+        double sigma = sigmas[stepIndex];
+        double a = alphaOf(sigma);
+        double s = sigma * a;
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = (float) switch (predictionType) {
+                case "epsilon" -> m[i];
+                case "v_prediction" -> a * m[i] + s * x[i];
+                default -> (x[i] - a * m[i]) / s;
+            };
+        }
+        return out;
+    }
+
+    @Override
+    protected boolean unknownTimestepIsLast() {
+        return true;
+    }
+
+    @Override
+    public boolean integerTimesteps() {
+        return true;
+    }
+
+    @Override
+    public float initNoiseSigma() {
+        return 1f;
+    }
+
+    @Override
+    public Tensor scaleModelInput(Tensor sample, double t) {
+        return sample.copy();
+    }
+
+    protected void checkStep(Tensor modelOutput, double t, Tensor sample) {
+        requireTimesteps();
+        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
+        initStepIndex(t);
+        if (stepIndex + 1 >= sigmas.length) {
+            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
+        }
+    }
+
+    /** {@code alpha_t * original + sigma_t * noise} with the sigma of the begin/step index or of {@code t}. */
+    @Override
+    public Tensor addNoise(Tensor original, Tensor noise, double t) {
+        requireTimesteps();
+        sameShape(name() + ".addNoise", original, "original", noise, "noise");
+        int idx = beginIndex < 0 ? indexForTimestep(t) : (stepIndex >= 0 ? stepIndex : beginIndex);
+        float sigma = sigmas[idx];
+        float a = (float) (1 / Math.sqrt(sigma * sigma + 1f));
+        float s = sigma * a;
+        float[] x = data(original);
+        float[] n = data(noise);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = a * x[i] + s * n[i];
+        }
+        return like(original, x);
+    }
+}
