@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The {@code sd} command: entry point of {@code ./sd}. */
 @Command(name = "sd", mixinStandardHelpOptions = true, version = "diffusion4j 0.1.0-SNAPSHOT",
         description = "diffusion4j: Stable Diffusion in pure Java.",
-        subcommands = {SelfCheckCommand.class})
+        subcommands = {SelfCheckCommand.class, InspectCommand.class})
 public final class SdCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
