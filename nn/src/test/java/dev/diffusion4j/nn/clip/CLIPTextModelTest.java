@@ -1,0 +1,192 @@
+package dev.diffusion4j.nn.clip;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.CpuBackend;
+import dev.diffusion4j.weights.SafeTensors;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** Parity with {@code clip_text/} (HF CLIPTextModel, float32): max |a-b| <= 1e-4 * max(1, max|ref|). */
+class CLIPTextModelTest {
+
+    static Path caseDir() {
+        return Fixtures.root().resolve("clip_text");
+    }
+
+    static int[][] fixtureIds(SafeTensors inputs) {
+        long[] flat = inputs.longs("input_ids");
+        int rows = flat.length / 77;
+        int[][] ids = new int[rows][77];
+        for (int i = 0; i < flat.length; i++) {
+            ids[i / 77][i % 77] = Math.toIntExact(flat[i]);
+        }
+        return ids;
+    }
+
+    static void assertClose(Tensor ref, Tensor got, String what) {
+        assertEquals(ref.shape(), got.shape(), what + " shape");
+        float[] r = ref.toFloatArray();
+        float[] g = got.toFloatArray();
+        double maxRef = 0;
+        double maxDiff = 0;
+        int worst = -1;
+        for (int i = 0; i < r.length; i++) {
+            maxRef = Math.max(maxRef, Math.abs(r[i]));
+            double diff = Math.abs((double) r[i] - g[i]);
+            if (!(diff <= maxDiff)) {   // NaN-safe: a NaN always becomes the worst
+                maxDiff = diff;
+                worst = i;
+            }
+        }
+        double tol = 1e-4 * Math.max(1, maxRef);
+        assertTrue(maxDiff <= tol, what + ": max |diff| " + maxDiff + " at " + worst + " > tol " + tol);
+        System.out.printf("clip_text %-22s max|diff| %.3g (tol %.3g)%n", what, maxDiff, tol);
+    }
+
+    /**
+     * True when the CPU backend implements every op the text model calls (the kernels are written on other branches;
+     * the stubs throw UnsupportedOperationException).
+     */
+    static boolean cpuBackendImplementsClipOps() {
+        try {
+            Backend b = CpuBackend.create();
+            Tensor x = Tensor.of(new float[] {1, 2, 3, 4, 5, 6, 7, 8}, 1, 2, 4);
+            Tensor w = Tensor.of(new float[16], 4, 4);
+            Tensor g = Tensor.of(new float[] {1, 1, 1, 1}, 4);
+            b.linear(x, w, g);
+            b.layerNorm(x, g, g, 1e-5f);
+            b.attention(x, x, x, 2, 0.5f, true);
+            b.quickGelu(x);
+            b.add(x, g);
+            return true;
+        } catch (UnsupportedOperationException | LinkageError e) {
+            return false;
+        }
+    }
+
+    void checkParity(Backend backend) throws Exception {
+        Path dir = caseDir();
+        try (CLIPTextModel model = CLIPTextModel.load(Fixtures.root().resolve("models/tiny-sd/text_encoder"), backend);
+             SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            int[][] ids = fixtureIds(in);
+            CLIPTextModel.Output o = model.forward(ids);
+            String tag = backend.name() + " ";
+            assertClose(out.tensor("last_hidden_state"), o.lastHiddenState(), tag + "last_hidden_state");
+            assertClose(out.tensor("pooled_output"), o.pooled(), tag + "pooled_output");
+            long[] eos = out.longs("eos_index");
+            for (int i = 0; i < eos.length; i++) {
+                assertEquals(eos[i], o.poolIndex()[i], "eos_index row " + i);
+            }
+            assertEquals(model.config().numHiddenLayers() + 1, o.hiddenStates().size());
+            for (int i = 0; i < o.hiddenStates().size(); i++) {
+                assertClose(out.tensor("hidden_states_" + i), o.hiddenStates().get(i), tag + "hidden_states_" + i);
+            }
+            assertClose(out.tensor("penultimate_normed"), model.encode(ids, 2), tag + "clip skip 2");
+            assertClose(out.tensor("last_hidden_state"), model.encode(ids, 1), tag + "clip skip 1");
+        }
+    }
+
+    @Test
+    void matchesFixturesOnReferenceBackend() throws Exception {
+        checkParity(new ReferenceBackend());
+    }
+
+    @Test
+    void matchesFixturesOnCpuBackend() throws Exception {
+        Fixtures.root();
+        assumeTrue(cpuBackendImplementsClipOps(),
+                "CpuBackend kernels (linear, layerNorm, attention, quickGelu, add) not merged yet");
+        checkParity(CpuBackend.create());
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void tokenizerReproducesFixtureInputIds() throws Exception {
+        CLIPTokenizer tok = CLIPTokenizer.load(Fixtures.tokenizerFolder());
+        Map<String, Object> c = JSON.std.mapFrom(Files.readString(caseDir().resolve("case.json")));
+        List<String> prompts = (List<String>) ((Map<String, Object>) c.get("params")).get("prompts");
+        try (SafeTensors in = SafeTensors.open(caseDir().resolve("inputs.safetensors"))) {
+            int[][] ids = fixtureIds(in);
+            assertEquals(prompts.size(), ids.length);
+            for (int i = 0; i < ids.length; i++) {
+                assertArrayEquals(ids[i], tok.inputIds(prompts.get(i)).inputIds(), prompts.get(i));
+            }
+        }
+    }
+
+    @Test
+    void encodeChunksConcatenatesAndWeights() throws Exception {
+        CLIPTokenizer tok = CLIPTokenizer.load(Fixtures.tokenizerFolder());
+        try (CLIPTextModel model = CLIPTextModel.load(Fixtures.root().resolve("models/tiny-sd/text_encoder"),
+                new ReferenceBackend())) {
+            String longPrompt = "a (red:1.4) cube, " + "cat ".repeat(80) + "BREAK [blue] sphere";
+            List<PromptWeighting.WeightedChunk> chunks =
+                    PromptWeighting.encode(tok, longPrompt, CLIPTokenizer.Padding.EOS, true);
+            assertEquals(3, chunks.size());
+            Tensor z = model.encodeChunks(chunks, 2);
+            assertEquals(1, z.dim(0));
+            assertEquals(3 * 77, z.dim(1));
+            float[] all = z.toFloatArray();
+            int d = model.config().hiddenSize();
+            for (int i = 0; i < chunks.size(); i++) {
+                Tensor plain = model.encode(new int[][] {chunks.get(i).ids()}, 2);
+                float[] expected = PromptWeighting.applyWeights(plain, chunks.get(i).weights()).toFloatArray();
+                for (int j = 0; j < expected.length; j++) {
+                    assertEquals(expected[j], all[i * 77 * d + j], 1e-5f, "chunk " + i + " element " + j);
+                }
+            }
+            // The middle chunk has only weight-1 tokens: it is the plain encoding.
+            float[] mid = model.encode(new int[][] {chunks.get(1).ids()}, 2).toFloatArray();
+            for (int j = 0; j < mid.length; j++) {
+                assertEquals(mid[j], all[77 * d + j], 1e-6f, "middle chunk element " + j);
+            }
+            assertThrows(IllegalArgumentException.class, () -> model.encodeChunks(List.of(), 1));
+        }
+    }
+
+    @Test
+    void singleFileCheckpointGivesTheSameOutput() throws Exception {
+        Path dir = caseDir();
+        CLIPTextConfig config = CLIPTextConfig.load(Fixtures.root().resolve("models/tiny-sd/text_encoder/config.json"));
+        try (SafeTensors ckpt = SafeTensors.open(Fixtures.root().resolve("single_file/tiny-sd-v1.safetensors"));
+             SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            CLIPTextModel model = CLIPTextModel.of(config, ckpt::tensor, CLIPTextModel.SINGLE_FILE_PREFIX,
+                    new ReferenceBackend());
+            assertClose(out.tensor("last_hidden_state"), model.encode(fixtureIds(in)), "single-file last_hidden_state");
+        }
+    }
+
+    @Test
+    void rejectsBadInput() throws Exception {
+        try (CLIPTextModel model = CLIPTextModel.load(Fixtures.root().resolve("models/tiny-sd/text_encoder"),
+                new ReferenceBackend())) {
+            assertThrows(IllegalArgumentException.class, () -> model.forward(new int[][] {{49406, 49408}}));
+            assertThrows(IllegalArgumentException.class, () -> model.forward(new int[][] {{1, 2}, {1}}));
+            assertThrows(IllegalArgumentException.class, () -> model.forward(new int[][] {new int[78]}));
+            assertThrows(IllegalArgumentException.class, () -> model.encode(new int[][] {{1}}, 0));
+            assertThrows(IllegalArgumentException.class, () -> model.encode(new int[][] {{1}}, 4));
+            // Shorter sequences are allowed (positions 0..T-1).
+            assertEquals(3, model.encode(new int[][] {{49406, 320, 49407}}).dim(1));
+        }
+        assertThrows(IllegalArgumentException.class, () -> CLIPTextModel.of(
+                CLIPTextConfig.fromMap(Map.of("hidden_size", 32, "num_attention_heads", 4, "num_hidden_layers", 1,
+                        "intermediate_size", 8, "vocab_size", 10)),
+                key -> null, CLIPTextModel.DIFFUSERS_PREFIX, new ReferenceBackend()));
+        assertThrows(IllegalArgumentException.class, () -> CLIPTextConfig.fromMap(Map.of("hidden_size", 30,
+                "num_attention_heads", 4)));
+        assertThrows(IllegalArgumentException.class, () -> CLIPTextConfig.fromMap(Map.of("hidden_act", "relu")));
+    }
+}
