@@ -40,6 +40,11 @@ public final class ModelConfig {
         return source;
     }
 
+    /** The values (unmodifiable). */
+    public Map<String, Object> asMap() {
+        return java.util.Collections.unmodifiableMap(values);
+    }
+
     /** True when {@code key} is present and not null. */
     public boolean has(String key) {
         return values.get(key) != null;
