@@ -390,6 +390,10 @@ public final class GenerationRequest {
             if (outpaint != null && initImage == null) {
                 throw new IllegalArgumentException("outpainting needs an init image");
             }
+            if (mask != null && (mask.getWidth() != initImage.getWidth() || mask.getHeight() != initImage.getHeight())) {
+                throw new IllegalArgumentException("the mask is " + mask.getWidth() + "x" + mask.getHeight()
+                        + " but the init image is " + initImage.getWidth() + "x" + initImage.getHeight());
+            }
             return new GenerationRequest(this);
         }
     }

@@ -8,6 +8,7 @@ import java.awt.image.BufferedImage;
  * over the original area), optionally blurred.
  */
 record Outpaint(BufferedImage image, BufferedImage mask) {
+    /** {@code innerMask}, when given, has the init image's size (checked by the request). */
     static Outpaint of(BufferedImage init, int[] margins, BufferedImage innerMask, int blur) {
         int left = margins[0];
         int right = margins[1];
@@ -17,10 +18,6 @@ record Outpaint(BufferedImage image, BufferedImage mask) {
         int h = init.getHeight() + top + bottom;
         if (w % 8 != 0 || h % 8 != 0) {
             throw new IllegalArgumentException("outpainting to " + w + "x" + h + ": the new size must be a multiple of 8");
-        }
-        if (innerMask != null && (innerMask.getWidth() != init.getWidth() || innerMask.getHeight() != init.getHeight())) {
-            throw new IllegalArgumentException("the mask is " + innerMask.getWidth() + "x" + innerMask.getHeight()
-                    + " but the init image is " + init.getWidth() + "x" + init.getHeight());
         }
         int[][] rgb = Images.rgbSamples(init);
         int[] inner = innerMask == null ? null : Images.greySamples(innerMask);

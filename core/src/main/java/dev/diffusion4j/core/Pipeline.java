@@ -69,10 +69,6 @@ final class Pipeline {
             throw new IllegalArgumentException("the init image is " + init.getWidth() + "x" + init.getHeight()
                     + " but the request is " + width + "x" + height + ": resize the image (or leave width/height unset)");
         }
-        if (inpaint && (maskImage.getWidth() != init.getWidth() || maskImage.getHeight() != init.getHeight())) {
-            throw new IllegalArgumentException("the mask is " + maskImage.getWidth() + "x" + maskImage.getHeight()
-                    + " but the init image is " + init.getWidth() + "x" + init.getHeight());
-        }
         int unetChannels = model.unet().config().inChannels();
         int latentChannels = model.vae().config().latentChannels();
         if (unetChannels == latentChannels + latentChannels + 1 && !inpaint) {
