@@ -2,5 +2,7 @@
 module dev.diffusion4j.core {
     requires transitive dev.diffusion4j.nn;
     requires transitive dev.diffusion4j.samplers;
-    requires java.desktop;
+    requires transitive java.desktop;
+    requires com.fasterxml.jackson.jr.ob;
+    exports dev.diffusion4j.core;
 }

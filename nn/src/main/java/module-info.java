@@ -3,5 +3,9 @@ module dev.diffusion4j.nn {
     requires transitive dev.diffusion4j.tensor;
     requires transitive dev.diffusion4j.weights;
     requires com.fasterxml.jackson.jr.ob;
+    exports dev.diffusion4j.nn;
     exports dev.diffusion4j.nn.clip;
+    exports dev.diffusion4j.nn.layers;
+    exports dev.diffusion4j.nn.unet;
+    exports dev.diffusion4j.nn.vae;
 }

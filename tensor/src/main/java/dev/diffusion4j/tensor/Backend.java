@@ -89,4 +89,10 @@ public interface Backend {
      * {@code [B, Tk, heads·d]}; returns {@code [B, Tq, heads·d]} with the heads interleaved as in the input.
      */
     Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal);
+
+    /** Swaps the last two dimensions ({@code [..., R, C]} → {@code [..., C, R]}), e.g. NCHW viewed as {@code [N, C, HW]} to {@code [N, HW, C]}. */
+    Tensor transpose(Tensor x);
+
+    /** Channels {@code [start, start + length)} along dimension 1 of a tensor of rank ≥ 2, as a new tensor. */
+    Tensor sliceChannels(Tensor x, int start, int length);
 }

@@ -213,4 +213,14 @@ final class ReferenceBackend implements Backend {
         }
         return Tensor.of(out, b, tq, c);
     }
+
+    @Override
+    public Tensor transpose(Tensor x) {
+        return dev.diffusion4j.tensor.cpu.Layout.transpose(dev.diffusion4j.tensor.ComputePool.shared(), x);
+    }
+
+    @Override
+    public Tensor sliceChannels(Tensor x, int start, int length) {
+        return dev.diffusion4j.tensor.cpu.Layout.sliceChannels(x, start, length);
+    }
 }

@@ -112,4 +112,14 @@ public final class CpuBackend implements Backend {
     public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
         return Attention.attention(pool, q, k, v, heads, scale, causal);
     }
+
+    @Override
+    public Tensor transpose(Tensor x) {
+        return Layout.transpose(pool, x);
+    }
+
+    @Override
+    public Tensor sliceChannels(Tensor x, int start, int length) {
+        return Layout.sliceChannels(x, start, length);
+    }
 }

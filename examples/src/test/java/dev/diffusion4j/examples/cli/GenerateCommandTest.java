@@ -1,0 +1,135 @@
+package dev.diffusion4j.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.diffusion4j.core.GenerationParameters;
+import dev.diffusion4j.core.PngFiles;
+import java.awt.image.BufferedImage;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** {@code sd generate} makes the reference's PNGs from the fixtures, and bad input is one line and a non-zero exit. */
+class GenerateCommandTest {
+    @TempDir
+    Path tmp;
+
+    private static Path fixtures() {
+        String p = System.getProperty("d4j.fixtures");
+        Path dir = p == null ? null : Path.of(p);
+        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
+        return dir;
+    }
+
+    private record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        CommandLine cli = SdCommand.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int exit = cli.execute(args);
+        return new Run(exit, out.toString(), err.toString());
+    }
+
+    private static int maxChannelDiff(BufferedImage a, BufferedImage b) {
+        assertEquals(a.getWidth(), b.getWidth());
+        assertEquals(a.getHeight(), b.getHeight());
+        int max = 0;
+        for (int y = 0; y < a.getHeight(); y++) {
+            for (int x = 0; x < a.getWidth(); x++) {
+                for (int s = 0; s <= 16; s += 8) {
+                    max = Math.max(max, Math.abs(((a.getRGB(x, y) >> s) & 0xFF) - ((b.getRGB(x, y) >> s) & 0xFF)));
+                }
+            }
+        }
+        return max;
+    }
+
+    @Test
+    void txt2imgImg2imgAndInpaintMatchTheReferencePngs() throws Exception {
+        Path f = fixtures();
+        String model = f.resolve("models/tiny-sd").toString();
+        record Case(String dir, List<String> args) {
+        }
+        List<Case> cases = List.of(
+                new Case("txt2img/pndm_64x64", List.of("--prompt", "a photograph of an astronaut riding a horse",
+                        "--seed", "42", "--steps", "8", "--cfg-scale", "7.5", "--sampler", "pndm", "--width", "64", "--height", "64")),
+                new Case("txt2img/dpmpp_2m_karras_nocfg", List.of("--prompt", "a red cube on a blue sphere", "--seed", "7",
+                        "--steps", "12", "--cfg-scale", "1", "--sampler", "dpm++2m", "--schedule", "karras", "--width", "64", "--height", "64")),
+                new Case("img2img/ddim_s05_mode", List.of("--prompt", "a city skyline at night", "--seed", "77",
+                        "--negative-prompt", "daylight",
+                        "--steps", "10", "--cfg-scale", "5", "--sampler", "ddim", "--strength", "0.5", "--init-latent", "mode",
+                        "--init-image", f.resolve("img2img/ddim_s05_mode/init.png").toString())),
+                new Case("inpaint/legacy_4ch_euler", List.of("--prompt", "a small wooden boat on a lake", "--seed", "3",
+                        "--steps", "8", "--cfg-scale", "7.5", "--sampler", "euler",
+                        "--init-image", f.resolve("inpaint/legacy_4ch_euler/init.png").toString(),
+                        "--mask", f.resolve("inpaint/legacy_4ch_euler/mask.png").toString())));
+        for (Case c : cases) {
+            Path out = tmp.resolve(c.dir().replace('/', '_') + ".png");
+            List<String> args = new ArrayList<>(List.of("generate", "--model", model, "--output", out.toString()));
+            args.addAll(c.args());
+            Run r = run(args.toArray(String[]::new));
+            assertEquals(0, r.exit(), c.dir() + ": " + r.err());
+            BufferedImage ref = ImageIO.read(f.resolve(c.dir()).resolve("image.png").toFile());
+            int diff = maxChannelDiff(ref, ImageIO.read(out.toFile()));
+            System.out.printf("sd generate %-32s max channel diff %d%n", c.dir(), diff);
+            assertTrue(diff <= 1, c.dir() + ": differs by " + diff);
+            GenerationParameters.Parsed p = GenerationParameters.parse(PngFiles.readParameters(out));
+            assertEquals(c.args().get(1), p.prompt());
+            assertEquals(c.args().get(c.args().indexOf("--seed") + 1), p.fields().get("Seed"));
+        }
+    }
+
+    @Test
+    void infoPrintsTheParametersBack() throws Exception {
+        Path f = fixtures();
+        Path out = tmp.resolve("a.png");
+        Run r = run("generate", "--model", f.resolve("models/tiny-sd").toString(), "--prompt", "a cat, sitting: on a mat",
+                "--negative-prompt", "blurry", "--seed", "5", "--steps", "2", "--width", "64", "--height", "64",
+                "--sampler", "euler_a", "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        Run info = run("info", out.toString());
+        assertEquals(0, info.exit(), info.err());
+        assertTrue(info.out().contains("Prompt: a cat, sitting: on a mat"), info.out());
+        assertTrue(info.out().contains("Negative prompt: blurry"), info.out());
+        assertTrue(info.out().contains("Sampler: Euler a"), info.out());
+        assertTrue(info.out().contains("Seed: 5"), info.out());
+    }
+
+    @Test
+    void badInputIsOneLineAndNonZero() throws Exception {
+        Path f = fixtures();
+        String model = f.resolve("models/tiny-sd").toString();
+        Path out = tmp.resolve("never.png");
+        String[][] bad = {
+            {"generate", "--model", tmp.resolve("missing").toString(), "--prompt", "x", "--output", out.toString()},
+            {"generate", "--model", model, "--prompt", "x", "--width", "65", "--output", out.toString()},
+            {"generate", "--model", model, "--prompt", "x", "--sampler", "nope", "--output", out.toString()},
+            {"generate", "--model", model, "--prompt", "x", "--init-image", tmp.resolve("nope.png").toString(), "--output", out.toString()},
+            {"generate", "--model", model, "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64",
+                "--init-image", f.resolve("inpaint/legacy_4ch_euler/init.png").toString(),
+                "--mask", f.resolve("inpaint/unet9ch_euler_a/mask.png").toString(), "--output", out.toString()},
+        };
+        for (String[] args : bad) {
+            Run r = run(args);
+            assertTrue(r.exit() != 0, String.join(" ", args));
+            String line = r.err().strip();
+            assertTrue(line.startsWith("sd: ") && !line.contains("\n") && !line.contains("Exception"),
+                    String.join(" ", args) + " -> " + r.err());
+            assertFalse(Files.exists(out), "a file was written for " + String.join(" ", args));
+        }
+    }
+}

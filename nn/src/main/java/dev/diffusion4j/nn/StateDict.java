@@ -1,0 +1,99 @@
+package dev.diffusion4j.nn;
+
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.weights.SafeTensors;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Named weights of one model component, by diffusers key (e.g. {@code down_blocks.0.resnets.0.conv1.weight}).
+ * Models look every weight up here once, at construction, and check its shape against their config.
+ */
+public interface StateDict {
+    /** The tensor stored under {@code key}, or null when there is none. */
+    Tensor find(String key);
+
+    /** Where the weights come from, for error messages (e.g. a file name). */
+    String source();
+
+    /** Every key present. */
+    Set<String> keys();
+
+    /** The tensor under {@code key}; an {@link IllegalArgumentException} naming the key when it is missing. */
+    default Tensor get(String key) {
+        Tensor t = find(key);
+        if (t == null) {
+            throw new IllegalArgumentException(source() + ": missing weight '" + key + "'");
+        }
+        return t;
+    }
+
+    /** The tensor under {@code key}, checked to have exactly the shape {@code dims}. */
+    default Tensor get(String key, int... dims) {
+        Tensor t = get(key);
+        if (!t.shape().equals(Shape.of(dims))) {
+            throw new IllegalArgumentException(source() + ": weight '" + key + "' has shape " + t.shape()
+                    + ", the config expects " + Arrays.toString(dims));
+        }
+        return t;
+    }
+
+    /** The weights under {@code prefix + "."}, with that prefix removed from their keys. */
+    default StateDict prefixed(String prefix) {
+        StateDict parent = this;
+        String p = prefix + ".";
+        return new StateDict() {
+            @Override
+            public Tensor find(String key) {
+                return parent.find(p + key);
+            }
+
+            @Override
+            public String source() {
+                return parent.source();
+            }
+
+            @Override
+            public Set<String> keys() {
+                Set<String> out = new TreeSet<>();
+                for (String k : parent.keys()) {
+                    if (k.startsWith(p)) {
+                        out.add(k.substring(p.length()));
+                    }
+                }
+                return out;
+            }
+        };
+    }
+
+    /** The tensors of one or more safetensors files (e.g. the shards of one component), looked up in order. */
+    static StateDict of(List<SafeTensors> files) {
+        List<SafeTensors> list = List.copyOf(files);
+        return new StateDict() {
+            @Override
+            public Tensor find(String key) {
+                for (SafeTensors f : list) {
+                    if (f.contains(key)) {
+                        return f.tensor(key);
+                    }
+                }
+                return null;
+            }
+
+            @Override
+            public String source() {
+                return list.size() == 1 ? list.get(0).path().toString() : list.get(0).path().getParent() + " (" + list.size() + " files)";
+            }
+
+            @Override
+            public Set<String> keys() {
+                Set<String> out = new TreeSet<>();
+                list.forEach(f -> out.addAll(f.entries().keySet()));
+                return out;
+            }
+        };
+    }
+}

@@ -1,0 +1,33 @@
+package dev.diffusion4j.nn.layers;
+
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+
+/** PyTorch's {@code nn.Conv2d} with a square kernel and zero padding: weight {@code [out, in, k, k]}, bias {@code [out]}. */
+public final class Conv2d {
+    private final Backend backend;
+    private final Tensor weight;
+    private final Tensor bias;
+    private final int stride;
+    private final int padding;
+
+    /** Loads {@code prefix.weight} and {@code prefix.bias}. */
+    public Conv2d(Backend backend, StateDict weights, String prefix, int in, int out, int kernel, int stride, int padding) {
+        this.backend = backend;
+        this.weight = weights.get(prefix + ".weight", out, in, kernel, kernel);
+        this.bias = weights.get(prefix + ".bias", out);
+        this.stride = stride;
+        this.padding = padding;
+    }
+
+    /** x {@code [N, in, H, W]} → {@code [N, out, H', W']}. */
+    public Tensor forward(Tensor x) {
+        return backend.conv2d(x, weight, bias, stride, padding);
+    }
+
+    /** With explicit padding per side (the VAE encoder's down-sampling pads only right and bottom). */
+    public Tensor forward(Tensor x, int padTop, int padBottom, int padLeft, int padRight) {
+        return backend.conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
+    }
+}

@@ -1,0 +1,36 @@
+package dev.diffusion4j.nn.unet;
+
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.layers.Attention;
+import dev.diffusion4j.nn.layers.LayerNorm;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+
+/** diffusers' {@code BasicTransformerBlock}: self-attention, cross-attention on the text, GEGLU feed-forward, each pre-normed and residual. */
+final class BasicTransformerBlock {
+    private final Backend backend;
+    private final LayerNorm norm1;
+    private final Attention attn1;
+    private final LayerNorm norm2;
+    private final Attention attn2;
+    private final LayerNorm norm3;
+    private final FeedForward ff;
+
+    BasicTransformerBlock(Backend backend, StateDict weights, String prefix, int dim, int heads, int dimHead,
+                          int crossAttentionDim) {
+        this.backend = backend;
+        this.norm1 = new LayerNorm(backend, weights, prefix + ".norm1", dim, 1e-5);
+        this.attn1 = new Attention(backend, weights, prefix + ".attn1", dim, dim, heads, dimHead, false);
+        this.norm2 = new LayerNorm(backend, weights, prefix + ".norm2", dim, 1e-5);
+        this.attn2 = new Attention(backend, weights, prefix + ".attn2", dim, crossAttentionDim, heads, dimHead, false);
+        this.norm3 = new LayerNorm(backend, weights, prefix + ".norm3", dim, 1e-5);
+        this.ff = new FeedForward(backend, weights, prefix + ".ff", dim);
+    }
+
+    /** x {@code [B, HW, dim]}, context {@code [B, 77, crossAttentionDim]}. */
+    Tensor forward(Tensor x, Tensor context) {
+        Tensor h = backend.add(attn1.forward(norm1.forward(x), null), x);
+        h = backend.add(attn2.forward(norm2.forward(h), context), h);
+        return backend.add(ff.forward(norm3.forward(h)), h);
+    }
+}

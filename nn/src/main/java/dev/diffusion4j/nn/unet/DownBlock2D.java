@@ -1,0 +1,58 @@
+package dev.diffusion4j.nn.unet;
+
+import dev.diffusion4j.nn.Probe;
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.layers.Downsample2D;
+import dev.diffusion4j.nn.layers.ResnetBlock2D;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * diffusers' {@code DownBlock2D} and {@code CrossAttnDownBlock2D} (the same with a {@link Transformer2DModel} after
+ * each resnet): resnets, then an optional stride-2 down-sampler. Every resnet (or attention) output and the
+ * down-sampler's output are kept as skip tensors for the up path.
+ */
+final class DownBlock2D {
+    private final String name;
+    private final List<ResnetBlock2D> resnets = new ArrayList<>();
+    private final List<Transformer2DModel> attentions = new ArrayList<>();
+    private final Downsample2D downsampler;
+
+    DownBlock2D(Backend backend, StateDict weights, String name, boolean crossAttention, UNet2DConditionConfig c,
+                int in, int out, int heads, int transformerLayers, boolean addDownsample) {
+        this.name = name;
+        for (int j = 0; j < c.layersPerBlock(); j++) {
+            resnets.add(new ResnetBlock2D(backend, weights, name + ".resnets." + j, j == 0 ? in : out, out,
+                    c.timeEmbedDim(), c.normNumGroups(), c.normEps(), c.resnetOutScaleFactor()));
+            if (crossAttention) {
+                attentions.add(new Transformer2DModel(backend, weights, name + ".attentions." + j, out, heads,
+                        transformerLayers, c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection()));
+            }
+        }
+        this.downsampler = addDownsample ? new Downsample2D(backend, weights, name + ".downsamplers.0", out, 1) : null;
+    }
+
+    /** Runs the block; appends its skip tensors to {@code skips} and returns the output. */
+    Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe) {
+        Tensor h = x;
+        for (int j = 0; j < resnets.size(); j++) {
+            h = resnets.get(j).forward(h, tembSilu);
+            if (!attentions.isEmpty()) {
+                h = attentions.get(j).forward(h, context);
+                probe.record(name + ".attentions." + j, h);
+            }
+            skips.add(h);
+        }
+        if (downsampler != null) {
+            h = downsampler.forward(h);
+            skips.add(h);
+        }
+        return h;
+    }
+
+    int skipCount() {
+        return resnets.size() + (downsampler != null ? 1 : 0);
+    }
+}

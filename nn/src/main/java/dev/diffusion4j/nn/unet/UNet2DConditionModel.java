@@ -1,0 +1,179 @@
+package dev.diffusion4j.nn.unet;
+
+import dev.diffusion4j.nn.ModelConfig;
+import dev.diffusion4j.nn.Probe;
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.layers.Conv2d;
+import dev.diffusion4j.nn.layers.GroupNorm;
+import dev.diffusion4j.nn.layers.Linear;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * diffusers' {@code UNet2DConditionModel} (SD 1.x/2.x structure), built from its config: predicts the noise (or v)
+ * of latents {@code [B, in_channels, h, w]} at a timestep, conditioned on text embeddings {@code [B, S,
+ * cross_attention_dim]}.
+ *
+ * <p>Field and weight names follow diffusers, so a state-dict key reads as a path through the blocks. Any latent
+ * size works, also one that is not a multiple of 2^(number of up-samplers): the up-samplers then resize to the
+ * matching skip tensor's size. Instances are immutable and may be shared by threads if the backend may.
+ */
+public final class UNet2DConditionModel {
+    private final UNet2DConditionConfig config;
+    private final Backend backend;
+    private final Timesteps timeProj;
+    private final Linear timeLinear1;
+    private final Linear timeLinear2;
+    private final Conv2d convIn;
+    private final List<DownBlock2D> downBlocks = new ArrayList<>();
+    private final UNetMidBlock2DCrossAttn midBlock;
+    private final List<UpBlock2D> upBlocks = new ArrayList<>();
+    private final GroupNorm convNormOut;
+    private final Conv2d convOut;
+
+    /** Builds the model, taking every weight from {@code weights} (diffusers keys) and checking its shape. */
+    public UNet2DConditionModel(UNet2DConditionConfig config, StateDict weights, Backend backend) {
+        this.config = config;
+        this.backend = backend;
+        int[] ch = config.blockOutChannels();
+        int n = ch.length;
+        int temb = config.timeEmbedDim();
+        this.timeProj = new Timesteps(ch[0], config.flipSinToCos(), config.freqShift());
+        this.timeLinear1 = new Linear(backend, weights, "time_embedding.linear_1", ch[0], temb, true);
+        this.timeLinear2 = new Linear(backend, weights, "time_embedding.linear_2", temb, temb, true);
+        this.convIn = new Conv2d(backend, weights, "conv_in", config.inChannels(), ch[0], 3, 1, 1);
+
+        int[] heads = config.numAttentionHeads();
+        int[] tlpb = config.transformerLayersPerBlock();
+        int out = ch[0];
+        for (int i = 0; i < n; i++) {
+            int in = out;
+            out = ch[i];
+            downBlocks.add(new DownBlock2D(backend, weights, "down_blocks." + i,
+                    config.downBlockTypes().get(i).equals("CrossAttnDownBlock2D"), config, in, out, heads[i], tlpb[i],
+                    i < n - 1));
+        }
+        this.midBlock = new UNetMidBlock2DCrossAttn(backend, weights, "mid_block", config, ch[n - 1], heads[n - 1], tlpb[n - 1]);
+
+        int[] reversedCh = reversed(ch);
+        int[] reversedHeads = reversed(heads);
+        int[] reversedLayers = config.reverseTransformerLayersPerBlock() != null
+                ? config.reverseTransformerLayersPerBlock() : reversed(tlpb);
+        out = reversedCh[0];
+        for (int i = 0; i < n; i++) {
+            int prevOut = out;
+            out = reversedCh[i];
+            int in = reversedCh[Math.min(i + 1, n - 1)];
+            upBlocks.add(new UpBlock2D(backend, weights, "up_blocks." + i,
+                    config.upBlockTypes().get(i).equals("CrossAttnUpBlock2D"), config, in, out, prevOut,
+                    reversedHeads[i], reversedLayers[i], i < n - 1));
+        }
+        this.convNormOut = new GroupNorm(backend, weights, "conv_norm_out", config.normNumGroups(), ch[0], config.normEps());
+        this.convOut = new Conv2d(backend, weights, "conv_out", ch[0], config.outChannels(), 3, 1, 1);
+    }
+
+    /** Builds the model from a diffusers config. */
+    public UNet2DConditionModel(ModelConfig config, StateDict weights, Backend backend) {
+        this(UNet2DConditionConfig.from(config), weights, backend);
+    }
+
+    private static int[] reversed(int[] a) {
+        int[] r = new int[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = a[a.length - 1 - i];
+        }
+        return r;
+    }
+
+    /** The config the model was built from. */
+    public UNet2DConditionConfig config() {
+        return config;
+    }
+
+    /** {@link #forward(Tensor, float[], Tensor, Probe)} without a probe. */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates) {
+        return forward(sample, timesteps, encoderHiddenStates, Probe.NONE);
+    }
+
+    /**
+     * One evaluation.
+     *
+     * @param sample latents {@code [B, in_channels, h, w]}
+     * @param timesteps one timestep per batch entry, or a single one for the whole batch (float: schedulers such as
+     *     Euler use non-integer timesteps)
+     * @param encoderHiddenStates text embeddings {@code [B, S, cross_attention_dim]}
+     * @param probe receives intermediate outputs by diffusers module name
+     * @return the prediction, {@code [B, out_channels, h, w]}
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Probe probe) {
+        if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
+            throw new IllegalArgumentException("UNet2DConditionModel: sample must be [B, " + config.inChannels()
+                    + ", h, w] (in_channels), got " + sample.shape());
+        }
+        int batch = sample.dim(0);
+        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
+                || encoderHiddenStates.dim(2) != config.crossAttentionDim()) {
+            throw new IllegalArgumentException("UNet2DConditionModel: encoder_hidden_states must be [" + batch + ", S, "
+                    + config.crossAttentionDim() + "] (cross_attention_dim), got " + encoderHiddenStates.shape());
+        }
+        float[] t;
+        if (timesteps.length == batch) {
+            t = timesteps.clone();
+        } else if (timesteps.length == 1) {
+            t = new float[batch];
+            Arrays.fill(t, timesteps[0]);
+        } else {
+            throw new IllegalArgumentException("UNet2DConditionModel: " + timesteps.length + " timesteps for a batch of " + batch);
+        }
+
+        int upsamplers = upBlocks.size() - 1;
+        int factor = 1 << upsamplers;
+        boolean forwardUpsampleSize = sample.dim(2) % factor != 0 || sample.dim(3) % factor != 0;
+
+        Tensor tProj = timeProj.forward(t);
+        probe.record("time_proj", tProj);
+        Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(tProj)));
+        probe.record("time_embedding", emb);
+        // Every resnet applies SiLU to the time embedding first: do it once.
+        Tensor embSilu = backend.silu(emb);
+
+        Tensor h = convIn.forward(sample);
+        probe.record("conv_in", h);
+        List<Tensor> skips = new ArrayList<>();
+        skips.add(h);
+        for (int i = 0; i < downBlocks.size(); i++) {
+            DownBlock2D block = downBlocks.get(i);
+            int first = skips.size();
+            h = block.forward(h, embSilu, encoderHiddenStates, skips, probe);
+            probe.record("down_blocks." + i + ".hidden", h);
+            for (int j = first; j < skips.size(); j++) {
+                probe.record("down_blocks." + i + ".res" + (j - first), skips.get(j));
+            }
+        }
+        h = midBlock.forward(h, embSilu, encoderHiddenStates);
+        probe.record("mid_block", h);
+        for (int i = 0; i < upBlocks.size(); i++) {
+            UpBlock2D block = upBlocks.get(i);
+            int outH = h.dim(2) * 2;
+            int outW = h.dim(3) * 2;
+            if (block.hasUpsampler() && forwardUpsampleSize) {
+                // The skip tensor the next block consumes first sets the size to up-sample to.
+                Tensor next = skips.get(skips.size() - 1 - block.skipCount());
+                outH = next.dim(2);
+                outW = next.dim(3);
+            }
+            h = block.forward(h, embSilu, encoderHiddenStates, skips, outH, outW);
+            probe.record("up_blocks." + i, h);
+        }
+        if (probe != Probe.NONE) {
+            // The reference hooks the GroupNorm before its activation; the forward pass fuses the two.
+            probe.record("conv_norm_out", convNormOut.forward(h));
+        }
+        h = convOut.forward(convNormOut.forwardSilu(h));
+        probe.record("conv_out", h);
+        return h;
+    }
+}

@@ -1,0 +1,36 @@
+package dev.diffusion4j.nn.unet;
+
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.layers.ResnetBlock2D;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/** diffusers' {@code UNetMidBlock2DCrossAttn}: a resnet, then (attention, resnet) pairs. */
+final class UNetMidBlock2DCrossAttn {
+    private final List<ResnetBlock2D> resnets = new ArrayList<>();
+    private final List<Transformer2DModel> attentions = new ArrayList<>();
+
+    UNetMidBlock2DCrossAttn(Backend backend, StateDict weights, String name, UNet2DConditionConfig c, int channels,
+                            int heads, int transformerLayers) {
+        int layers = 1;
+        for (int j = 0; j <= layers; j++) {
+            resnets.add(new ResnetBlock2D(backend, weights, name + ".resnets." + j, channels, channels, c.timeEmbedDim(),
+                    c.normNumGroups(), c.normEps(), c.midBlockScaleFactor()));
+        }
+        for (int j = 0; j < layers; j++) {
+            attentions.add(new Transformer2DModel(backend, weights, name + ".attentions." + j, channels, heads,
+                    transformerLayers, c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection()));
+        }
+    }
+
+    Tensor forward(Tensor x, Tensor tembSilu, Tensor context) {
+        Tensor h = resnets.get(0).forward(x, tembSilu);
+        for (int j = 0; j < attentions.size(); j++) {
+            h = attentions.get(j).forward(h, context);
+            h = resnets.get(j + 1).forward(h, tembSilu);
+        }
+        return h;
+    }
+}

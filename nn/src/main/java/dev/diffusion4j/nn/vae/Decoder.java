@@ -1,0 +1,61 @@
+package dev.diffusion4j.nn.vae;
+
+import dev.diffusion4j.nn.Probe;
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.layers.Conv2d;
+import dev.diffusion4j.nn.layers.GroupNorm;
+import dev.diffusion4j.nn.layers.ResnetBlock2D;
+import dev.diffusion4j.nn.layers.Upsample2D;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/** diffusers' VAE {@code Decoder}: latents → image (not clamped). */
+final class Decoder {
+    private final Conv2d convIn;
+    private final UNetMidBlock2D midBlock;
+    private final List<List<ResnetBlock2D>> upResnets = new ArrayList<>();
+    private final List<Upsample2D> upsamplers = new ArrayList<>();
+    private final GroupNorm convNormOut;
+    private final Conv2d convOut;
+
+    Decoder(Backend backend, StateDict w, AutoencoderKLConfig c) {
+        int[] ch = c.blockOutChannels();
+        int n = ch.length;
+        int groups = c.normNumGroups();
+        this.convIn = new Conv2d(backend, w, "conv_in", c.latentChannels(), ch[n - 1], 3, 1, 1);
+        this.midBlock = new UNetMidBlock2D(backend, w, "mid_block", ch[n - 1], groups);
+        int out = ch[n - 1];
+        for (int i = 0; i < n; i++) {
+            int prevOut = out;
+            out = ch[n - 1 - i];
+            List<ResnetBlock2D> resnets = new ArrayList<>();
+            for (int j = 0; j < c.layersPerBlock() + 1; j++) {
+                resnets.add(new ResnetBlock2D(backend, w, "up_blocks." + i + ".resnets." + j, j == 0 ? prevOut : out, out, 0,
+                        groups, 1e-6, 1));
+            }
+            upResnets.add(resnets);
+            upsamplers.add(i < n - 1 ? new Upsample2D(backend, w, "up_blocks." + i + ".upsamplers.0", out) : null);
+        }
+        this.convNormOut = new GroupNorm(backend, w, "conv_norm_out", groups, ch[0], 1e-6);
+        this.convOut = new Conv2d(backend, w, "conv_out", ch[0], c.outChannels(), 3, 1, 1);
+    }
+
+    Tensor forward(Tensor z, Probe probe) {
+        Tensor h = convIn.forward(z);
+        probe.record("decoder.conv_in", h);
+        h = midBlock.forward(h);
+        probe.record("decoder.mid_block", h);
+        for (int i = 0; i < upResnets.size(); i++) {
+            for (ResnetBlock2D r : upResnets.get(i)) {
+                h = r.forward(h, null);
+            }
+            if (upsamplers.get(i) != null) {
+                h = upsamplers.get(i).forward(h);
+            }
+            probe.record("decoder.up_blocks." + i, h);
+        }
+        return convOut.forward(convNormOut.forwardSilu(h));
+    }
+}

@@ -1,0 +1,113 @@
+package dev.diffusion4j.nn.unet;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.diffusion4j.nn.Fixtures;
+import dev.diffusion4j.nn.ModelConfig;
+import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.CpuBackend;
+import dev.diffusion4j.weights.SafeTensors;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class UNet2DConditionModelParityTest {
+    private static final double TOL = 1e-4;
+    private final Backend backend = CpuBackend.create();
+
+    private static float[] floats(long[] values) {
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = values[i];
+        }
+        return f;
+    }
+
+    private UNet2DConditionModel load(Path unetDir, SafeTensors weights) throws Exception {
+        return new UNet2DConditionModel(ModelConfig.read(unetDir.resolve("config.json")), StateDict.of(List.of(weights)), backend);
+    }
+
+    @Test
+    void forwardMatchesDiffusersIncludingEveryBlockOutput() throws Exception {
+        Path dir = Fixtures.dir();
+        Path unetDir = dir.resolve("models/tiny-sd/unet");
+        try (SafeTensors w = SafeTensors.open(unetDir.resolve("diffusion_pytorch_model.safetensors"));
+             SafeTensors in = SafeTensors.open(dir.resolve("unet/inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("unet/outputs.safetensors"))) {
+            UNet2DConditionModel unet = load(unetDir, w);
+            Map<String, Tensor> probed = new HashMap<>();
+            Tensor result = unet.forward(in.tensor("sample"), floats(in.longs("timestep")),
+                    in.tensor("encoder_hidden_states"), probed::put);
+            int compared = 0;
+            for (String name : out.entries().keySet()) {
+                if (probed.containsKey(name)) {
+                    Fixtures.assertClose("unet " + name, out.tensor(name), probed.get(name), TOL);
+                    compared++;
+                }
+            }
+            assertTrue(compared >= 15, "only " + compared + " intermediate outputs compared");
+            Fixtures.assertClose("unet out", out.tensor("out"), result, TOL);
+
+            float t = in.tensor("timestep_float").getFlat(0);
+            Fixtures.assertClose("unet out_float_t", out.tensor("out_float_t"),
+                    unet.forward(in.tensor("sample"), new float[] {t}, in.tensor("encoder_hidden_states")), TOL);
+
+            Tensor ehs = in.tensor("encoder_hidden_states").slice(0);
+            Tensor ehs1 = ehs.toHeapF32().reshape(1, ehs.dim(0), ehs.dim(1));
+            Fixtures.assertClose("unet out_odd", out.tensor("out_odd"),
+                    unet.forward(in.tensor("sample_odd"), floats(in.longs("timestep_odd")), ehs1), TOL);
+        }
+    }
+
+    @Test
+    void halfPrecisionWeightsAreUpcastAndMatch() throws Exception {
+        Path dir = Fixtures.dir();
+        Path unetDir = dir.resolve("models/tiny-sd/unet");
+        try (SafeTensors in = SafeTensors.open(dir.resolve("unet/inputs.safetensors"));
+             SafeTensors ref = SafeTensors.open(dir.resolve("single_file/outputs.safetensors"))) {
+            for (String variant : new String[] {"fp16", "bf16"}) {
+                try (SafeTensors w = SafeTensors.open(unetDir.resolve("diffusion_pytorch_model." + variant + ".safetensors"))) {
+                    Tensor result = load(unetDir, w).forward(in.tensor("sample"), floats(in.longs("timestep")),
+                            in.tensor("encoder_hidden_states"));
+                    Fixtures.assertClose("unet out_" + variant + "_weights", ref.tensor("out_" + variant + "_weights"), result, TOL);
+                }
+            }
+        }
+    }
+
+    @Test
+    void badInputsNameTheShapes() throws Exception {
+        Path dir = Fixtures.dir();
+        Path unetDir = dir.resolve("models/tiny-sd/unet");
+        try (SafeTensors w = SafeTensors.open(unetDir.resolve("diffusion_pytorch_model.safetensors"))) {
+            UNet2DConditionModel unet = load(unetDir, w);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> unet.forward(Tensor.zeros(1, 3, 8, 8), new float[] {1}, Tensor.zeros(1, 77, 32)));
+            assertTrue(e.getMessage().contains("in_channels") && e.getMessage().contains("[1, 3, 8, 8]"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> unet.forward(Tensor.zeros(1, 4, 8, 8), new float[] {1}, Tensor.zeros(1, 77, 16)));
+            assertTrue(e.getMessage().contains("cross_attention_dim"), e.getMessage());
+            // A weight of the wrong shape is named with both shapes.
+            Map<String, Object> cfg = new HashMap<>();
+            ModelConfig real = ModelConfig.read(unetDir.resolve("config.json"));
+            for (String k : List.of("block_out_channels", "down_block_types", "up_block_types", "attention_head_dim",
+                    "cross_attention_dim", "layers_per_block")) {
+                cfg.put(k, real.raw(k));
+            }
+            cfg.put("cross_attention_dim", 48);
+            IllegalArgumentException shape = assertThrows(IllegalArgumentException.class,
+                    () -> new UNet2DConditionModel(new ModelConfig("test-config", cfg), StateDict.of(List.of(w)), backend));
+            assertTrue(shape.getMessage().contains("attn2.to_k.weight") && shape.getMessage().contains("[32, 48]"),
+                    shape.getMessage());
+            cfg.put("down_block_types", List.of("CrossAttnDownBlock2D", "SimpleDownBlock2D"));
+            IllegalArgumentException type = assertThrows(IllegalArgumentException.class,
+                    () -> new UNet2DConditionModel(new ModelConfig("test-config", cfg), StateDict.of(List.of(w)), backend));
+            assertTrue(type.getMessage().contains("SimpleDownBlock2D"), type.getMessage());
+        }
+    }
+}
