@@ -244,7 +244,7 @@ public final class Elementwise {
 
     /**
      * {@code a op b} with {@code b} broadcast to {@code a}'s shape (right-aligned; each of {@code b}'s
-     * dimensions equals {@code a}'s or is 1). The iteration space is collapsed into runs of dimensions
+     * dimensions equals {@code a}'s or is 1; extra leading dimensions of {@code b} must be 1). The iteration space is collapsed into runs of dimensions
      * that are either all broadcast or all matching, so the inner loop is a vector op over a contiguous
      * run of {@code b} or against one broadcast scalar.
      */
@@ -253,8 +253,11 @@ public final class Elementwise {
         Kernels.requireNonNull(op, "b", b);
         int ra = a.rank();
         int rb = b.rank();
-        if (rb > ra) {
-            throw new IllegalArgumentException(op + ": cannot broadcast " + b.shape() + " to " + a.shape());
+        // b may have extra leading dimensions only when they are 1 (the output always has a's shape)
+        for (int d = 0; d < rb - ra; d++) {
+            if (b.dim(d) != 1) {
+                throw new IllegalArgumentException(op + ": cannot broadcast " + b.shape() + " to " + a.shape());
+            }
         }
         // collapse: (size, bFull) runs; dims of size 1 in a are dropped
         int[] sizes = new int[ra];
