@@ -155,15 +155,21 @@ public final class Elementwise {
         int grain = Math.max(1, GRAIN / (2 * h));
         pool.parallelFor(rows, grain, (r0, r1) -> {
             int step = S.length();
+            int full = h - h % step;
             for (int r = r0; r < r1; r++) {
                 int a = so + r * 2 * h;
                 int g = a + h;
                 int o = r * h;
-                for (int i = 0; i < h; i += step) {
-                    VectorMask<Float> m = S.indexInRange(i, h);
-                    FloatVector av = FloatVector.fromArray(S, src, a + i, m);
-                    FloatVector gv = FloatVector.fromArray(S, src, g + i, m);
-                    av.mul(geluErf(gv)).intoArray(dst, o + i, m);
+                for (int i = 0; i < full; i += step) {
+                    FloatVector av = FloatVector.fromArray(S, src, a + i);
+                    FloatVector gv = FloatVector.fromArray(S, src, g + i);
+                    av.mul(geluErf(gv)).intoArray(dst, o + i);
+                }
+                if (full < h) {
+                    VectorMask<Float> m = S.indexInRange(full, h);
+                    FloatVector av = FloatVector.fromArray(S, src, a + full, m);
+                    FloatVector gv = FloatVector.fromArray(S, src, g + full, m);
+                    av.mul(geluErf(gv)).intoArray(dst, o + full, m);
                 }
             }
         });
