@@ -6,6 +6,7 @@ import dev.diffusion4j.tensor.Tensor;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -212,12 +213,11 @@ public final class Elementwise {
                 int oy = r - plane * outH;
                 int srow = so + (plane * h + srcY[oy]) * w;
                 int drow = r * outW;
-                if (twice) {
-                    for (int ix = 0, ox = drow; ix < w; ix++, ox += 2) {
-                        float v = src[srow + ix];
-                        dst[ox] = v;
-                        dst[ox + 1] = v;
-                    }
+                if (r > r0 && oy > 0 && srcY[oy] == srcY[oy - 1]) {
+                    // same source row as the previous output row (every other row at 2x): copy it
+                    System.arraycopy(dst, drow - outW, dst, drow, outW);
+                } else if (twice) {
+                    doubleRow(src, srow, dst, drow, w);
                 } else {
                     for (int ox = 0; ox < outW; ox++) {
                         dst[drow + ox] = src[srow + srcX[ox]];
@@ -226,6 +226,26 @@ public final class Elementwise {
             }
         });
         return out;
+    }
+
+    /** Lane shuffles that repeat each element twice: lanes 0..L/2-1 and L/2..L-1 of the source. */
+    private static final VectorShuffle<Float> DUP_LO = VectorShuffle.fromOp(S, i -> i / 2);
+    private static final VectorShuffle<Float> DUP_HI = VectorShuffle.fromOp(S, i -> (S.length() + i) / 2);
+
+    /** {@code dst[d0 + 2i] = dst[d0 + 2i + 1] = src[s0 + i]} for {@code i < w}. */
+    private static void doubleRow(float[] src, int s0, float[] dst, int d0, int w) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= w - step; i += step) {
+            FloatVector v = FloatVector.fromArray(S, src, s0 + i);
+            v.rearrange(DUP_LO).intoArray(dst, d0 + 2 * i);
+            v.rearrange(DUP_HI).intoArray(dst, d0 + 2 * i + step);
+        }
+        for (; i < w; i++) {
+            float v = src[s0 + i];
+            dst[d0 + 2 * i] = v;
+            dst[d0 + 2 * i + 1] = v;
+        }
     }
 
     /** PyTorch's nearest source index per output index ({@code aten/src/ATen/native/UpSample.h}: float scale). */
