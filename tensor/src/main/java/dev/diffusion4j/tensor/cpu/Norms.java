@@ -9,9 +9,12 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Normalisations and softmax. Statistics are two-pass (mean, then the mean of squared deviations) with
- * float vector partial sums flushed into a double every {@link #BLOCK} elements, so neither a large mean
- * nor a long reduction loses precision. The variance is the biased one (divide by the count), as in PyTorch.
+ * Normalisations and softmax. Statistics are two-pass (the mean of the values shifted by the first one,
+ * then the mean of squared deviations from it) with float vector partial sums flushed into a double every
+ * {@link #BLOCK} elements, so neither a large mean nor a long reduction loses precision; the part of the
+ * mean a float cannot hold is carried separately into the output. The variance is the biased one (divide
+ * by the count), as in PyTorch. Lane sums use a fixed order, so results never depend on the thread count
+ * or on JIT state.
  */
 public final class Norms {
     private static final VectorSpecies<Float> S = VectorFunctions.SPECIES;
