@@ -50,6 +50,7 @@ public final class GenerationRequest {
     private final int maskBlur;
     private final int[] outpaint;
     private final Tensor initialNoise;
+    private final Boolean vaeTiling;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -72,6 +73,7 @@ public final class GenerationRequest {
         this.maskBlur = b.maskBlur;
         this.outpaint = b.outpaint == null ? null : b.outpaint.clone();
         this.initialNoise = b.initialNoise;
+        this.vaeTiling = b.vaeTiling;
     }
 
     /** A builder with every value at its default. */
@@ -102,6 +104,7 @@ public final class GenerationRequest {
         b.maskBlur = maskBlur;
         b.outpaint = outpaint == null ? null : outpaint.clone();
         b.initialNoise = initialNoise;
+        b.vaeTiling = vaeTiling;
         return b;
     }
 
@@ -196,6 +199,11 @@ public final class GenerationRequest {
         return initialNoise;
     }
 
+    /** VAE tiling: true, false, or null for automatic (on above twice the VAE's native pixel count). */
+    public Boolean vaeTiling() {
+        return vaeTiling;
+    }
+
     /** The kind of generation this request asks for. */
     public String mode() {
         if (outpaint != null) {
@@ -229,6 +237,7 @@ public final class GenerationRequest {
         private int maskBlur;
         private int[] outpaint;
         private Tensor initialNoise;
+        private Boolean vaeTiling;
 
         private Builder() {
         }
@@ -379,6 +388,16 @@ public final class GenerationRequest {
         /** Caller-supplied initial noise {@code [batch, 4, h/8, w/8]} instead of drawing it. */
         public Builder initialNoise(Tensor v) {
             this.initialNoise = v;
+            return this;
+        }
+
+        /**
+         * Decode (and encode) with the VAE in overlapping tiles, for bounded memory at large sizes: true, false, or
+         * null (default) for automatic: on when the image has more than twice the pixels of the VAE's
+         * {@code sample_size}² (768×768 and up for SD 1.5). Tiles change the image slightly near the seams.
+         */
+        public Builder vaeTiling(Boolean v) {
+            this.vaeTiling = v;
             return this;
         }
 

@@ -85,6 +85,8 @@ final class Pipeline {
         int[] latentShape = {batch, latentChannels, h, w};
         boolean cfg = req.guidanceScale() > 1.0;
         float scaling = (float) model.vae().config().scalingFactor();
+        int vaeSize = model.vae().config().sampleSize();
+        boolean tiling = req.vaeTiling() != null ? req.vaeTiling() : (long) width * height > 2L * vaeSize * vaeSize;
         NoiseGenerator generator = req.rng() == GenerationRequest.Rng.TORCH
                 ? new TorchGenerator(req.seed()) : new FastNoiseGenerator(req.seed());
 
@@ -135,7 +137,7 @@ final class Pipeline {
             Tensor image = repeat(Images.toTensor(init), batch);
             double latentT = timesteps[0];
             if (!inpaint) {
-                imageLatents = encodeImage(image, req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling);
+                imageLatents = encodeImage(image, req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling, tiling);
                 debug.record("init_latents", imageLatents);
                 noise = generator.randnTensor(latentShape);
                 debug.record("noise", noise);
@@ -145,7 +147,7 @@ final class Pipeline {
                 boolean strengthMax = strength == 1.0;
                 boolean legacy = unetChannels == latentChannels;
                 if (legacy || !strengthMax) {
-                    imageLatents = encodeImage(image, generator, scaling);
+                    imageLatents = encodeImage(image, generator, scaling, tiling);
                     debug.record("image_latents", imageLatents);
                 }
                 noise = generator.randnTensor(latentShape);
@@ -157,7 +159,7 @@ final class Pipeline {
                 maskLatent = backend.upsampleNearest(maskFull, h, w);
                 debug.record("mask_latent", maskLatent);
                 // Drawn even for a 4-channel U-Net that never uses it: the reference's generator order.
-                maskedImageLatents = encodeImage(maskedImage, generator, scaling);
+                maskedImageLatents = encodeImage(maskedImage, generator, scaling, tiling);
                 debug.record("masked_image_latents", maskedImageLatents);
             }
         }
@@ -212,7 +214,7 @@ final class Pipeline {
 
         cancellation.check();
         long d0 = System.nanoTime();
-        Tensor decoded = model.vae().decode(divide(latents, scaling));
+        Tensor decoded = tiling ? model.vae().decodeTiled(divide(latents, scaling)) : model.vae().decode(divide(latents, scaling));
         double decodeMillis = (System.nanoTime() - d0) / 1e6;
         debug.record("decoded", decoded);
 
@@ -237,8 +239,8 @@ final class Pipeline {
     }
 
     /** {@code scaling_factor × latent_dist.sample(generator)}, or × the mode when {@code generator} is null. */
-    private Tensor encodeImage(Tensor image, NoiseGenerator generator, float scaling) {
-        var dist = model.vae().encode(image);
+    private Tensor encodeImage(Tensor image, NoiseGenerator generator, float scaling, boolean tiling) {
+        var dist = tiling ? model.vae().encodeTiled(image) : model.vae().encode(image);
         Tensor z = generator == null ? dist.mode() : dist.sample(generator.randnTensor(dist.mean().shape().dims()));
         return scale(z, scaling);
     }

@@ -108,6 +108,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads. Default: the available processors.")
     Integer threads;
 
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "auto|on|off",
+            description = "Decode/encode in overlapping tiles (bounded memory for large images). auto: on above twice the "
+                    + "VAE's native pixel count (768x768 and up for SD 1.5). Default: ${DEFAULT-VALUE}.")
+    String vaeTiling;
+
     @Option(names = "--output", defaultValue = "output.png", paramLabel = "PATH",
             description = "Output PNG (with a parameters chunk); with --batch N, -1, -2... are added. Default: ${DEFAULT-VALUE}.")
     Path output;
@@ -195,6 +200,12 @@ final class GenerateCommand implements Callable<Integer> {
             case "torch" -> GenerationRequest.Rng.TORCH;
             case "fast" -> GenerationRequest.Rng.FAST;
             default -> throw new IllegalArgumentException("--rng must be torch or fast, got '" + rng + "'");
+        });
+        b.vaeTiling(switch (vaeTiling) {
+            case "auto" -> null;
+            case "on" -> Boolean.TRUE;
+            case "off" -> Boolean.FALSE;
+            default -> throw new IllegalArgumentException("--vae-tiling must be auto, on or off, got '" + vaeTiling + "'");
         });
         b.latentMode(switch (initLatent) {
             case "sample" -> GenerationRequest.LatentMode.SAMPLE;
