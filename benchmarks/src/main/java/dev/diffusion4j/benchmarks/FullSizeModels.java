@@ -101,6 +101,30 @@ public final class FullSizeModels {
         return Tensor.wrap(seg, dtype, shape);
     }
 
+    /** The shape of a CLIP ViT-L/14 text-tower weight (HF key names), for random weights. */
+    public static int[] clipL14Shape(String key) {
+        int d = 768;
+        if (key.endsWith("token_embedding.weight")) {
+            return new int[] {49408, d};
+        }
+        if (key.endsWith("position_embedding.weight")) {
+            return new int[] {77, d};
+        }
+        if (key.endsWith("fc1.weight")) {
+            return new int[] {4 * d, d};
+        }
+        if (key.endsWith("fc1.bias")) {
+            return new int[] {4 * d};
+        }
+        if (key.endsWith("fc2.weight")) {
+            return new int[] {d, 4 * d};
+        }
+        if (key.endsWith("proj.weight")) {
+            return new int[] {d, d};
+        }
+        return new int[] {d};
+    }
+
     /** Standard normal values of the given shape. */
     public static Tensor randn(long seed, int... dims) {
         SplittableRandom rnd = new SplittableRandom(seed);
