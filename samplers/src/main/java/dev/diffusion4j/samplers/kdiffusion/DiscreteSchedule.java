@@ -85,7 +85,10 @@ public final class DiscreteSchedule {
         return (1 - w) * low + w * (low + 1);
     }
 
-    /** The sigma of a continuous timestep ({@code t_to_sigma}): log sigma interpolated linearly in t. */
+    /**
+     * The sigma of a continuous timestep ({@code t_to_sigma}): log sigma interpolated linearly in t (the training
+     * sigma itself at an integer t).
+     */
     public double tToSigma(double t) {
         if (!(t >= 0 && t <= sigmas.length - 1)) {
             throw new IllegalArgumentException("DiscreteSchedule.tToSigma: t " + t + " outside [0, " + (sigmas.length - 1) + "]");
@@ -93,6 +96,9 @@ public final class DiscreteSchedule {
         int low = (int) Math.floor(t);
         int high = (int) Math.ceil(t);
         double w = t - low;
+        if (w == 0) {
+            return sigmas[low];
+        }
         return Math.exp((1 - w) * logSigmas[low] + w * logSigmas[high]);
     }
 

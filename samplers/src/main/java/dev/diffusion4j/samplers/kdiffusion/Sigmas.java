@@ -2,7 +2,7 @@ package dev.diffusion4j.samplers.kdiffusion;
 
 /**
  * Noise-level schedules in k-diffusion's form: {@code n} decreasing sigmas from {@code sigmaMax} to
- * {@code sigmaMin}, followed by a final 0 ({@code n + 1} values, n steps). Computed in double.
+ * {@code sigmaMin} (both exact), followed by a final 0 ({@code n + 1} values, n steps). Computed in double.
  */
 public final class Sigmas {
     private Sigmas() {
@@ -24,6 +24,9 @@ public final class Sigmas {
             double ramp = n == 1 ? 0 : (double) i / (n - 1);
             s[i] = Math.pow(maxInv + ramp * (minInv - maxInv), rho);
         }
+        // the ends exactly (pow/exp of a log do not round-trip)
+        s[n - 1] = sigmaMin;
+        s[0] = sigmaMax; // n = 1: just sigmaMax, as linspace
         return s;
     }
 
@@ -40,6 +43,9 @@ public final class Sigmas {
             double ramp = n == 1 ? 0 : (double) i / (n - 1);
             s[i] = Math.exp(hi + ramp * (lo - hi));
         }
+        // the ends exactly (pow/exp of a log do not round-trip)
+        s[n - 1] = sigmaMin;
+        s[0] = sigmaMax; // n = 1: just sigmaMax, as linspace
         return s;
     }
 
