@@ -1,5 +1,6 @@
 package dev.diffusion4j.core;
 
+import dev.diffusion4j.samplers.kdiffusion.Sampler;
 import dev.diffusion4j.tensor.Tensor;
 import java.awt.image.BufferedImage;
 import java.util.Objects;
@@ -50,6 +51,7 @@ public final class GenerationRequest {
     private final int maskBlur;
     private final int[] outpaint;
     private final Tensor initialNoise;
+    private final Sampler customSampler;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -72,6 +74,7 @@ public final class GenerationRequest {
         this.maskBlur = b.maskBlur;
         this.outpaint = b.outpaint == null ? null : b.outpaint.clone();
         this.initialNoise = b.initialNoise;
+        this.customSampler = b.customSampler;
     }
 
     /** A builder with every value at its default. */
@@ -102,6 +105,7 @@ public final class GenerationRequest {
         b.maskBlur = maskBlur;
         b.outpaint = outpaint == null ? null : outpaint.clone();
         b.initialNoise = initialNoise;
+        b.customSampler = customSampler;
         return b;
     }
 
@@ -196,6 +200,11 @@ public final class GenerationRequest {
         return initialNoise;
     }
 
+    /** The research sampler that replaces the diffusers scheduler, or null. */
+    public Sampler customSampler() {
+        return customSampler;
+    }
+
     /** The kind of generation this request asks for. */
     public String mode() {
         if (outpaint != null) {
@@ -229,6 +238,7 @@ public final class GenerationRequest {
         private int maskBlur;
         private int[] outpaint;
         private Tensor initialNoise;
+        private Sampler customSampler;
 
         private Builder() {
         }
@@ -288,7 +298,7 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Schedule name: "default" or "karras" (default "default"). */
+        /** Schedule name: "default", "karras" or "exponential" (default "default"). */
         public Builder schedule(String v) {
             this.schedule = v;
             return this;
@@ -382,6 +392,19 @@ public final class GenerationRequest {
             return this;
         }
 
+        /**
+         * Runs this k-diffusion-style {@link Sampler} instead of a diffusers scheduler (null: none, the default).
+         * The U-Net becomes a {@link dev.diffusion4j.samplers.kdiffusion.DiscreteDenoiser} over the model's
+         * training schedule, guidance applied; the sigmas are the {@linkplain #schedule schedule}'s ("default" =
+         * k-diffusion's {@code get_sigmas}, "karras", "exponential") over {@linkplain #steps steps}; the sampler
+         * name and spacing are ignored. txt2img and img2img (the last {@code steps × strength} sigmas, the init
+         * latents noised to the first of them); not inpainting.
+         */
+        public Builder customSampler(Sampler v) {
+            this.customSampler = v;
+            return this;
+        }
+
         /** The request. */
         public GenerationRequest build() {
             if (mask != null && initImage == null) {
@@ -393,6 +416,9 @@ public final class GenerationRequest {
             if (mask != null && (mask.getWidth() != initImage.getWidth() || mask.getHeight() != initImage.getHeight())) {
                 throw new IllegalArgumentException("the mask is " + mask.getWidth() + "x" + mask.getHeight()
                         + " but the init image is " + initImage.getWidth() + "x" + initImage.getHeight());
+            }
+            if (customSampler != null && (mask != null || outpaint != null)) {
+                throw new IllegalArgumentException("a custom sampler supports txt2img and img2img, not inpainting or outpainting");
             }
             return new GenerationRequest(this);
         }
