@@ -28,7 +28,9 @@ import java.util.Map;
  * <tr><td>dpm++2m_sde</td><td>DPMSolverMultistepScheduler (algorithm_type sde-dpmsolver++, solver_order 2)</td>
  *     <td>DPM++ 2M SDE</td><td>–</td><td>–</td></tr>
  * <tr><td>dpm++2s</td><td>DPMSolverSinglestepScheduler</td><td>DPM++ 2S (not "2S a": not ancestral)</td>
- *     <td>– (dpm++2s_a is ancestral)</td><td>–</td></tr>
+ *     <td>– (dpm++2s_a is ancestral)</td><td>DpmPP2SAncestralSampler(eta 0)</td></tr>
+ * <tr><td>–</td><td>– (no diffusers class)</td><td>DPM++ 2S a</td><td>dpm++2s_a</td>
+ *     <td>DpmPP2SAncestralSampler</td></tr>
  * <tr><td>unipc</td><td>UniPCMultistepScheduler</td><td>UniPC</td><td>–</td><td>–</td></tr>
  * <tr><td>ddpm</td><td>DDPMScheduler</td><td>–</td><td>–</td><td>–</td></tr>
  * <tr><td>lcm</td><td>LCMScheduler</td><td>LCM</td><td>lcm</td><td>–</td></tr>
