@@ -62,6 +62,8 @@ class CustomSamplerPipelineTest {
         System.out.printf(Locale.ROOT, "custom euler vs diffusers euler: max rel latent diff %.2e%n", d);
         assertTrue(d < 1e-4, "custom Euler differs from diffusers' Euler by " + d);
         assertTrue(custom.parameters().get(0).contains("Sampler: custom euler"), custom.parameters().get(0));
+        EulerSampler sampler = new EulerSampler();
+        assertEquals(sampler, txt2img().customSampler(sampler).build().toBuilder().build().customSampler());
     }
 
     @Test
