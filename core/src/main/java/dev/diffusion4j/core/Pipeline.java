@@ -6,6 +6,9 @@ import dev.diffusion4j.samplers.NoiseGenerator;
 import dev.diffusion4j.samplers.SamplerCatalog;
 import dev.diffusion4j.samplers.Scheduler;
 import dev.diffusion4j.samplers.TorchGenerator;
+import dev.diffusion4j.samplers.kdiffusion.DiscreteDenoiser;
+import dev.diffusion4j.samplers.kdiffusion.DiscreteSchedule;
+import dev.diffusion4j.samplers.kdiffusion.SamplerCallback;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
 import java.awt.image.BufferedImage;
@@ -102,6 +105,9 @@ final class Pipeline {
             context = concatBatch(repeat(negativeEmbeds, batch), context);
         }
         double textMillis = (System.nanoTime() - t0) / 1e6;
+        if (req.customSampler() != null) {
+            return runCustomSampler(init, context, cfg, generator, latentShape, width, height, textMillis, tiling);
+        }
 
         // Schedule.
         Scheduler scheduler = SamplerCatalog.create(req.sampler(), req.schedule(), req.spacing(), model.schedulerConfig());
@@ -210,22 +216,88 @@ final class Pipeline {
             stepMillis.add(ms);
             listener.onStep(new ProgressListener.StepEvent(i, timesteps.length, t, latents, out.predOriginalSample(), ms));
         }
-        debug.record("final_latents", latents);
+        return finish(latents, tiling, width, height, strength, init != null, textMillis, stepMillis);
+    }
 
+    /** Decodes the final latents (tiled or whole) and assembles the images, parameters and timings. */
+    private GenerationResult finish(Tensor latents, boolean tiling, int width, int height, double strength,
+                                    boolean usesInit, double textMillis, List<Double> stepMillis) {
+        debug.record("final_latents", latents);
         cancellation.check();
+        float scaling = (float) model.vae().config().scalingFactor();
         long d0 = System.nanoTime();
-        Tensor decoded = tiling ? model.vae().decodeTiled(divide(latents, scaling)) : model.vae().decode(divide(latents, scaling));
+        Tensor scaled = divide(latents, scaling);
+        Tensor decoded = tiling ? model.vae().decodeTiled(scaled) : model.vae().decode(scaled);
         double decodeMillis = (System.nanoTime() - d0) / 1e6;
         debug.record("decoded", decoded);
 
         List<BufferedImage> images = new ArrayList<>();
         List<String> parameters = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
+        for (int b = 0; b < latents.dim(0); b++) {
             images.add(Images.toImage(decoded, b));
-            parameters.add(GenerationParameters.format(req, model.name(), width, height, strength, init != null));
+            parameters.add(GenerationParameters.format(request, model.name(), width, height, strength, usesInit));
         }
         return new GenerationResult(List.copyOf(images), latents, decoded, List.copyOf(parameters),
                 new GenerationResult.Timings(textMillis, List.copyOf(stepMillis), decodeMillis));
+    }
+
+    /**
+     * txt2img/img2img with the request's k-diffusion-style sampler: the guided U-Net as a {@link DiscreteDenoiser}
+     * on the model's training schedule, sigmas from the request's schedule name, initial latents {@code noise ×
+     * sigmas[0]} (txt2img) or {@code init latents + noise × sigmas[0]} (img2img, the last {@code steps × strength}
+     * sigmas). Draw order: init-image latents (img2img), the noise, then the sampler's own draws.
+     */
+    private GenerationResult runCustomSampler(BufferedImage init, Tensor context, boolean cfg, NoiseGenerator generator,
+            int[] latentShape, int width, int height, double textMillis, boolean tiling) {
+        GenerationRequest req = request;
+        DiscreteSchedule schedule = DiscreteSchedule.of(model.schedulerConfig());
+        double[] sigmas = schedule.schedule(req.schedule(), req.steps());
+        double strength = Double.isNaN(req.strength()) ? 0.8 : req.strength();
+        float scaling = (float) model.vae().config().scalingFactor();
+        Tensor latents;
+        if (init == null) {
+            Tensor noise = req.initialNoise() != null ? checkShape("initial noise", req.initialNoise(), latentShape)
+                    : generator.randnTensor(latentShape);
+            latents = scale(noise, (float) sigmas[0]);
+        } else {
+            int steps = req.steps();
+            int tStart = steps - Math.min((int) (steps * strength), steps);
+            if (tStart >= steps) {
+                throw new IllegalArgumentException("strength " + strength + " with " + steps + " steps leaves no step to run");
+            }
+            sigmas = Arrays.copyOfRange(sigmas, tStart, sigmas.length);
+            Tensor image = repeat(Images.toTensor(init), latentShape[0]);
+            Tensor imageLatents = encodeImage(image,
+                    req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling, tiling);
+            Tensor noise = generator.randnTensor(latentShape);
+            float[] x = imageLatents.toFloatArray();
+            float[] n = noise.toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                x[i] += n[i] * (float) sigmas[0];
+            }
+            latents = Tensor.of(x, latentShape);
+        }
+        debug.record("initial_latents", latents);
+        float g = (float) req.guidanceScale();
+        DiscreteDenoiser denoiser = new DiscreteDenoiser(schedule, (in, t) -> {
+            Tensor out = model.unet().forward(cfg ? concatBatch(in, in) : in, new float[] {(float) t}, context);
+            return cfg ? guidance(firstHalf(out), secondHalf(out), g) : out;
+        }, model.schedulerConfig().getString("prediction_type", "epsilon"));
+        List<Double> stepMillis = new ArrayList<>();
+        long[] last = {System.nanoTime()};
+        SamplerCallback callback = step -> {
+            long now = System.nanoTime();
+            double ms = (now - last[0]) / 1e6;
+            last[0] = now;
+            stepMillis.add(ms);
+            debug.record("latents_after_step" + step.index(), step.latents());
+            listener.onStep(new ProgressListener.StepEvent(step.index(), step.steps(), schedule.sigmaToT(step.sigma()),
+                    step.latents(), step.denoised(), ms));
+            cancellation.check();
+        };
+        cancellation.check();
+        latents = req.customSampler().sample(denoiser, sigmas, latents, generator, callback);
+        return finish(latents, tiling, width, height, strength, init != null, textMillis, stepMillis);
     }
 
     private Tensor encodePrompt(String prompt, int clipSkip) {

@@ -59,7 +59,7 @@ public final class DPMSolverSinglestepScheduler extends DpmFamilyScheduler {
     @Override
     public void setTimesteps(int n) {
         Schedules.checkSteps(name(), n, trainSteps);
-        setSchedule(dpmTimesteps("linspace", n, trainSteps), config.getBoolean("use_karras_sigmas", false),
+        setSchedule(dpmTimesteps("linspace", n, trainSteps), Schedules.respaced(config, name()),
                 finalSigmaZero ? 0.0 : sigmaMin());
         if (finalSigmaZero) {
             sigmas[sigmas.length - 1] = 0f; // also after Karras sigmas

@@ -63,7 +63,8 @@ final class GenerateCommand implements Callable<Integer> {
     String sampler;
 
     @Option(names = "--schedule", defaultValue = "default", paramLabel = "NAME",
-            description = "default or karras. Default: ${DEFAULT-VALUE}.")
+            description = "default, karras or exponential (exp(linspace(log sigma_max, log sigma_min, n)); our extension to"
+                    + " diffusers, for the samplers that take karras). Default: ${DEFAULT-VALUE}.")
     String schedule;
 
     @Option(names = "--spacing", paramLabel = "NAME",
