@@ -58,7 +58,9 @@ public final class Conv2d {
         // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the
         // input (no im2col packing at all); else the im2col blocks are packed.
         boolean direct = stride == 1 && !plain && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
-        float[] padded = direct ? new float[cin * hp * wp] : null;
+        // Small images of a batch (the deep U-Net levels, run for cond and uncond) are one GEMM with the images
+        // side by side in N, so each packed block of the weights serves more columns.
+        boolean joint = direct && n > 1 && hw < JOINT_BELOW;
         int[] rowOffsets = direct ? new int[kdim] : null;
         if (direct) {
             for (int ci = 0, k = 0; ci < cin; ci++) {
@@ -69,18 +71,31 @@ public final class Conv2d {
                 }
             }
         }
+        int plane = cin * hp * wp;
+        float[] padded = direct ? new float[joint ? n * plane : plane] : null;
+        if (joint) {
+            for (int img = 0; img < n; img++) {
+                pad(xs, xin.offset() + img * cin * h * w, cin, h, w, padded, img * plane, hp, wp, padTop, padLeft);
+            }
+            float[] c = new float[cout * n * hw];
+            Gemm.gemm(pool, cout, n * hw, kdim, a, new PaddedInput(padded, rowOffsets, wout, wp, hw, plane), c, 0,
+                    n * hw, rowBias, null, false);
+            float[] o = out.array();
+            for (int co = 0; co < cout; co++) {
+                for (int img = 0; img < n; img++) {
+                    System.arraycopy(c, co * n * hw + img * hw, o, (img * cout + co) * hw, hw);
+                }
+            }
+            return out;
+        }
         for (int img = 0; img < n; img++) {
             int xOff = xin.offset() + img * cin * h * w;
             Gemm.PackB b;
             if (plain) {
                 b = Gemm.viewB(xin, (long) img * cin * h * w, hw, 1);
             } else if (direct) {
-                for (int ci = 0; ci < cin; ci++) {
-                    for (int y = 0; y < h; y++) {
-                        System.arraycopy(xs, xOff + (ci * h + y) * w, padded, (ci * hp + y + padTop) * wp + padLeft, w);
-                    }
-                }
-                b = new PaddedInput(padded, rowOffsets, wout, wp);
+                pad(xs, xOff, cin, h, w, padded, 0, hp, wp, padTop, padLeft);
+                b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
             } else {
                 b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout);
             }
@@ -89,12 +104,28 @@ public final class Conv2d {
         return out;
     }
 
+    /** Output sizes below which the images of a batch are convolved as one GEMM. */
+    private static final int JOINT_BELOW = 1024;
+
+    /** Copies one image into the interior of its zero-padded plane (the border is never written, so stays 0). */
+    private static void pad(float[] x, int xOff, int cin, int h, int w, float[] dst, int dOff, int hp, int wp,
+                            int padTop, int padLeft) {
+        for (int ci = 0; ci < cin; ci++) {
+            for (int y = 0; y < h; y++) {
+                System.arraycopy(x, xOff + (ci * h + y) * w, dst, dOff + (ci * hp + y + padTop) * wp + padLeft, w);
+            }
+        }
+    }
+
     /** The im2col matrix of a stride-1 convolution read in place from the zero-padded input. */
-    private record PaddedInput(float[] data, int[] rowOffsets, int wout, int wp) implements Gemm.DirectB {
+    private record PaddedInput(float[] data, int[] rowOffsets, int wout, int wp, int hw, int plane)
+            implements Gemm.DirectB {
         @Override
         public int colOffset(int j) {
-            int oy = j / wout;
-            return oy * wp + (j - oy * wout);
+            int img = j / hw;
+            int p = j - img * hw;
+            int oy = p / wout;
+            return img * plane + oy * wp + (p - oy * wout);
         }
     }
 
