@@ -42,6 +42,21 @@ public final class Gemm {
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
     public static final int NC = 1024;
 
+    /** Steps of K after which a panel of MR rows ends on a vector boundary (lcm(MR, V) / MR). */
+    private static final int GATHER_K = lcm(MR, V) / MR;
+    private static final int GATHER_VECTORS = lcm(MR, V) / V;
+
+    private static int lcm(int a, int b) {
+        int x = a;
+        int y = b;
+        while (y != 0) {
+            int t = x % y;
+            x = y;
+            y = t;
+        }
+        return a / x * b;
+    }
+
     private static final ValueLayout.OfFloat F32_LE =
             ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16_LE =
@@ -684,10 +699,22 @@ public final class Gemm {
         void packA(int i0, int mc, int k0, int kc, float[] dst) {
             int panels = (mc + MR - 1) / MR;
             float[] tmp = cs == 1 ? new float[kc] : null;
+            float[] block = null;
             for (int p = 0; p < panels; p++) {
                 int d = p * MR * kc;
                 int rows = Math.min(MR, mc - p * MR);
-                if (cs == 1) {
+                if (cs == 1 && rows == MR && arr != null && rs <= Integer.MAX_VALUE / MR) {
+                    gatherPanel(arr, (int) (off + (long) (i0 + p * MR) * rs + k0), (int) rs, kc, dst, d);
+                } else if (cs == 1 && rows == MR && arr == null) {
+                    // Convert the panel's rows into a row-major scratch block, then gather it like a heap one.
+                    if (block == null) {
+                        block = new float[MR * kc];
+                    }
+                    for (int r = 0; r < MR; r++) {
+                        run(off + (long) (i0 + p * MR + r) * rs + k0, kc, block, r * kc);
+                    }
+                    gatherPanel(block, 0, kc, kc, dst, d);
+                } else if (cs == 1) {
                     // Rows are contiguous along K: read a row, scatter it with stride MR.
                     for (int r = 0; r < rows; r++) {
                         long src = off + (long) (i0 + p * MR + r) * rs + k0;
@@ -726,9 +753,50 @@ public final class Gemm {
             }
         }
 
+        /**
+         * Packs one whole panel of MR rows from a row-major block ({@code src[base + r·ld + k]}) by gathers:
+         * every {@code GATHER_K} steps of K fill exactly {@code GATHER_VECTORS} vectors of the panel.
+         */
+        private static void gatherPanel(float[] src, int base, int ld, int kc, float[] dst, int d) {
+            int[] map = new int[GATHER_K * MR];
+            for (int e = 0; e < map.length; e++) {
+                map[e] = (e % MR) * ld + e / MR;
+            }
+            int k = 0;
+            for (; k + GATHER_K <= kc; k += GATHER_K) {
+                int o = d + k * MR;
+                for (int v = 0; v < GATHER_VECTORS; v++) {
+                    FloatVector.fromArray(S, src, base + k, map, v * V).intoArray(dst, o + v * V);
+                }
+            }
+            for (; k < kc; k++) {
+                for (int r = 0; r < MR; r++) {
+                    dst[d + k * MR + r] = src[base + r * ld + k];
+                }
+            }
+        }
+
+        /**
+         * Packs one whole panel of NR columns stored as rows ({@code src[base + j·ld + k]}, i.e. Bᵀ row-major)
+         * by gathers: each vector of the panel row k takes element k of V consecutive rows.
+         */
+        private static void gatherColumns(float[] src, int base, int ld, int kc, float[] dst, int d) {
+            int[] map = new int[V];
+            for (int t = 0; t < V; t++) {
+                map[t] = t * ld;
+            }
+            for (int v = 0; v < NR; v += V) {
+                int b = base + v * ld;
+                for (int k = 0; k < kc; k++) {
+                    FloatVector.fromArray(S, src, b + k, map, 0).intoArray(dst, d + k * NR + v);
+                }
+            }
+        }
+
         void packB(int k0, int kc, int j0, int nc, float[] dst) {
             int panels = (nc + NR - 1) / NR;
             float[] tmp = rs == 1 && arr == null ? new float[kc] : null;
+            float[] block = null;
             for (int p = 0; p < panels; p++) {
                 int d = p * NR * kc;
                 int cols = Math.min(NR, nc - p * NR);
@@ -748,6 +816,20 @@ public final class Gemm {
                     }
                 } else if (rs == 1) {
                     // B = Wᵀ of a row-major W: each column of B is a contiguous row of W.
+                    if (cols == NR && arr != null && cs <= Integer.MAX_VALUE / NR) {
+                        gatherColumns(arr, (int) (off + (long) (j0 + p * NR) * cs + k0), (int) cs, kc, dst, d);
+                        continue;
+                    }
+                    if (cols == NR && arr == null) {
+                        if (block == null) {
+                            block = new float[NR * kc];
+                        }
+                        for (int j = 0; j < NR; j++) {
+                            run(off + (long) (j0 + p * NR + j) * cs + k0, kc, block, j * kc);
+                        }
+                        gatherColumns(block, 0, kc, kc, dst, d);
+                        continue;
+                    }
                     for (int j = 0; j < cols; j++) {
                         long src = off + (long) (j0 + p * NR + j) * cs + k0;
                         float[] from;
