@@ -42,6 +42,9 @@ public final class Gemm {
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
     public static final int NC = 1024;
 
+    /** Products (m·n·k) below which a GEMM runs on the calling thread alone. */
+    private static final double SERIAL_BELOW = 1 << 18;
+
     /** Steps of K after which a panel of MR rows ends on a vector boundary (lcm(MR, V) / MR). */
     private static final int GATHER_K = lcm(MR, V) / MR;
     private static final int GATHER_VECTORS = lcm(MR, V) / V;
@@ -277,6 +280,11 @@ public final class Gemm {
         }
         int mPanels = (m + MR - 1) / MR;
         int nPanels = (n + NR - 1) / NR;
+        if ((double) m * n * k < SERIAL_BELOW && n <= NC) {
+            // A few microseconds of work: handing it to other threads would cost more than it saves.
+            tile(0, m, 0, n, k, a, b, c, cOff, ldc, rowBias, colBias, accumulate);
+            return;
+        }
         int threads = pool.threads();
         int mTiles = 1;
         int nTiles = (n + NC - 1) / NC;
