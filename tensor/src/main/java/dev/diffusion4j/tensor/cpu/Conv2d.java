@@ -10,6 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * 2-D convolution (NCHW) as an implicit GEMM on {@link Gemm}: per image, {@code C[Cout, Hout·Wout] =
  * W[Cout, Cin·kH·kW] · im2col[Cin·kH·kW, Hout·Wout]}. The im2col matrix is never built: its blocks are
  * packed straight from the input ({@link Im2col}), so memory stays at the size of the input and output.
+ * With stride 1 and output rows of whole vectors (the U-Net's 3×3 convolutions at 64, 32 and 16 pixels),
+ * not even that: the GEMM reads B in place from a zero-padded copy of the input ({@link Gemm.DirectB}).
  * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input.
  */
 public final class Conv2d {
@@ -60,7 +62,7 @@ public final class Conv2d {
         boolean direct = stride == 1 && !plain && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
         // Small images of a batch (the deep U-Net levels, run for cond and uncond) are one GEMM with the images
         // side by side in N, so each packed block of the weights serves more columns.
-        boolean joint = direct && n > 1 && hw < JOINT_BELOW;
+        boolean joint = direct && n > 1 && hw < JOINT_BELOW && (long) n * cin * hp * wp < Integer.MAX_VALUE - 8;
         int[] rowOffsets = direct ? new int[kdim] : null;
         if (direct) {
             for (int ci = 0, k = 0; ci < cin; ci++) {
@@ -71,7 +73,7 @@ public final class Conv2d {
                 }
             }
         }
-        int plane = cin * hp * wp;
+        int plane = direct ? Math.multiplyExact(cin, Math.multiplyExact(hp, wp)) : 0;
         float[] padded = direct ? new float[joint ? n * plane : plane] : null;
         if (joint) {
             for (int img = 0; img < n; img++) {
