@@ -42,6 +42,9 @@ public final class Gemm {
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
     public static final int NC = 1024;
 
+    /** Whether 16-bit operands are converted with vectors (preferred species of 16 float lanes only). */
+    private static final boolean HALF_VECTORS = V == 16;
+
     /** Products (m·n·k) below which a GEMM runs on the calling thread alone. */
     private static final double SERIAL_BELOW = 1 << 18;
 
@@ -691,13 +694,15 @@ public final class Gemm {
                 case F32 -> MemorySegment.copy(seg, F32_LE, idx * 4, dst, d, len);
                 case F16 -> {
                     long b = idx * 2;
-                    for (int i = 0; i < len; i++) {
+                    int i = HALF_VECTORS ? HalfConvert.f16(seg, b, len, dst, d) : 0;
+                    for (; i < len; i++) {
                         dst[d + i] = Float.float16ToFloat(seg.get(I16_LE, b + 2L * i));
                     }
                 }
                 case BF16 -> {
                     long b = idx * 2;
-                    for (int i = 0; i < len; i++) {
+                    int i = HALF_VECTORS ? HalfConvert.bf16(seg, b, len, dst, d) : 0;
+                    for (; i < len; i++) {
                         dst[d + i] = Float.intBitsToFloat((seg.get(I16_LE, b + 2L * i) & 0xFFFF) << 16);
                     }
                 }
