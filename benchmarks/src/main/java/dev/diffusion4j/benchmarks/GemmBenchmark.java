@@ -29,6 +29,7 @@ public class GemmBenchmark {
             "4096x768x320"})
     public String shape;
 
+    /** Threads of the {@link ComputePool}. */
     @Param({"1", "2"})
     public int threads;
 
@@ -40,6 +41,7 @@ public class GemmBenchmark {
     private Gemm.PackB b;
     private float[] c;
 
+    /** Random operands and the pool. */
     @Setup
     public void setup() {
         int[] d = dims(shape);
@@ -55,6 +57,7 @@ public class GemmBenchmark {
         c = new float[m * n];
     }
 
+    /** Stops the pool. */
     @TearDown
     public void tearDown() {
         pool.close();
@@ -77,6 +80,7 @@ public class GemmBenchmark {
         return d;
     }
 
+    /** One GEMM into the preallocated C. */
     @Benchmark
     public float[] matmul() {
         Gemm.gemm(pool, m, n, k, a, b, c, 0, n, null, null, false);

@@ -25,18 +25,21 @@ public class PeakBenchmark {
     /** FMA steps per thread and invocation (about 2 ms on a 200 GFLOP/s core). */
     static final int ITERATIONS = 1 << 20;
 
+    /** Threads, each running its own chains. */
     @Param({"1", "2"})
     public int threads;
 
     private ComputePool pool;
     private float[] results;
 
+    /** Makes the pool. */
     @Setup
     public void setup() {
         pool = new ComputePool(threads);
         results = new float[threads];
     }
 
+    /** Stops the pool. */
     @TearDown
     public void tearDown() {
         pool.close();
