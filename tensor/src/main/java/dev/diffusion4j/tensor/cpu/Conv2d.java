@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * packed straight from the input ({@link Im2col}), so memory stays at the size of the input and output.
  * With stride 1 and output rows of whole vectors (the U-Net's 3×3 convolutions at 64, 32 and 16 pixels),
  * not even that: the GEMM reads B in place from a zero-padded copy of the input ({@link Gemm.DirectB}).
- * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input.
+ * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input. The small images of a
+ * batch (below 1024 output pixels) are convolved as one GEMM with the images side by side in N.
  */
 public final class Conv2d {
     private Conv2d() {
@@ -62,7 +63,7 @@ public final class Conv2d {
         boolean direct = stride == 1 && !plain && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
         // Small images of a batch (the deep U-Net levels, run for cond and uncond) are one GEMM with the images
         // side by side in N, so each packed block of the weights serves more columns.
-        boolean joint = direct && n > 1 && hw < JOINT_BELOW && (long) n * cin * hp * wp < Integer.MAX_VALUE - 8;
+        boolean joint = n > 1 && hw < JOINT_BELOW && (!direct || (long) n * cin * hp * wp < Integer.MAX_VALUE - 8);
         int[] rowOffsets = direct ? new int[kdim] : null;
         if (direct) {
             for (int ci = 0, k = 0; ci < cin; ci++) {
@@ -76,12 +77,17 @@ public final class Conv2d {
         int plane = direct ? Math.multiplyExact(cin, Math.multiplyExact(hp, wp)) : 0;
         float[] padded = direct ? new float[joint ? n * plane : plane] : null;
         if (joint) {
-            for (int img = 0; img < n; img++) {
-                pad(xs, xin.offset() + img * cin * h * w, cin, h, w, padded, img * plane, hp, wp, padTop, padLeft);
+            Gemm.PackB b;
+            if (direct) {
+                for (int img = 0; img < n; img++) {
+                    pad(xs, xin.offset() + img * cin * h * w, cin, h, w, padded, img * plane, hp, wp, padTop, padLeft);
+                }
+                b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
+            } else {
+                b = new Im2col(xs, xin.offset(), h, w, kh, kw, stride, padTop, padLeft, wout, hw, cin * h * w);
             }
-            float[] c = new float[cout * n * hw];
-            Gemm.gemm(pool, cout, n * hw, kdim, a, new PaddedInput(padded, rowOffsets, wout, wp, hw, plane), c, 0,
-                    n * hw, rowBias, null, false);
+            float[] c = new float[Math.multiplyExact(cout, n * hw)];
+            Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, 0, n * hw, rowBias, null, false);
             float[] o = out.array();
             for (int co = 0; co < cout; co++) {
                 for (int img = 0; img < n; img++) {
@@ -99,7 +105,7 @@ public final class Conv2d {
                 pad(xs, xOff, cin, h, w, padded, 0, hp, wp, padTop, padLeft);
                 b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
             } else {
-                b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout);
+                b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout, hw, 0);
             }
             Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, false);
         }
@@ -148,8 +154,17 @@ public final class Conv2d {
         private final int padTop;
         private final int padLeft;
         private final int wout;
+        private final int hw;
+        private final int imageStride;
 
-        Im2col(float[] x, int xOff, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int wout) {
+        /**
+         * Column {@code j} is output pixel {@code j % hw} of image {@code j / hw}, whose input starts
+         * {@code imageStride} elements after the previous image's.
+         */
+        Im2col(float[] x, int xOff, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int wout,
+               int hw, int imageStride) {
+            this.hw = hw;
+            this.imageStride = imageStride;
             this.x = x;
             this.xOff = xOff;
             this.h = h;
@@ -166,21 +181,25 @@ public final class Conv2d {
         public void pack(int k0, int kc, int j0, int nc, float[] dst) {
             final int nr = Gemm.NR;
             int panels = (nc + nr - 1) / nr;
-            // Runs of a panel's columns that share an output row: (first column in the panel, length, oy, ox).
-            int[] runs = new int[4 * (nr + 2)];
+            // Runs of a panel's columns that share an output row:
+            // (first column in the panel, length, oy, ox, offset of the image).
+            int[] runs = new int[5 * (nr + 2)];
             for (int p = 0; p < panels; p++) {
                 int jp = j0 + p * nr;
                 int cols = Math.min(nr, j0 + nc - jp);
                 int nRuns = 0;
                 for (int c = 0; c < cols; ) {
                     int j = jp + c;
-                    int oy = j / wout;
-                    int ox = j - oy * wout;
+                    int img = j / hw;
+                    int pix = j - img * hw;
+                    int oy = pix / wout;
+                    int ox = pix - oy * wout;
                     int len = Math.min(cols - c, wout - ox);
-                    runs[4 * nRuns] = c;
-                    runs[4 * nRuns + 1] = len;
-                    runs[4 * nRuns + 2] = oy;
-                    runs[4 * nRuns + 3] = ox;
+                    runs[5 * nRuns] = c;
+                    runs[5 * nRuns + 1] = len;
+                    runs[5 * nRuns + 2] = oy;
+                    runs[5 * nRuns + 3] = ox;
+                    runs[5 * nRuns + 4] = img * imageStride;
                     nRuns++;
                     c += len;
                 }
@@ -194,16 +213,16 @@ public final class Conv2d {
                     int dk = d + k * nr;
                     int chan = xOff + ci * h * w;
                     for (int r = 0; r < nRuns; r++) {
-                        int c = runs[4 * r];
-                        int len = runs[4 * r + 1];
-                        int iy = runs[4 * r + 2] * stride + ky - padTop;
-                        int ix0 = runs[4 * r + 3] * stride + kx - padLeft;
+                        int c = runs[5 * r];
+                        int len = runs[5 * r + 1];
+                        int iy = runs[5 * r + 2] * stride + ky - padTop;
+                        int ix0 = runs[5 * r + 3] * stride + kx - padLeft;
                         int o = dk + c;
                         if (iy < 0 || iy >= h) {
                             Arrays.fill(dst, o, o + len, 0f);
                             continue;
                         }
-                        int row = chan + iy * w;
+                        int row = chan + runs[5 * r + 4] + iy * w;
                         if (stride == 1 && len == nr && ix0 >= 0 && ix0 + nr <= w) {
                             // Interior run of a whole panel: plain vector copies (the common case).
                             for (int v = 0; v < nr; v += LANES) {
