@@ -24,6 +24,10 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class GemmBenchmark {
+    /** JMH makes the state. */
+    public GemmBenchmark() {
+    }
+
     /** M x K x N. */
     @Param({"1024x1024x1024", "4096x320x320", "4096x320x2560", "4096x1280x320", "1024x640x640", "256x1280x1280",
             "4096x768x320"})

@@ -22,6 +22,10 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class PeakBenchmark {
+    /** JMH makes the state. */
+    public PeakBenchmark() {
+    }
+
     /** FMA steps per thread and invocation (about 2 ms on a 200 GFLOP/s core). */
     static final int ITERATIONS = 1 << 20;
 
