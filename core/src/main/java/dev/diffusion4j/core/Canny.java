@@ -84,7 +84,8 @@ public final class Canny {
                 int ay = Math.abs(dy[i]);
                 int a;
                 int b;
-                if (ay <= ax * TAN_22_5) {
+                boolean diagonal = false;
+                if (ay < ax * TAN_22_5) {
                     a = at(mag, w, h, x - 1, y);
                     b = at(mag, w, h, x + 1, y);
                 } else if (ay > ax * TAN_67_5) {
@@ -93,12 +94,15 @@ public final class Canny {
                 } else if ((dx[i] ^ dy[i]) < 0) {
                     a = at(mag, w, h, x + 1, y - 1);
                     b = at(mag, w, h, x - 1, y + 1);
+                    diagonal = true;
                 } else {
                     a = at(mag, w, h, x - 1, y - 1);
                     b = at(mag, w, h, x + 1, y + 1);
+                    diagonal = true;
                 }
-                // OpenCV's tie rule: strictly greater than one neighbour, not less than the other.
-                if (m > a && m >= b) {
+                // OpenCV's tie rules: along an axis strictly greater than the left/upper neighbour and not less than
+                // the other; along a diagonal strictly greater than both.
+                if (m > a && (diagonal ? m > b : m >= b)) {
                     if (m > high) {
                         state[i] = 2;
                         stack.push(i);

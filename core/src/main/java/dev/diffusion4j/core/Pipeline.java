@@ -252,6 +252,12 @@ final class Pipeline {
         return taesd;
     }
 
+    /** The request's guess mode, forced on by a globally pooled (first) ControlNet, as diffusers does. */
+    private boolean guessMode() {
+        List<GenerationRequest.ControlNet> nets = request.controlNets();
+        return request.guessMode() || (!nets.isEmpty() && nets.getFirst().model().config().globalPoolConditions());
+    }
+
     /** A ControlNet ready for the loop: its control image as the guidance batch. */
     private record Control(ControlNetModel model, Tensor image, float scale, double start, double end) {
         /** diffusers' {@code controlnet_keep}: 1 inside the guidance window, 0 outside. */
@@ -286,7 +292,7 @@ final class Pipeline {
                 debug.record("control_image_preprocessed", image);
             }
             image = repeat(image, batch);
-            if (cfg && !request.guessMode()) {
+            if (cfg && !guessMode()) {
                 image = concatBatch(image, image);
             }
             out.add(new Control(c.model(), image, (float) c.scale(), c.start(), c.end()));
@@ -312,7 +318,7 @@ final class Pipeline {
         float[] ts = {(float) t};
         List<Tensor> down = null;
         Tensor mid = null;
-        boolean guess = request.guessMode() && cfg;
+        boolean guess = guessMode() && cfg;
         for (Control c : controls) {
             float scale = c.scaleAt(step, steps);
             if (scale == 0f) {
@@ -320,7 +326,7 @@ final class Pipeline {
             }
             ControlNetModel.Output r = guess
                     ? c.model().forward(secondHalf(controlInput), ts, secondHalf(context), c.image(), scale, true)
-                    : c.model().forward(controlInput, ts, context, c.image(), scale, request.guessMode());
+                    : c.model().forward(controlInput, ts, context, c.image(), scale, guessMode());
             List<Tensor> d = r.downBlockResSamples();
             Tensor m = r.midBlockResSample();
             if (guess) {

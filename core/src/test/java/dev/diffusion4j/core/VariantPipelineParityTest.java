@@ -104,6 +104,30 @@ class VariantPipelineParityTest {
     }
 
     @Test
+    void hiresFixWithControlNetAndImageUpscalerRuns() throws Exception {
+        Path dir = variants().resolve("controlnet/txt2img");
+        Map<String, Object> c = JSON.std.mapFrom(Files.readString(dir.resolve("case.json")));
+        StableDiffusion sd = model();
+        ControlNetModel cn = sd.loadControlNet(variants().resolve("controlnet/controlnet_model"));
+        try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"))) {
+            BufferedImage control = hwcImage(in.tensorF32("control_image_uint8_hwc"));
+            GenerationRequest latent = base(c).sampler("euler").steps(3)
+                    .controlNet(new GenerationRequest.ControlNet(cn, control, 0.8))
+                    .hiresScale(1.5).hiresStrength(0.6).build();
+            Map<String, Tensor> got = new HashMap<>();
+            GenerationResult a = new Pipeline(sd, latent, ProgressListener.NONE, new Cancellation(), got::put).run();
+            assertEquals(144, a.image().getWidth());
+            assertEquals(96, a.image().getHeight());
+            // The control image is resized to the hires size for the second pass.
+            assertEquals(List.of(1, 3, 96, 144), java.util.Arrays.stream(got.get("control_image_preprocessed").shape().dims())
+                    .boxed().toList());
+            GenerationResult b = sd.generate(latent.toBuilder().hiresUpscaler(GenerationRequest.HiresUpscaler.IMAGE).build());
+            assertEquals(144, b.image().getWidth());
+            assertTrue(maxAbsDiff(a.latents(), b.latents()) > 1e-3, "the image upscaler gave the latent upscaler's result");
+        }
+    }
+
+    @Test
     void hiresFixLatent() throws Exception {
         Path dir = variants().resolve("sd_upscale_or_hires/hires_fix_latent");
         Map<String, Object> c = JSON.std.mapFrom(Files.readString(dir.resolve("case.json")));
