@@ -258,8 +258,8 @@ final class Pipeline {
         return request.guessMode() || (!nets.isEmpty() && nets.getFirst().model().config().globalPoolConditions());
     }
 
-    /** A ControlNet ready for the loop: its control image as the guidance batch. */
-    private record Control(ControlNetModel model, Tensor image, float scale, double start, double end) {
+    /** A ControlNet ready for the loop: its control image, as the guidance batch, already embedded (once per run). */
+    private record Control(ControlNetModel model, Tensor embedding, float scale, double start, double end) {
         /** diffusers' {@code controlnet_keep}: 1 inside the guidance window, 0 outside. */
         float scaleAt(int i, int n) {
             boolean off = (double) i / n < start || (double) (i + 1) / n > end;
@@ -295,7 +295,7 @@ final class Pipeline {
             if (cfg && !guessMode()) {
                 image = concatBatch(image, image);
             }
-            out.add(new Control(c.model(), image, (float) c.scale(), c.start(), c.end()));
+            out.add(new Control(c.model(), c.model().conditioningEmbedding(image), (float) c.scale(), c.start(), c.end()));
         }
         if (!out.isEmpty()) {
             float[] scales = new float[steps];
@@ -325,8 +325,8 @@ final class Pipeline {
                 continue;
             }
             ControlNetModel.Output r = guess
-                    ? c.model().forward(secondHalf(controlInput), ts, secondHalf(context), c.image(), scale, true)
-                    : c.model().forward(controlInput, ts, context, c.image(), scale, guessMode());
+                    ? c.model().forwardEmbedded(secondHalf(controlInput), ts, secondHalf(context), c.embedding(), scale, true, Probe.NONE)
+                    : c.model().forwardEmbedded(controlInput, ts, context, c.embedding(), scale, guessMode(), Probe.NONE);
             List<Tensor> d = r.downBlockResSamples();
             Tensor m = r.midBlockResSample();
             if (guess) {

@@ -147,6 +147,48 @@ public final class ControlNetModel {
                     + config.conditioningChannels() + ", " + sample.dim(2) * f + ", " + sample.dim(3) * f
                     + "] (" + f + "x the sample " + sample.shape() + "), got " + controlnetCond.shape());
         }
+        return forwardEmbedded(sample, timesteps, encoderHiddenStates, conditioningEmbedding(controlnetCond),
+                conditioningScale, guessMode, probe);
+    }
+
+    /**
+     * The control image's embedding ({@code controlnet_cond_embedding}), which does not depend on the step: a
+     * pipeline computes it once and calls {@link #forwardEmbedded} every step.
+     *
+     * @param controlnetCond {@code [B, conditioning_channels, H, W]} in [0, 1], RGB
+     * @return {@code [B, block_out_channels[0], H / 2^k, W / 2^k]} for k stride-2 stages (8 × smaller for SD)
+     */
+    public Tensor conditioningEmbedding(Tensor controlnetCond) {
+        if (controlnetCond.rank() != 4 || controlnetCond.dim(1) != config.conditioningChannels()) {
+            throw new IllegalArgumentException("ControlNetModel: controlnet_cond must be [B, "
+                    + config.conditioningChannels() + ", H, W], got " + controlnetCond.shape());
+        }
+        return condEmbedding.forward(config.bgr() ? flipChannels(controlnetCond) : controlnetCond);
+    }
+
+    /**
+     * {@link #forward(Tensor, float[], Tensor, Tensor, float, boolean, Probe)} with the control image already
+     * embedded by {@link #conditioningEmbedding}.
+     */
+    public Output forwardEmbedded(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor condEmbedding,
+                                  float conditioningScale, boolean guessMode, Probe probe) {
+        UNet2DConditionConfig u = config.unet();
+        if (sample.rank() != 4 || sample.dim(1) != u.inChannels()) {
+            throw new IllegalArgumentException("ControlNetModel: sample must be [B, " + u.inChannels()
+                    + ", h, w] (in_channels), got " + sample.shape());
+        }
+        int batch = sample.dim(0);
+        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
+                || encoderHiddenStates.dim(2) != u.crossAttentionDim()) {
+            throw new IllegalArgumentException("ControlNetModel: encoder_hidden_states must be [" + batch + ", S, "
+                    + u.crossAttentionDim() + "] (cross_attention_dim), got " + encoderHiddenStates.shape());
+        }
+        if (condEmbedding.rank() != 4 || condEmbedding.dim(0) != batch || condEmbedding.dim(1) != u.blockOutChannels()[0]
+                || condEmbedding.dim(2) != sample.dim(2) || condEmbedding.dim(3) != sample.dim(3)) {
+            throw new IllegalArgumentException("ControlNetModel: the control image embedding " + condEmbedding.shape()
+                    + " does not fit the sample " + sample.shape() + " (its size must be the latents' × "
+                    + (1 << this.condEmbedding.downsamplings()) + ")");
+        }
         float[] t;
         if (timesteps.length == batch) {
             t = timesteps.clone();
@@ -156,16 +198,13 @@ public final class ControlNetModel {
         } else {
             throw new IllegalArgumentException("ControlNetModel: " + timesteps.length + " timesteps for a batch of " + batch);
         }
-        Tensor cond = config.bgr() ? flipChannels(controlnetCond) : controlnetCond;
-
         Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(timeProj.forward(t))));
         probe.record("time_embedding", emb);
         Tensor embSilu = backend.silu(emb);
 
         Tensor h = convIn.forward(sample);
-        Tensor c = condEmbedding.forward(cond);
-        probe.record("controlnet_cond_embedding", c);
-        h = backend.add(h, c);
+        probe.record("controlnet_cond_embedding", condEmbedding);
+        h = backend.add(h, condEmbedding);
         List<Tensor> skips = new ArrayList<>();
         skips.add(h);
         for (DownBlock2D block : downBlocks) {
