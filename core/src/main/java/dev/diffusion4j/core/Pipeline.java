@@ -214,6 +214,8 @@ final class Pipeline {
             stepMillis.add(ms);
             listener.onStep(new ProgressListener.StepEvent(i, timesteps.length, t, latents, out.predOriginalSample(), ms));
         }
+        int baseWidth = width;
+        int baseHeight = height;
         if (!Double.isNaN(req.hiresScale())) {
             debug.record("base_final_latents", latents);
             width = (int) (width * req.hiresScale()) / 8 * 8;
@@ -238,7 +240,7 @@ final class Pipeline {
         List<String> parameters = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
             images.add(Images.toImage(decoded, b));
-            parameters.add(GenerationParameters.format(req, model.name(), width, height, strength, init != null));
+            parameters.add(GenerationParameters.format(req, model.name(), baseWidth, baseHeight, strength, init != null));
         }
         return new GenerationResult(List.copyOf(images), latents, decoded, List.copyOf(parameters),
                 new GenerationResult.Timings(textMillis, List.copyOf(stepMillis), decodeMillis));

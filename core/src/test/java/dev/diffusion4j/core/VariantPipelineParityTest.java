@@ -74,6 +74,8 @@ class VariantPipelineParityTest {
             Map<String, Tensor> got = new HashMap<>();
             GenerationResult result = new Pipeline(sd, request, ProgressListener.NONE, new Cancellation(), got::put).run();
             String id = "controlnet/" + name;
+            assertTrue(result.parameters().get(0).contains("ControlNet 0: \"Weight: 0.8, Guidance Start: "),
+                    result.parameters().get(0));
             check(id, out, got, "control_image_preprocessed", "control_image_preprocessed", 0);
             check(id, out, got, "controlnet_scale_per_step", "controlnet_scale_per_step", 0);
             checkTxt2img(id, out, got, result, (int) num(c, "num_inference_steps"));
@@ -168,6 +170,9 @@ class VariantPipelineParityTest {
             check(id, out, got, "final_latents", "final_latents", 2e-3);
             check(id, out, got, "decoded", "decoded", 5e-3);
             checkImage(id, out.tensorF32("image_uint8"), result.image());
+            String params = result.parameters().get(0);
+            assertTrue(params.contains("Size: 96x64") && params.contains("Hires upscale: 2")
+                    && params.contains("Denoising strength: 0.5") && params.contains("Hires upscaler: Latent"), params);
             assertEquals(192, result.image().getWidth());
             assertEquals(128, result.image().getHeight());
         }
