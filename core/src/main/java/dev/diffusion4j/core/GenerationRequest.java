@@ -45,6 +45,7 @@ public final class GenerationRequest {
      *     {@code N} uses it when {@code i/N >= start} and {@code (i+1)/N <= end}
      */
     public record ControlNet(ControlNetModel model, BufferedImage image, double scale, double start, double end) {
+        /** Checks the arguments: a model and an image, a finite scale, {@code 0 <= start < end <= 1}. */
         public ControlNet {
             Objects.requireNonNull(model, "ControlNet model");
             Objects.requireNonNull(image, "control image");

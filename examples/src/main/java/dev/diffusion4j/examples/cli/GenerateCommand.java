@@ -25,7 +25,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code sd generate}: txt2img, img2img ({@code --init-image}), inpainting ({@code --mask}) and outpainting
- * ({@code --outpaint}). Defaults follow diffusers' {@code StableDiffusionPipeline}, so the same settings give the
+ * ({@code --outpaint}); ControlNets ({@code --controlnet}/{@code --control-image} groups, {@code --canny}), the hires
+ * fix ({@code --hires-scale}), TAESD decoding and previews ({@code --vae taesd}, {@code --taesd}, {@code --preview}). Defaults follow diffusers' {@code StableDiffusionPipeline}, so the same settings give the
  * reference's image.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,

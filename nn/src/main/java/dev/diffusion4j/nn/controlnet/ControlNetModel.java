@@ -33,6 +33,7 @@ public final class ControlNetModel {
      * @param midBlockResSample the mid block residual
      */
     public record Output(List<Tensor> downBlockResSamples, Tensor midBlockResSample) {
+        /** Copies the list (the tensors are shared). */
         public Output {
             downBlockResSamples = List.copyOf(downBlockResSamples);
         }

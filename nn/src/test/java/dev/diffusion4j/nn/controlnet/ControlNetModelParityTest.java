@@ -66,6 +66,45 @@ class ControlNetModelParityTest {
                 Fixtures.assertClose("controlnet guess mode residual " + i, backend.scale(base, factor), got, 1e-6);
             }
 
+            // global_pool_conditions: every residual is its spatial mean, [B, C, 1, 1], which the U-Net broadcasts.
+            java.util.Map<String, Object> pooledCfg = new java.util.LinkedHashMap<>(
+                    ModelConfig.read(cnDir.resolve("config.json")).asMap());
+            pooledCfg.put("global_pool_conditions", true);
+            ControlNetModel pooled = new ControlNetModel(new ModelConfig("pooled", pooledCfg), StateDict.of(List.of(cw)), backend);
+            ControlNetModel.Output p = pooled.forward(sample, t, ehs, in.tensor("controlnet_cond"), scale, false);
+            for (int i = 0; i < 6; i++) {
+                Tensor full = res.downBlockResSamples().get(i);
+                Tensor mean = p.downBlockResSamples().get(i);
+                assertEquals(List.of(2, full.dim(1), 1, 1), java.util.Arrays.stream(mean.shape().dims()).boxed().toList());
+                int hw = full.dim(2) * full.dim(3);
+                for (int bc = 0; bc < 2 * full.dim(1); bc++) {
+                    double sum = 0;
+                    for (int j = 0; j < hw; j++) {
+                        sum += full.getFlat((long) bc * hw + j);
+                    }
+                    assertEquals(sum / hw, mean.getFlat(bc), 1e-5, "pooled residual " + i);
+                }
+            }
+            unet.forward(sample, t, ehs, p.downBlockResSamples(), p.midBlockResSample(), dev.diffusion4j.nn.Probe.NONE);
+
+            // controlnet_conditioning_channel_order bgr: the model flips the channels of an RGB control image.
+            java.util.Map<String, Object> bgrCfg = new java.util.LinkedHashMap<>(pooledCfg);
+            bgrCfg.put("global_pool_conditions", false);
+            bgrCfg.put("controlnet_conditioning_channel_order", "bgr");
+            ControlNetModel bgr = new ControlNetModel(new ModelConfig("bgr", bgrCfg), StateDict.of(List.of(cw)), backend);
+            Tensor cond = in.tensor("controlnet_cond");
+            int plane = cond.dim(2) * cond.dim(3);
+            float[] flipped = new float[(int) cond.numel()];
+            for (int b = 0; b < 2; b++) {
+                for (int ch = 0; ch < 3; ch++) {
+                    for (int j = 0; j < plane; j++) {
+                        flipped[(b * 3 + 2 - ch) * plane + j] = cond.getFlat((long) (b * 3 + ch) * plane + j);
+                    }
+                }
+            }
+            Fixtures.assertClose("controlnet bgr order", res.midBlockResSample(),
+                    bgr.forward(sample, t, ehs, Tensor.of(flipped, cond.shape().dims()), scale, false).midBlockResSample(), 0);
+
             // Bad input names the shapes.
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cn.forward(sample, t, ehs, Tensor.zeros(2, 3, 32, 48), 1f, false));
