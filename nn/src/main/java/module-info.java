@@ -5,6 +5,7 @@ module dev.diffusion4j.nn {
     requires com.fasterxml.jackson.jr.ob;
     exports dev.diffusion4j.nn;
     exports dev.diffusion4j.nn.clip;
+    exports dev.diffusion4j.nn.controlnet;
     exports dev.diffusion4j.nn.layers;
     exports dev.diffusion4j.nn.unet;
     exports dev.diffusion4j.nn.vae;

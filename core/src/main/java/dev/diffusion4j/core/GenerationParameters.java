@@ -61,6 +61,23 @@ public final class GenerationParameters {
         if (r.mask() != null && r.maskBlur() > 0) {
             f.put("Mask blur", Integer.toString(r.maskBlur()));
         }
+        if (!Double.isNaN(r.hiresScale())) {
+            // A1111's hires fix fields; Size stays the first pass's.
+            f.put("Denoising strength", trim(r.hiresStrength()));
+            f.put("Hires upscale", trim(r.hiresScale()));
+            if (r.hiresSteps() != null) {
+                f.put("Hires steps", Integer.toString(r.hiresSteps()));
+            }
+            f.put("Hires upscaler", r.hiresUpscaler() == GenerationRequest.HiresUpscaler.LATENT ? "Latent" : "Image (bicubic)");
+        }
+        for (int i = 0; i < r.controlNets().size(); i++) {
+            GenerationRequest.ControlNet c = r.controlNets().get(i);
+            f.put("ControlNet " + i, "Weight: " + trim(c.scale()) + ", Guidance Start: " + trim(c.start())
+                    + ", Guidance End: " + trim(c.end()) + (r.guessMode() ? ", Guess Mode: True" : ""));
+        }
+        if (r.vaeDecoder() == GenerationRequest.VaeDecoder.TAESD) {
+            f.put("VAE", "TAESD");
+        }
         f.put("RNG", r.rng() == GenerationRequest.Rng.TORCH ? "torch" : "fast");
         if (r.batchSize() > 1) {
             f.put("Batch size", Integer.toString(r.batchSize()));

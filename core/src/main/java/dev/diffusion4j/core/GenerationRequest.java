@@ -1,8 +1,11 @@
 package dev.diffusion4j.core;
 
 import dev.diffusion4j.samplers.kdiffusion.Sampler;
+import dev.diffusion4j.nn.controlnet.ControlNetModel;
 import dev.diffusion4j.tensor.Tensor;
 import java.awt.image.BufferedImage;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -31,6 +34,53 @@ public final class GenerationRequest {
         MODE
     }
 
+    /**
+     * One ControlNet and its control image (diffusers' {@code StableDiffusionControlNetPipeline} arguments).
+     *
+     * @param model the ControlNet ({@link StableDiffusion#loadControlNet})
+     * @param image the control image (edges, depth...); resized to the generation size when it differs, then read as
+     *     RGB {@code / 255} (no [-1, 1] normalisation)
+     * @param scale {@code controlnet_conditioning_scale}: multiplies the ControlNet's residuals (1.0 usual)
+     * @param start {@code control_guidance_start}: the fraction of steps before which the ControlNet is off
+     * @param end {@code control_guidance_end}: the fraction of steps after which it is off again; step {@code i} of
+     *     {@code N} uses it when {@code i/N >= start} and {@code (i+1)/N <= end}
+     */
+    public record ControlNet(ControlNetModel model, BufferedImage image, double scale, double start, double end) {
+        /** Checks the arguments: a model and an image, a finite scale, {@code 0 <= start < end <= 1}. */
+        public ControlNet {
+            Objects.requireNonNull(model, "ControlNet model");
+            Objects.requireNonNull(image, "control image");
+            if (!Double.isFinite(scale)) {
+                throw new IllegalArgumentException("control scale must be finite, got " + scale);
+            }
+            if (!(start >= 0 && start < end && end <= 1)) {
+                throw new IllegalArgumentException("control start/end must satisfy 0 <= start < end <= 1, got "
+                        + start + ", " + end);
+            }
+        }
+
+        /** A ControlNet used at {@code scale} over every step. */
+        public ControlNet(ControlNetModel model, BufferedImage image, double scale) {
+            this(model, image, scale, 0, 1);
+        }
+    }
+
+    /** Which decoder turns the final latents into the image. */
+    public enum VaeDecoder {
+        /** The model's own VAE ({@code AutoencoderKL}): the reference's image. */
+        FULL,
+        /** TAESD ({@link StableDiffusion#loadTaesd}): much faster, slightly softer. */
+        TAESD
+    }
+
+    /** How the hires fix enlarges the first pass. */
+    public enum HiresUpscaler {
+        /** Bilinear interpolation of the latents ({@code F.interpolate(mode="bilinear")}, A1111's "Latent"). */
+        LATENT,
+        /** Decode, bicubic image resize, encode again (sharper, one VAE round trip more). */
+        IMAGE
+    }
+
     private final String prompt;
     private final String negativePrompt;
     private final Integer width;
@@ -53,6 +103,14 @@ public final class GenerationRequest {
     private final Tensor initialNoise;
     private final Boolean vaeTiling;
     private final Sampler customSampler;
+    private final List<ControlNet> controlNets;
+    private final boolean guessMode;
+    private final VaeDecoder vaeDecoder;
+    private final double hiresScale;
+    private final double hiresStrength;
+    private final Integer hiresSteps;
+    private final Long hiresSeed;
+    private final HiresUpscaler hiresUpscaler;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -77,6 +135,14 @@ public final class GenerationRequest {
         this.initialNoise = b.initialNoise;
         this.vaeTiling = b.vaeTiling;
         this.customSampler = b.customSampler;
+        this.controlNets = List.copyOf(b.controlNets);
+        this.guessMode = b.guessMode;
+        this.vaeDecoder = b.vaeDecoder;
+        this.hiresScale = b.hiresScale;
+        this.hiresStrength = b.hiresStrength;
+        this.hiresSteps = b.hiresSteps;
+        this.hiresSeed = b.hiresSeed;
+        this.hiresUpscaler = b.hiresUpscaler;
     }
 
     /** A builder with every value at its default. */
@@ -109,6 +175,14 @@ public final class GenerationRequest {
         b.initialNoise = initialNoise;
         b.vaeTiling = vaeTiling;
         b.customSampler = customSampler;
+        b.controlNets = new ArrayList<>(controlNets);
+        b.guessMode = guessMode;
+        b.vaeDecoder = vaeDecoder;
+        b.hiresScale = hiresScale;
+        b.hiresStrength = hiresStrength;
+        b.hiresSteps = hiresSteps;
+        b.hiresSeed = hiresSeed;
+        b.hiresUpscaler = hiresUpscaler;
         return b;
     }
 
@@ -203,7 +277,7 @@ public final class GenerationRequest {
         return initialNoise;
     }
 
-    /** VAE tiling: true, false, or null for automatic (on above twice the VAE's native pixel count). */
+    /** VAE tiling: true, false, or null for automatic (on above 1024 × 1024 pixels). */
     public Boolean vaeTiling() {
         return vaeTiling;
     }
@@ -211,6 +285,46 @@ public final class GenerationRequest {
     /** The research sampler that replaces the diffusers scheduler, or null. */
     public Sampler customSampler() {
         return customSampler;
+    }
+
+    /** The ControlNets, in the order given (empty: none). */
+    public List<ControlNet> controlNets() {
+        return controlNets;
+    }
+
+    /** diffusers' ControlNet guess mode (see {@link Builder#guessMode}). */
+    public boolean guessMode() {
+        return guessMode;
+    }
+
+    /** The decoder of the final image. */
+    public VaeDecoder vaeDecoder() {
+        return vaeDecoder;
+    }
+
+    /** The hires fix's enlargement factor, or NaN when the hires fix is off. */
+    public double hiresScale() {
+        return hiresScale;
+    }
+
+    /** The hires pass's img2img strength. */
+    public double hiresStrength() {
+        return hiresStrength;
+    }
+
+    /** The hires pass's step count before the strength cut, or null for {@link #steps()}. */
+    public Integer hiresSteps() {
+        return hiresSteps;
+    }
+
+    /** The hires pass's seed (its own generator), or null for {@code seed + 1}. */
+    public Long hiresSeed() {
+        return hiresSeed;
+    }
+
+    /** How the hires fix enlarges the first pass. */
+    public HiresUpscaler hiresUpscaler() {
+        return hiresUpscaler;
     }
 
     /** The kind of generation this request asks for. */
@@ -248,6 +362,14 @@ public final class GenerationRequest {
         private Tensor initialNoise;
         private Boolean vaeTiling;
         private Sampler customSampler;
+        private List<ControlNet> controlNets = new ArrayList<>();
+        private boolean guessMode;
+        private VaeDecoder vaeDecoder = VaeDecoder.FULL;
+        private double hiresScale = Double.NaN;
+        private double hiresStrength = 0.5;
+        private Integer hiresSteps;
+        private Long hiresSeed;
+        private HiresUpscaler hiresUpscaler = HiresUpscaler.LATENT;
 
         private Builder() {
         }
@@ -403,11 +525,24 @@ public final class GenerationRequest {
 
         /**
          * Decode (and encode) with the VAE in overlapping tiles, for bounded memory at large sizes: true, false, or
-         * null (default) for automatic: on when the image has more than twice the pixels of the VAE's
-         * {@code sample_size}² (768×768 and up for SD 1.5). Tiles change the image slightly near the seams.
+         * null (default) for automatic: on when the image has more than 1024 × 1024 pixels (below that the whole
+         * decode fits comfortably, and diffusers, which never tiles by default, gives the same image). Tiles change the
+         * image slightly near the seams.
          */
         public Builder vaeTiling(Boolean v) {
             this.vaeTiling = v;
+            return this;
+        }
+
+        /** Adds a ControlNet; several are summed, each with its own scale and step window (diffusers' MultiControlNet). */
+        public Builder controlNet(ControlNet v) {
+            this.controlNets.add(Objects.requireNonNull(v, "controlNet"));
+            return this;
+        }
+
+        /** Removes every ControlNet. */
+        public Builder clearControlNets() {
+            this.controlNets.clear();
             return this;
         }
 
@@ -421,6 +556,63 @@ public final class GenerationRequest {
          */
         public Builder customSampler(Sampler v) {
             this.customSampler = v;
+            return this;
+        }
+
+        /**
+         * diffusers' guess mode (default false): the ControlNets see only the conditional half of the guidance batch,
+         * the unconditional half gets no residuals, and the residuals are scaled from ×0.1 (first skip) to ×1 (mid).
+         */
+        public Builder guessMode(boolean v) {
+            this.guessMode = v;
+            return this;
+        }
+
+        /** The final decoder (default {@link VaeDecoder#FULL}); TAESD needs {@link StableDiffusion#loadTaesd}. */
+        public Builder vaeDecoder(VaeDecoder v) {
+            this.vaeDecoder = Objects.requireNonNull(v, "vaeDecoder");
+            return this;
+        }
+
+        /**
+         * Turns on A1111's hires fix: generate at width × height, enlarge by {@code v} (the new size rounded down to a
+         * multiple of 8), then img2img at the new size with {@link #hiresStrength}. {@code v} must be > 1.
+         */
+        public Builder hiresScale(double v) {
+            if (!(v > 1 && v <= 8)) {
+                throw new IllegalArgumentException("hires scale must be in (1, 8], got " + v);
+            }
+            this.hiresScale = v;
+            return this;
+        }
+
+        /** The hires pass's strength in (0, 1] (default 0.5). */
+        public Builder hiresStrength(double v) {
+            if (!(v > 0 && v <= 1)) {
+                throw new IllegalArgumentException("hires strength must be in (0, 1], got " + v);
+            }
+            this.hiresStrength = v;
+            return this;
+        }
+
+        /** The hires pass's step count before the strength cut (default: {@link #steps}). */
+        public Builder hiresSteps(int v) {
+            if (v < 1) {
+                throw new IllegalArgumentException("hires steps must be >= 1, got " + v);
+            }
+            this.hiresSteps = v;
+            return this;
+        }
+
+        /** The hires pass's seed (default: seed + 1); the pass draws its noise from its own generator. */
+        public Builder hiresSeed(long v) {
+            this.hiresSeed = v;
+            return this;
+        }
+
+        /** How the hires fix enlarges the first pass (default {@link HiresUpscaler#LATENT}). */
+        public Builder hiresUpscaler(HiresUpscaler v) {
+            this.hiresUpscaler = Objects.requireNonNull(v, "hiresUpscaler");
             return this;
         }
 
@@ -438,6 +630,9 @@ public final class GenerationRequest {
             }
             if (customSampler != null && (mask != null || outpaint != null)) {
                 throw new IllegalArgumentException("a custom sampler supports txt2img and img2img, not inpainting or outpainting");
+            }
+            if (!Double.isNaN(hiresScale) && initImage != null) {
+                throw new IllegalArgumentException("the hires fix is for txt2img: it cannot be combined with an init image");
             }
             return new GenerationRequest(this);
         }

@@ -1,6 +1,8 @@
 package dev.diffusion4j.core;
 
+import dev.diffusion4j.nn.Probe;
 import dev.diffusion4j.nn.clip.CLIPTokenizer;
+import dev.diffusion4j.nn.controlnet.ControlNetModel;
 import dev.diffusion4j.samplers.FastNoiseGenerator;
 import dev.diffusion4j.samplers.NoiseGenerator;
 import dev.diffusion4j.samplers.SamplerCatalog;
@@ -88,8 +90,7 @@ final class Pipeline {
         int[] latentShape = {batch, latentChannels, h, w};
         boolean cfg = req.guidanceScale() > 1.0;
         float scaling = (float) model.vae().config().scalingFactor();
-        int vaeSize = model.vae().config().sampleSize();
-        boolean tiling = req.vaeTiling() != null ? req.vaeTiling() : (long) width * height > 2L * vaeSize * vaeSize;
+        boolean tiling = tilingFor(width, height);
         NoiseGenerator generator = req.rng() == GenerationRequest.Rng.TORCH
                 ? new TorchGenerator(req.seed()) : new FastNoiseGenerator(req.seed());
 
@@ -171,6 +172,8 @@ final class Pipeline {
         }
         debug.record("initial_latents", latents);
 
+        List<Control> controls = prepareControls(width, height, batch, cfg, timesteps.length);
+
         // Denoising loop.
         boolean legacyInpaint = inpaint && unetChannels == latentChannels;
         Tensor maskIn = maskLatent == null ? null : (cfg ? concatBatch(maskLatent, maskLatent) : maskLatent);
@@ -183,6 +186,7 @@ final class Pipeline {
             double t = timesteps[i];
             Tensor modelInput = cfg ? concatBatch(latents, latents) : latents;
             modelInput = scheduler.scaleModelInput(modelInput, t);
+            Tensor controlInput = modelInput;
             if (unetChannels != latentChannels) {
                 // The mask and masked-image latents are not scaled.
                 modelInput = backend.concatChannels(backend.concatChannels(modelInput, maskIn), maskedIn);
@@ -190,7 +194,7 @@ final class Pipeline {
             if (i == 0) {
                 debug.record("step0_model_input", modelInput);
             }
-            Tensor noisePred = model.unet().forward(modelInput, new float[] {(float) t}, context);
+            Tensor noisePred = unetWithControl(modelInput, controlInput, t, context, cfg, controls, i, timesteps.length);
             if (cfg) {
                 Tensor uncond = firstHalf(noisePred);
                 Tensor text = secondHalf(noisePred);
@@ -202,6 +206,7 @@ final class Pipeline {
             } else if (i == 0) {
                 debug.record("step0_noise_pred", noisePred);
             }
+            debug.record("noise_pred_step" + i, noisePred);
             Scheduler.StepOutput out = scheduler.step(noisePred, t, latents, generator);
             latents = out.prevSample();
             if (legacyInpaint) {
@@ -216,18 +221,36 @@ final class Pipeline {
             stepMillis.add(ms);
             listener.onStep(new ProgressListener.StepEvent(i, timesteps.length, t, latents, out.predOriginalSample(), ms));
         }
-        return finish(latents, tiling, width, height, strength, init != null, textMillis, stepMillis);
+        int baseWidth = width;
+        int baseHeight = height;
+        if (!Double.isNaN(req.hiresScale())) {
+            debug.record("base_final_latents", latents);
+            width = (int) (width * req.hiresScale()) / 8 * 8;
+            height = (int) (height * req.hiresScale()) / 8 * 8;
+            latents = hiresPass(latents, context, cfg, width, height, stepMillis);
+            tiling = tilingFor(width, height);
+        }
+        return finish(latents, tiling, baseWidth, baseHeight, strength, init != null, textMillis, stepMillis);
     }
 
-    /** Decodes the final latents (tiled or whole) and assembles the images, parameters and timings. */
+    /**
+     * Decodes the final latents (TAESD, tiled or whole) and assembles the images, parameters and timings;
+     * {@code width}/{@code height} are the requested size the parameters report.
+     */
     private GenerationResult finish(Tensor latents, boolean tiling, int width, int height, double strength,
                                     boolean usesInit, double textMillis, List<Double> stepMillis) {
         debug.record("final_latents", latents);
         cancellation.check();
         float scaling = (float) model.vae().config().scalingFactor();
         long d0 = System.nanoTime();
-        Tensor scaled = divide(latents, scaling);
-        Tensor decoded = tiling ? model.vae().decodeTiled(scaled) : model.vae().decode(scaled);
+        Tensor decoded;
+        if (request.vaeDecoder() == GenerationRequest.VaeDecoder.TAESD) {
+            // TAESD works in the scaled latent space: no division by the scaling factor.
+            decoded = requireTaesd().decode(latents);
+        } else {
+            Tensor scaled = divide(latents, scaling);
+            decoded = tiling ? model.vae().decodeTiled(scaled) : model.vae().decode(scaled);
+        }
         double decodeMillis = (System.nanoTime() - d0) / 1e6;
         debug.record("decoded", decoded);
 
@@ -300,6 +323,227 @@ final class Pipeline {
         return finish(latents, tiling, width, height, strength, init != null, textMillis, stepMillis);
     }
 
+    private dev.diffusion4j.nn.vae.AutoencoderTiny requireTaesd() {
+        var taesd = model.taesd();
+        if (taesd == null) {
+            throw new IllegalArgumentException("the TAESD decoder was asked for but none is loaded (StableDiffusion.loadTaesd, sd --taesd)");
+        }
+        return taesd;
+    }
+
+    /** The request's guess mode, forced on by a globally pooled (first) ControlNet, as diffusers does. */
+    private boolean guessMode() {
+        List<GenerationRequest.ControlNet> nets = request.controlNets();
+        return request.guessMode() || (!nets.isEmpty() && nets.getFirst().model().config().globalPoolConditions());
+    }
+
+    /** A ControlNet ready for the loop: its control image, as the guidance batch, already embedded (once per run). */
+    private record Control(ControlNetModel model, Tensor embedding, float scale, double start, double end) {
+        /** diffusers' {@code controlnet_keep}: 1 inside the guidance window, 0 outside. */
+        float scaleAt(int i, int n) {
+            boolean off = (double) i / n < start || (double) (i + 1) / n > end;
+            return off ? 0f : scale;
+        }
+    }
+
+    /**
+     * Control images as diffusers' {@code prepare_image}: resized to the generation size when they differ, RGB
+     * {@code / 255} (no [-1, 1]), repeated per image of the batch and doubled for the guidance batch (not in guess
+     * mode, where the ControlNets see only the conditional half).
+     */
+    private List<Control> prepareControls(int width, int height, int batch, boolean cfg, int steps) {
+        List<Control> out = new ArrayList<>();
+        for (GenerationRequest.ControlNet c : request.controlNets()) {
+            BufferedImage img = c.image();
+            if (img.getWidth() != width || img.getHeight() != height) {
+                img = resize(img, width, height);
+            }
+            int[][] rgb = Images.rgbSamples(img);
+            int plane = width * height;
+            float[] px = new float[3 * plane];
+            for (int ch = 0; ch < 3; ch++) {
+                for (int i = 0; i < plane; i++) {
+                    px[ch * plane + i] = rgb[ch][i] / 255f;
+                }
+            }
+            Tensor image = Tensor.of(px, 1, 3, height, width);
+            if (out.isEmpty()) {
+                debug.record("control_image_preprocessed", image);
+            }
+            image = repeat(image, batch);
+            if (cfg && !guessMode()) {
+                image = concatBatch(image, image);
+            }
+            out.add(new Control(c.model(), c.model().conditioningEmbedding(image), (float) c.scale(), c.start(), c.end()));
+        }
+        if (!out.isEmpty()) {
+            float[] scales = new float[steps];
+            for (int i = 0; i < scales.length; i++) {
+                scales[i] = out.getFirst().scaleAt(i, scales.length);
+            }
+            debug.record("controlnet_scale_per_step", Tensor.of(scales, scales.length));
+        }
+        return out;
+    }
+
+    /**
+     * The U-Net's prediction with the ControlNets' summed residuals (diffusers' MultiControlNet). A ControlNet outside
+     * its window would contribute residuals × 0, so it is not run at all (adding zeros changes nothing).
+     *
+     * @param controlInput the scaled latents (without inpainting channels) the ControlNets see
+     */
+    private Tensor unetWithControl(Tensor modelInput, Tensor controlInput, double t, Tensor context, boolean cfg,
+                                   List<Control> controls, int step, int steps) {
+        float[] ts = {(float) t};
+        List<Tensor> down = null;
+        Tensor mid = null;
+        boolean guess = guessMode() && cfg;
+        for (Control c : controls) {
+            float scale = c.scaleAt(step, steps);
+            if (scale == 0f) {
+                continue;
+            }
+            ControlNetModel.Output r = guess
+                    ? c.model().forwardEmbedded(secondHalf(controlInput), ts, secondHalf(context), c.embedding(), scale, true, Probe.NONE)
+                    : c.model().forwardEmbedded(controlInput, ts, context, c.embedding(), scale, guessMode(), Probe.NONE);
+            List<Tensor> d = r.downBlockResSamples();
+            Tensor m = r.midBlockResSample();
+            if (guess) {
+                // The unconditional half gets no control.
+                List<Tensor> padded = new ArrayList<>();
+                for (Tensor x : d) {
+                    padded.add(concatBatch(Tensor.zeros(x.shape()), x));
+                }
+                d = padded;
+                m = concatBatch(Tensor.zeros(m.shape()), m);
+            }
+            if (down == null) {
+                down = new ArrayList<>(d);
+                mid = m;
+            } else {
+                for (int j = 0; j < down.size(); j++) {
+                    down.set(j, backend.add(down.get(j), d.get(j)));
+                }
+                mid = backend.add(mid, m);
+            }
+        }
+        return model.unet().forward(modelInput, ts, context, down, mid, Probe.NONE);
+    }
+
+    /**
+     * A1111's hires fix second pass: enlarge the first pass's latents (bilinear in latent space, or decode / resize /
+     * encode), then img2img at the new size with diffusers' img2img semantics and the pass's own generator.
+     */
+    private Tensor hiresPass(Tensor baseLatents, Tensor context, boolean cfg, int width, int height, List<Double> stepMillis) {
+        GenerationRequest req = request;
+        long seed = req.hiresSeed() != null ? req.hiresSeed() : req.seed() + 1;
+        NoiseGenerator generator = req.rng() == GenerationRequest.Rng.TORCH ? new TorchGenerator(seed) : new FastNoiseGenerator(seed);
+        float scaling = (float) model.vae().config().scalingFactor();
+        int h = height / 8;
+        int w = width / 8;
+        Tensor upscaled;
+        if (req.hiresUpscaler() == GenerationRequest.HiresUpscaler.LATENT) {
+            upscaled = bilinear(baseLatents, h, w);
+        } else {
+            Tensor decoded = model.vae().decode(divide(baseLatents, scaling));
+            Tensor images = null;
+            for (int b = 0; b < decoded.dim(0); b++) {
+                Tensor one = Images.toTensor(resize(Images.toImage(decoded, b), width, height));
+                images = images == null ? one : concatBatch(images, one);
+            }
+            upscaled = encodeImage(images, req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling,
+                    tilingFor(width, height));
+        }
+        debug.record("upscaled_latents", upscaled);
+
+        Scheduler scheduler = SamplerCatalog.create(req.sampler(), req.schedule(), req.spacing(), model.schedulerConfig());
+        int steps = req.hiresSteps() != null ? req.hiresSteps() : req.steps();
+        scheduler.setTimesteps(steps);
+        double[] timesteps = scheduler.timesteps();
+        int initTimestep = Math.min((int) (steps * req.hiresStrength()), steps);
+        int begin = Math.max(steps - initTimestep, 0) * scheduler.order();
+        timesteps = Arrays.copyOfRange(timesteps, Math.min(begin, timesteps.length), timesteps.length);
+        if (timesteps.length == 0) {
+            throw new IllegalArgumentException("hires strength " + req.hiresStrength() + " with " + steps
+                    + " steps leaves no step to run");
+        }
+        scheduler.setBeginIndex(begin);
+        debug.record("img2img_timesteps", doubles(timesteps));
+        Tensor noise = generator.randnTensor(upscaled.shape().dims());
+        debug.record("img2img_noise", noise);
+        Tensor latents = scheduler.addNoise(upscaled, noise, timesteps[0]);
+        debug.record("img2img_noised_init_latents", latents);
+
+        List<Control> controls = prepareControls(width, height, upscaled.dim(0), cfg, timesteps.length);
+        float g = (float) req.guidanceScale();
+        for (int i = 0; i < timesteps.length; i++) {
+            cancellation.check();
+            long s0 = System.nanoTime();
+            double t = timesteps[i];
+            Tensor modelInput = scheduler.scaleModelInput(cfg ? concatBatch(latents, latents) : latents, t);
+            Tensor noisePred = unetWithControl(modelInput, modelInput, t, context, cfg, controls, i, timesteps.length);
+            if (cfg) {
+                noisePred = guidance(firstHalf(noisePred), secondHalf(noisePred), g);
+            }
+            Scheduler.StepOutput out = scheduler.step(noisePred, t, latents, generator);
+            latents = out.prevSample();
+            debug.record("img2img_latents_after_step" + i, latents);
+            double ms = (System.nanoTime() - s0) / 1e6;
+            stepMillis.add(ms);
+            listener.onStep(new ProgressListener.StepEvent(i, timesteps.length, t, latents, out.predOriginalSample(), ms));
+        }
+        return latents;
+    }
+
+    /** Bicubic resize (control images, the hires fix's image upscaler). */
+    static BufferedImage resize(BufferedImage src, int width, int height) {
+        BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = out.createGraphics();
+        try {
+            g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION, java.awt.RenderingHints.VALUE_INTERPOLATION_BICUBIC);
+            g.setRenderingHint(java.awt.RenderingHints.KEY_RENDERING, java.awt.RenderingHints.VALUE_RENDER_QUALITY);
+            g.drawImage(src, 0, 0, width, height, null);
+        } finally {
+            g.dispose();
+        }
+        return out;
+    }
+
+    /**
+     * {@code F.interpolate(x, size=(outH, outW), mode="bilinear", align_corners=False)} on small latents: source
+     * coordinate {@code (dst + 0.5) · in/out − 0.5}, clamped at 0, the upper neighbour clamped to the edge.
+     */
+    static Tensor bilinear(Tensor x, int outH, int outW) {
+        int n = x.dim(0) * x.dim(1);
+        int inH = x.dim(2);
+        int inW = x.dim(3);
+        float[] a = x.toFloatArray();
+        float[] out = new float[n * outH * outW];
+        float sh = (float) inH / outH;
+        float sw = (float) inW / outW;
+        for (int p = 0; p < n; p++) {
+            int src = p * inH * inW;
+            int dst = p * outH * outW;
+            for (int oy = 0; oy < outH; oy++) {
+                float fy = Math.max(sh * (oy + 0.5f) - 0.5f, 0f);
+                int y0 = (int) fy;
+                int y1 = y0 < inH - 1 ? y0 + 1 : y0;
+                float ly1 = fy - y0;
+                float ly0 = 1f - ly1;
+                for (int ox = 0; ox < outW; ox++) {
+                    float fx = Math.max(sw * (ox + 0.5f) - 0.5f, 0f);
+                    int x0 = (int) fx;
+                    int x1 = x0 < inW - 1 ? x0 + 1 : x0;
+                    float lx1 = fx - x0;
+                    float lx0 = 1f - lx1;
+                    out[dst + oy * outW + ox] = ly0 * (lx0 * a[src + y0 * inW + x0] + lx1 * a[src + y0 * inW + x1])
+                            + ly1 * (lx0 * a[src + y1 * inW + x0] + lx1 * a[src + y1 * inW + x1]);
+                }
+            }
+        }
+        return Tensor.of(out, x.dim(0), x.dim(1), outH, outW);
+    }
+
     private Tensor encodePrompt(String prompt, int clipSkip) {
         CLIPTokenizer tok = model.tokenizer();
         CLIPTokenizer.Encoded enc = tok.inputIds(prompt);
@@ -308,6 +552,11 @@ final class Pipeline {
                     + " tokens and was cut: " + enc.tokenCount() + " tokens");
         }
         return model.textEncoder().encode(new int[][] {enc.inputIds()}, clipSkip);
+    }
+
+    /** The request's VAE tiling, or automatic: on above 1024 × 1024 pixels (diffusers never tiles by default). */
+    private boolean tilingFor(int width, int height) {
+        return request.vaeTiling() != null ? request.vaeTiling() : (long) width * height > 1024L * 1024;
     }
 
     /** {@code scaling_factor × latent_dist.sample(generator)}, or × the mode when {@code generator} is null. */

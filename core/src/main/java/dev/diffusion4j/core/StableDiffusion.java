@@ -6,8 +6,10 @@ import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.clip.CLIPTextConfig;
 import dev.diffusion4j.nn.clip.CLIPTextModel;
 import dev.diffusion4j.nn.clip.CLIPTokenizer;
+import dev.diffusion4j.nn.controlnet.ControlNetModel;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.nn.vae.AutoencoderTiny;
 import dev.diffusion4j.samplers.SchedulerConfig;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
@@ -86,6 +88,9 @@ public final class StableDiffusion implements AutoCloseable {
     private final AutoencoderKL vae;
     private final SchedulerConfig schedulerConfig;
     private final List<AutoCloseable> owned;
+    /** Files opened after loading (ControlNets, TAESD), closed with the model. */
+    private final List<AutoCloseable> attached = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile AutoencoderTiny taesd;
 
     StableDiffusion(String name, Backend backend, CLIPTokenizer tokenizer, CLIPTextModel textEncoder,
                     UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig, List<AutoCloseable> owned) {
@@ -273,6 +278,61 @@ public final class StableDiffusion implements AutoCloseable {
         return schedulerConfig;
     }
 
+    /** The attached TAESD ({@link #loadTaesd}), or null. */
+    public AutoencoderTiny taesd() {
+        return taesd;
+    }
+
+    /**
+     * Loads TAESD and attaches it to this model, for {@link GenerationRequest.VaeDecoder#TAESD} and
+     * {@link #preview}. {@code path} is a diffusers {@code AutoencoderTiny} folder ({@code config.json} +
+     * {@code diffusion_pytorch_model.safetensors}, e.g. madebyollin/taesd), or madebyollin's
+     * {@code taesd_decoder.safetensors} (with {@code taesd_encoder.safetensors} next to it when present), or a folder
+     * holding those two files. The files stay mapped until {@link #close()}.
+     */
+    public AutoencoderTiny loadTaesd(Path path) throws IOException {
+        ModelLoaders.Loaded<AutoencoderTiny> loaded = ModelLoaders.taesd(path, backend);
+        attached.addAll(loaded.owned());
+        this.taesd = loaded.model();
+        return loaded.model();
+    }
+
+    /**
+     * Loads a ControlNet for this model's U-Net. {@code path} is a diffusers ControlNet folder ({@code config.json} +
+     * {@code diffusion_pytorch_model.safetensors}), a {@code .safetensors} file with a {@code config.json} next to it,
+     * or an original-layout file (lllyasviel's {@code control_*.safetensors}: {@code input_blocks.*},
+     * {@code input_hint_block.*}, {@code zero_convs.*}, {@code middle_block_out.*}, with or without a
+     * {@code control_model.} prefix), whose structure is taken from this model's U-Net config. The files stay mapped
+     * until {@link #close()}.
+     */
+    public ControlNetModel loadControlNet(Path path) throws IOException {
+        ModelLoaders.Loaded<ControlNetModel> loaded = ModelLoaders.controlNet(path, unet.config(), backend);
+        attached.addAll(loaded.owned());
+        return loaded.model();
+    }
+
+    /**
+     * A quick look at latents mid-generation (batch entry 0): TAESD when one is attached, else the full VAE. Pass
+     * {@link ProgressListener.StepEvent#predictedOriginal()} when the scheduler gives it (a cleaner picture than the
+     * noisy latents).
+     */
+    public java.awt.image.BufferedImage preview(Tensor latents) {
+        if (latents.rank() != 4 || latents.dim(0) < 1) {
+            throw new IllegalArgumentException("preview: latents must be [B, C, h, w], got " + latents.shape());
+        }
+        Tensor first = latents.dim(0) == 1 ? latents
+                : latents.toHeapF32().slice(0).reshape(1, latents.dim(1), latents.dim(2), latents.dim(3));
+        AutoencoderTiny tiny = taesd;
+        Tensor decoded;
+        if (tiny != null) {
+            decoded = tiny.decode(first);
+        } else {
+            float s = (float) vae.config().scalingFactor();
+            decoded = vae.decode(backend.scale(first, 1f / s));
+        }
+        return Images.toImage(decoded, 0);
+    }
+
     /** Runs one request. */
     public GenerationResult generate(GenerationRequest request) {
         return generate(request, ProgressListener.NONE, new Cancellation());
@@ -285,6 +345,7 @@ public final class StableDiffusion implements AutoCloseable {
 
     @Override
     public void close() {
+        closeAll(attached, null);
         closeAll(owned, null);
     }
 }

@@ -93,6 +93,15 @@ public interface Backend {
     /** Swaps the last two dimensions ({@code [..., R, C]} → {@code [..., C, R]}), e.g. NCHW viewed as {@code [N, C, HW]} to {@code [N, HW, C]}. */
     Tensor transpose(Tensor x);
 
+    /** {@code max(x, 0)} (TAESD's activation). A scalar default; backends may override it. */
+    default Tensor relu(Tensor x) {
+        float[] a = x.toFloatArray();
+        for (int i = 0; i < a.length; i++) {
+            a[i] = Math.max(a[i], 0f);
+        }
+        return Tensor.of(a, x.shape().dims());
+    }
+
     /** Channels {@code [start, start + length)} along dimension 1 of a tensor of rank ≥ 2, as a new tensor. */
     Tensor sliceChannels(Tensor x, int start, int length);
 }

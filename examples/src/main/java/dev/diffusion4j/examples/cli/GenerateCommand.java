@@ -1,5 +1,6 @@
 package dev.diffusion4j.examples.cli;
 
+import dev.diffusion4j.core.Canny;
 import dev.diffusion4j.core.Cancellation;
 import dev.diffusion4j.core.GenerationRequest;
 import dev.diffusion4j.core.GenerationResult;
@@ -13,8 +14,10 @@ import dev.diffusion4j.weights.SafeTensorsWriter;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -22,7 +25,8 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /**
  * {@code sd generate}: txt2img, img2img ({@code --init-image}), inpainting ({@code --mask}) and outpainting
- * ({@code --outpaint}). Defaults follow diffusers' {@code StableDiffusionPipeline}, so the same settings give the
+ * ({@code --outpaint}); ControlNets ({@code --controlnet}/{@code --control-image} groups, {@code --canny}), the hires
+ * fix ({@code --hires-scale}), TAESD decoding and previews ({@code --vae taesd}, {@code --taesd}, {@code --preview}). Defaults follow diffusers' {@code StableDiffusionPipeline}, so the same settings give the
  * reference's image.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
@@ -110,8 +114,8 @@ final class GenerateCommand implements Callable<Integer> {
     Integer threads;
 
     @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "auto|on|off",
-            description = "Decode/encode in overlapping tiles (bounded memory for large images). auto: on above twice the "
-                    + "VAE's native pixel count (768x768 and up for SD 1.5). Default: ${DEFAULT-VALUE}.")
+            description = "Decode/encode in overlapping tiles (bounded memory for large images). auto: on above 1024x1024 "
+                    + "pixels. Default: ${DEFAULT-VALUE}.")
     String vaeTiling;
 
     @Option(names = "--output", defaultValue = "output.png", paramLabel = "PATH",
@@ -133,6 +137,80 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--variant", paramLabel = "NAME", description = "Weight file variant, e.g. fp16.")
     String variant;
+
+    /** One {@code --controlnet} group: a ControlNet, its control image and settings. */
+    static final class ControlGroup {
+        @Option(names = "--controlnet", required = true, paramLabel = "PATH",
+                description = "A ControlNet: diffusers folder, or .safetensors (diffusers keys with config.json beside it, "
+                        + "or lllyasviel's original layout). Repeat the group for several ControlNets.")
+        Path path;
+
+        @Option(names = "--control-image", required = true, paramLabel = "PNG",
+                description = "The control image of the preceding --controlnet (resized to the output size if it differs).")
+        Path image;
+
+        // Plain fields with initial values: picocli's defaultValue in a repeatable group fails when no group is given.
+        @Option(names = "--control-scale", paramLabel = "S", description = "Conditioning scale of this ControlNet. Default: 1.0.")
+        double scale = 1.0;
+
+        @Option(names = "--control-start", paramLabel = "F",
+                description = "Fraction of the steps before which this ControlNet is off. Default: 0.0.")
+        double start = 0.0;
+
+        @Option(names = "--control-end", paramLabel = "F",
+                description = "Fraction of the steps after which this ControlNet is off. Default: 1.0.")
+        double end = 1.0;
+
+        @Option(names = "--canny",
+                description = "Turn this control image (a photo) into a Canny edge map first (see --canny-low/--canny-high).")
+        boolean canny;
+    }
+
+    @ArgGroup(exclusive = false, multiplicity = "0..*", heading = "ControlNet (repeatable group)%n")
+    List<ControlGroup> controls;
+
+    @Option(names = "--canny-low", defaultValue = "100", paramLabel = "N",
+            description = "Canny low threshold (OpenCV scale: L1 Sobel magnitude). Default: ${DEFAULT-VALUE}.")
+    int cannyLow;
+
+    @Option(names = "--canny-high", defaultValue = "200", paramLabel = "N",
+            description = "Canny high threshold: stronger gradients always become edges. Default: ${DEFAULT-VALUE}.")
+    int cannyHigh;
+
+    @Option(names = "--guess-mode", description = "ControlNet guess mode (control only on the conditional half, scaled 0.1..1).")
+    boolean guessMode;
+
+    @Option(names = "--vae", defaultValue = "full", paramLabel = "full|taesd",
+            description = "Final decoder: the model's VAE, or TAESD (fast; needs --taesd). Default: ${DEFAULT-VALUE}.")
+    String vae;
+
+    @Option(names = "--taesd", paramLabel = "PATH",
+            description = "TAESD weights: diffusers AutoencoderTiny folder, or madebyollin's taesd_decoder.safetensors. "
+                    + "Used by --vae taesd and for --preview.")
+    Path taesd;
+
+    @Option(names = "--preview", paramLabel = "PNG",
+            description = "Write a preview of the predicted image to this file while generating (TAESD if --taesd, else the VAE).")
+    Path preview;
+
+    @Option(names = "--preview-every", defaultValue = "5", paramLabel = "N",
+            description = "Steps between previews (and after the last). Default: ${DEFAULT-VALUE}.")
+    int previewEvery;
+
+    @Option(names = "--hires-scale", paramLabel = "F",
+            description = "Hires fix: generate at --width x --height, enlarge by F, then img2img at the new size.")
+    Double hiresScale;
+
+    @Option(names = "--hires-strength", defaultValue = "0.5", paramLabel = "S",
+            description = "Hires pass strength in (0, 1]. Default: ${DEFAULT-VALUE}.")
+    double hiresStrength;
+
+    @Option(names = "--hires-steps", paramLabel = "N", description = "Hires pass steps before the strength cut. Default: --steps.")
+    Integer hiresSteps;
+
+    @Option(names = "--hires-upscaler", defaultValue = "latent", paramLabel = "latent|image",
+            description = "Enlarge the latents (bilinear) or the decoded image (bicubic, encoded again). Default: ${DEFAULT-VALUE}.")
+    String hiresUpscaler;
 
     /** The sampler names for picocli's help. */
     static final class SamplerNames implements Iterable<String> {
@@ -158,8 +236,25 @@ final class GenerateCommand implements Callable<Integer> {
         try (StableDiffusion sd = StableDiffusion.load(model, options)) {
             err.printf(Locale.ROOT, "sd: loaded %s in %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
             err.flush();
+            if (taesd != null) {
+                sd.loadTaesd(taesd);
+            } else if (request.vaeDecoder() == GenerationRequest.VaeDecoder.TAESD) {
+                throw new IllegalArgumentException("--vae taesd needs --taesd PATH (the TAESD weights)");
+            }
+            request = withControlNets(sd, request);
             ProgressBar bar = new ProgressBar(err);
-            GenerationResult result = sd.generate(request, bar, new Cancellation());
+            ProgressListener listener = bar;
+            if (preview != null) {
+                Path previewFile = preview;
+                listener = bar.andThen(ProgressListener.previews(sd, previewEvery, (e, img) -> {
+                    try {
+                        PngFiles.write(previewFile, img, "preview step " + (e.step() + 1) + "/" + e.totalSteps());
+                    } catch (java.io.IOException ex) {
+                        throw new java.io.UncheckedIOException(ex);
+                    }
+                }));
+            }
+            GenerationResult result = sd.generate(request, listener, new Cancellation());
             bar.finish();
             for (int i = 0; i < result.images().size(); i++) {
                 Path file = result.images().size() == 1 ? output : numbered(output, i + 1);
@@ -236,6 +331,53 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--strength needs --init-image");
             }
             b.strength(strength);
+        }
+        b.vaeDecoder(switch (vae) {
+            case "full" -> GenerationRequest.VaeDecoder.FULL;
+            case "taesd" -> GenerationRequest.VaeDecoder.TAESD;
+            default -> throw new IllegalArgumentException("--vae must be full or taesd, got '" + vae + "'");
+        });
+        if (previewEvery < 1) {
+            throw new IllegalArgumentException("--preview-every must be >= 1, got " + previewEvery);
+        }
+        if (hiresScale != null) {
+            b.hiresScale(hiresScale).hiresStrength(hiresStrength);
+            if (hiresSteps != null) {
+                b.hiresSteps(hiresSteps);
+            }
+            b.hiresUpscaler(switch (hiresUpscaler) {
+                case "latent" -> GenerationRequest.HiresUpscaler.LATENT;
+                case "image" -> GenerationRequest.HiresUpscaler.IMAGE;
+                default -> throw new IllegalArgumentException("--hires-upscaler must be latent or image, got '" + hiresUpscaler + "'");
+            });
+        }
+        for (ControlGroup g : controls()) {
+            if (!java.nio.file.Files.exists(g.path)) {
+                throw new IllegalArgumentException("--controlnet " + g.path + " does not exist");
+            }
+        }
+        return b.build();
+    }
+
+    private List<ControlGroup> controls() {
+        return controls == null ? List.of() : controls;
+    }
+
+    /** Loads the ControlNets of the {@code --controlnet} groups and adds them, with their images, to the request. */
+    private GenerationRequest withControlNets(StableDiffusion sd, GenerationRequest request) throws java.io.IOException {
+        if (controls().isEmpty()) {
+            if (guessMode) {
+                throw new IllegalArgumentException("--guess-mode needs --controlnet");
+            }
+            return request;
+        }
+        GenerationRequest.Builder b = request.toBuilder().guessMode(guessMode);
+        for (ControlGroup g : controls()) {
+            java.awt.image.BufferedImage image = PngFiles.readImage(g.image);
+            if (g.canny) {
+                image = Canny.detect(image, cannyLow, cannyHigh);
+            }
+            b.controlNet(new GenerationRequest.ControlNet(sd.loadControlNet(g.path), image, g.scale, g.start, g.end));
         }
         return b.build();
     }

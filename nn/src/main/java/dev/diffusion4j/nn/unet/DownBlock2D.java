@@ -14,13 +14,14 @@ import java.util.List;
  * each resnet): resnets, then an optional stride-2 down-sampler. Every resnet (or attention) output and the
  * down-sampler's output are kept as skip tensors for the up path.
  */
-final class DownBlock2D {
+public final class DownBlock2D {
     private final String name;
     private final List<ResnetBlock2D> resnets = new ArrayList<>();
     private final List<Transformer2DModel> attentions = new ArrayList<>();
     private final Downsample2D downsampler;
 
-    DownBlock2D(Backend backend, StateDict weights, String name, boolean crossAttention, UNet2DConditionConfig c,
+    /** Loads the block's weights under {@code name}; see diffusers' {@code get_down_block}. */
+    public DownBlock2D(Backend backend, StateDict weights, String name, boolean crossAttention, UNet2DConditionConfig c,
                 int in, int out, int heads, int transformerLayers, boolean addDownsample) {
         this.name = name;
         for (int j = 0; j < c.layersPerBlock(); j++) {
@@ -35,7 +36,7 @@ final class DownBlock2D {
     }
 
     /** Runs the block; appends its skip tensors to {@code skips} and returns the output. */
-    Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe) {
+    public Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe) {
         Tensor h = x;
         for (int j = 0; j < resnets.size(); j++) {
             h = resnets.get(j).forward(h, tembSilu);

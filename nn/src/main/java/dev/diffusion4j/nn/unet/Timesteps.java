@@ -7,12 +7,13 @@ import dev.diffusion4j.tensor.Tensor;
  * freq_shift))} and their products with t are rounded to float32 in the reference's order, so the embedding
  * matches it to the last bit or two.
  */
-final class Timesteps {
+public final class Timesteps {
     private final int dim;
     private final boolean flipSinToCos;
     private final float[] freqs;
 
-    Timesteps(int dim, boolean flipSinToCos, double freqShift) {
+    /** An embedding of {@code dim} (even) channels. */
+    public Timesteps(int dim, boolean flipSinToCos, double freqShift) {
         if (dim % 2 != 0) {
             throw new IllegalArgumentException("time_proj: embedding size " + dim + " must be even");
         }
@@ -29,7 +30,7 @@ final class Timesteps {
     }
 
     /** timesteps {@code [B]} → {@code [B, dim]}. */
-    Tensor forward(float[] timesteps) {
+    public Tensor forward(float[] timesteps) {
         int half = dim / 2;
         Tensor out = Tensor.zeros(timesteps.length, dim);
         float[] o = out.array();

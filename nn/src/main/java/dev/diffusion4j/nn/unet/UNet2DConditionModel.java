@@ -88,6 +88,17 @@ public final class UNet2DConditionModel {
         return r;
     }
 
+    private Tensor addResidual(String what, Tensor x, Tensor residual) {
+        // [B, C, 1, 1] is a globally pooled residual (diffusers broadcasts it).
+        boolean pooled = residual.rank() == 4 && residual.dim(0) == x.dim(0) && residual.dim(1) == x.dim(1)
+                && residual.dim(2) == 1 && residual.dim(3) == 1;
+        if (!residual.shape().equals(x.shape()) && !pooled) {
+            throw new IllegalArgumentException("UNet2DConditionModel: " + what + " has shape " + residual.shape()
+                    + ", the U-Net's tensor there is " + x.shape());
+        }
+        return backend.add(x, residual);
+    }
+
     /** The config the model was built from. */
     public UNet2DConditionConfig config() {
         return config;
@@ -109,6 +120,21 @@ public final class UNet2DConditionModel {
      * @return the prediction, {@code [B, out_channels, h, w]}
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Probe probe) {
+        return forward(sample, timesteps, encoderHiddenStates, null, null, probe);
+    }
+
+    /**
+     * One evaluation with ControlNet residuals (diffusers' {@code down_block_additional_residuals} and
+     * {@code mid_block_additional_residual}): each down residual is added to the matching skip tensor before the up
+     * path consumes it, the mid residual to the mid block's output.
+     *
+     * @param downResiduals one tensor per skip tensor (conv_in, every resnet/attention, every down-sampler, in
+     *     order), each of its skip tensor's shape; or null for none
+     * @param midResidual the mid block output's shape, or null for none (a residual may also be {@code [B, C, 1, 1]},
+     *     added to every position)
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, List<Tensor> downResiduals,
+                          Tensor midResidual, Probe probe) {
         if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
             throw new IllegalArgumentException("UNet2DConditionModel: sample must be [B, " + config.inChannels()
                     + ", h, w] (in_channels), got " + sample.shape());
@@ -153,7 +179,19 @@ public final class UNet2DConditionModel {
                 probe.record("down_blocks." + i + ".res" + (j - first), skips.get(j));
             }
         }
+        if (downResiduals != null) {
+            if (downResiduals.size() != skips.size()) {
+                throw new IllegalArgumentException("UNet2DConditionModel: " + downResiduals.size()
+                        + " down block residuals for " + skips.size() + " skip tensors");
+            }
+            for (int j = 0; j < skips.size(); j++) {
+                skips.set(j, addResidual("down block residual " + j, skips.get(j), downResiduals.get(j)));
+            }
+        }
         h = midBlock.forward(h, embSilu, encoderHiddenStates);
+        if (midResidual != null) {
+            h = addResidual("mid block residual", h, midResidual);
+        }
         probe.record("mid_block", h);
         for (int i = 0; i < upBlocks.size(); i++) {
             UpBlock2D block = upBlocks.get(i);

@@ -8,11 +8,12 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** diffusers' {@code UNetMidBlock2DCrossAttn}: a resnet, then (attention, resnet) pairs. */
-final class UNetMidBlock2DCrossAttn {
+public final class UNetMidBlock2DCrossAttn {
     private final List<ResnetBlock2D> resnets = new ArrayList<>();
     private final List<Transformer2DModel> attentions = new ArrayList<>();
 
-    UNetMidBlock2DCrossAttn(Backend backend, StateDict weights, String name, UNet2DConditionConfig c, int channels,
+    /** Loads the block's weights under {@code name}. */
+    public UNetMidBlock2DCrossAttn(Backend backend, StateDict weights, String name, UNet2DConditionConfig c, int channels,
                             int heads, int transformerLayers) {
         int layers = 1;
         for (int j = 0; j <= layers; j++) {
@@ -25,7 +26,8 @@ final class UNetMidBlock2DCrossAttn {
         }
     }
 
-    Tensor forward(Tensor x, Tensor tembSilu, Tensor context) {
+    /** Runs the block on {@code x}; {@code tembSilu} is SiLU of the time embedding. */
+    public Tensor forward(Tensor x, Tensor tembSilu, Tensor context) {
         Tensor h = resnets.get(0).forward(x, tembSilu);
         for (int j = 0; j < attentions.size(); j++) {
             h = attentions.get(j).forward(h, context);
