@@ -50,6 +50,7 @@ public final class GenerationRequest {
     private final int maskBlur;
     private final int[] outpaint;
     private final Tensor initialNoise;
+    private final double guidanceRescale;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -72,6 +73,7 @@ public final class GenerationRequest {
         this.maskBlur = b.maskBlur;
         this.outpaint = b.outpaint == null ? null : b.outpaint.clone();
         this.initialNoise = b.initialNoise;
+        this.guidanceRescale = b.guidanceRescale;
     }
 
     /** A builder with every value at its default. */
@@ -102,7 +104,17 @@ public final class GenerationRequest {
         b.maskBlur = maskBlur;
         b.outpaint = outpaint == null ? null : outpaint.clone();
         b.initialNoise = initialNoise;
+        b.guidanceRescale = guidanceRescale;
         return b;
+    }
+
+    /**
+     * diffusers' {@code guidance_rescale} φ in [0, 1] (0 = off): after classifier-free guidance the noise prediction
+     * becomes {@code φ · cfg · std(text)/std(cfg) + (1 − φ) · cfg} (Lin et al. 2023, "Common Diffusion Noise
+     * Schedules and Sample Steps are Flawed"), std = unbiased std over C, H, W per sample.
+     */
+    public double guidanceRescale() {
+        return guidanceRescale;
     }
 
     public String prompt() {
@@ -229,6 +241,7 @@ public final class GenerationRequest {
         private int maskBlur;
         private int[] outpaint;
         private Tensor initialNoise;
+        private double guidanceRescale;
 
         private Builder() {
         }
@@ -379,6 +392,15 @@ public final class GenerationRequest {
         /** Caller-supplied initial noise {@code [batch, 4, h/8, w/8]} instead of drawing it. */
         public Builder initialNoise(Tensor v) {
             this.initialNoise = v;
+            return this;
+        }
+
+        /** Guidance rescale φ in [0, 1] (default 0 = off), see {@link GenerationRequest#guidanceRescale()}. */
+        public Builder guidanceRescale(double v) {
+            if (!(v >= 0 && v <= 1)) {
+                throw new IllegalArgumentException("guidance rescale must be in [0, 1], got " + v);
+            }
+            this.guidanceRescale = v;
             return this;
         }
 

@@ -191,6 +191,9 @@ final class Pipeline {
                     debug.record("step0_noise_pred_text", text);
                 }
                 noisePred = guidance(uncond, text, g);
+                if (req.guidanceRescale() > 0) {
+                    noisePred = rescaleNoiseCfg(noisePred, text, (float) req.guidanceRescale());
+                }
             } else if (i == 0) {
                 debug.record("step0_noise_pred", noisePred);
             }
@@ -284,6 +287,42 @@ final class Pipeline {
             u[i] = u[i] + g * (c[i] - u[i]);
         }
         return Tensor.of(u, uncond.shape().dims());
+    }
+
+    /**
+     * diffusers' {@code rescale_noise_cfg}: per sample, {@code r = cfg · std(text) / std(cfg)}, result
+     * {@code φ · r + (1 − φ) · cfg}; std is torch's default unbiased std over all dims but the batch.
+     */
+    static Tensor rescaleNoiseCfg(Tensor cfg, Tensor text, float phi) {
+        float[] c = cfg.toFloatArray();
+        float[] t = text.toFloatArray();
+        int b = cfg.dim(0);
+        int per = c.length / b;
+        float[] out = new float[c.length];
+        for (int n = 0; n < b; n++) {
+            int off = n * per;
+            float ratio = (float) (std(t, off, per) / std(c, off, per));
+            for (int i = off; i < off + per; i++) {
+                float rescaled = c[i] * ratio;
+                out[i] = phi * rescaled + (1f - phi) * c[i];
+            }
+        }
+        return Tensor.of(out, cfg.shape().dims());
+    }
+
+    /** Unbiased standard deviation of {@code a[off, off + n)} (double accumulation). */
+    private static double std(float[] a, int off, int n) {
+        double mean = 0;
+        for (int i = off; i < off + n; i++) {
+            mean += a[i];
+        }
+        mean /= n;
+        double ss = 0;
+        for (int i = off; i < off + n; i++) {
+            double d = a[i] - mean;
+            ss += d * d;
+        }
+        return Math.sqrt(ss / (n - 1));
     }
 
     /** {@code (1 − mask) · proper + mask · latents}, mask {@code [B, 1, h, w]} broadcast over channels. */

@@ -33,11 +33,25 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** Where an internal key's tensor is stored; {@code shape} is the internal (diffusers) shape. */
-    public record WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape) {
+    /**
+     * Where an internal key's tensor is stored; {@code shape} is the internal (diffusers) shape. {@code rowOffset}
+     * &ge; 0 means the weight is rows {@code [rowOffset, rowOffset + shape[0])} of the stored tensor (one of q, k, v
+     * of a fused OpenCLIP {@code in_proj_weight}); -1 means the whole stored tensor.
+     */
+    public record WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape, long rowOffset) {
+        /** The whole stored tensor, seen with {@code shape}. */
+        public WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape) {
+            this(file, storedKey, storedShape, shape, -1);
+        }
+
         /** True when the stored shape differs from the internal one (1×1 conv stored, linear used). */
         public boolean reshaped() {
-            return !Arrays.equals(storedShape, shape);
+            return rowOffset < 0 && !Arrays.equals(storedShape, shape);
+        }
+
+        /** True when the weight is a row slice of the stored tensor. */
+        public boolean sliced() {
+            return rowOffset >= 0;
         }
     }
 
@@ -161,7 +175,7 @@ public final class Checkpoint implements AutoCloseable {
         ModelFamily family = singleFileFamily(st);
         if (!family.supported()) {
             String why = family.label() + " single-file checkpoints are recognised but not yet supported (only SD1.x"
-                    + " key mapping exists)";
+                    + " and SD2.x key mappings exist)";
             if (!options.allowUnsupportedFamily()) {
                 throw new CheckpointException(path, why + "; convert to a diffusers folder or wait for support");
             }
@@ -179,6 +193,7 @@ public final class Checkpoint implements AutoCloseable {
                 .orElseGet(() -> inferLayersPerBlock(st));
         int vaeLevels = countIndices(st, Sd1KeyMap.VAE + "decoder.up.");
         Sd1KeyMap rules = new Sd1KeyMap(layers, Math.max(1, vaeLevels));
+        OpenClipKeyMap openClip = new OpenClipKeyMap(countIndices(st, OpenClipKeyMap.PREFIX + "transformer.resblocks."));
         Map<String, Map<String, WeightRef>> comps = new LinkedHashMap<>();
         for (String c : List.of("unet", "vae", "text_encoder")) {
             comps.put(c, new LinkedHashMap<>());
@@ -189,6 +204,26 @@ public final class Checkpoint implements AutoCloseable {
             Optional<String> why = Sd1KeyMap.ignoreReason(e.name());
             if (why.isPresent()) {
                 ignored.add(new KeyNote(e.name(), why.get()));
+                continue;
+            }
+            if (e.name().startsWith(OpenClipKeyMap.PREFIX)) {
+                Optional<String> skip = openClip.ignoreReason(e.name());
+                if (skip.isPresent()) {
+                    ignored.add(new KeyNote(e.name(), skip.get()));
+                    continue;
+                }
+                List<OpenClipKeyMap.Target> targets = openClip.map(e.name(), e.shape());
+                if (targets.isEmpty()) {
+                    unused.add(new KeyNote(e.name(), "no mapping rule (OpenCLIP)"));
+                }
+                for (OpenClipKeyMap.Target ot : targets) {
+                    WeightRef prev = comps.get("text_encoder").put(ot.key(),
+                            new WeightRef(st, e.name(), e.shape(), ot.shape(), ot.rowOffset()));
+                    if (prev != null) {
+                        throw new CheckpointException(path, "keys '" + prev.storedKey() + "' and '" + e.name()
+                                + "' both map to text_encoder/" + ot.key());
+                    }
+                }
                 continue;
             }
             Optional<Sd1KeyMap.Target> t = rules.map(e.name());
@@ -214,7 +249,8 @@ public final class Checkpoint implements AutoCloseable {
         Map<String, Map<String, Object>> configs = new LinkedHashMap<>();
         configs.put("unet", LdmConfigs.unet(st, yaml, layers, notes));
         configs.put("vae", LdmConfigs.vae(st, yaml, notes));
-        configs.put("text_encoder", LdmConfigs.textEncoder(st, notes));
+        configs.put("text_encoder", openClip.resblocks() > 0 ? LdmConfigs.openClipTextEncoder(st, notes)
+                : LdmConfigs.textEncoder(st, notes));
         List<String> missing = missing(comps, configs, notes);
         return new Checkpoint(path, CheckpointLayout.SINGLE_FILE, family, List.of(st), freeze(comps), configs,
                 new KeyReport(List.copyOf(unused), List.copyOf(ignored), missing, List.copyOf(notes)));
@@ -582,6 +618,9 @@ public final class Checkpoint implements AutoCloseable {
             throw new CheckpointException(source, "component '" + component + "' has no weight '" + key + "'");
         }
         StoredTensor t = r.file().view(r.storedKey());
+        if (r.sliced()) {
+            return t.rows(r.rowOffset(), r.shape()[0]);
+        }
         return r.reshaped() ? t.reshape(r.shape()) : t;
     }
 
