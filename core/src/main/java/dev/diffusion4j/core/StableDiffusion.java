@@ -26,7 +26,7 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * A Stable Diffusion 1.x model ready to generate: tokenizer, text encoder, U-Net, VAE and the model's scheduler
+ * A Stable Diffusion 1.x or 2.x model ready to generate: tokenizer, text encoder, U-Net, VAE and the model's scheduler
  * config. Load it once with {@link #load(Path)} (a diffusers folder or a single-file checkpoint; weights stay
  * memory-mapped) and call {@link #generate} for as many requests as needed; {@link #close()} unmaps the files.
  *
@@ -271,6 +271,16 @@ public final class StableDiffusion implements AutoCloseable {
     /** The model's scheduler config (as loaded). */
     public SchedulerConfig schedulerConfig() {
         return schedulerConfig;
+    }
+
+    /**
+     * The same loaded models with another scheduler config (e.g. a case's {@code scheduler_config.json}, or one with
+     * {@code rescale_betas_zero_snr}); the result shares this instance's weights, and closing it closes nothing:
+     * this instance still owns the files.
+     */
+    public StableDiffusion withSchedulerConfig(SchedulerConfig config) {
+        return new StableDiffusion(name, backend, tokenizer, textEncoder, unet, vae,
+                java.util.Objects.requireNonNull(config, "config"), List.of());
     }
 
     /** Runs one request. */
