@@ -223,10 +223,16 @@ final class Pipeline {
         List<String> parameters = new ArrayList<>();
         for (int b = 0; b < batch; b++) {
             images.add(Images.toImage(decoded, b));
-            parameters.add(GenerationParameters.format(req, model.name(), width, height, strength, init != null));
+            parameters.add(GenerationParameters.format(req, model.name(), width, height, strength, init != null,
+                    model.loras().stream().map(l -> stem(l.path()) + ":" + GenerationParameters.trimScale(l.scale())).toList()));
         }
         return new GenerationResult(List.copyOf(images), latents, decoded, List.copyOf(parameters),
                 new GenerationResult.Timings(textMillis, List.copyOf(stepMillis), decodeMillis));
+    }
+
+    private static String stem(java.nio.file.Path p) {
+        String n = p.getFileName().toString();
+        return n.endsWith(".safetensors") ? n.substring(0, n.length() - ".safetensors".length()) : n;
     }
 
     private Tensor encodePrompt(String prompt, int clipSkip) {

@@ -198,6 +198,8 @@ class LoraParityTest {
             System.out.printf("lora txt2img scale %.1f: final_latents %.3g decoded %.3g image max |diff| %d; unmerged"
                     + " final_latents %.3g%n", scale, dl, dd, max, db);
             assertTrue(max <= 2, "image differs by " + max);
+            assertEquals("lora_kohya_f16:0.8", GenerationParameters.parse(result.parameters().get(0)).fields().get("Lora"),
+                    result.parameters().get(0));
         }
     }
 

@@ -155,6 +155,9 @@ class Sd2ParityTest {
             int maxPix = imageDiff(out, result);
             System.out.printf("sd2 %-50s final_latents %.3g decoded %.3g image max |diff| %d%n", id, dl, dd, maxPix);
             assertTrue(maxPix <= 2, id + ": image differs by " + maxPix);
+            if (req.guidanceRescale() > 0) {
+                assertEquals("0.7", GenerationParameters.parse(result.parameters().get(0)).fields().get("CFG Rescale phi"));
+            }
         }
     }
 
