@@ -202,9 +202,19 @@ public final class StableDiffusion implements AutoCloseable {
             CLIPTextConfig textConfig = CLIPTextConfig.fromMap(textCfg.asMap());
             StateDict textWeights = stateDict(ck, "text_encoder");
             CLIPTextModel text = CLIPTextModel.of(textConfig, textWeights::find, CLIPTextModel.DIFFUSERS_PREFIX, backend);
-            CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerFolder(path,
-                    options.tokenizer() != null || cfgDir == null ? options.tokenizer() : cfgDir.resolve("tokenizer")));
+            Path explicitTokenizer = options.tokenizer() != null || cfgDir == null ? options.tokenizer()
+                    : cfgDir.resolve("tokenizer");
+            boolean sd2 = ck.family() == dev.diffusion4j.weights.ModelFamily.SD2
+                    || ck.family() == dev.diffusion4j.weights.ModelFamily.SD2_INPAINT;
+            CLIPTokenizer tokenizer = CLIPTokenizer.load(sd2 && explicitTokenizer == null && !Files.isDirectory(path)
+                    ? sd2TokenizerFolder(path) : tokenizerFolder(path, explicitTokenizer));
             SchedulerConfig scheduler = schedulerConfig(cfgDir != null ? cfgDir : path);
+            if (cfgDir == null && !Files.isDirectory(path) && ck.config("scheduler").isPresent()) {
+                // A single file's yaml may say what its scheduler must differ in (SD2's v-prediction).
+                SchedulerConfig.Builder sb = scheduler.toBuilder();
+                ck.config("scheduler").get().forEach(sb::set);
+                scheduler = sb.build();
+            }
             String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
             StableDiffusion base = new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer,
                     text, unet, vae, scheduler, List.of());
@@ -274,6 +284,31 @@ public final class StableDiffusion implements AutoCloseable {
         }
         throw new IOException(model + " has no tokenizer: pass a folder with vocab.json and merges.txt (e.g. "
                 + "openai/clip-vit-large-patch14's), or put those two files in " + cache + "/<any>/");
+    }
+
+    /**
+     * The tokenizer of an SD 2.x single file: a Stable Diffusion 2.x tokenizer from the local Hugging Face cache. Not
+     * CLIP ViT-L's: its vocabulary is the same but it pads with EOS, and SD 2.x (OpenCLIP) pads with {@code "!"} (id 0).
+     */
+    static Path sd2TokenizerFolder(Path model) throws IOException {
+        Path hub = huggingFaceHubCache();
+        for (String repo : List.of("stable-diffusion-2-1", "stable-diffusion-2-1-base", "stable-diffusion-2",
+                "stable-diffusion-2-base")) {
+            Path snapshots = hub.resolve("models--stabilityai--" + repo + "/snapshots");
+            if (Files.isDirectory(snapshots)) {
+                try (Stream<Path> s = Files.list(snapshots)) {
+                    for (Path snap : (Iterable<Path>) s.sorted()::iterator) {
+                        if (Files.isRegularFile(snap.resolve("tokenizer/vocab.json"))
+                                && Files.isRegularFile(snap.resolve("tokenizer/merges.txt"))) {
+                            return snap.resolve("tokenizer");
+                        }
+                    }
+                }
+            }
+        }
+        throw new IOException(model + " is an SD 2.x checkpoint and has no tokenizer: pass an SD 2.x tokenizer folder"
+                + " (pad token \"!\"; --tokenizer / LoadOptions.withTokenizer) or a diffusers config folder (--config), or"
+                + " put stabilityai/stable-diffusion-2-1's tokenizer/ in " + hub);
     }
 
     private static Path huggingFaceHubCache() {

@@ -251,9 +251,42 @@ public final class Checkpoint implements AutoCloseable {
         configs.put("vae", LdmConfigs.vae(st, yaml, notes));
         configs.put("text_encoder", openClip.resblocks() > 0 ? LdmConfigs.openClipTextEncoder(st, notes)
                 : LdmConfigs.textEncoder(st, notes));
+        if (family == ModelFamily.SD2 || family == ModelFamily.SD2_INPAINT) {
+            sd2Defaults(configs, yaml, notes);
+        }
         List<String> missing = missing(comps, configs, notes);
         return new Checkpoint(path, CheckpointLayout.SINGLE_FILE, family, List.of(st), freeze(comps), configs,
                 new KeyReport(List.copyOf(unused), List.copyOf(ignored), missing, List.copyOf(notes)));
+    }
+
+    /**
+     * SD 2.x specifics the weights do not say: the U-Net's heads when there is no yaml (every SD 2.x U-Net uses
+     * 64-channel heads, LDM's {@code num_head_channels: 64}), and the prediction type from the yaml's
+     * {@code parameterization} ("v" for the 768-v models) as a {@code scheduler} config.
+     */
+    private static void sd2Defaults(Map<String, Map<String, Object>> configs, Optional<LdmYaml> yaml, List<String> notes) {
+        Map<String, Object> unet = configs.get("unet");
+        if (unet != null && !unet.containsKey("attention_head_dim") && unet.get("block_out_channels") instanceof List<?> boc
+                && boc.stream().allMatch(c -> c instanceof Integer i && i % 64 == 0)) {
+            unet.put("attention_head_dim", boc.stream().map(c -> (Integer) c / 64).toList());
+            notes.add("unet: SD2.x without yaml, 64-channel attention heads assumed (as every SD2.x U-Net)");
+        }
+        if (unet != null) {
+            unet.put("cross_attention_dim", unet.getOrDefault("cross_attention_dim", 1024));
+        }
+        Optional<Object> p = yaml.flatMap(y -> y.get("model.params.parameterization"));
+        Map<String, Object> sched = new LinkedHashMap<>();
+        if (p.isPresent()) {
+            sched.put("prediction_type", "v".equals(p.get()) ? "v_prediction" : "epsilon");
+        } else if (yaml.isPresent()) {
+            sched.put("prediction_type", "epsilon"); // LDM's default parameterization
+        } else {
+            notes.add("scheduler: SD2.x prediction type unknown without the LDM yaml (768-v models need v_prediction:"
+                    + " put v2-inference-v.yaml beside the file, or give a diffusers config folder)");
+        }
+        if (!sched.isEmpty()) {
+            configs.put("scheduler", sched);
+        }
     }
 
     private static Optional<LdmYaml> findYaml(Path file, List<String> notes) throws IOException {

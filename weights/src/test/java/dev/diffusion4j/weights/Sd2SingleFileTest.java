@@ -62,4 +62,37 @@ class Sd2SingleFileTest {
             System.out.println("sd2 single file: " + compared + " tensors identical to the diffusers folder");
         }
     }
+
+    /** With an LDM yaml beside it: heads from num_head_channels, v-prediction from parameterization. */
+    @Test
+    void yamlGivesHeadsAndPredictionType(@org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path file = variants().resolve("sd2_v/sd2_v_tiny_single_file_f16.safetensors");
+        Path link = Files.createSymbolicLink(tmp.resolve("tiny-sd2.safetensors"), file.toAbsolutePath());
+        try (Checkpoint ck = Checkpoint.open(link)) {
+            assertEquals(Map.of(), ck.config("scheduler").orElse(Map.of()), "no yaml: prediction type unknown");
+            assertTrue(ck.report().notes().stream().anyMatch(n -> n.contains("prediction type unknown")),
+                    ck.report().notes().toString());
+            assertTrue(!ck.config("unet").orElseThrow().containsKey("attention_head_dim"),
+                    "16-channel blocks are not 64-channel heads: left unknown");
+        }
+        Files.writeString(tmp.resolve("tiny-sd2.yaml"), """
+                model:
+                  target: ldm.models.diffusion.ddpm.LatentDiffusion
+                  params:
+                    parameterization: "v"
+                    scale_factor: 0.18215
+                    unet_config:
+                      target: ldm.modules.diffusionmodules.openaimodel.UNetModel
+                      params:
+                        num_head_channels: 8
+                        use_linear_in_transformer: True
+                """);
+        try (Checkpoint ck = Checkpoint.open(link)) {
+            assertEquals("v_prediction", ck.config("scheduler").orElseThrow().get("prediction_type"));
+            Map<String, Object> unet = ck.config("unet").orElseThrow();
+            assertEquals(List.of(2, 2, 4, 4), unet.get("attention_head_dim"));
+            assertEquals(true, unet.get("use_linear_projection"));
+            assertEquals(16, unet.get("cross_attention_dim"));
+        }
+    }
 }
