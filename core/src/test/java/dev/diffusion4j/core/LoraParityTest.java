@@ -304,4 +304,60 @@ class LoraParityTest {
         }
         assertThrows(IllegalArgumentException.class, () -> LoraMerge.add(w, new float[5]));
     }
+
+    /**
+     * A LoRA merged into the F16 SD 2.x single file: merged weights stay F16 and equal f16(W + delta), including a
+     * q_proj that is a row slice of a fused OpenCLIP in_proj_weight.
+     */
+    @Test
+    void f16SingleFileStaysF16(@TempDir Path tmp) throws Exception {
+        Path sd2 = lora().resolveSibling("sd2_v");
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        float[] down = new float[2 * 16];
+        float[] up = new float[16 * 2];
+        for (int i = 0; i < down.length; i++) {
+            down[i] = (float) rnd.nextGaussian();
+            up[i] = (float) rnd.nextGaussian();
+        }
+        String unetKey = "down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q";
+        String teKey = "text_model.encoder.layers.1.self_attn.q_proj";
+        Path file = tmp.resolve("sd2lora.safetensors");
+        new SafeTensorsWriter()
+                .addF32("lora_unet_" + unetKey.replace('.', '_') + ".lora_down.weight", down, 2, 16)
+                .addF32("lora_unet_" + unetKey.replace('.', '_') + ".lora_up.weight", up, 16, 2)
+                .addF32("lora_te_" + teKey.replace('.', '_') + ".lora_down.weight", down, 2, 16)
+                .addF32("lora_te_" + teKey.replace('.', '_') + ".lora_up.weight", up, 16, 2)
+                .addF32("lora_te_" + teKey.replace('.', '_') + ".alpha", new float[] {1f})
+                .write(file);
+        try (Checkpoint ck = Checkpoint.open(sd2.resolve("sd2_v_tiny_single_file_f16.safetensors"))) {
+            Map<String, StateDict> dicts = Map.of("unet", dict(ck, "unet"), "text_encoder", dict(ck, "text_encoder"));
+            LoraMerge.Result r = LoraMerge.merge(List.of(new StableDiffusion.LoraSpec(file, 0.5)), dicts);
+            assertTrue(r.report().clean(), r.report().toString());
+            for (String[] ck2 : new String[][] {{"unet", unetKey + ".weight", "1"}, {"text_encoder", teKey + ".weight", "0.5"}}) {
+                Tensor baseW = dicts.get(ck2[0]).get(ck2[1]);
+                Tensor merged = r.weights().get(ck2[0]).get(ck2[1]);
+                assertEquals(DType.F16, baseW.dtype());
+                assertEquals(DType.F16, merged.dtype(), ck2[1] + " stays F16");
+                float f = 0.5f * Float.parseFloat(ck2[2]); // scale * alpha/rank (no alpha: 1; alpha 1, rank 2: 0.5)
+                float[] b = baseW.toFloatArray();
+                float[] m = merged.toFloatArray();
+                int changed = 0;
+                for (int o = 0; o < 16; o++) {
+                    for (int i = 0; i < 16; i++) {
+                        float upScaled0 = up[o * 2] * Float.parseFloat(ck2[2]);
+                        float upScaled1 = up[o * 2 + 1] * Float.parseFloat(ck2[2]);
+                        float d = (0f + upScaled0 * down[i] + upScaled1 * down[16 + i]) * 0.5f;
+                        float expect = Float.float16ToFloat(Float.floatToFloat16(b[o * 16 + i] + d));
+                        assertEquals(expect, m[o * 16 + i], 0f, "seed " + seed + " " + ck2[1] + "[" + o + "," + i + "]");
+                        changed += m[o * 16 + i] != b[o * 16 + i] ? 1 : 0;
+                    }
+                }
+                assertTrue(changed > 128, ck2[1] + ": only " + changed + " elements changed (factor " + f + ")");
+            }
+            // k_proj (the next rows of the same fused tensor) is untouched.
+            assertArrayEquals(dicts.get("text_encoder").get("text_model.encoder.layers.1.self_attn.k_proj.weight").toFloatArray(),
+                    r.weights().get("text_encoder").get("text_model.encoder.layers.1.self_attn.k_proj.weight").toFloatArray(), 0f);
+        }
+    }
 }

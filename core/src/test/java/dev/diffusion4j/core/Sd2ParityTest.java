@@ -215,4 +215,19 @@ class Sd2ParityTest {
         }
         return max;
     }
+
+    /** The {@code single_file} case's own inputs and outputs (copies of the other cases'). */
+    @org.junit.jupiter.api.Test
+    void singleFileCase() throws Exception {
+        Path dir = sd2().resolve("single_file");
+        StableDiffusion m = model("single_file");
+        try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            double te = check("single_file text encoder", out.tensor("text_encoder_last_hidden_state"),
+                    m.textEncoder().encode(ids(in, "input_ids"), 1), 1e-4, 1e-4);
+            double un = check("single_file unet", out.tensor("unet_sample_out"), m.unet().forward(in.tensor("unet_sample"),
+                    new float[] {in.longs("unet_timestep")[0]}, in.tensor("unet_encoder_hidden_states")), 2e-4, 1e-3);
+            System.out.printf("sd2 single_file case: text encoder %.3g, unet %.3g%n", te, un);
+        }
+    }
 }
