@@ -47,8 +47,9 @@ final class LoraMerge {
             }
             shapes.put(e.getKey(), m);
         }
-        // Deltas summed per weight in float32, then added to the base once.
-        Map<String, Map<String, float[]>> deltas = new HashMap<>();
+        // Per touched weight one float32 accumulator (base + every delta), converted to the base dtype at the end:
+        // peak memory is the merged weights plus one delta.
+        Map<String, Map<String, float[]>> merged32 = new HashMap<>();
         Map<Path, Integer> merged = new LinkedHashMap<>();
         Map<Path, Map<String, String>> unmatched = new LinkedHashMap<>();
         for (StableDiffusion.LoraSpec spec : specs) {
@@ -56,13 +57,14 @@ final class LoraMerge {
             Lora.Resolution res = lora.resolve(shapes);
             for (Lora.Target t : res.targets()) {
                 float[] d = Lora.delta(t.module(), (float) spec.scale());
-                float[] acc = deltas.computeIfAbsent(t.component(), c -> new HashMap<>()).get(t.weightKey());
-                if (acc == null) {
-                    deltas.get(t.component()).put(t.weightKey(), d);
-                } else {
-                    for (int i = 0; i < acc.length; i++) {
-                        acc[i] += d[i];
-                    }
+                float[] acc = merged32.computeIfAbsent(t.component(), c -> new HashMap<>())
+                        .computeIfAbsent(t.weightKey(), k -> base.get(t.component()).get(k).toFloatArray());
+                if (acc.length != d.length) {
+                    throw new IllegalArgumentException("LoRA merge: delta of " + d.length + " elements for "
+                            + t.component() + "/" + t.weightKey() + " of " + acc.length);
+                }
+                for (int i = 0; i < acc.length; i++) {
+                    acc[i] += d[i];
                 }
             }
             merged.merge(spec.path(), res.targets().size(), Integer::sum);
@@ -70,14 +72,14 @@ final class LoraMerge {
         }
         Map<String, StateDict> out = new HashMap<>();
         for (Map.Entry<String, StateDict> e : base.entrySet()) {
-            Map<String, float[]> d = deltas.get(e.getKey());
-            if (d == null || d.isEmpty()) {
+            Map<String, float[]> m = merged32.get(e.getKey());
+            if (m == null || m.isEmpty()) {
                 out.put(e.getKey(), e.getValue());
                 continue;
             }
             Map<String, Tensor> overrides = new HashMap<>();
-            for (Map.Entry<String, float[]> w : d.entrySet()) {
-                overrides.put(w.getKey(), add(e.getValue().get(w.getKey()), w.getValue()));
+            for (Map.Entry<String, float[]> w : m.entrySet()) {
+                overrides.put(w.getKey(), stored(e.getValue().get(w.getKey()), w.getValue()));
             }
             out.put(e.getKey(), overlay(e.getValue(), overrides));
         }
@@ -93,6 +95,11 @@ final class LoraMerge {
         for (int i = 0; i < v.length; i++) {
             v[i] += delta[i];
         }
+        return stored(w, v);
+    }
+
+    /** {@code values} (float32, w's shape) as a tensor of w's dtype: F32 on the heap, F16/BF16 rounded once. */
+    static Tensor stored(Tensor w, float[] v) {
         Shape shape = w.shape();
         if (w.dtype() == DType.F32) {
             return Tensor.of(v, shape.dims());
