@@ -437,7 +437,7 @@ public final class StableDiffusion implements AutoCloseable {
             throw new IllegalStateException("this StableDiffusion was not made by load(): no base weights to merge into");
         }
         LoraMerge.Result r = LoraMerge.merge(specs, Map.of("unet", sources.unetWeights(),
-                "text_encoder", sources.textWeights()));
+                "text_encoder", sources.textWeights()), backend);
         for (Map.Entry<Path, Map<String, String>> e : r.report().unmatched().entrySet()) {
             if (!e.getValue().isEmpty()) {
                 System.getLogger(StableDiffusion.class.getName()).log(System.Logger.Level.WARNING,
