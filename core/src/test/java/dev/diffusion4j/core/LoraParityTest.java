@@ -234,9 +234,9 @@ class LoraParityTest {
                 .write(kohya);
         Path peft = tmp.resolve("p.safetensors");
         new SafeTensorsWriter()
-                .addF32("unet." + q + ".lora_A.weight", down, 3, 16)
-                .addF32("unet." + q + ".lora_B.weight", up, 16, 3)
-                .addF32("unet." + q + ".alpha", new float[] {1.5f})
+                .addF32("unet." + q.replace("attn1.", "attn1.processor.") + "_lora.down.weight", down, 3, 16)
+                .addF32("unet." + q.replace("attn1.", "attn1.processor.") + "_lora.up.weight", up, 16, 3)
+                .addF32("unet." + q.replace("attn1.", "attn1.processor.") + ".alpha", new float[] {1.5f})
                 .addF32("unet." + conv + ".lora.down.weight", convDown, 2, 16, 3, 3)
                 .addF32("unet." + conv + ".lora.up.weight", convUp, 16, 2, 1, 1)
                 .addF32("unet.no_such_block.lora_A.weight", down, 3, 16)
@@ -246,6 +246,21 @@ class LoraParityTest {
                 .addF32("unet.wrong_rank.lora_B.weight", down, 16, 3)
                 .write(peft);
         assertEquals(Lora.Format.DIFFUSERS, Lora.read(peft).format());
+        // The PEFT lora_A/lora_B and old text-encoder lora_linear_layer forms, resolved onto the text encoder.
+        Path te = tmp.resolve("te.safetensors");
+        String qp = "text_model.encoder.layers.0.self_attn.q_proj";
+        String kp = "text_model.encoder.layers.0.self_attn.k_proj";
+        new SafeTensorsWriter()
+                .addF32("text_encoder." + qp + ".lora_A.weight", java.util.Arrays.copyOf(down, 36), 3, 12)
+                .addF32("text_encoder." + qp + ".lora_B.weight", java.util.Arrays.copyOf(up, 36), 12, 3)
+                .addF32("text_encoder." + kp + ".lora_linear_layer.down.weight", java.util.Arrays.copyOf(down, 36), 3, 12)
+                .addF32("text_encoder." + kp + ".lora_linear_layer.up.weight", java.util.Arrays.copyOf(up, 36), 12, 3)
+                .write(te);
+        StableDiffusion withTe = base().withLoras(List.of(new StableDiffusion.LoraSpec(te, 1)));
+        assertTrue(withTe.loraReport().clean(), withTe.loraReport().toString());
+        assertEquals(2, withTe.loraReport().merged().get(te));
+        assertSame(base().unet(), withTe.unet(), "U-Net untouched, not rebuilt");
+        assertNotSame(base().textEncoder(), withTe.textEncoder());
         StableDiffusion k = base().withLoras(List.of(new StableDiffusion.LoraSpec(kohya, 0.7)));
         StableDiffusion p = base().withLoras(List.of(new StableDiffusion.LoraSpec(peft, 0.7)));
         assertTrue(k.loraReport().clean(), "seed " + seed + ": " + k.loraReport());

@@ -20,7 +20,8 @@ import java.util.Set;
  * modules (down {@code [r, in, kh, kw]}, up {@code [out, r, 1, 1]});</li>
  * <li>diffusers / PEFT: {@code [unet.|text_encoder.]<module>.lora_A.weight / lora_B.weight} (PEFT),
  * {@code <module>.lora.down.weight / lora.up.weight} and the attention-processor form
- * {@code ...attn1.processor.to_q_lora.down.weight}, with an optional {@code <module>.alpha}.</li>
+ * {@code ...attn1.processor.to_q_lora.down.weight}, the old text-encoder form
+ * {@code ...q_proj.lora_linear_layer.down.weight}, each with an optional {@code <module>.alpha}.</li>
  * </ul>
  *
  * <p>Merging ({@link #delta}) follows diffusers' {@code fuse_lora} and A1111:
@@ -79,6 +80,7 @@ public final class Lora {
         {".lora_down.weight", "down"}, {".lora_up.weight", "up"},
         {".lora_A.weight", "down"}, {".lora_B.weight", "up"},
         {".lora.down.weight", "down"}, {".lora.up.weight", "up"},
+        {".lora_linear_layer.down.weight", "down"}, {".lora_linear_layer.up.weight", "up"},
         {"_lora.down.weight", "down"}, {"_lora.up.weight", "up"},
         {".alpha", "alpha"}};
 
