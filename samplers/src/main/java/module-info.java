@@ -3,4 +3,5 @@ module dev.diffusion4j.samplers {
     requires transitive dev.diffusion4j.tensor;
     requires commons.math3;
     exports dev.diffusion4j.samplers;
+    exports dev.diffusion4j.samplers.kdiffusion;
 }

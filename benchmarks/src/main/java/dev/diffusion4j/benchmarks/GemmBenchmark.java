@@ -24,11 +24,16 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class GemmBenchmark {
+    /** JMH makes the state. */
+    public GemmBenchmark() {
+    }
+
     /** M x K x N. */
     @Param({"1024x1024x1024", "4096x320x320", "4096x320x2560", "4096x1280x320", "1024x640x640", "256x1280x1280",
             "4096x768x320"})
     public String shape;
 
+    /** Threads of the {@link ComputePool}. */
     @Param({"1", "2"})
     public int threads;
 
@@ -40,6 +45,7 @@ public class GemmBenchmark {
     private Gemm.PackB b;
     private float[] c;
 
+    /** Random operands and the pool. */
     @Setup
     public void setup() {
         int[] d = dims(shape);
@@ -55,6 +61,7 @@ public class GemmBenchmark {
         c = new float[m * n];
     }
 
+    /** Stops the pool. */
     @TearDown
     public void tearDown() {
         pool.close();
@@ -77,6 +84,7 @@ public class GemmBenchmark {
         return d;
     }
 
+    /** One GEMM into the preallocated C. */
     @Benchmark
     public float[] matmul() {
         Gemm.gemm(pool, m, n, k, a, b, c, 0, n, null, null, false);

@@ -22,21 +22,28 @@ import org.openjdk.jmh.annotations.TearDown;
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class PeakBenchmark {
+    /** JMH makes the state. */
+    public PeakBenchmark() {
+    }
+
     /** FMA steps per thread and invocation (about 2 ms on a 200 GFLOP/s core). */
     static final int ITERATIONS = 1 << 20;
 
+    /** Threads, each running its own chains. */
     @Param({"1", "2"})
     public int threads;
 
     private ComputePool pool;
     private float[] results;
 
+    /** Makes the pool. */
     @Setup
     public void setup() {
         pool = new ComputePool(threads);
         results = new float[threads];
     }
 
+    /** Stops the pool. */
     @TearDown
     public void tearDown() {
         pool.close();

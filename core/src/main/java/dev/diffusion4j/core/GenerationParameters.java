@@ -40,7 +40,9 @@ public final class GenerationParameters {
         }
         Map<String, String> f = new LinkedHashMap<>();
         f.put("Steps", Integer.toString(r.steps()));
-        if (r.sampler() != null) {
+        if (r.customSampler() != null) {
+            f.put("Sampler", "custom " + r.customSampler().name());
+        } else if (r.sampler() != null) {
             f.put("Sampler", A1111.getOrDefault(r.sampler(), r.sampler()));
             f.put("Sampler name", r.sampler());
         } else {

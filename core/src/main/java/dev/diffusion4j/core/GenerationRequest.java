@@ -1,5 +1,6 @@
 package dev.diffusion4j.core;
 
+import dev.diffusion4j.samplers.kdiffusion.Sampler;
 import dev.diffusion4j.tensor.Tensor;
 import java.awt.image.BufferedImage;
 import java.util.Objects;
@@ -51,6 +52,8 @@ public final class GenerationRequest {
     private final int[] outpaint;
     private final Tensor initialNoise;
     private final double guidanceRescale;
+    private final Boolean vaeTiling;
+    private final Sampler customSampler;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -74,6 +77,8 @@ public final class GenerationRequest {
         this.outpaint = b.outpaint == null ? null : b.outpaint.clone();
         this.initialNoise = b.initialNoise;
         this.guidanceRescale = b.guidanceRescale;
+        this.vaeTiling = b.vaeTiling;
+        this.customSampler = b.customSampler;
     }
 
     /** A builder with every value at its default. */
@@ -105,6 +110,8 @@ public final class GenerationRequest {
         b.outpaint = outpaint == null ? null : outpaint.clone();
         b.initialNoise = initialNoise;
         b.guidanceRescale = guidanceRescale;
+        b.vaeTiling = vaeTiling;
+        b.customSampler = customSampler;
         return b;
     }
 
@@ -208,6 +215,16 @@ public final class GenerationRequest {
         return initialNoise;
     }
 
+    /** VAE tiling: true, false, or null for automatic (on above twice the VAE's native pixel count). */
+    public Boolean vaeTiling() {
+        return vaeTiling;
+    }
+
+    /** The research sampler that replaces the diffusers scheduler, or null. */
+    public Sampler customSampler() {
+        return customSampler;
+    }
+
     /** The kind of generation this request asks for. */
     public String mode() {
         if (outpaint != null) {
@@ -242,6 +259,8 @@ public final class GenerationRequest {
         private int[] outpaint;
         private Tensor initialNoise;
         private double guidanceRescale;
+        private Boolean vaeTiling;
+        private Sampler customSampler;
 
         private Builder() {
         }
@@ -301,7 +320,7 @@ public final class GenerationRequest {
             return this;
         }
 
-        /** Schedule name: "default" or "karras" (default "default"). */
+        /** Schedule name: "default", "karras" or "exponential" (default "default"). */
         public Builder schedule(String v) {
             this.schedule = v;
             return this;
@@ -404,6 +423,29 @@ public final class GenerationRequest {
             return this;
         }
 
+        /**
+         * Decode (and encode) with the VAE in overlapping tiles, for bounded memory at large sizes: true, false, or
+         * null (default) for automatic: on when the image has more than twice the pixels of the VAE's
+         * {@code sample_size}² (768×768 and up for SD 1.5). Tiles change the image slightly near the seams.
+         */
+        public Builder vaeTiling(Boolean v) {
+            this.vaeTiling = v;
+            return this;
+        }
+
+        /**
+         * Runs this k-diffusion-style {@link Sampler} instead of a diffusers scheduler (null: none, the default).
+         * The U-Net becomes a {@link dev.diffusion4j.samplers.kdiffusion.DiscreteDenoiser} over the model's
+         * training schedule, guidance applied; the sigmas are the {@linkplain #schedule schedule}'s ("default" =
+         * k-diffusion's {@code get_sigmas}, "karras", "exponential") over {@linkplain #steps steps}; the sampler
+         * name and spacing are ignored. txt2img and img2img (the last {@code steps × strength} sigmas, the init
+         * latents noised to the first of them); not inpainting.
+         */
+        public Builder customSampler(Sampler v) {
+            this.customSampler = v;
+            return this;
+        }
+
         /** The request. */
         public GenerationRequest build() {
             if (mask != null && initImage == null) {
@@ -415,6 +457,9 @@ public final class GenerationRequest {
             if (mask != null && (mask.getWidth() != initImage.getWidth() || mask.getHeight() != initImage.getHeight())) {
                 throw new IllegalArgumentException("the mask is " + mask.getWidth() + "x" + mask.getHeight()
                         + " but the init image is " + initImage.getWidth() + "x" + initImage.getHeight());
+            }
+            if (customSampler != null && (mask != null || outpaint != null)) {
+                throw new IllegalArgumentException("a custom sampler supports txt2img and img2img, not inpainting or outpainting");
             }
             return new GenerationRequest(this);
         }

@@ -6,6 +6,9 @@ import dev.diffusion4j.samplers.NoiseGenerator;
 import dev.diffusion4j.samplers.SamplerCatalog;
 import dev.diffusion4j.samplers.Scheduler;
 import dev.diffusion4j.samplers.TorchGenerator;
+import dev.diffusion4j.samplers.kdiffusion.DiscreteDenoiser;
+import dev.diffusion4j.samplers.kdiffusion.DiscreteSchedule;
+import dev.diffusion4j.samplers.kdiffusion.SamplerCallback;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
 import java.awt.image.BufferedImage;
@@ -85,6 +88,8 @@ final class Pipeline {
         int[] latentShape = {batch, latentChannels, h, w};
         boolean cfg = req.guidanceScale() > 1.0;
         float scaling = (float) model.vae().config().scalingFactor();
+        int vaeSize = model.vae().config().sampleSize();
+        boolean tiling = req.vaeTiling() != null ? req.vaeTiling() : (long) width * height > 2L * vaeSize * vaeSize;
         NoiseGenerator generator = req.rng() == GenerationRequest.Rng.TORCH
                 ? new TorchGenerator(req.seed()) : new FastNoiseGenerator(req.seed());
 
@@ -100,6 +105,9 @@ final class Pipeline {
             context = concatBatch(repeat(negativeEmbeds, batch), context);
         }
         double textMillis = (System.nanoTime() - t0) / 1e6;
+        if (req.customSampler() != null) {
+            return runCustomSampler(init, context, cfg, generator, latentShape, width, height, textMillis, tiling);
+        }
 
         // Schedule.
         Scheduler scheduler = SamplerCatalog.create(req.sampler(), req.schedule(), req.spacing(), model.schedulerConfig());
@@ -135,7 +143,7 @@ final class Pipeline {
             Tensor image = repeat(Images.toTensor(init), batch);
             double latentT = timesteps[0];
             if (!inpaint) {
-                imageLatents = encodeImage(image, req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling);
+                imageLatents = encodeImage(image, req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling, tiling);
                 debug.record("init_latents", imageLatents);
                 noise = generator.randnTensor(latentShape);
                 debug.record("noise", noise);
@@ -145,7 +153,7 @@ final class Pipeline {
                 boolean strengthMax = strength == 1.0;
                 boolean legacy = unetChannels == latentChannels;
                 if (legacy || !strengthMax) {
-                    imageLatents = encodeImage(image, generator, scaling);
+                    imageLatents = encodeImage(image, generator, scaling, tiling);
                     debug.record("image_latents", imageLatents);
                 }
                 noise = generator.randnTensor(latentShape);
@@ -157,7 +165,7 @@ final class Pipeline {
                 maskLatent = backend.upsampleNearest(maskFull, h, w);
                 debug.record("mask_latent", maskLatent);
                 // Drawn even for a 4-channel U-Net that never uses it: the reference's generator order.
-                maskedImageLatents = encodeImage(maskedImage, generator, scaling);
+                maskedImageLatents = encodeImage(maskedImage, generator, scaling, tiling);
                 debug.record("masked_image_latents", maskedImageLatents);
             }
         }
@@ -211,19 +219,26 @@ final class Pipeline {
             stepMillis.add(ms);
             listener.onStep(new ProgressListener.StepEvent(i, timesteps.length, t, latents, out.predOriginalSample(), ms));
         }
-        debug.record("final_latents", latents);
+        return finish(latents, tiling, width, height, strength, init != null, textMillis, stepMillis);
+    }
 
+    /** Decodes the final latents (tiled or whole) and assembles the images, parameters and timings. */
+    private GenerationResult finish(Tensor latents, boolean tiling, int width, int height, double strength,
+                                    boolean usesInit, double textMillis, List<Double> stepMillis) {
+        debug.record("final_latents", latents);
         cancellation.check();
+        float scaling = (float) model.vae().config().scalingFactor();
         long d0 = System.nanoTime();
-        Tensor decoded = model.vae().decode(divide(latents, scaling));
+        Tensor scaled = divide(latents, scaling);
+        Tensor decoded = tiling ? model.vae().decodeTiled(scaled) : model.vae().decode(scaled);
         double decodeMillis = (System.nanoTime() - d0) / 1e6;
         debug.record("decoded", decoded);
 
         List<BufferedImage> images = new ArrayList<>();
         List<String> parameters = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
+        for (int b = 0; b < latents.dim(0); b++) {
             images.add(Images.toImage(decoded, b));
-            parameters.add(GenerationParameters.format(req, model.name(), width, height, strength, init != null,
+            parameters.add(GenerationParameters.format(request, model.name(), width, height, strength, usesInit,
                     model.loras().stream().map(l -> stem(l.path()) + ":" + GenerationParameters.trimScale(l.scale())).toList()));
         }
         return new GenerationResult(List.copyOf(images), latents, decoded, List.copyOf(parameters),
@@ -233,6 +248,69 @@ final class Pipeline {
     private static String stem(java.nio.file.Path p) {
         String n = p.getFileName().toString();
         return n.endsWith(".safetensors") ? n.substring(0, n.length() - ".safetensors".length()) : n;
+    }
+
+    /**
+     * txt2img/img2img with the request's k-diffusion-style sampler: the guided U-Net as a {@link DiscreteDenoiser}
+     * on the model's training schedule, sigmas from the request's schedule name, initial latents {@code noise ×
+     * sigmas[0]} (txt2img) or {@code init latents + noise × sigmas[0]} (img2img, the last {@code steps × strength}
+     * sigmas). Draw order: init-image latents (img2img), the noise, then the sampler's own draws.
+     */
+    private GenerationResult runCustomSampler(BufferedImage init, Tensor context, boolean cfg, NoiseGenerator generator,
+            int[] latentShape, int width, int height, double textMillis, boolean tiling) {
+        GenerationRequest req = request;
+        DiscreteSchedule schedule = DiscreteSchedule.of(model.schedulerConfig());
+        double[] sigmas = schedule.schedule(req.schedule(), req.steps());
+        double strength = Double.isNaN(req.strength()) ? 0.8 : req.strength();
+        float scaling = (float) model.vae().config().scalingFactor();
+        Tensor latents;
+        if (init == null) {
+            Tensor noise = req.initialNoise() != null ? checkShape("initial noise", req.initialNoise(), latentShape)
+                    : generator.randnTensor(latentShape);
+            latents = scale(noise, (float) sigmas[0]);
+        } else {
+            int steps = req.steps();
+            int tStart = steps - Math.min((int) (steps * strength), steps);
+            if (tStart >= steps) {
+                throw new IllegalArgumentException("strength " + strength + " with " + steps + " steps leaves no step to run");
+            }
+            sigmas = Arrays.copyOfRange(sigmas, tStart, sigmas.length);
+            Tensor image = repeat(Images.toTensor(init), latentShape[0]);
+            Tensor imageLatents = encodeImage(image,
+                    req.latentMode() == GenerationRequest.LatentMode.SAMPLE ? generator : null, scaling, tiling);
+            Tensor noise = generator.randnTensor(latentShape);
+            float[] x = imageLatents.toFloatArray();
+            float[] n = noise.toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                x[i] += n[i] * (float) sigmas[0];
+            }
+            latents = Tensor.of(x, latentShape);
+        }
+        debug.record("initial_latents", latents);
+        float g = (float) req.guidanceScale();
+        DiscreteDenoiser denoiser = new DiscreteDenoiser(schedule, (in, t) -> {
+            Tensor out = model.unet().forward(cfg ? concatBatch(in, in) : in, new float[] {(float) t}, context);
+            if (!cfg) {
+                return out;
+            }
+            Tensor guided = guidance(firstHalf(out), secondHalf(out), g);
+            return req.guidanceRescale() > 0 ? rescaleNoiseCfg(guided, secondHalf(out), (float) req.guidanceRescale()) : guided;
+        }, model.schedulerConfig().getString("prediction_type", "epsilon"));
+        List<Double> stepMillis = new ArrayList<>();
+        long[] last = {System.nanoTime()};
+        SamplerCallback callback = step -> {
+            long now = System.nanoTime();
+            double ms = (now - last[0]) / 1e6;
+            last[0] = now;
+            stepMillis.add(ms);
+            debug.record("latents_after_step" + step.index(), step.latents());
+            listener.onStep(new ProgressListener.StepEvent(step.index(), step.steps(), schedule.sigmaToT(step.sigma()),
+                    step.latents(), step.denoised(), ms));
+            cancellation.check();
+        };
+        cancellation.check();
+        latents = req.customSampler().sample(denoiser, sigmas, latents, generator, callback);
+        return finish(latents, tiling, width, height, strength, init != null, textMillis, stepMillis);
     }
 
     private Tensor encodePrompt(String prompt, int clipSkip) {
@@ -246,8 +324,8 @@ final class Pipeline {
     }
 
     /** {@code scaling_factor × latent_dist.sample(generator)}, or × the mode when {@code generator} is null. */
-    private Tensor encodeImage(Tensor image, NoiseGenerator generator, float scaling) {
-        var dist = model.vae().encode(image);
+    private Tensor encodeImage(Tensor image, NoiseGenerator generator, float scaling, boolean tiling) {
+        var dist = tiling ? model.vae().encodeTiled(image) : model.vae().encode(image);
         Tensor z = generator == null ? dist.mode() : dist.sample(generator.randnTensor(dist.mean().shape().dims()));
         return scale(z, scaling);
     }

@@ -52,6 +52,11 @@ public interface StateDict {
             }
 
             @Override
+            public Tensor get(String key, int... dims) {
+                return parent.get(p + key, dims);
+            }
+
+            @Override
             public String source() {
                 return parent.source();
             }

@@ -98,8 +98,8 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
                 throw Schedules.badSpacing(name(), spacing);
         }
         double[] s;
-        if (config.getBoolean("use_karras_sigmas", false)) {
-            s = Schedules.karras(trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
+        if (Schedules.respaced(config, name())) {
+            s = Schedules.respace(config, trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
             ts = new double[s.length];
             for (int i = 0; i < s.length; i++) {
                 ts[i] = Schedules.npRound(Schedules.sigmaToT(s[i], logSigmas));

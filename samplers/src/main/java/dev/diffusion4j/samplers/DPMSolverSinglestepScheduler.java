@@ -3,9 +3,9 @@ package dev.diffusion4j.samplers;
 import dev.diffusion4j.tensor.Tensor;
 
 /**
- * diffusers' {@code DPMSolverSinglestepScheduler}, orders 1 and 2 (DPM-Solver++ or DPM-Solver, midpoint
- * or heun): steps alternate first order (which stores the starting sample) and second order from that
- * sample. Its timesteps use its own linspace (no timestep_spacing, no steps_offset). Like diffusers,
+ * diffusers' {@code DPMSolverSinglestepScheduler}, orders 1 to 3 (DPM-Solver++ or DPM-Solver, midpoint
+ * or heun): steps cycle through orders 1, 2(, 3); the first-order step stores the starting sample and the
+ * higher orders restart from it with the intermediate model outputs. Its timesteps use its own linspace (no timestep_spacing, no steps_offset). Like diffusers,
  * {@code set_timesteps} turns lower_order_final on when the step count is not a multiple of the order or
  * when final_sigmas_type is "zero" (see {@link #lowerOrderFinal()}). Class defaults: solver_order 2,
  * lower_order_final false, final_sigmas_type "zero".
@@ -24,8 +24,8 @@ public final class DPMSolverSinglestepScheduler extends DpmFamilyScheduler {
     public DPMSolverSinglestepScheduler(SchedulerConfig config) {
         super(config);
         solverOrder = config.getInt("solver_order", 2);
-        if (solverOrder < 1 || solverOrder > 2) {
-            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " (only 1 and 2 are supported)");
+        if (solverOrder < 1 || solverOrder > 3) {
+            throw new IllegalArgumentException(name() + ": solver_order " + solverOrder + " must be 1, 2 or 3");
         }
         String algo = config.getString("algorithm_type", "dpmsolver++");
         if (!algo.equals("dpmsolver++") && !algo.equals("dpmsolver")) {
@@ -59,7 +59,7 @@ public final class DPMSolverSinglestepScheduler extends DpmFamilyScheduler {
     @Override
     public void setTimesteps(int n) {
         Schedules.checkSteps(name(), n, trainSteps);
-        setSchedule(dpmTimesteps("linspace", n, trainSteps), config.getBoolean("use_karras_sigmas", false),
+        setSchedule(dpmTimesteps("linspace", n, trainSteps), Schedules.respaced(config, name()),
                 finalSigmaZero ? 0.0 : sigmaMin());
         if (finalSigmaZero) {
             sigmas[sigmas.length - 1] = 0f; // also after Karras sigmas
@@ -75,19 +75,45 @@ public final class DPMSolverSinglestepScheduler extends DpmFamilyScheduler {
         savedSample = null;
     }
 
+    /** diffusers' get_order_list: repeated [1, 2(, 3)] groups, lower orders at the end, 1 last for sigma 0. */
     private int[] orderList(int steps) {
-        int[] orders = new int[steps];
-        for (int i = 0; i < steps; i++) {
-            orders[i] = solverOrder == 2 ? (i % 2 == 0 ? 1 : 2) : 1;
+        java.util.List<Integer> o = new java.util.ArrayList<>();
+        if (lowerOrderFinal) {
+            if (solverOrder == 3) {
+                int groups = steps % 3 == 0 ? steps / 3 - 1 : steps / 3;
+                for (int g = 0; g < groups; g++) {
+                    o.addAll(java.util.List.of(1, 2, 3));
+                }
+                if (steps % 3 == 0) {
+                    o.addAll(java.util.List.of(1, 2, 1));
+                } else if (steps % 3 == 1) {
+                    o.add(1);
+                } else {
+                    o.addAll(java.util.List.of(1, 2));
+                }
+            } else if (solverOrder == 2) {
+                for (int g = 0; g < steps / 2; g++) {
+                    o.addAll(java.util.List.of(1, 2));
+                }
+                if (steps % 2 == 1) {
+                    o.add(1);
+                }
+            } else {
+                for (int i = 0; i < steps; i++) {
+                    o.add(1);
+                }
+            }
+        } else {
+            for (int g = 0; g < steps / solverOrder; g++) {
+                for (int k = 1; k <= solverOrder; k++) {
+                    o.add(k);
+                }
+            }
         }
-        // without lower_order_final an odd tail would be dropped; with it the tail is first order (as above)
-        if (!lowerOrderFinal && solverOrder == 2 && steps % 2 == 1) {
-            orders = java.util.Arrays.copyOf(orders, steps - 1);
+        if (finalSigmaZero && !o.isEmpty()) {
+            o.set(o.size() - 1, 1);
         }
-        if (finalSigmaZero && orders.length > 0) {
-            orders[orders.length - 1] = 1;
-        }
-        return orders;
+        return o.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @Override
@@ -109,7 +135,11 @@ public final class DPMSolverSinglestepScheduler extends DpmFamilyScheduler {
         if (order == 1) {
             savedSample = x;
         }
-        float[] out = order == 1 ? firstOrder(m, savedSample) : secondOrder(savedSample);
+        float[] out = switch (order) {
+            case 1 -> firstOrder(m, savedSample);
+            case 2 -> secondOrder(savedSample);
+            default -> thirdOrder(savedSample);
+        };
         stepIndex++;
         return new StepOutput(like(sample, out), null);
     }
@@ -125,6 +155,54 @@ public final class DPMSolverSinglestepScheduler extends DpmFamilyScheduler {
         float[] out = new float[x.length];
         for (int i = 0; i < x.length; i++) {
             out[i] = (float) (c1 * x[i] - c2 * m[i]);
+        }
+        return out;
+    }
+
+    /** Third order from the sample stored two steps earlier (at sigma_{s2}), through two midpoint outputs. */
+    private float[] thirdOrder(float[] x) {
+        double sT = sigmas[stepIndex + 1];
+        double s2 = sigmas[stepIndex - 2];
+        double aT = alphaOf(sT);
+        double sigT = sigmaTOf(sT);
+        double lT = lambdaOf(sT);
+        double l0 = lambdaOf(sigmas[stepIndex]);
+        double l1 = lambdaOf(sigmas[stepIndex - 1]);
+        double l2 = lambdaOf(s2);
+        float[] m0 = modelOutputs[2];
+        float[] m1 = modelOutputs[1];
+        float[] m2 = modelOutputs[0];
+        double h = lT - l2;
+        double r0 = (l0 - l2) / h;
+        double r1 = (l1 - l2) / h;
+        double cx;
+        double cD0;
+        double cD1;
+        double cD2;
+        if (dpmSolverPlusPlus) {
+            cx = sigT / sigmaTOf(s2);
+            cD0 = -aT * (Math.exp(-h) - 1.0);
+            cD1 = aT * ((Math.exp(-h) - 1.0) / h + 1.0);
+            cD2 = -aT * ((Math.exp(-h) - 1.0 + h) / (h * h) - 0.5);
+        } else {
+            cx = aT / alphaOf(s2);
+            cD0 = -sigT * (Math.exp(h) - 1.0);
+            cD1 = -sigT * ((Math.exp(h) - 1.0) / h - 1.0);
+            cD2 = -sigT * ((Math.exp(h) - 1.0 - h) / (h * h) - 0.5);
+        }
+        float[] out = new float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            double d10 = (1.0 / r1) * (m1[i] - m2[i]);
+            double d11 = (1.0 / r0) * (m0[i] - m2[i]);
+            double v;
+            if (midpoint) {
+                v = cx * x[i] + cD0 * m2[i] + cD1 * d11;
+            } else {
+                double d1 = (r0 * d10 - r1 * d11) / (r0 - r1);
+                double d2 = 2.0 * (d11 - d10) / (r0 - r1);
+                v = cx * x[i] + cD0 * m2[i] + cD1 * d1 + cD2 * d2;
+            }
+            out[i] = (float) v;
         }
         return out;
     }

@@ -49,15 +49,15 @@ abstract class DpmFamilyScheduler extends AbstractScheduler {
     }
 
     /**
-     * Sets timesteps and sigmas: interpolated sigmas plus {@code lastSigma}, or (use_karras_sigmas) Karras
-     * sigmas with rounded timesteps, the last sigma repeated.
+     * Sets timesteps and sigmas: interpolated sigmas plus {@code lastSigma}, or (use_karras_sigmas /
+     * use_exponential_sigmas) Karras or exponential sigmas with rounded timesteps, the last sigma repeated.
      */
     protected void setSchedule(double[] ts, boolean karras, double lastSigmaIfInterp) {
         double[] s;
         float last;
         if (karras) {
             int n = ts.length;
-            s = Schedules.karras(trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
+            s = Schedules.respace(config, trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
             ts = new double[n];
             for (int i = 0; i < n; i++) {
                 ts[i] = Schedules.npRound(Schedules.sigmaToT(s[i], logSigmas));

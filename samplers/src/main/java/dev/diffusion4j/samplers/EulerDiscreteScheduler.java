@@ -52,7 +52,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
         } else {
             s = interpSigmas(ts);
         }
-        if (config.getBoolean("use_karras_sigmas", false)) {
+        if (Schedules.respaced(config, name())) {
             s = karrasFrom(s, n, true);
             ts = new double[s.length];
             for (int i = 0; i < s.length; i++) {

@@ -31,7 +31,7 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
         Schedules.checkSteps(name(), n, trainSteps);
         double[] ts = floatTimesteps(n);
         double[] s = interpSigmas(ts);
-        if (config.getBoolean("use_karras_sigmas", false)) {
+        if (Schedules.respaced(config, name())) {
             s = karrasFrom(s, n, false);
             ts = new double[s.length];
             for (int i = 0; i < s.length; i++) {

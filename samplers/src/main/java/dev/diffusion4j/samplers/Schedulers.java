@@ -46,46 +46,26 @@ public final class Schedulers {
     public static List<String> shortNames() {
         return List.of("ddim", "pndm", "lms", "lms_karras", "euler", "euler_karras", "euler_a", "heun", "heun_karras",
                 "kdpm2", "dpm2", "dpm2_karras", "dpmpp_2m", "dpmpp_2m_karras", "dpmpp_2m_sde", "dpmpp_2m_sde_karras",
-                "dpm_singlestep", "unipc", "ddpm", "lcm", "deis");
+                "dpm_singlestep", "unipc", "ddpm", "lcm", "deis", "euler_exponential", "dpmpp_2m_exponential");
     }
 
     /**
      * A scheduler by short name, built from a model's base config (e.g. SD1.5's PNDM config) with the
      * overrides the name implies, like {@code Class.from_config(base, **overrides)}: e.g. "dpmpp_2m_karras"
-     * = DPMSolverMultistepScheduler with algorithm_type dpmsolver++, solver_order 2, use_karras_sigmas.
+     * = DPMSolverMultistepScheduler with algorithm_type dpmsolver++, solver_order 2, use_karras_sigmas. A short
+     * name is a {@link SamplerCatalog} sampler name or one of its fixture aliases (kdpm2, dpmpp_2m, dpmpp_2m_sde,
+     * dpm_singlestep), optionally followed by "_karras" or "_exponential"; unlike {@link SamplerCatalog#create},
+     * nothing of the pipeline's (steps_offset, clip_sample) is forced.
      *
      * @throws IllegalArgumentException for an unknown name (the message lists {@link #shortNames()})
      */
     public static Scheduler byName(String shortName, SchedulerConfig base) {
-        SchedulerConfig.Builder b = base.toBuilder();
-        String cls = switch (shortName) {
-            case "ddim" -> "DDIMScheduler";
-            case "pndm" -> "PNDMScheduler";
-            case "lms", "lms_karras" -> "LMSDiscreteScheduler";
-            case "euler", "euler_karras" -> "EulerDiscreteScheduler";
-            case "euler_a" -> "EulerAncestralDiscreteScheduler";
-            case "heun", "heun_karras" -> "HeunDiscreteScheduler";
-            case "kdpm2", "dpm2", "dpm2_karras" -> "KDPM2DiscreteScheduler";
-            case "dpmpp_2m", "dpmpp_2m_karras" -> {
-                b.set("algorithm_type", "dpmsolver++").set("solver_order", 2);
-                yield "DPMSolverMultistepScheduler";
-            }
-            case "dpmpp_2m_sde", "dpmpp_2m_sde_karras" -> {
-                b.set("algorithm_type", "sde-dpmsolver++").set("solver_order", 2);
-                yield "DPMSolverMultistepScheduler";
-            }
-            case "dpm_singlestep" -> "DPMSolverSinglestepScheduler";
-            case "unipc" -> "UniPCMultistepScheduler";
-            case "ddpm" -> "DDPMScheduler";
-            case "lcm" -> "LCMScheduler";
-            case "deis" -> "DEISMultistepScheduler";
-            default -> throw new IllegalArgumentException("Schedulers.byName: unknown sampler '" + shortName
-                    + "' (known: " + shortNames() + ")");
-        };
-        if (shortName.endsWith("_karras")) {
-            b.set("use_karras_sigmas", true);
-        }
-        return create(cls, b.build());
+        return SamplerCatalog.byShortName(shortName, base);
+    }
+
+    /** diffusers' betas of {@code config} as cumulative alphas (float32, increasing t), e.g. for k-diffusion's sigmas. */
+    public static float[] alphasCumprod(SchedulerConfig config) {
+        return Schedules.alphasCumprod(Schedules.betas(config));
     }
 
     /** A scheduler from a parsed {@code scheduler_config.json}, of the class its {@code _class_name} names. */

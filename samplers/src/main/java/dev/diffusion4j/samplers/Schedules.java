@@ -191,6 +191,38 @@ final class Schedules {
         return out;
     }
 
+    /**
+     * Exponential sigmas (float64) from sigmaMax down to sigmaMin, evenly spaced in log sigma:
+     * {@code exp(linspace(log(sigmaMax), log(sigmaMin), n))} (k-diffusion's {@code get_sigmas_exponential} without
+     * its final 0; later diffusers' {@code _convert_to_exponential}). Not in diffusers 0.27.2: our extension,
+     * selected by the config key {@code use_exponential_sigmas}.
+     */
+    static double[] exponential(double sigmaMin, double sigmaMax, int n) {
+        double[] l = npLinspace(Math.log(sigmaMax), Math.log(sigmaMin), n);
+        for (int i = 0; i < n; i++) {
+            l[i] = Math.exp(l[i]);
+        }
+        return l;
+    }
+
+    /**
+     * True when the config asks for re-spaced sigmas ({@code use_karras_sigmas} or our
+     * {@code use_exponential_sigmas}); both at once is an error.
+     */
+    static boolean respaced(SchedulerConfig c, String who) {
+        boolean karras = c.getBoolean("use_karras_sigmas", false);
+        boolean exponential = c.getBoolean("use_exponential_sigmas", false);
+        if (karras && exponential) {
+            throw new IllegalArgumentException(who + ": use_karras_sigmas and use_exponential_sigmas are both true");
+        }
+        return karras || exponential;
+    }
+
+    /** The re-spaced sigmas {@link #respaced} asked for: Karras (rho 7) or exponential, from sigmaMax to sigmaMin. */
+    static double[] respace(SchedulerConfig c, double sigmaMin, double sigmaMax, int n) {
+        return c.getBoolean("use_exponential_sigmas", false) ? exponential(sigmaMin, sigmaMax, n) : karras(sigmaMin, sigmaMax, n);
+    }
+
     /** diffusers' {@code _sigma_to_t}: the fractional timestep of {@code sigma} by log-sigma interpolation. */
     static double sigmaToT(double sigma, float[] logSigmas) {
         double logSigma = Math.log(Math.max(sigma, 1e-10));

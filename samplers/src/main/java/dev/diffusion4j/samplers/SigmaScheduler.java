@@ -63,13 +63,14 @@ abstract class SigmaScheduler extends AbstractScheduler {
     }
 
     /**
-     * Karras sigmas between the ends of {@code sigmas} (float64); only classes whose config has
+     * Karras (or, with use_exponential_sigmas, exponential) sigmas between the ends of {@code sigmas} (float64);
+     * only classes whose config has
      * sigma_min/sigma_max keys (Euler) pass {@code configBounds}.
      */
     protected double[] karrasFrom(double[] sigmas, int n, boolean configBounds) {
         double min = configBounds ? config.getDouble("sigma_min", sigmas[sigmas.length - 1]) : sigmas[sigmas.length - 1];
         double max = configBounds ? config.getDouble("sigma_max", sigmas[0]) : sigmas[0];
-        return Schedules.karras(min, max, n);
+        return Schedules.respace(config, min, max, n);
     }
 
     protected static float[] f32WithZero(double[] s) {

@@ -50,7 +50,7 @@ public final class UniPCMultistepScheduler extends DpmFamilyScheduler {
     @Override
     public void setTimesteps(int n) {
         Schedules.checkSteps(name(), n, trainSteps);
-        setSchedule(dpmTimesteps(spacing("linspace"), n, trainSteps), config.getBoolean("use_karras_sigmas", false),
+        setSchedule(dpmTimesteps(spacing("linspace"), n, trainSteps), Schedules.respaced(config, name()),
                 sigmaMin());
         modelOutputs = new float[solverOrder][];
         lastSample = null;

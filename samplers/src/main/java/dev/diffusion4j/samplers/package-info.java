@@ -13,7 +13,10 @@
  *       defaults for absent keys) directly or by class name through
  *       {@link dev.diffusion4j.samplers.Schedulers}. Schedules reproduce diffusers' float32/float64 mix
  *       (torch's AVX2 {@code linspace}, double-accumulated {@code cumprod}, numpy spacing and
- *       interpolation) exactly.</li>
+ *       interpolation) exactly. {@link dev.diffusion4j.samplers.SamplerCatalog} maps the sampler and schedule
+ *       names people know (A1111, stable-diffusion.cpp) to classes and config overrides.</li>
+ *   <li>{@link dev.diffusion4j.samplers.kdiffusion}: k-diffusion-style samplers (one class each) over a
+ *       {@code Denoiser}, for research and for the pipeline's {@code customSampler}.</li>
  * </ul>
  */
 package dev.diffusion4j.samplers;

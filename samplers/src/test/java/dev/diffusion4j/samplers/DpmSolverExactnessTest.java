@@ -93,6 +93,45 @@ class DpmSolverExactnessTest {
         System.out.println(algo + " order " + order + ": worst relative error " + worst);
     }
 
+    /**
+     * DPM-Solver singlestep in the "heun" form is exact for predictions of degree order-1 in lambda (its
+     * third order estimates D2 = h^2 p'' from two intermediate outputs, unlike the multistep one).
+     */
+    @ParameterizedTest
+    @CsvSource({"dpmsolver++, 2, 1, 20", "dpmsolver++, 3, 2, 21", "dpmsolver, 2, 1, 20", "dpmsolver, 3, 2, 21"})
+    void singlestepExactForPolynomialPredictions(String algo, int order, int degree, int steps) {
+        SchedulerConfig cfg = SchedulerConfig.sd15().toBuilder().set("algorithm_type", algo).set("solver_order", order)
+                .set("solver_type", "heun").set("final_sigmas_type", "sigma_min")
+                .predictionType(algo.equals("dpmsolver++") ? "sample" : "epsilon").build();
+        DPMSolverSinglestepScheduler s = new DPMSolverSinglestepScheduler(cfg);
+        s.setTimesteps(steps);
+        float[] sig = s.sigmas();
+        double[] ts = s.timesteps();
+        boolean data = algo.equals("dpmsolver++");
+        double[] start = {0.5, -0.25, 1.5, 0.1};
+        double worst = 0;
+        int checked = 0;
+        for (int i = 0; i < ts.length; i++) {
+            float[] x = new float[4];
+            float[] m = new float[4];
+            for (int k = 0; k < 4; k++) {
+                x[k] = (float) exact(data, POLY[k], degree, start[k], sig[0], sig[i]);
+                m[k] = (float) p(POLY[k], lambda(sig[i]), degree);
+            }
+            float[] out = s.step(Tensor.of(m, 4), ts[i], Tensor.of(x, 4), null).prevSample().toFloatArray();
+            if (i % order == order - 1) {
+                checked++;
+                for (int k = 0; k < 4; k++) {
+                    double ref = exact(data, POLY[k], degree, start[k], sig[0], sig[i + 1]);
+                    worst = Math.max(worst, Math.abs(out[k] - ref) / Math.max(1, Math.abs(ref)));
+                }
+            }
+        }
+        System.out.println("singlestep " + algo + " order " + order + ": worst relative error " + worst);
+        assertEquals(steps / order, checked);
+        assertEquals(0, worst, 2e-5, "singlestep " + algo + " order " + order);
+    }
+
     @Test
     void lowerOrderIsNotExactForTheHigherDegree() {
         // guards the test above: a first-order solver misses a linear prediction by far more than 2e-5

@@ -63,7 +63,8 @@ final class GenerateCommand implements Callable<Integer> {
     String sampler;
 
     @Option(names = "--schedule", defaultValue = "default", paramLabel = "NAME",
-            description = "default or karras. Default: ${DEFAULT-VALUE}.")
+            description = "default, karras or exponential (exp(linspace(log sigma_max, log sigma_min, n)); our extension to"
+                    + " diffusers, for the samplers that take karras). Default: ${DEFAULT-VALUE}.")
     String schedule;
 
     @Option(names = "--spacing", paramLabel = "NAME",
@@ -107,6 +108,11 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads. Default: the available processors.")
     Integer threads;
+
+    @Option(names = "--vae-tiling", defaultValue = "auto", paramLabel = "auto|on|off",
+            description = "Decode/encode in overlapping tiles (bounded memory for large images). auto: on above twice the "
+                    + "VAE's native pixel count (768x768 and up for SD 1.5). Default: ${DEFAULT-VALUE}.")
+    String vaeTiling;
 
     @Option(names = "--output", defaultValue = "output.png", paramLabel = "PATH",
             description = "Output PNG (with a parameters chunk); with --batch N, -1, -2... are added. Default: ${DEFAULT-VALUE}.")
@@ -233,6 +239,12 @@ final class GenerateCommand implements Callable<Integer> {
             case "torch" -> GenerationRequest.Rng.TORCH;
             case "fast" -> GenerationRequest.Rng.FAST;
             default -> throw new IllegalArgumentException("--rng must be torch or fast, got '" + rng + "'");
+        });
+        b.vaeTiling(switch (vaeTiling) {
+            case "auto" -> null;
+            case "on" -> Boolean.TRUE;
+            case "off" -> Boolean.FALSE;
+            default -> throw new IllegalArgumentException("--vae-tiling must be auto, on or off, got '" + vaeTiling + "'");
         });
         b.latentMode(switch (initLatent) {
             case "sample" -> GenerationRequest.LatentMode.SAMPLE;

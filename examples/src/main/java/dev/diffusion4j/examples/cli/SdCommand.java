@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 /** The {@code sd} command: entry point of {@code ./sd}. */
 @Command(name = "sd", mixinStandardHelpOptions = true, version = "diffusion4j 0.1.0-SNAPSHOT",
         description = "diffusion4j: Stable Diffusion in pure Java.",
-        subcommands = {GenerateCommand.class, InfoCommand.class, InspectCommand.class, SelfCheckCommand.class})
+        subcommands = {GenerateCommand.class, InfoCommand.class, InspectCommand.class, TokenizeCommand.class,
+                SelfCheckCommand.class})
 public final class SdCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -72,4 +72,37 @@ public final class AutoencoderKL {
     public Tensor decode(Tensor latents) {
         return decode(latents, Probe.NONE);
     }
+
+    /** Latent tile size of tiled decoding: {@code sample_size / 2^(blocks − 1)} (64 for SD 1.5). */
+    public int tileLatentSize() {
+        return config.sampleSize() / (1 << (config.blockOutChannels().length - 1));
+    }
+
+    /**
+     * {@link #decode(Tensor)} in overlapping tiles of {@link #tileLatentSize()} latents, blended (diffusers'
+     * {@code enable_tiling}): memory stays bounded by one tile whatever the image size. Latents no larger than one
+     * tile are decoded whole, so the result is then identical to {@link #decode(Tensor)}.
+     */
+    public Tensor decodeTiled(Tensor latents) {
+        int tile = tileLatentSize();
+        if (latents.dim(2) <= tile && latents.dim(3) <= tile) {
+            return decode(latents);
+        }
+        int scale = 1 << (config.blockOutChannels().length - 1);
+        return Tiling.apply(latents, tile, tile * scale, t -> decoder.forward(postQuantConv.forward(t), Probe.NONE));
+    }
+
+    /**
+     * {@link #encode(Tensor)} in overlapping tiles of {@code sample_size} pixels, blended on the moments (diffusers'
+     * {@code enable_tiling}). Images no larger than one tile are encoded whole.
+     */
+    public LatentDistribution encodeTiled(Tensor image) {
+        int tile = config.sampleSize();
+        if (image.dim(2) <= tile && image.dim(3) <= tile) {
+            return encode(image);
+        }
+        Tensor moments = Tiling.apply(image, tile, tileLatentSize(), t -> quantConv.forward(encoder.forward(t, Probe.NONE)));
+        int z = config.latentChannels();
+        return new LatentDistribution(backend.sliceChannels(moments, 0, z), backend.sliceChannels(moments, z, z));
+    }
 }

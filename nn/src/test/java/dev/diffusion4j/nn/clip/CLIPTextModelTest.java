@@ -8,9 +8,15 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.SafeTensors;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -166,6 +172,48 @@ class CLIPTextModelTest {
             CLIPTextModel model = CLIPTextModel.of(config, ckpt::tensor, CLIPTextModel.SINGLE_FILE_PREFIX,
                     new ReferenceBackend());
             assertClose(out.tensor("last_hidden_state"), model.encode(fixtureIds(in)), "single-file last_hidden_state");
+        }
+    }
+
+    /** An F16 copy of a weight in a (native) memory segment, as a memory-mapped fp16 checkpoint provides it. */
+    static Tensor toF16Segment(Tensor t, Arena arena) {
+        float[] v = t.toFloatArray();
+        MemorySegment seg = arena.allocate(2L * v.length, 2);
+        for (int i = 0; i < v.length; i++) {
+            seg.setAtIndex(F16_LE, i, HalfFloats.floatToF16(v[i]));
+        }
+        return Tensor.wrap(seg, DType.F16, t.shape());
+    }
+
+    static final ValueLayout.OfShort F16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @Test
+    void runsOnHalfPrecisionWeights() throws Exception {
+        Path dir = caseDir();
+        Backend backend = cpuBackendImplementsClipOps() ? CpuBackend.create() : new ReferenceBackend();
+        try (Arena arena = Arena.ofConfined();
+             SafeTensors weights = SafeTensors.open(Fixtures.root().resolve("models/tiny-sd/text_encoder/model.safetensors"));
+             SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"))) {
+            CLIPTextConfig config = CLIPTextConfig.load(Fixtures.root().resolve("models/tiny-sd/text_encoder/config.json"));
+            Map<String, Tensor> half = new java.util.HashMap<>();
+            for (String key : weights.entries().keySet()) {
+                half.put(key, toF16Segment(weights.tensor(key), arena));
+            }
+            int[][] ids = fixtureIds(in);
+            Tensor got = CLIPTextModel.of(config, half::get, CLIPTextModel.DIFFUSERS_PREFIX, backend).encode(ids);
+            // Reference: the same F16-rounded weights, upcast to F32 heap tensors (diffusers' fp16-weights-in-fp32 path).
+            Tensor ref = CLIPTextModel.of(config, k -> half.get(k).toHeapF32(), CLIPTextModel.DIFFUSERS_PREFIX, backend)
+                    .encode(ids);
+            assertClose(ref, got, backend.name() + " F16 segment weights");
+            // And it stays near the F32 model (weights rounded to 11 bits).
+            Tensor f32 = CLIPTextModel.of(config, weights::tensor, CLIPTextModel.DIFFUSERS_PREFIX, backend).encode(ids);
+            float[] a = f32.toFloatArray();
+            float[] b = got.toFloatArray();
+            double max = 0;
+            for (int i = 0; i < a.length; i++) {
+                max = Math.max(max, Math.abs(a[i] - b[i]));
+            }
+            assertTrue(max < 2e-2 && max > 0, "F16 vs F32 weights max diff " + max);
         }
     }
 

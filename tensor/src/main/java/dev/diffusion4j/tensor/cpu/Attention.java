@@ -224,32 +224,11 @@ public final class Attention {
             // Causal: in a block that reaches past the first query, key j is hidden from queries i < j.
             boolean diagonal = g.causal() && ks + w - 1 > qs;
             for (int io = 0; io < lanes; io += L) {
-                IntVector qi = diagonal ? IntVector.broadcast(IS, qs + io).addIndex(1) : null;
-                FloatVector mx = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
-                for (int j = 0, so = io; j < w; j++, so += BQ) {
-                    FloatVector sv = FloatVector.fromArray(SP, s, so);
-                    if (diagonal) {
-                        VectorMask<Float> hidden = qi.lt(ks + j).cast(SP);
-                        sv = sv.blend(Float.NEGATIVE_INFINITY, hidden);
-                        sv.intoArray(s, so);
-                    }
-                    mx = mx.max(sv);
+                if (diagonal) {
+                    softmaxCausal(s, io, w, m, l, alpha, qs + io - ks);
+                } else {
+                    softmax(s, io, w, m, l, alpha);
                 }
-                FloatVector mOld = FloatVector.fromArray(SP, m, io);
-                FloatVector mNew = mOld.max(mx);
-                FloatVector a = exp2Neg(mOld.sub(mNew));
-                a.intoArray(alpha, io);
-                mNew.intoArray(m, io);
-                FloatVector sum = FloatVector.zero(SP);
-                for (int j = 0, so = io; j < w; j++, so += BQ) {
-                    FloatVector p = exp2Neg(FloatVector.fromArray(SP, s, so).sub(mNew));
-                    if (diagonal) {
-                        p = p.blend(0f, qi.lt(ks + j).cast(SP));
-                    }
-                    p.intoArray(s, so);
-                    sum = sum.add(p);
-                }
-                FloatVector.fromArray(SP, l, io).fma(a, sum).intoArray(l, io);
             }
             // Ot = Ot·alpha + V_block^T · P^T.
             int vo = vpHead + ks * d4;
@@ -278,7 +257,74 @@ public final class Attention {
         }
     }
 
+    /**
+     * Online-softmax step for the L queries at lane offset {@code io} over the {@code w} key rows of a score
+     * tile: updates the running maximum {@code m} and sum {@code l}, turns the scores into probabilities
+     * in place and leaves in {@code alpha} the factor for what was accumulated before.
+     */
+    private static void softmax(float[] s, int io, int w, float[] m, float[] l, float[] alpha) {
+        // Two partial maxima: one chain would wait on the max latency at every key.
+        FloatVector mx0 = FloatVector.fromArray(SP, s, io);
+        FloatVector mx1 = mx0;
+        int j = 1;
+        int so = io + BQ;
+        for (; j + 2 <= w; j += 2, so += 2 * BQ) {
+            mx0 = mx0.max(FloatVector.fromArray(SP, s, so));
+            mx1 = mx1.max(FloatVector.fromArray(SP, s, so + BQ));
+        }
+        if (j < w) {
+            mx0 = mx0.max(FloatVector.fromArray(SP, s, so));
+        }
+        FloatVector mOld = FloatVector.fromArray(SP, m, io);
+        FloatVector mNew = mOld.max(mx0.max(mx1));
+        FloatVector a = exp2Neg(mOld.sub(mNew));
+        a.intoArray(alpha, io);
+        mNew.intoArray(m, io);
+        FloatVector sum = FloatVector.zero(SP);
+        for (j = 0, so = io; j < w; j++, so += BQ) {
+            // exp2Neg written out: C2 gives up inlining it here (node count) and would box the vectors.
+            FloatVector x = FloatVector.fromArray(SP, s, so).sub(mNew).max(-126f);
+            FloatVector t = x.add(MAGIC127);
+            FloatVector f = x.sub(t.sub(MAGIC127));
+            FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(SP, P4)).fma(f, FloatVector.broadcast(SP, P3))
+                    .fma(f, FloatVector.broadcast(SP, P2)).fma(f, FloatVector.broadcast(SP, P1))
+                    .fma(f, FloatVector.broadcast(SP, 1f))
+                    .mul(t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            p.intoArray(s, so);
+            sum = sum.add(p);
+        }
+        FloatVector.fromArray(SP, l, io).fma(a, sum).intoArray(l, io);
+    }
+
+    /**
+     * {@link #softmax} on a causal tile: key row j is hidden from lane i when {@code j > i + diag}
+     * ({@code diag} = first query of the lanes minus first key of the tile).
+     */
+    private static void softmaxCausal(float[] s, int io, int w, float[] m, float[] l, float[] alpha, int diag) {
+        IntVector lane = IntVector.zero(IS).addIndex(1).add(diag);
+        FloatVector mx = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
+        for (int j = 0, so = io; j < w; j++, so += BQ) {
+            VectorMask<Float> hidden = lane.lt(j).cast(SP);
+            FloatVector sv = FloatVector.fromArray(SP, s, so).blend(Float.NEGATIVE_INFINITY, hidden);
+            mx = mx.max(sv);
+        }
+        FloatVector mOld = FloatVector.fromArray(SP, m, io);
+        FloatVector mNew = mOld.max(mx);
+        FloatVector a = exp2Neg(mOld.sub(mNew));
+        a.intoArray(alpha, io);
+        mNew.intoArray(m, io);
+        FloatVector sum = FloatVector.zero(SP);
+        for (int j = 0, so = io; j < w; j++, so += BQ) {
+            VectorMask<Float> hidden = lane.lt(j).cast(SP);
+            FloatVector p = exp2Neg(FloatVector.fromArray(SP, s, so).sub(mNew)).blend(0f, hidden);
+            p.intoArray(s, so);
+            sum = sum.add(p);
+        }
+        FloatVector.fromArray(SP, l, io).fma(a, sum).intoArray(l, io);
+    }
+
     private static final float MAGIC = 12582912f; // 1.5 · 2^23: adding it rounds to an integer in the low bits
+    private static final float MAGIC127 = MAGIC + 127f; // the same, with the exponent bias added on the way
     // Minimax (relative error) polynomial for 2^f on [-0.5, 0.5], degree 6: error 2e-9, about 1 ulp in float.
     private static final float P1 = 0.6931471824645996f;
     private static final float P2 = 0.24022647738456726f;

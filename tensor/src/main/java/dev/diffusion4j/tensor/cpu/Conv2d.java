@@ -10,7 +10,10 @@ import jdk.incubator.vector.VectorSpecies;
  * 2-D convolution (NCHW) as an implicit GEMM on {@link Gemm}: per image, {@code C[Cout, Hout·Wout] =
  * W[Cout, Cin·kH·kW] · im2col[Cin·kH·kW, Hout·Wout]}. The im2col matrix is never built: its blocks are
  * packed straight from the input ({@link Im2col}), so memory stays at the size of the input and output.
- * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input.
+ * With stride 1 and output rows of whole vectors (the U-Net's 3×3 convolutions at 64, 32 and 16 pixels),
+ * not even that: the GEMM reads B in place from a zero-padded copy of the input ({@link Gemm.DirectB}).
+ * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input. The small images of a
+ * batch (below 1024 output pixels) are convolved as one GEMM with the images side by side in N.
  */
 public final class Conv2d {
     private Conv2d() {
@@ -58,7 +61,9 @@ public final class Conv2d {
         // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the
         // input (no im2col packing at all); else the im2col blocks are packed.
         boolean direct = stride == 1 && !plain && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
-        float[] padded = direct ? new float[cin * hp * wp] : null;
+        // Small images of a batch (the deep U-Net levels, run for cond and uncond) are one GEMM with the images
+        // side by side in N, so each packed block of the weights serves more columns.
+        boolean joint = n > 1 && hw < JOINT_BELOW && (!direct || (long) n * cin * hp * wp < Integer.MAX_VALUE - 8);
         int[] rowOffsets = direct ? new int[kdim] : null;
         if (direct) {
             for (int ci = 0, k = 0; ci < cin; ci++) {
@@ -69,32 +74,66 @@ public final class Conv2d {
                 }
             }
         }
+        int plane = direct ? Math.multiplyExact(cin, Math.multiplyExact(hp, wp)) : 0;
+        float[] padded = direct ? new float[joint ? n * plane : plane] : null;
+        if (joint) {
+            Gemm.PackB b;
+            if (direct) {
+                for (int img = 0; img < n; img++) {
+                    pad(xs, xin.offset() + img * cin * h * w, cin, h, w, padded, img * plane, hp, wp, padTop, padLeft);
+                }
+                b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
+            } else {
+                b = new Im2col(xs, xin.offset(), h, w, kh, kw, stride, padTop, padLeft, wout, hw, cin * h * w);
+            }
+            float[] c = new float[Math.multiplyExact(cout, n * hw)];
+            Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, 0, n * hw, rowBias, null, false);
+            float[] o = out.array();
+            for (int co = 0; co < cout; co++) {
+                for (int img = 0; img < n; img++) {
+                    System.arraycopy(c, co * n * hw + img * hw, o, (img * cout + co) * hw, hw);
+                }
+            }
+            return out;
+        }
         for (int img = 0; img < n; img++) {
             int xOff = xin.offset() + img * cin * h * w;
             Gemm.PackB b;
             if (plain) {
                 b = Gemm.viewB(xin, (long) img * cin * h * w, hw, 1);
             } else if (direct) {
-                for (int ci = 0; ci < cin; ci++) {
-                    for (int y = 0; y < h; y++) {
-                        System.arraycopy(xs, xOff + (ci * h + y) * w, padded, (ci * hp + y + padTop) * wp + padLeft, w);
-                    }
-                }
-                b = new PaddedInput(padded, rowOffsets, wout, wp);
+                pad(xs, xOff, cin, h, w, padded, 0, hp, wp, padTop, padLeft);
+                b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
             } else {
-                b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout);
+                b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout, hw, 0);
             }
             Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, false);
         }
         return out;
     }
 
+    /** Output sizes below which the images of a batch are convolved as one GEMM. */
+    private static final int JOINT_BELOW = 1024;
+
+    /** Copies one image into the interior of its zero-padded plane (the border is never written, so stays 0). */
+    private static void pad(float[] x, int xOff, int cin, int h, int w, float[] dst, int dOff, int hp, int wp,
+                            int padTop, int padLeft) {
+        for (int ci = 0; ci < cin; ci++) {
+            for (int y = 0; y < h; y++) {
+                System.arraycopy(x, xOff + (ci * h + y) * w, dst, dOff + (ci * hp + y + padTop) * wp + padLeft, w);
+            }
+        }
+    }
+
     /** The im2col matrix of a stride-1 convolution read in place from the zero-padded input. */
-    private record PaddedInput(float[] data, int[] rowOffsets, int wout, int wp) implements Gemm.DirectB {
+    private record PaddedInput(float[] data, int[] rowOffsets, int wout, int wp, int hw, int plane)
+            implements Gemm.DirectB {
         @Override
         public int colOffset(int j) {
-            int oy = j / wout;
-            return oy * wp + (j - oy * wout);
+            int img = j / hw;
+            int p = j - img * hw;
+            int oy = p / wout;
+            return img * plane + oy * wp + (p - oy * wout);
         }
     }
 
@@ -115,8 +154,17 @@ public final class Conv2d {
         private final int padTop;
         private final int padLeft;
         private final int wout;
+        private final int hw;
+        private final int imageStride;
 
-        Im2col(float[] x, int xOff, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int wout) {
+        /**
+         * Column {@code j} is output pixel {@code j % hw} of image {@code j / hw}, whose input starts
+         * {@code imageStride} elements after the previous image's.
+         */
+        Im2col(float[] x, int xOff, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int wout,
+               int hw, int imageStride) {
+            this.hw = hw;
+            this.imageStride = imageStride;
             this.x = x;
             this.xOff = xOff;
             this.h = h;
@@ -133,21 +181,25 @@ public final class Conv2d {
         public void pack(int k0, int kc, int j0, int nc, float[] dst) {
             final int nr = Gemm.NR;
             int panels = (nc + nr - 1) / nr;
-            // Runs of a panel's columns that share an output row: (first column in the panel, length, oy, ox).
-            int[] runs = new int[4 * (nr + 2)];
+            // Runs of a panel's columns that share an output row:
+            // (first column in the panel, length, oy, ox, offset of the image).
+            int[] runs = new int[5 * (nr + 2)];
             for (int p = 0; p < panels; p++) {
                 int jp = j0 + p * nr;
                 int cols = Math.min(nr, j0 + nc - jp);
                 int nRuns = 0;
                 for (int c = 0; c < cols; ) {
                     int j = jp + c;
-                    int oy = j / wout;
-                    int ox = j - oy * wout;
+                    int img = j / hw;
+                    int pix = j - img * hw;
+                    int oy = pix / wout;
+                    int ox = pix - oy * wout;
                     int len = Math.min(cols - c, wout - ox);
-                    runs[4 * nRuns] = c;
-                    runs[4 * nRuns + 1] = len;
-                    runs[4 * nRuns + 2] = oy;
-                    runs[4 * nRuns + 3] = ox;
+                    runs[5 * nRuns] = c;
+                    runs[5 * nRuns + 1] = len;
+                    runs[5 * nRuns + 2] = oy;
+                    runs[5 * nRuns + 3] = ox;
+                    runs[5 * nRuns + 4] = img * imageStride;
                     nRuns++;
                     c += len;
                 }
@@ -161,16 +213,16 @@ public final class Conv2d {
                     int dk = d + k * nr;
                     int chan = xOff + ci * h * w;
                     for (int r = 0; r < nRuns; r++) {
-                        int c = runs[4 * r];
-                        int len = runs[4 * r + 1];
-                        int iy = runs[4 * r + 2] * stride + ky - padTop;
-                        int ix0 = runs[4 * r + 3] * stride + kx - padLeft;
+                        int c = runs[5 * r];
+                        int len = runs[5 * r + 1];
+                        int iy = runs[5 * r + 2] * stride + ky - padTop;
+                        int ix0 = runs[5 * r + 3] * stride + kx - padLeft;
                         int o = dk + c;
                         if (iy < 0 || iy >= h) {
                             Arrays.fill(dst, o, o + len, 0f);
                             continue;
                         }
-                        int row = chan + iy * w;
+                        int row = chan + runs[5 * r + 4] + iy * w;
                         if (stride == 1 && len == nr && ix0 >= 0 && ix0 + nr <= w) {
                             // Interior run of a whole panel: plain vector copies (the common case).
                             for (int v = 0; v < nr; v += LANES) {

@@ -6,6 +6,7 @@ import dev.diffusion4j.tensor.Tensor;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -155,15 +156,21 @@ public final class Elementwise {
         int grain = Math.max(1, GRAIN / (2 * h));
         pool.parallelFor(rows, grain, (r0, r1) -> {
             int step = S.length();
+            int full = h - h % step;
             for (int r = r0; r < r1; r++) {
                 int a = so + r * 2 * h;
                 int g = a + h;
                 int o = r * h;
-                for (int i = 0; i < h; i += step) {
-                    VectorMask<Float> m = S.indexInRange(i, h);
-                    FloatVector av = FloatVector.fromArray(S, src, a + i, m);
-                    FloatVector gv = FloatVector.fromArray(S, src, g + i, m);
-                    av.mul(geluErf(gv)).intoArray(dst, o + i, m);
+                for (int i = 0; i < full; i += step) {
+                    FloatVector av = FloatVector.fromArray(S, src, a + i);
+                    FloatVector gv = FloatVector.fromArray(S, src, g + i);
+                    av.mul(geluErf(gv)).intoArray(dst, o + i);
+                }
+                if (full < h) {
+                    VectorMask<Float> m = S.indexInRange(full, h);
+                    FloatVector av = FloatVector.fromArray(S, src, a + full, m);
+                    FloatVector gv = FloatVector.fromArray(S, src, g + full, m);
+                    av.mul(geluErf(gv)).intoArray(dst, o + full, m);
                 }
             }
         });
@@ -206,12 +213,11 @@ public final class Elementwise {
                 int oy = r - plane * outH;
                 int srow = so + (plane * h + srcY[oy]) * w;
                 int drow = r * outW;
-                if (twice) {
-                    for (int ix = 0, ox = drow; ix < w; ix++, ox += 2) {
-                        float v = src[srow + ix];
-                        dst[ox] = v;
-                        dst[ox + 1] = v;
-                    }
+                if (r > r0 && oy > 0 && srcY[oy] == srcY[oy - 1]) {
+                    // same source row as the previous output row (every other row at 2x): copy it
+                    System.arraycopy(dst, drow - outW, dst, drow, outW);
+                } else if (twice) {
+                    doubleRow(src, srow, dst, drow, w);
                 } else {
                     for (int ox = 0; ox < outW; ox++) {
                         dst[drow + ox] = src[srow + srcX[ox]];
@@ -220,6 +226,26 @@ public final class Elementwise {
             }
         });
         return out;
+    }
+
+    /** Lane shuffles that repeat each element twice: lanes 0..L/2-1 and L/2..L-1 of the source. */
+    private static final VectorShuffle<Float> DUP_LO = VectorShuffle.fromOp(S, i -> i / 2);
+    private static final VectorShuffle<Float> DUP_HI = VectorShuffle.fromOp(S, i -> (S.length() + i) / 2);
+
+    /** {@code dst[d0 + 2i] = dst[d0 + 2i + 1] = src[s0 + i]} for {@code i < w}. */
+    private static void doubleRow(float[] src, int s0, float[] dst, int d0, int w) {
+        int step = S.length();
+        int i = 0;
+        for (; i <= w - step; i += step) {
+            FloatVector v = FloatVector.fromArray(S, src, s0 + i);
+            v.rearrange(DUP_LO).intoArray(dst, d0 + 2 * i);
+            v.rearrange(DUP_HI).intoArray(dst, d0 + 2 * i + step);
+        }
+        for (; i < w; i++) {
+            float v = src[s0 + i];
+            dst[d0 + 2 * i] = v;
+            dst[d0 + 2 * i + 1] = v;
+        }
     }
 
     /** PyTorch's nearest source index per output index ({@code aten/src/ATen/native/UpSample.h}: float scale). */
@@ -244,7 +270,7 @@ public final class Elementwise {
 
     /**
      * {@code a op b} with {@code b} broadcast to {@code a}'s shape (right-aligned; each of {@code b}'s
-     * dimensions equals {@code a}'s or is 1). The iteration space is collapsed into runs of dimensions
+     * dimensions equals {@code a}'s or is 1; extra leading dimensions of {@code b} must be 1). The iteration space is collapsed into runs of dimensions
      * that are either all broadcast or all matching, so the inner loop is a vector op over a contiguous
      * run of {@code b} or against one broadcast scalar.
      */
@@ -253,8 +279,11 @@ public final class Elementwise {
         Kernels.requireNonNull(op, "b", b);
         int ra = a.rank();
         int rb = b.rank();
-        if (rb > ra) {
-            throw new IllegalArgumentException(op + ": cannot broadcast " + b.shape() + " to " + a.shape());
+        // b may have extra leading dimensions only when they are 1 (the output always has a's shape)
+        for (int d = 0; d < rb - ra; d++) {
+            if (b.dim(d) != 1) {
+                throw new IllegalArgumentException(op + ": cannot broadcast " + b.shape() + " to " + a.shape());
+            }
         }
         // collapse: (size, bFull) runs; dims of size 1 in a are dropped
         int[] sizes = new int[ra];

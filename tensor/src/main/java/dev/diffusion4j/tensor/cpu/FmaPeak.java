@@ -90,12 +90,12 @@ public final class FmaPeak {
             if (rate > bestRate * 1.03) {
                 bestRate = Math.max(bestRate, rate);
                 stable = 0;
-            } else if (++stable >= 3 && System.nanoTime() - warmStart > 200_000_000L) {
+            } else if (++stable >= 5 && System.nanoTime() - warmStart > 500_000_000L) {
                 break;
             }
         }
         int rounds = 3;
-        int perRound = (int) Math.max(small, Math.min(1 << 30, bestRate * millis * 1e6 / rounds));
+        int perRound = (int) Math.max(1 << 16, Math.min(1 << 30, bestRate * millis * 1e6 / rounds));
         double best = 0;
         for (int r = 0; r < rounds; r++) {
             best = Math.max(best, run(threads, perRound));

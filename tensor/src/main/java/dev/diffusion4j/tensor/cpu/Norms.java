@@ -5,12 +5,16 @@ import dev.diffusion4j.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Normalisations and softmax. Statistics are two-pass (mean, then the mean of squared deviations) with
- * float vector partial sums flushed into a double every {@link #BLOCK} elements, so neither a large mean
- * nor a long reduction loses precision. The variance is the biased one (divide by the count), as in PyTorch.
+ * Normalisations and softmax. Statistics are two-pass (the mean of the values shifted by the first one,
+ * then the mean of squared deviations from it) with float vector partial sums flushed into a double every
+ * {@link #BLOCK} elements, so neither a large mean nor a long reduction loses precision; the part of the
+ * mean a float cannot hold is carried separately into the output. The variance is the biased one (divide
+ * by the count), as in PyTorch. Lane sums use a fixed order, so results never depend on the thread count
+ * or on JIT state.
  */
 public final class Norms {
     private static final VectorSpecies<Float> S = VectorFunctions.SPECIES;
@@ -152,13 +156,13 @@ public final class Norms {
                 e.intoArray(dst, d0 + i);
                 acc = acc.add(e);
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(acc);
         }
         if (full < n) {
             VectorMask<Float> m = S.indexInRange(full, n);
             FloatVector e = VectorFunctions.exp(FloatVector.fromArray(S, src, so + full, m).sub(max)).blend(0f, m.not());
             e.intoArray(dst, d0 + full, m);
-            total += e.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(e);
         }
         float inv = (float) (1 / total);
         int i = 0;
@@ -190,7 +194,7 @@ public final class Norms {
                 VectorMask<Float> m = S.indexInRange(i, end);
                 acc = acc.add(FloatVector.fromArray(S, a, off + i, m).sub(shift).blend(0f, m.not()));
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(acc);
         }
         return shift + total / n;
     }
@@ -212,7 +216,7 @@ public final class Norms {
                 FloatVector dv = FloatVector.fromArray(S, a, off + i, m).sub(mean).blend(0f, m.not());
                 acc = dv.fma(dv, acc);
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(acc);
         }
         return total;
     }
@@ -264,6 +268,46 @@ public final class Norms {
         for (; i < n; i++) {
             dst[d0 + i] = Math.fma((src[so + i] - mean) - meanLo, gamma[i] * rstd, beta[i]);
         }
+    }
+
+    // Rotations by 8, 4, 2, 1 lanes (null where the species is too short): a fixed pairwise-add tree.
+    private static final VectorShuffle<Float> ROT8 = rotation(8);
+    private static final VectorShuffle<Float> ROT4 = rotation(4);
+    private static final VectorShuffle<Float> ROT2 = rotation(2);
+    private static final VectorShuffle<Float> ROT1 = rotation(1);
+
+    private static VectorShuffle<Float> rotation(int k) {
+        return k < S.length() ? VectorShuffle.iota(S, k, 1, true) : null;
+    }
+
+    /**
+     * The sum of the lanes of {@code v} in a fixed order (a pairwise tree of rotations). Not
+     * {@code reduceLanes(ADD)}: its order is unspecified and differs between the intrinsic and the
+     * interpreted fallback, which made results depend on JIT state (1 ulp, but not reproducible).
+     */
+    static double sumLanes(FloatVector v) {
+        int l = S.length();
+        if (l > 16) {
+            double s = 0;
+            for (int i = 0; i < l; i++) {
+                s += v.lane(i);
+            }
+            return s;
+        }
+        // the length tests fold to constants: only the rotations this species needs remain
+        if (l == 16) {
+            v = v.add(v.rearrange(ROT8));
+        }
+        if (l >= 8) {
+            v = v.add(v.rearrange(ROT4));
+        }
+        if (l >= 4) {
+            v = v.add(v.rearrange(ROT2));
+        }
+        if (l >= 2) {
+            v = v.add(v.rearrange(ROT1));
+        }
+        return v.lane(0);
     }
 
     private static float[] filled(int n, float v) {

@@ -12,7 +12,13 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Accuracy (checked by {@code VectorFunctionsTest} against double-precision references):
  * {@link #exp} within 2 ulp for results in the normal range (results below {@code Float.MIN_NORMAL}
- * are flushed to zero); {@link #erf} within 1e-7 absolute.
+ * are flushed to zero; measured worst 0.93 ulp); {@link #erf} within 1e-7 absolute (measured 8.6e-8).
+ *
+ * <p>Why not {@code lanewise(VectorOperators.EXP)}: on x86 with AVX-512 (JDK 25) it calls SVML stubs and
+ * measured faster (about 3.6-5.2 vs 2.4-3.0 G elements/s on one core; 0.54 vs 0.93 ulp), but its speed
+ * and results depend on the platform (without a stub it is a per-lane {@code Math.exp} loop, tens of
+ * times slower) and on whether the JIT has compiled the caller. The polynomial gives the same bits on
+ * every machine, in the interpreter and in compiled code.
  */
 public final class VectorFunctions {
     /** The species every kernel uses. */

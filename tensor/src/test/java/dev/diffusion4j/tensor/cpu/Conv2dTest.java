@@ -83,7 +83,11 @@ class Conv2dTest {
             "1, 6, 17, 17, 7, 3, 3, 1, 0, 1, 0, 1, true",
             "1, 4, 18, 18, 5, 3, 3, 1, 0, 0, 0, 0, false",
             "1, 2, 20, 34, 3, 5, 3, 1, 2, 2, 0, 0, true",
-            "1, 40, 16, 16, 27, 1, 1, 1, 0, 0, 0, 0, true"})
+            "1, 40, 16, 16, 27, 1, 1, 1, 0, 0, 0, 0, true",
+            // a batch of small images convolved as one GEMM (images side by side in N)
+            "2, 7, 16, 16, 14, 3, 3, 1, 1, 1, 1, 1, true",
+            "3, 5, 8, 16, 13, 3, 3, 1, 1, 1, 1, 1, false",
+            "2, 3, 9, 17, 4, 3, 3, 1, 0, 1, 0, 0, true"})
     void matchesReference(int n, int cin, int h, int w, int cout, int kh, int kw, int s, int pt, int pb, int pl,
                           int pr, boolean withBias) {
         long seed = 31L * n + 7L * cin + 13L * h + w + 101L * cout + kh + 3L * s + pt + 5L * pb;

@@ -189,6 +189,46 @@ class GemmTest {
         }
     }
 
+    /** Every 16-bit pattern class (zeros, subnormals, normals, infinities, NaN) converts exactly while packing. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"F16", "BF16"})
+    void halfPrecisionPackingIsBitExact(DType dtype) {
+        long seed = 123 + dtype.ordinal();
+        Random rnd = new Random(seed);
+        int n = 16 * 64 + 5;
+        short[] bits = new short[n];
+        for (int i = 0; i < n; i++) {
+            bits[i] = switch (i % 8) {
+                case 0 -> (short) (rnd.nextInt(0x400) | (rnd.nextBoolean() ? 0x8000 : 0)); // zero / subnormal
+                case 1 -> (short) 0x7C00; // +inf (F16)
+                case 2 -> (short) (0x7C00 | (1 + rnd.nextInt(0x3FF))); // NaN (F16)
+                case 3 -> (short) 0x8000; // -0
+                default -> (short) rnd.nextInt(0x10000);
+            };
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * n);
+            ValueLayout.OfShort s16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < n; i++) {
+                seg.set(s16, 2L * i, bits[i]);
+            }
+            // C = [1] · B with B the 1×n segment: C holds B converted to float32.
+            Tensor c = Gemm.matmul(POOL1, Tensor.of(new float[] {1f}, 1, 1), false,
+                    Tensor.wrap(seg, dtype, Shape.of(1, n)), false);
+            float[] got = c.toFloatArray();
+            for (int i = 0; i < n; i++) {
+                // "+ 0f": the product is accumulated onto +0, which turns -0 into +0 and leaves the rest alone.
+                float want = (dtype == DType.F16 ? Float.float16ToFloat(bits[i]) : HalfFloats.bf16ToFloat(bits[i])) + 0f;
+                if (Float.isNaN(want)) {
+                    assertTrue(Float.isNaN(got[i]), "seed " + seed + " element " + i + " bits " + bits[i]);
+                } else {
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(got[i]),
+                            "seed " + seed + " element " + i + " bits 0x" + Integer.toHexString(bits[i] & 0xFFFF));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest(name = "bias={0} dtype={1} shared={2}")
     @CsvSource({"true,F32,false", "false,F32,false", "true,F16,false", "false,BF16,false", "true,F16,true",
             "true,BF16,true"})

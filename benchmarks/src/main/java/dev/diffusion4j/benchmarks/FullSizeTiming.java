@@ -1,0 +1,60 @@
+package dev.diffusion4j.benchmarks;
+
+import dev.diffusion4j.nn.unet.UNet2DConditionModel;
+import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.tensor.ProfilingBackend;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.CpuBackend;
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * A quick (non-JMH) timing of the full-size SD 1.5 U-Net (batch 2, 64×64 latents: one guided step) and VAE decode
+ * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]}.
+ */
+public final class FullSizeTiming {
+    private FullSizeTiming() {
+    }
+
+    public static void main(String[] args) {
+        String what = args.length > 0 ? args[0] : "both";
+        int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        ProfilingBackend be = new ProfilingBackend(CpuBackend.create());
+        try (Arena arena = Arena.ofShared()) {
+            if (!what.equals("vae")) {
+                UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
+                        FullSizeModels.randomWeights(DType.F16, arena, 1), be);
+                Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
+                Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
+                double[] s = new double[runs];
+                for (int i = 0; i < runs; i++) {
+                    long t0 = System.nanoTime();
+                    unet.forward(x, new float[] {500f}, ctx);
+                    s[i] = (System.nanoTime() - t0) / 1e9;
+                    System.out.printf(Locale.ROOT, "unet batch 2 64x64: %.2f s (%.0f GFLOP/s at 1.62 TFLOP)%n", s[i], 1620 / s[i]);
+                }
+                System.out.print(be.report());
+                be.reset();
+                Arrays.sort(s);
+                System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);
+            }
+            if (!what.equals("unet")) {
+                AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(), FullSizeModels.randomWeights(DType.F16, arena, 2), be);
+                Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
+                double[] s = new double[runs];
+                for (int i = 0; i < runs; i++) {
+                    long t0 = System.nanoTime();
+                    vae.decode(z);
+                    s[i] = (System.nanoTime() - t0) / 1e9;
+                    System.out.printf(Locale.ROOT, "vae decode 512x512: %.2f s (%.0f GFLOP/s at 2.52 TFLOP)%n", s[i], 2520 / s[i]);
+                }
+                System.out.print(be.report());
+                be.reset();
+                Arrays.sort(s);
+                System.out.printf(Locale.ROOT, "vae median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);
+            }
+        }
+    }
+}

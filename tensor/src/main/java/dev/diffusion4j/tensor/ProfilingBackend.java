@@ -1,0 +1,175 @@
+package dev.diffusion4j.tensor;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+
+/**
+ * A {@link Backend} that forwards every op to another and adds up the wall time, the call count and the FLOPs of
+ * each op kind: where the time of a forward pass goes. Thread-safe.
+ */
+public final class ProfilingBackend implements Backend {
+    /** Totals of one op kind. */
+    public record OpStats(String op, long calls, double millis, double gflop) {
+        /** GFLOP/s achieved (0 for ops without a FLOP count). */
+        public double gflops() {
+            return millis > 0 ? gflop / (millis / 1e3) : 0;
+        }
+    }
+
+    private static final class Acc {
+        final LongAdder calls = new LongAdder();
+        final LongAdder nanos = new LongAdder();
+        final java.util.concurrent.atomic.DoubleAdder flops = new java.util.concurrent.atomic.DoubleAdder();
+    }
+
+    private final Backend inner;
+    private final Map<String, Acc> stats = new ConcurrentHashMap<>();
+
+    /** Profiles {@code inner}. */
+    public ProfilingBackend(Backend inner) {
+        this.inner = inner;
+    }
+
+    private Tensor time(String op, double flops, Supplier<Tensor> f) {
+        long t0 = System.nanoTime();
+        Tensor r = f.get();
+        Acc a = stats.computeIfAbsent(op, k -> new Acc());
+        a.calls.increment();
+        a.nanos.add(System.nanoTime() - t0);
+        a.flops.add(flops);
+        return r;
+    }
+
+    /** The totals so far, by op name. */
+    public Map<String, OpStats> stats() {
+        Map<String, OpStats> out = new TreeMap<>();
+        stats.forEach((k, a) -> out.put(k, new OpStats(k, a.calls.sum(), a.nanos.sum() / 1e6, a.flops.sum() / 1e9)));
+        return out;
+    }
+
+    /** Forgets the totals. */
+    public void reset() {
+        stats.clear();
+    }
+
+    /** A table of the totals, most expensive first. */
+    public String report() {
+        double total = stats().values().stream().mapToDouble(OpStats::millis).sum();
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%-16s %7s %10s %6s %9s %9s%n",
+                "op", "calls", "ms", "%", "GFLOP", "GFLOP/s"));
+        stats().values().stream().sorted((x, y) -> Double.compare(y.millis(), x.millis())).forEach(s -> b.append(
+                String.format(Locale.ROOT, "%-16s %7d %10.1f %6.1f %9.1f %9.1f%n", s.op(), s.calls(), s.millis(),
+                        100 * s.millis() / total, s.gflop(), s.gflops())));
+        b.append(String.format(Locale.ROOT, "%-16s %7s %10.1f%n", "total", "", total));
+        return b.toString();
+    }
+
+    @Override
+    public String name() {
+        return inner.name() + "+profile";
+    }
+
+    @Override
+    public Tensor matmul(Tensor a, boolean transposeA, Tensor b, boolean transposeB) {
+        long m = transposeA ? a.dim(-1) : a.dim(-2);
+        long k = transposeA ? a.dim(-2) : a.dim(-1);
+        long n = transposeB ? b.dim(-2) : b.dim(-1);
+        long batch = a.rank() == 3 ? a.dim(0) : 1;
+        return time("matmul", 2.0 * batch * m * n * k, () -> inner.matmul(a, transposeA, b, transposeB));
+    }
+
+    @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        return time("linear", flops, () -> inner.linear(x, weight, bias));
+    }
+
+    @Override
+    public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        int outH = (x.dim(2) + padTop + padBottom - weight.dim(2)) / stride + 1;
+        int outW = (x.dim(3) + padLeft + padRight - weight.dim(3)) / stride + 1;
+        double flops = 2.0 * x.dim(0) * outH * outW * weight.numel();
+        String op = "conv" + weight.dim(2) + "x" + weight.dim(3) + (stride > 1 ? "s" + stride : "");
+        return time(op, flops, () -> inner.conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight));
+    }
+
+    @Override
+    public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
+        return time(silu ? "groupNorm+silu" : "groupNorm", 0, () -> inner.groupNorm(x, groups, gamma, beta, eps, silu));
+    }
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        return time("layerNorm", 0, () -> inner.layerNorm(x, gamma, beta, eps));
+    }
+
+    @Override
+    public Tensor softmax(Tensor x) {
+        return time("softmax", 0, () -> inner.softmax(x));
+    }
+
+    @Override
+    public Tensor silu(Tensor x) {
+        return time("silu", 0, () -> inner.silu(x));
+    }
+
+    @Override
+    public Tensor gelu(Tensor x, boolean tanhApproximation) {
+        return time("gelu", 0, () -> inner.gelu(x, tanhApproximation));
+    }
+
+    @Override
+    public Tensor quickGelu(Tensor x) {
+        return time("quickGelu", 0, () -> inner.quickGelu(x));
+    }
+
+    @Override
+    public Tensor geglu(Tensor x) {
+        return time("geglu", 0, () -> inner.geglu(x));
+    }
+
+    @Override
+    public Tensor upsampleNearest(Tensor x, int outH, int outW) {
+        return time("upsample", 0, () -> inner.upsampleNearest(x, outH, outW));
+    }
+
+    @Override
+    public Tensor add(Tensor a, Tensor b) {
+        return time("add", 0, () -> inner.add(a, b));
+    }
+
+    @Override
+    public Tensor mul(Tensor a, Tensor b) {
+        return time("mul", 0, () -> inner.mul(a, b));
+    }
+
+    @Override
+    public Tensor scale(Tensor a, float s) {
+        return time("scale", 0, () -> inner.scale(a, s));
+    }
+
+    @Override
+    public Tensor concatChannels(Tensor a, Tensor b) {
+        return time("concat", 0, () -> inner.concatChannels(a, b));
+    }
+
+    @Override
+    public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
+        double flops = 4.0 * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2);
+        return time("attention", flops, () -> inner.attention(q, k, v, heads, scale, causal));
+    }
+
+    @Override
+    public Tensor transpose(Tensor x) {
+        return time("transpose", 0, () -> inner.transpose(x));
+    }
+
+    @Override
+    public Tensor sliceChannels(Tensor x, int start, int length) {
+        return time("sliceChannels", 0, () -> inner.sliceChannels(x, start, length));
+    }
+}
