@@ -62,10 +62,17 @@ public final class CLIPTextModel implements AutoCloseable {
     private final Layer[] layers;
     private final Tensor finalLnW;
     private final Tensor finalLnB;
+    /** {@code text_projection.weight [P, D]} of a "with projection" model (SDXL's second encoder), else null. */
+    private final Tensor textProjection;
     private final AutoCloseable owned;
 
     private CLIPTextModel(CLIPTextConfig config, Function<String, Tensor> weights, String prefix, Backend backend,
                           AutoCloseable owned) {
+        this(config, weights, prefix, null, backend, owned);
+    }
+
+    private CLIPTextModel(CLIPTextConfig config, Function<String, Tensor> weights, String prefix,
+                          String projectionKey, Backend backend, AutoCloseable owned) {
         this.config = Objects.requireNonNull(config, "config");
         this.backend = Objects.requireNonNull(backend, "backend");
         this.owned = owned;
@@ -90,6 +97,24 @@ public final class CLIPTextModel implements AutoCloseable {
         }
         this.finalLnW = w.get("final_layer_norm.weight", d);
         this.finalLnB = w.get("final_layer_norm.bias", d);
+        this.textProjection = projectionKey == null ? null : projection(weights, projectionKey, d);
+    }
+
+    private static Tensor projection(Function<String, Tensor> weights, String key, int d) {
+        Tensor t;
+        try {
+            t = weights.apply(key);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("CLIPTextModel: cannot read weight '" + key + "': " + e.getMessage(), e);
+        }
+        if (t == null) {
+            throw new IllegalArgumentException("CLIPTextModel: missing weight '" + key + "' (with projection)");
+        }
+        if (t.rank() != 2 || t.dim(1) != d) {
+            throw new IllegalArgumentException("CLIPTextModel: weight '" + key + "' has shape " + t.shape()
+                    + ", expected [projection_dim, " + d + "]");
+        }
+        return t;
     }
 
     private record WeightReader(Function<String, Tensor> weights, String prefix) {
@@ -147,6 +172,56 @@ public final class CLIPTextModel implements AutoCloseable {
     public static CLIPTextModel of(CLIPTextConfig config, Function<String, Tensor> weights, String prefix,
                                    Backend backend) {
         return new CLIPTextModel(config, weights, prefix, backend, null);
+    }
+
+    /**
+     * Loads a diffusers {@code text_encoder_2/} folder of HF {@code CLIPTextModelWithProjection} (SDXL's OpenCLIP
+     * bigG encoder): as {@link #load}, plus {@code text_projection.weight [projection_dim, hidden]} (no bias).
+     */
+    public static CLIPTextModel loadWithProjection(Path folder, Backend backend) throws IOException {
+        CLIPTextConfig config = CLIPTextConfig.load(folder.resolve("config.json"));
+        Path file = folder.resolve("model.safetensors");
+        if (!Files.isRegularFile(file)) {
+            throw new IOException("CLIPTextModel.loadWithProjection: " + file + " not found");
+        }
+        SafeTensors st = SafeTensors.open(file);
+        try {
+            return new CLIPTextModel(config, st::tensor, DIFFUSERS_PREFIX, PROJECTION_KEY, backend, st);
+        } catch (RuntimeException e) {
+            st.close();
+            throw e;
+        }
+    }
+
+    /** Key of the projection of HF {@code CLIPTextModelWithProjection} (outside {@code text_model.}). */
+    public static final String PROJECTION_KEY = "text_projection.weight";
+
+    /**
+     * As {@link #of}, with the {@code text_projection} weight {@code [P, D]} read from {@code projectionKey} (full
+     * key, e.g. {@link #PROJECTION_KEY}); the caller keeps ownership of the source.
+     */
+    public static CLIPTextModel withProjection(CLIPTextConfig config, Function<String, Tensor> weights, String prefix,
+                                               String projectionKey, Backend backend) {
+        return new CLIPTextModel(config, weights, prefix, Objects.requireNonNull(projectionKey, "projectionKey"),
+                backend, null);
+    }
+
+    /** True for a "with projection" model ({@link #textEmbeds} available). */
+    public boolean hasProjection() {
+        return textProjection != null;
+    }
+
+    /**
+     * HF {@code CLIPTextModelWithProjection.text_embeds}: the pooled output (final layer norm at the pooled position)
+     * times {@code text_projection} (no bias), {@code [B, P]}. SDXL's pooled prompt embedding.
+     *
+     * @throws IllegalStateException when the model has no projection
+     */
+    public Tensor textEmbeds(Output out) {
+        if (textProjection == null) {
+            throw new IllegalStateException("CLIPTextModel.textEmbeds: this model has no text_projection");
+        }
+        return backend.linear(out.pooled(), textProjection, null);
     }
 
     /** The configuration. */
