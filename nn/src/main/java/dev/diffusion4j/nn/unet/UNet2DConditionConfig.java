@@ -30,7 +30,18 @@ public record UNet2DConditionConfig(
         boolean upcastAttention,
         double midBlockScaleFactor,
         double resnetOutScaleFactor,
-        int sampleSize) {
+        int sampleSize,
+        String additionEmbedType,
+        int additionTimeEmbedDim,
+        int projectionClassEmbeddingsInputDim) {
+
+    /** SDXL's {@code addition_embed_type}: pooled text embeds and 6 size/crop ids added to the time embedding. */
+    public static final String TEXT_TIME = "text_time";
+
+    /** True when the model takes SDXL's added conditioning ({@code addition_embed_type: text_time}). */
+    public boolean textTime() {
+        return TEXT_TIME.equals(additionEmbedType);
+    }
 
     /** Reads and validates a config; unsupported features raise an exception naming the key. */
     public static UNet2DConditionConfig from(ModelConfig c) {
@@ -59,7 +70,15 @@ public record UNet2DConditionConfig(
             throw new IllegalArgumentException(c.source() + ": mid_block_type '" + mid + "' is not supported (UNetMidBlock2DCrossAttn)");
         }
         requireAbsentOr(c, "class_embed_type", null);
-        requireAbsentOr(c, "addition_embed_type", null);
+        requireAbsentOr(c, "addition_embed_type", TEXT_TIME);
+        String addition = c.raw("addition_embed_type") == null ? null : TEXT_TIME;
+        int addTimeDim = c.getInt("addition_time_embed_dim", 0);
+        int addInputDim = c.getInt("projection_class_embeddings_input_dim", 0);
+        if (addition != null && (addTimeDim <= 0 || addTimeDim % 2 != 0 || addInputDim <= 6 * addTimeDim)) {
+            throw new IllegalArgumentException(c.source() + ": addition_embed_type text_time needs an even positive "
+                    + "addition_time_embed_dim (" + addTimeDim + ") and projection_class_embeddings_input_dim ("
+                    + addInputDim + ") > 6 * addition_time_embed_dim (pooled text dim + 6 time ids)");
+        }
         requireAbsentOr(c, "time_cond_proj_dim", null);
         requireAbsentOr(c, "encoder_hid_dim_type", null);
         requireAbsentOr(c, "time_embedding_type", "positional");
@@ -99,7 +118,8 @@ public record UNet2DConditionConfig(
                 c.getBoolean("upcast_attention", false),
                 c.getDouble("mid_block_scale_factor", 1),
                 c.getDouble("resnet_out_scale_factor", 1),
-                c.getInt("sample_size", 64));
+                c.getInt("sample_size", 64),
+                addition, addition == null ? 0 : addTimeDim, addition == null ? 0 : addInputDim);
     }
 
     private static void requireAbsentOr(ModelConfig c, String key, String allowed) {

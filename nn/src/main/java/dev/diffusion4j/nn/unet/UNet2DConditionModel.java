@@ -27,6 +27,10 @@ public final class UNet2DConditionModel {
     private final Timesteps timeProj;
     private final Linear timeLinear1;
     private final Linear timeLinear2;
+    // SDXL text_time added conditioning (null otherwise): add_time_proj and add_embedding.linear_{1,2}
+    private final Timesteps addTimeProj;
+    private final Linear addLinear1;
+    private final Linear addLinear2;
     private final Conv2d convIn;
     private final List<DownBlock2D> downBlocks = new ArrayList<>();
     private final UNetMidBlock2DCrossAttn midBlock;
@@ -44,6 +48,16 @@ public final class UNet2DConditionModel {
         this.timeProj = new Timesteps(ch[0], config.flipSinToCos(), config.freqShift());
         this.timeLinear1 = new Linear(backend, weights, "time_embedding.linear_1", ch[0], temb, true);
         this.timeLinear2 = new Linear(backend, weights, "time_embedding.linear_2", temb, temb, true);
+        if (config.textTime()) {
+            this.addTimeProj = new Timesteps(config.additionTimeEmbedDim(), config.flipSinToCos(), config.freqShift());
+            this.addLinear1 = new Linear(backend, weights, "add_embedding.linear_1",
+                    config.projectionClassEmbeddingsInputDim(), temb, true);
+            this.addLinear2 = new Linear(backend, weights, "add_embedding.linear_2", temb, temb, true);
+        } else {
+            this.addTimeProj = null;
+            this.addLinear1 = null;
+            this.addLinear2 = null;
+        }
         this.convIn = new Conv2d(backend, weights, "conv_in", config.inChannels(), ch[0], 3, 1, 1);
 
         int[] heads = config.numAttentionHeads();
@@ -99,6 +113,40 @@ public final class UNet2DConditionModel {
         return backend.add(x, residual);
     }
 
+    /**
+     * SDXL's added conditioning ({@code added_cond_kwargs} of diffusers).
+     *
+     * @param textEmbeds the pooled, projected text embedding {@code [B, P]}
+     * @param timeIds    {@code [B, 6]}: original (h, w), crop top-left (y, x), target (h, w)
+     */
+    public record AddedCond(Tensor textEmbeds, Tensor timeIds) {
+    }
+
+    /** {@code add_embedding(cat(text_embeds, time_embeds))}, {@code [B, time_embed_dim]}. */
+    private Tensor addEmbedding(AddedCond added, int batch) {
+        Tensor text = added.textEmbeds();
+        Tensor ids = added.timeIds();
+        int tdim = config.additionTimeEmbedDim();
+        int pooled = config.projectionClassEmbeddingsInputDim() - 6 * tdim;
+        if (text == null || ids == null || text.rank() != 2 || text.dim(0) != batch || text.dim(1) != pooled
+                || ids.rank() != 2 || ids.dim(0) != batch || ids.dim(1) != 6) {
+            throw new IllegalArgumentException("UNet2DConditionModel: text_embeds must be [" + batch + ", " + pooled
+                    + "] and time_ids [" + batch + ", 6], got " + (text == null ? "null" : text.shape()) + " and "
+                    + (ids == null ? "null" : ids.shape()));
+        }
+        float[] idv = ids.toFloatArray();
+        float[] timeEmb = addTimeProj.forward(idv).toFloatArray();   // [B*6, tdim], row-major = flatten per batch
+        float[] tv = text.toFloatArray();
+        int width = pooled + 6 * tdim;
+        float[] cat = new float[batch * width];
+        for (int b = 0; b < batch; b++) {
+            System.arraycopy(tv, b * pooled, cat, b * width, pooled);
+            System.arraycopy(timeEmb, b * 6 * tdim, cat, b * width + pooled, 6 * tdim);
+        }
+        Tensor x = Tensor.of(cat, batch, width);
+        return addLinear2.forward(backend.silu(addLinear1.forward(x)));
+    }
+
     /** The config the model was built from. */
     public UNet2DConditionConfig config() {
         return config;
@@ -135,6 +183,22 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, List<Tensor> downResiduals,
                           Tensor midResidual, Probe probe) {
+        return forward(sample, timesteps, encoderHiddenStates, null, downResiduals, midResidual, probe);
+    }
+
+    /** {@link #forward(Tensor, float[], Tensor, AddedCond, List, Tensor, Probe)} without residuals and probe. */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, AddedCond added) {
+        return forward(sample, timesteps, encoderHiddenStates, added, null, null, Probe.NONE);
+    }
+
+    /**
+     * One evaluation with SDXL's added conditioning (required when the config's {@code addition_embed_type} is
+     * {@code text_time}, must be null otherwise): {@code emb += add_embedding(cat(text_embeds, flatten(
+     * add_time_proj(time_ids))))}, each time id embedded with {@code addition_time_embed_dim} sinusoidal channels.
+     * Other parameters as {@link #forward(Tensor, float[], Tensor, List, Tensor, Probe)}.
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, AddedCond added,
+                          List<Tensor> downResiduals, Tensor midResidual, Probe probe) {
         if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
             throw new IllegalArgumentException("UNet2DConditionModel: sample must be [B, " + config.inChannels()
                     + ", h, w] (in_channels), got " + sample.shape());
@@ -163,6 +227,18 @@ public final class UNet2DConditionModel {
         probe.record("time_proj", tProj);
         Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(tProj)));
         probe.record("time_embedding", emb);
+        if (config.textTime()) {
+            if (added == null) {
+                throw new IllegalArgumentException("UNet2DConditionModel: addition_embed_type text_time needs text_embeds"
+                        + " and time_ids (AddedCond)");
+            }
+            Tensor aug = addEmbedding(added, batch);
+            probe.record("add_embedding", aug);
+            emb = backend.add(emb, aug);
+        } else if (added != null) {
+            throw new IllegalArgumentException("UNet2DConditionModel: added conditioning given, but the config has no "
+                    + "addition_embed_type");
+        }
         // Every resnet applies SiLU to the time embedding first: do it once.
         Tensor embSilu = backend.silu(emb);
 
