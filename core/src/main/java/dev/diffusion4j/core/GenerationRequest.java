@@ -112,6 +112,9 @@ public final class GenerationRequest {
     private final Integer hiresSteps;
     private final Long hiresSeed;
     private final HiresUpscaler hiresUpscaler;
+    private final int[] originalSize;
+    private final int[] cropTopLeft;
+    private final int[] targetSize;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -145,6 +148,9 @@ public final class GenerationRequest {
         this.hiresSteps = b.hiresSteps;
         this.hiresSeed = b.hiresSeed;
         this.hiresUpscaler = b.hiresUpscaler;
+        this.originalSize = b.originalSize == null ? null : b.originalSize.clone();
+        this.cropTopLeft = b.cropTopLeft == null ? null : b.cropTopLeft.clone();
+        this.targetSize = b.targetSize == null ? null : b.targetSize.clone();
     }
 
     /** A builder with every value at its default. */
@@ -186,6 +192,9 @@ public final class GenerationRequest {
         b.hiresSteps = hiresSteps;
         b.hiresSeed = hiresSeed;
         b.hiresUpscaler = hiresUpscaler;
+        b.originalSize = originalSize == null ? null : originalSize.clone();
+        b.cropTopLeft = cropTopLeft == null ? null : cropTopLeft.clone();
+        b.targetSize = targetSize == null ? null : targetSize.clone();
         return b;
     }
 
@@ -196,6 +205,21 @@ public final class GenerationRequest {
      */
     public double guidanceRescale() {
         return guidanceRescale;
+    }
+
+    /** SDXL micro-conditioning: the original size {@code {width, height}}, or null for the output size. */
+    public int[] originalSize() {
+        return originalSize == null ? null : originalSize.clone();
+    }
+
+    /** SDXL micro-conditioning: the crop's top-left corner {@code {top, left}} (diffusers' order), or null for (0, 0). */
+    public int[] cropTopLeft() {
+        return cropTopLeft == null ? null : cropTopLeft.clone();
+    }
+
+    /** SDXL micro-conditioning: the target size {@code {width, height}}, or null for the output size. */
+    public int[] targetSize() {
+        return targetSize == null ? null : targetSize.clone();
     }
 
     public String prompt() {
@@ -379,6 +403,9 @@ public final class GenerationRequest {
         private boolean guessMode;
         private VaeDecoder vaeDecoder = VaeDecoder.FULL;
         private double hiresScale = Double.NaN;
+        private int[] originalSize;
+        private int[] cropTopLeft;
+        private int[] targetSize;
         private double hiresStrength = 0.5;
         private Integer hiresSteps;
         private Long hiresSeed;
@@ -636,6 +663,37 @@ public final class GenerationRequest {
         public Builder hiresUpscaler(HiresUpscaler v) {
             this.hiresUpscaler = Objects.requireNonNull(v, "hiresUpscaler");
             return this;
+        }
+
+        /**
+         * SDXL's {@code original_size} (ignored by other models): the size the model should believe the training
+         * image had. Both must be positive.
+         */
+        public Builder originalSize(int width, int height) {
+            this.originalSize = positiveSize("original size", width, height);
+            return this;
+        }
+
+        /** SDXL's {@code crops_coords_top_left} (ignored by other models): {@code top} = y, {@code left} = x, >= 0. */
+        public Builder cropTopLeft(int top, int left) {
+            if (top < 0 || left < 0) {
+                throw new IllegalArgumentException("crop top-left must be >= 0, got top " + top + ", left " + left);
+            }
+            this.cropTopLeft = new int[] {top, left};
+            return this;
+        }
+
+        /** SDXL's {@code target_size} (ignored by other models); both must be positive. */
+        public Builder targetSize(int width, int height) {
+            this.targetSize = positiveSize("target size", width, height);
+            return this;
+        }
+
+        private static int[] positiveSize(String what, int width, int height) {
+            if (width <= 0 || height <= 0) {
+                throw new IllegalArgumentException(what + " must be positive, got " + width + "x" + height);
+            }
+            return new int[] {width, height};
         }
 
         /** The request. */

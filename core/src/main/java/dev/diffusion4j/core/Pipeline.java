@@ -1,6 +1,7 @@
 package dev.diffusion4j.core;
 
 import dev.diffusion4j.nn.Probe;
+import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.clip.CLIPTokenizer;
 import dev.diffusion4j.nn.controlnet.ControlNetModel;
 import dev.diffusion4j.samplers.FastNoiseGenerator;
@@ -33,6 +34,8 @@ final class Pipeline {
     private final Cancellation cancellation;
     private final Backend backend;
     private final Debug debug;
+    /** SDXL's added conditioning for the whole U-Net batch (null for SD 1.x/2.x), set with the text embeddings. */
+    private UNet2DConditionModel.AddedCond added;
 
     /** Receives the pipeline's intermediate tensors by the fixtures' names (tests). */
     interface Debug {
@@ -96,14 +99,25 @@ final class Pipeline {
 
         // Text.
         long t0 = System.nanoTime();
-        Tensor promptEmbeds = encodePrompt(req.prompt(), req.clipSkip());
-        debug.record("prompt_embeds", promptEmbeds);
-        Tensor context = repeat(promptEmbeds, batch);
-        if (cfg) {
-            // diffusers 0.27.2 encodes the negative prompt without clip skip; kept for parity.
-            Tensor negativeEmbeds = encodePrompt(req.negativePrompt(), 1);
-            debug.record("negative_prompt_embeds", negativeEmbeds);
-            context = concatBatch(repeat(negativeEmbeds, batch), context);
+        Tensor context;
+        if (model.sdxl() != null) {
+            if (!Double.isNaN(req.hiresScale()) || !req.controlNets().isEmpty() || req.clipSkip() != 1) {
+                throw new IllegalArgumentException("SDXL does not support the hires fix, ControlNet or clip skip yet");
+            }
+            SdxlConditioning.Conditioning c = model.sdxl().encode(model.tokenizer(), model.textEncoder(), req, cfg,
+                    width, height, debug);
+            context = c.context();
+            added = c.added();
+        } else {
+            Tensor promptEmbeds = encodePrompt(req.prompt(), req.clipSkip());
+            debug.record("prompt_embeds", promptEmbeds);
+            context = repeat(promptEmbeds, batch);
+            if (cfg) {
+                // diffusers 0.27.2 encodes the negative prompt without clip skip; kept for parity.
+                Tensor negativeEmbeds = encodePrompt(req.negativePrompt(), 1);
+                debug.record("negative_prompt_embeds", negativeEmbeds);
+                context = concatBatch(repeat(negativeEmbeds, batch), context);
+            }
         }
         double textMillis = (System.nanoTime() - t0) / 1e6;
         if (req.customSampler() != null) {
@@ -312,7 +326,8 @@ final class Pipeline {
         debug.record("initial_latents", latents);
         float g = (float) req.guidanceScale();
         DiscreteDenoiser denoiser = new DiscreteDenoiser(schedule, (in, t) -> {
-            Tensor out = model.unet().forward(cfg ? concatBatch(in, in) : in, new float[] {(float) t}, context);
+            Tensor out = model.unet().forward(cfg ? concatBatch(in, in) : in, new float[] {(float) t}, context, added,
+                    null, null, Probe.NONE);
             if (!cfg) {
                 return out;
             }
@@ -440,7 +455,7 @@ final class Pipeline {
                 mid = backend.add(mid, m);
             }
         }
-        return model.unet().forward(modelInput, ts, context, down, mid, Probe.NONE);
+        return model.unet().forward(modelInput, ts, context, added, down, mid, Probe.NONE);
     }
 
     /**
@@ -698,7 +713,7 @@ final class Pipeline {
         return Tensor.of(im, image.shape().dims());
     }
 
-    private static Tensor repeat(Tensor x, int times) {
+    static Tensor repeat(Tensor x, int times) {
         if (times == 1) {
             return x;
         }
@@ -712,7 +727,7 @@ final class Pipeline {
         return Tensor.of(out, dims);
     }
 
-    private static Tensor concatBatch(Tensor a, Tensor b) {
+    static Tensor concatBatch(Tensor a, Tensor b) {
         float[] x = a.toFloatArray();
         float[] y = b.toFloatArray();
         float[] out = Arrays.copyOf(x, x.length + y.length);

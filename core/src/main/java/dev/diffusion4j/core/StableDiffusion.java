@@ -142,9 +142,18 @@ public final class StableDiffusion implements AutoCloseable {
     private final Sources sources;
     private final List<LoraSpec> loras;
     private final LoraReport loraReport;
+    /** SDXL's second tokenizer/encoder and zeroing rule; null for SD 1.x/2.x. */
+    private final SdxlConditioning sdxl;
 
     StableDiffusion(String name, Backend backend, CLIPTokenizer tokenizer, CLIPTextModel textEncoder,
                     UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig, List<AutoCloseable> owned) {
+        this(name, backend, tokenizer, textEncoder, unet, vae, schedulerConfig, owned, null);
+    }
+
+    StableDiffusion(String name, Backend backend, CLIPTokenizer tokenizer, CLIPTextModel textEncoder,
+                    UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig, List<AutoCloseable> owned,
+                    SdxlConditioning sdxl) {
+        this.sdxl = sdxl;
         this.name = name;
         this.backend = backend;
         this.tokenizer = tokenizer;
@@ -161,6 +170,7 @@ public final class StableDiffusion implements AutoCloseable {
     private StableDiffusion(StableDiffusion base, CLIPTextModel textEncoder, UNet2DConditionModel unet,
                             SchedulerConfig schedulerConfig, List<AutoCloseable> owned, Sources sources,
                             List<LoraSpec> loras, LoraReport loraReport) {
+        this.sdxl = base.sdxl;
         this.name = base.name;
         this.backend = base.backend;
         this.tokenizer = base.tokenizer;
@@ -221,8 +231,10 @@ public final class StableDiffusion implements AutoCloseable {
                 scheduler = sb.build();
             }
             String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
+            SdxlConditioning sdxl = ck.components().contains("text_encoder_2")
+                    ? sdxlConditioning(ck, path, cfgDir, options, backend) : null;
             StableDiffusion base = new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer,
-                    text, unet, vae, scheduler, List.of());
+                    text, unet, vae, scheduler, List.of(), sdxl);
             Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text);
             StableDiffusion model = new StableDiffusion(base, text, unet, scheduler, owned, sources, List.of(),
                     base.loraReport);
@@ -231,6 +243,54 @@ public final class StableDiffusion implements AutoCloseable {
             closeAll(owned, e);
             throw e;
         }
+    }
+
+    /**
+     * SDXL's second text encoder ({@code text_encoder_2}, with projection), its tokenizer ({@code tokenizer_2/} of the
+     * model folder or the config folder) and {@code model_index.json}'s {@code force_zeros_for_empty_prompt}
+     * (diffusers' default: true).
+     */
+    private static SdxlConditioning sdxlConditioning(Checkpoint ck, Path path, Path cfgDir, LoadOptions options,
+                                                     Backend backend) throws IOException {
+        CLIPTextConfig cfg2 = CLIPTextConfig.fromMap(config(ck, "text_encoder_2", cfgDir).asMap());
+        StateDict weights2 = stateDict(ck, "text_encoder_2");
+        CLIPTextModel text2 = CLIPTextModel.withProjection(cfg2, weights2::find, CLIPTextModel.DIFFUSERS_PREFIX,
+                CLIPTextModel.PROJECTION_KEY, backend);
+        Path folder = cfgDir != null ? cfgDir : path;
+        Path tok2 = folder.resolve("tokenizer_2");
+        if (!Files.isRegularFile(tok2.resolve("vocab.json"))) {
+            throw new IOException(path + " is an SDXL model without tokenizer_2/ (vocab.json, merges.txt; pads with"
+                    + " \"!\"): give a diffusers folder or a config folder (LoadOptions.withConfig, sd --config)");
+        }
+        boolean forceZeros = true;
+        Path index = folder.resolve("model_index.json");
+        if (Files.isRegularFile(index)) {
+            Object v = JSON.std.mapFrom(Files.readString(index)).get("force_zeros_for_empty_prompt");
+            if (v instanceof Boolean b) {
+                forceZeros = b;
+            }
+        }
+        return new SdxlConditioning(CLIPTokenizer.load(tok2), text2, forceZeros);
+    }
+
+    /** SDXL's conditioning parts, or null for SD 1.x/2.x. */
+    SdxlConditioning sdxl() {
+        return sdxl;
+    }
+
+    /** True for an SDXL model (two text encoders, added size/crop conditioning). */
+    public boolean isSdxl() {
+        return sdxl != null;
+    }
+
+    /** SDXL's second text encoder ({@code text_encoder_2}, with projection), or null for SD 1.x/2.x. */
+    public CLIPTextModel textEncoder2() {
+        return sdxl == null ? null : sdxl.textEncoder2();
+    }
+
+    /** SDXL's second tokenizer (pads with {@code "!"}), or null for SD 1.x/2.x. */
+    public CLIPTokenizer tokenizer2() {
+        return sdxl == null ? null : sdxl.tokenizer2();
     }
 
     /** The config of {@code component}: {@code configDir/component/config.json} when given, else the checkpoint's. */

@@ -173,7 +173,7 @@ public final class Checkpoint implements AutoCloseable {
 
     private static Checkpoint openSingleFile(Path path, SafeTensors st, Options options) throws IOException {
         ModelFamily family = singleFileFamily(st);
-        if (!family.supported()) {
+        if (!family.singleFileSupported()) {
             String why = family.label() + " single-file checkpoints are recognised but not yet supported (only SD1.x"
                     + " and SD2.x key mappings exist)";
             if (!options.allowUnsupportedFamily()) {
@@ -733,7 +733,8 @@ public final class Checkpoint implements AutoCloseable {
     public String describe() {
         StringBuilder b = new StringBuilder();
         b.append("layout: ").append(layout.label()).append('\n');
-        b.append("family: ").append(family.label()).append(family.supported() ? "" : " (not yet supported)").append('\n');
+        b.append("family: ").append(family.label()).append(family.supported()
+                && (layout != CheckpointLayout.SINGLE_FILE || family.singleFileSupported()) ? "" : " (not yet supported)").append('\n');
         Set<String> names = new LinkedHashSet<>(components.keySet());
         for (String c : names) {
             long reshaped = components.get(c).values().stream().filter(WeightRef::reshaped).count();

@@ -11,7 +11,7 @@ public enum ModelFamily {
     /** Stable Diffusion 2.x inpainting. */
     SD2_INPAINT("SD2.x inpainting", true),
     /** Stable Diffusion XL (two text encoders, added time/text embeddings). */
-    SDXL("SDXL", false),
+    SDXL("SDXL", true),
     /** Stable Diffusion XL inpainting. */
     SDXL_INPAINT("SDXL inpainting", false),
     /** Not recognised. */
@@ -33,6 +33,14 @@ public enum ModelFamily {
     /** True when this engine can load it (key mapping and models). */
     public boolean supported() {
         return supported;
+    }
+
+    /**
+     * True when single-file checkpoints of this family can be key-mapped (SDXL's original layout is not mapped
+     * yet: its diffusers folders load, its single files do not).
+     */
+    public boolean singleFileSupported() {
+        return supported && this != SDXL;
     }
 
     /** The inpainting variant of this family. */

@@ -174,7 +174,10 @@ class CheckpointTest {
         try (Checkpoint c = Checkpoint.open(v.resolve("sd2_v/pipeline"))) {
             assertEquals(ModelFamily.SD2, c.family());
         }
-        assertThrows(CheckpointException.class, () -> Checkpoint.open(v.resolve("sdxl/pipeline")));
+        try (Checkpoint c = Checkpoint.open(v.resolve("sdxl/pipeline"))) {
+            assertEquals(ModelFamily.SDXL, c.family());
+            assertTrue(c.components().containsAll(java.util.List.of("unet", "vae", "text_encoder", "text_encoder_2")));
+        }
         try (Checkpoint c = Checkpoint.open(v.resolve("sdxl/pipeline"), new Checkpoint.Options(null, true))) {
             assertEquals(ModelFamily.SDXL, c.family());
             assertTrue(c.components().contains("text_encoder_2"));

@@ -1,0 +1,205 @@
+package dev.diffusion4j.core;
+
+import static dev.diffusion4j.core.Sd2ParityTest.check;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.jr.ob.JSON;
+import dev.diffusion4j.nn.clip.SdxlTextEncoders;
+import dev.diffusion4j.nn.unet.UNet2DConditionModel;
+import dev.diffusion4j.samplers.SchedulerConfig;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.weights.SafeTensors;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * SDXL through the library ({@code variants/sdxl}): both text encoders (atol 1e-4), the U-Net with text_time
+ * conditioning (atol 2e-4, rtol 1e-3), and the two txt2img runs (latents atol 2e-3, decoded 5e-3, image max |diff| 2),
+ * from the diffusers folder.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SdxlParityTest {
+    private final Map<String, StableDiffusion> models = new HashMap<>();
+
+    static Path sdxl() {
+        String p = System.getProperty("d4j.fixtures");
+        Path dir = p == null ? null : Path.of(p, "variants", "sdxl");
+        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
+        return dir;
+    }
+
+    @AfterAll
+    void close() {
+        models.values().forEach(StableDiffusion::close);
+    }
+
+    private StableDiffusion model(String layout) throws IOException {
+        StableDiffusion m = models.get(layout);
+        if (m == null) {
+            m = StableDiffusion.load(sdxl().resolve("pipeline"));
+            models.put(layout, m);
+        }
+        return m;
+    }
+
+    private static int[][] ids(SafeTensors st, String name) {
+        long[] v = st.longs(name);
+        int rows = v.length / 77;
+        int[][] out = new int[rows][77];
+        for (int i = 0; i < v.length; i++) {
+            out[i / 77][i % 77] = (int) v[i];
+        }
+        return out;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"folder"})
+    void textEncoders(String layout) throws Exception {
+        Path dir = sdxl().resolve("text_encoders");
+        StableDiffusion m = model(layout);
+        assertTrue(m.isSdxl());
+        Map<String, Object> c = JSON.std.mapFrom(Files.readString(dir.resolve("case.json")));
+        @SuppressWarnings("unchecked")
+        List<String> prompts = (List<String>) ((Map<String, Object>) c.get("prompts_row0_row1")).get("tokenizer");
+        try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            int[][] ids1 = ids(in, "input_ids");
+            int[][] ids2 = ids(in, "input_ids_2");
+            for (int i = 0; i < prompts.size(); i++) {
+                assertArrayEquals(ids1[i], m.tokenizer().inputIds(prompts.get(i)).inputIds(), "tokenizer ids " + i);
+                assertArrayEquals(ids2[i], m.tokenizer2().inputIds(prompts.get(i)).inputIds(),
+                        "tokenizer_2 ids " + i + " (pads with '!' = 0)");
+            }
+            SdxlTextEncoders.Encoded e = new SdxlTextEncoders(m.textEncoder(), m.textEncoder2()).encode(ids1, ids2);
+            double d1 = check(layout + " prompt_embeds", out.tensor("prompt_embeds"), e.promptEmbeds(), 1e-4, 1e-4);
+            double d2 = check(layout + " pooled", out.tensor("pooled_prompt_embeds"), e.pooled(), 1e-4, 1e-4);
+            System.out.printf("sdxl %-12s prompt_embeds %.3g pooled %.3g%n", layout, d1, d2);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"folder"})
+    void unet(String layout) throws Exception {
+        Path dir = sdxl().resolve("unet_forward");
+        StableDiffusion m = model(layout);
+        try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            Tensor got = m.unet().forward(in.tensor("sample"), new float[] {in.longs("timestep")[0]},
+                    in.tensor("encoder_hidden_states"),
+                    new UNet2DConditionModel.AddedCond(in.tensor("text_embeds"), in.tensor("time_ids")));
+            double d = check(layout + " unet sample_out", out.tensor("sample_out"), got, 2e-4, 1e-3);
+            System.out.printf("sdxl %-12s unet sample_out %.3g%n", layout, d);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"txt2img_euler_negative_prompt", "txt2img_euler_zero_negative"})
+    void txt2img(String id) throws Exception {
+        String layout = "folder";
+        Path dir = sdxl().resolve(id);
+        Map<String, Object> c = JSON.std.mapFrom(Files.readString(dir.resolve("case.json")));
+        SchedulerConfig sc = SchedulerConfig.fromMap(JSON.std.mapFrom(Files.readString(dir.resolve("scheduler_config.json"))));
+        StableDiffusion m = model(layout).withSchedulerConfig(sc);
+        GenerationRequest.Builder b = GenerationRequest.builder()
+                .prompt((String) c.get("prompt"))
+                .negativePrompt((String) c.get("negative_prompt"))
+                .sampler("euler")
+                .seed(((Number) c.get("seed")).longValue())
+                .steps(((Number) c.get("num_inference_steps")).intValue())
+                .guidanceScale(((Number) c.get("guidance_scale")).doubleValue())
+                .width(((Number) c.get("width")).intValue())
+                .height(((Number) c.get("height")).intValue());
+        if (c.get("original_size") instanceof List<?> o) {
+            // diffusers' (height, width)
+            b.originalSize(((Number) o.get(1)).intValue(), ((Number) o.get(0)).intValue());
+        }
+        if (c.get("crops_coords_top_left") instanceof List<?> o) {
+            b.cropTopLeft(((Number) o.get(0)).intValue(), ((Number) o.get(1)).intValue());
+        }
+        GenerationRequest req = b.build();
+        Map<String, Tensor> got = new HashMap<>();
+        GenerationResult result = new Pipeline(m, req, ProgressListener.NONE, new Cancellation(), got::put).run();
+        try (SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            float[] ts = got.get("timesteps").toFloatArray();
+            assertArrayEquals(out.tensor("timesteps").toFloatArray(), ts, 0f, id + " timesteps");
+            assertArrayEquals(out.tensor("init_noise").toFloatArray(), got.get("initial_noise").toFloatArray(), 0f,
+                    id + " init noise");
+            assertArrayEquals(out.tensor("add_time_ids").toFloatArray(), got.get("add_time_ids").toFloatArray(), 0f,
+                    id + " add_time_ids");
+            check(id + " initial_latents", out.tensor("initial_latents"), got.get("initial_latents"), 1e-5, 1e-5);
+            for (String k : List.of("prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds",
+                    "negative_pooled_prompt_embeds")) {
+                check(id + " " + k, out.tensor(k), got.get(k), 1e-4, 0);
+            }
+            if (id.contains("zero")) {
+                for (float v : got.get("negative_pooled_prompt_embeds").toFloatArray()) {
+                    assertEquals(0f, v, id + ": empty negative prompt must give zero pooled embeds");
+                }
+            }
+            float[] perStep = out.tensor("latents_per_step").toFloatArray();
+            float[] perNoise = out.tensor("noise_pred_per_step").toFloatArray();
+            int n = ts.length;
+            int per = perStep.length / n;
+            for (int i = 0; i < n; i++) {
+                int[] shape = got.get("latents_after_step" + i).shape().dims();
+                check(id + " noise_pred step " + i, Tensor.of(java.util.Arrays.copyOfRange(perNoise, i * per, (i + 1) * per),
+                        shape), got.get("noise_pred_step" + i), 2e-3, 0);
+                check(id + " latents step " + i, Tensor.of(java.util.Arrays.copyOfRange(perStep, i * per, (i + 1) * per),
+                        shape), got.get("latents_after_step" + i), 2e-3, 0);
+            }
+            double dl = check(id + " final_latents", out.tensor("final_latents"), got.get("final_latents"), 2e-3, 0);
+            double dd = check(id + " decoded", out.tensor("decoded"), got.get("decoded"), 5e-3, 0);
+            int maxPix = imageDiff(out, result);
+            System.out.printf("sdxl %-40s final_latents %.3g decoded %.3g image max |diff| %d%n", id, dl, dd, maxPix);
+            assertTrue(maxPix <= 2, id + ": image differs by " + maxPix);
+        }
+    }
+
+    @Test
+    void sdxlRejectsWhatItDoesNotSupportYet() throws Exception {
+        StableDiffusion m = model("folder");
+        GenerationRequest hires = GenerationRequest.builder().prompt("a fox").width(64).height(64).steps(1)
+                .hiresScale(2).build();
+        assertThrows(IllegalArgumentException.class, () -> m.generate(hires));
+        assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder().originalSize(0, 5));
+        assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder().cropTopLeft(-1, 0));
+        GenerationRequest r = GenerationRequest.builder().originalSize(30, 40).cropTopLeft(1, 2).targetSize(50, 60).build();
+        assertArrayEquals(new float[] {40, 30, 1, 2, 60, 50}, SdxlConditioning.timeIds(r, 8, 16).toFloatArray(), 0f);
+        assertArrayEquals(new float[] {16, 8, 0, 0, 16, 8},
+                SdxlConditioning.timeIds(GenerationRequest.builder().build(), 8, 16).toFloatArray(), 0f);
+    }
+
+    private static int imageDiff(SafeTensors out, GenerationResult result) {
+        long[] shape = out.entries().get("image_uint8").shape();
+        long[] ref = out.view("image_uint8").toLongArray();
+        int h = (int) shape[1];
+        int w = (int) shape[2];
+        var img = result.image();
+        assertEquals(w, img.getWidth());
+        assertEquals(h, img.getHeight());
+        int max = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                int rgb = img.getRGB(x, y);
+                for (int ch = 0; ch < 3; ch++) {
+                    int g = (rgb >> (16 - 8 * ch)) & 0xFF;
+                    max = Math.max(max, (int) Math.abs(g - ref[(y * w + x) * 3 + ch]));
+                }
+            }
+        }
+        return max;
+    }
+}
