@@ -49,7 +49,11 @@ class SdxlParityTest {
     private StableDiffusion model(String layout) throws IOException {
         StableDiffusion m = models.get(layout);
         if (m == null) {
-            m = StableDiffusion.load(sdxl().resolve("pipeline"));
+            Path d = sdxl();
+            m = layout.equals("single_file")
+                    ? StableDiffusion.load(d.resolve("sdxl_tiny_single_file_f16.safetensors"),
+                            StableDiffusion.LoadOptions.defaults().withConfig(d.resolve("pipeline")))
+                    : StableDiffusion.load(d.resolve("pipeline"));
             models.put(layout, m);
         }
         return m;
@@ -66,7 +70,7 @@ class SdxlParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"folder"})
+    @ValueSource(strings = {"folder", "single_file"})
     void textEncoders(String layout) throws Exception {
         Path dir = sdxl().resolve("text_encoders");
         StableDiffusion m = model(layout);
@@ -91,7 +95,7 @@ class SdxlParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"folder"})
+    @ValueSource(strings = {"folder", "single_file"})
     void unet(String layout) throws Exception {
         Path dir = sdxl().resolve("unet_forward");
         StableDiffusion m = model(layout);
@@ -106,9 +110,11 @@ class SdxlParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"txt2img_euler_negative_prompt", "txt2img_euler_zero_negative"})
-    void txt2img(String id) throws Exception {
-        String layout = "folder";
+    @ValueSource(strings = {"txt2img_euler_negative_prompt", "txt2img_euler_zero_negative",
+        "txt2img_euler_negative_prompt@single_file", "txt2img_euler_zero_negative@single_file"})
+    void txt2img(String caseId) throws Exception {
+        String id = caseId.replace("@single_file", "");
+        String layout = caseId.endsWith("@single_file") ? "single_file" : "folder";
         Path dir = sdxl().resolve(id);
         Map<String, Object> c = JSON.std.mapFrom(Files.readString(dir.resolve("case.json")));
         SchedulerConfig sc = SchedulerConfig.fromMap(JSON.std.mapFrom(Files.readString(dir.resolve("scheduler_config.json"))));
@@ -165,6 +171,26 @@ class SdxlParityTest {
             int maxPix = imageDiff(out, result);
             System.out.printf("sdxl %-40s final_latents %.3g decoded %.3g image max |diff| %d%n", id, dl, dd, maxPix);
             assertTrue(maxPix <= 2, id + ": image differs by " + maxPix);
+        }
+    }
+
+    /** The {@code single_file} case's own inputs and outputs, through the F16 single file with the folder's configs. */
+    @Test
+    void singleFileCase() throws Exception {
+        Path dir = sdxl().resolve("single_file");
+        StableDiffusion m = model("single_file");
+        assertTrue(m.isSdxl());
+        try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
+             SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
+            SdxlTextEncoders.Encoded e = new SdxlTextEncoders(m.textEncoder(), m.textEncoder2())
+                    .encode(ids(in, "input_ids"), ids(in, "input_ids_2"));
+            double pe = check("single_file prompt_embeds", out.tensor("prompt_embeds"), e.promptEmbeds(), 1e-4, 0);
+            double po = check("single_file pooled", out.tensor("pooled_prompt_embeds"), e.pooled(), 1e-4, 0);
+            Tensor u = m.unet().forward(in.tensor("unet_sample"), new float[] {in.longs("unet_timestep")[0]},
+                    in.tensor("unet_encoder_hidden_states"),
+                    new UNet2DConditionModel.AddedCond(in.tensor("unet_text_embeds"), in.tensor("unet_time_ids")));
+            double un = check("single_file unet", out.tensor("unet_sample_out"), u, 1e-4, 0);
+            System.out.printf("sdxl single_file case: prompt_embeds %.3g pooled %.3g unet %.3g%n", pe, po, un);
         }
     }
 

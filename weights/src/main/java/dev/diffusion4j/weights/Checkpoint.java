@@ -38,15 +38,21 @@ public final class Checkpoint implements AutoCloseable {
      * &ge; 0 means the weight is rows {@code [rowOffset, rowOffset + shape[0])} of the stored tensor (one of q, k, v
      * of a fused OpenCLIP {@code in_proj_weight}); -1 means the whole stored tensor.
      */
-    public record WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape, long rowOffset) {
+    public record WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape, long rowOffset,
+                            boolean transposed) {
         /** The whole stored tensor, seen with {@code shape}. */
         public WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape) {
             this(file, storedKey, storedShape, shape, -1);
         }
 
+        /** Not transposed. */
+        public WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape, long rowOffset) {
+            this(file, storedKey, storedShape, shape, rowOffset, false);
+        }
+
         /** True when the stored shape differs from the internal one (1×1 conv stored, linear used). */
         public boolean reshaped() {
-            return rowOffset < 0 && !Arrays.equals(storedShape, shape);
+            return rowOffset < 0 && !transposed && !Arrays.equals(storedShape, shape);
         }
 
         /** True when the weight is a row slice of the stored tensor. */
@@ -171,6 +177,9 @@ public final class Checkpoint implements AutoCloseable {
         return f;
     }
 
+    /** SDXL's first text encoder (CLIP ViT-L, HF layout) in the original single file. */
+    private static final String SDXL_CLIP_L = "conditioner.embedders.0.transformer.";
+
     private static Checkpoint openSingleFile(Path path, SafeTensors st, Options options) throws IOException {
         ModelFamily family = singleFileFamily(st);
         if (!family.singleFileSupported()) {
@@ -193,9 +202,15 @@ public final class Checkpoint implements AutoCloseable {
                 .orElseGet(() -> inferLayersPerBlock(st));
         int vaeLevels = countIndices(st, Sd1KeyMap.VAE + "decoder.up.");
         Sd1KeyMap rules = new Sd1KeyMap(layers, Math.max(1, vaeLevels));
-        OpenClipKeyMap openClip = new OpenClipKeyMap(countIndices(st, OpenClipKeyMap.PREFIX + "transformer.resblocks."));
+        boolean xl = family == ModelFamily.SDXL || family == ModelFamily.SDXL_INPAINT;
+        OpenClipKeyMap openClip = xl
+                ? new OpenClipKeyMap(OpenClipKeyMap.SDXL_PREFIX, countIndices(st, OpenClipKeyMap.SDXL_PREFIX
+                        + "transformer.resblocks."), false)
+                : new OpenClipKeyMap(countIndices(st, OpenClipKeyMap.PREFIX + "transformer.resblocks."));
+        String openClipComponent = xl ? "text_encoder_2" : "text_encoder";
         Map<String, Map<String, WeightRef>> comps = new LinkedHashMap<>();
-        for (String c : List.of("unet", "vae", "text_encoder")) {
+        for (String c : xl ? List.of("unet", "vae", "text_encoder", "text_encoder_2")
+                : List.of("unet", "vae", "text_encoder")) {
             comps.put(c, new LinkedHashMap<>());
         }
         List<KeyNote> unused = new ArrayList<>();
@@ -206,7 +221,18 @@ public final class Checkpoint implements AutoCloseable {
                 ignored.add(new KeyNote(e.name(), why.get()));
                 continue;
             }
-            if (e.name().startsWith(OpenClipKeyMap.PREFIX)) {
+            if (xl && e.name().startsWith(SDXL_CLIP_L)) {
+                // SDXL's first encoder is stored in HF layout under the embedder's "transformer." module.
+                String k = e.name().substring(SDXL_CLIP_L.length());
+                if (k.startsWith("text_model.embeddings.") || k.startsWith("text_model.encoder.layers.")
+                        || k.startsWith("text_model.final_layer_norm.")) {
+                    comps.get("text_encoder").put(k, new WeightRef(st, e.name(), e.shape(), e.shape()));
+                } else {
+                    unused.add(new KeyNote(e.name(), "no mapping rule (SDXL CLIP-L)"));
+                }
+                continue;
+            }
+            if (openClip.owns(e.name())) {
                 Optional<String> skip = openClip.ignoreReason(e.name());
                 if (skip.isPresent()) {
                     ignored.add(new KeyNote(e.name(), skip.get()));
@@ -217,11 +243,11 @@ public final class Checkpoint implements AutoCloseable {
                     unused.add(new KeyNote(e.name(), "no mapping rule (OpenCLIP)"));
                 }
                 for (OpenClipKeyMap.Target ot : targets) {
-                    WeightRef prev = comps.get("text_encoder").put(ot.key(),
-                            new WeightRef(st, e.name(), e.shape(), ot.shape(), ot.rowOffset()));
+                    WeightRef prev = comps.get(openClipComponent).put(ot.key(),
+                            new WeightRef(st, e.name(), e.shape(), ot.shape(), ot.rowOffset(), ot.transposed()));
                     if (prev != null) {
                         throw new CheckpointException(path, "keys '" + prev.storedKey() + "' and '" + e.name()
-                                + "' both map to text_encoder/" + ot.key());
+                                + "' both map to " + openClipComponent + "/" + ot.key());
                     }
                 }
                 continue;
@@ -247,6 +273,14 @@ public final class Checkpoint implements AutoCloseable {
             }
         }
         Map<String, Map<String, Object>> configs = new LinkedHashMap<>();
+        if (xl) {
+            // The SDXL U-Net, text encoders' head counts and micro-conditioning sizes are not inferred from the
+            // weights yet: a diffusers config folder supplies every config.
+            notes.add("SDXL single file: configs come from a diffusers config folder (LoadOptions.withConfig, sd"
+                    + " --config), e.g. stabilityai/stable-diffusion-xl-base-1.0's");
+            return new Checkpoint(path, CheckpointLayout.SINGLE_FILE, family, List.of(st), freeze(comps), configs,
+                    new KeyReport(List.copyOf(unused), List.copyOf(ignored), List.of(), List.copyOf(notes)));
+        }
         configs.put("unet", LdmConfigs.unet(st, yaml, layers, notes));
         configs.put("vae", LdmConfigs.vae(st, yaml, notes));
         configs.put("text_encoder", openClip.resblocks() > 0 ? LdmConfigs.openClipTextEncoder(st, notes)
@@ -653,6 +687,9 @@ public final class Checkpoint implements AutoCloseable {
         StoredTensor t = r.file().view(r.storedKey());
         if (r.sliced()) {
             return t.rows(r.rowOffset(), r.shape()[0]);
+        }
+        if (r.transposed()) {
+            return t.transposed();
         }
         return r.reshaped() ? t.reshape(r.shape()) : t;
     }

@@ -36,11 +36,11 @@ public enum ModelFamily {
     }
 
     /**
-     * True when single-file checkpoints of this family can be key-mapped (SDXL's original layout is not mapped
-     * yet: its diffusers folders load, its single files do not).
+     * True when single-file checkpoints of this family can be key-mapped (all supported families; SDXL single files
+     * take their configs from a diffusers config folder).
      */
     public boolean singleFileSupported() {
-        return supported && this != SDXL;
+        return supported;
     }
 
     /** The inpainting variant of this family. */

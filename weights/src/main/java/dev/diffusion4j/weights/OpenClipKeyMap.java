@@ -21,14 +21,37 @@ final class OpenClipKeyMap {
     private static final Pattern BLOCK = Pattern.compile("transformer\\.resblocks\\.(\\d+)\\.(.+)");
 
     /** One internal key; {@code rowOffset} -1 = the whole stored tensor, else a row slice of {@code shape[0]} rows. */
-    record Target(String key, long[] shape, long rowOffset) {
+    record Target(String key, long[] shape, long rowOffset, boolean transposed) {
+        Target(String key, long[] shape, long rowOffset) {
+            this(key, shape, rowOffset, false);
+        }
     }
 
-    private final int resblocks;
+    /** Key prefix of SDXL's second text encoder (OpenCLIP bigG) in the original single file. */
+    static final String SDXL_PREFIX = "conditioner.embedders.1.model.";
 
-    /** Rules for a file with {@code resblocks} transformer blocks (the last one is ignored). */
+    private final int resblocks;
+    private final String prefix;
+    private final boolean ignoreLast;
+
+    /** Rules for an SD 2.x file with {@code resblocks} transformer blocks (the last one is ignored). */
     OpenClipKeyMap(int resblocks) {
+        this(PREFIX, resblocks, true);
+    }
+
+    /**
+     * Rules for keys under {@code prefix}; {@code ignoreLast}: the last resblock is not loaded (SD 2.x). SDXL keeps
+     * every block (it takes the penultimate hidden state but also pools the last layer's output).
+     */
+    OpenClipKeyMap(String prefix, int resblocks, boolean ignoreLast) {
+        this.prefix = prefix;
         this.resblocks = resblocks;
+        this.ignoreLast = ignoreLast;
+    }
+
+    /** True for a key of this encoder. */
+    boolean owns(String key) {
+        return key.startsWith(prefix);
     }
 
     /** Number of resblocks in the file (0 when it has no OpenCLIP text encoder). */
@@ -38,12 +61,12 @@ final class OpenClipKeyMap {
 
     /** Why {@code key} is deliberately not loaded, or empty. */
     Optional<String> ignoreReason(String key) {
-        String k = key.substring(PREFIX.length());
-        if (k.equals("text_projection") || k.equals("logit_scale")) {
+        String k = key.substring(prefix.length());
+        if (k.equals("logit_scale") || (ignoreLast && k.equals("text_projection"))) {
             return Optional.of("OpenCLIP " + k + " (not used for SD 2.x conditioning)");
         }
         Matcher m = BLOCK.matcher(k);
-        if (m.matches() && Integer.parseInt(m.group(1)) == resblocks - 1) {
+        if (ignoreLast && m.matches() && Integer.parseInt(m.group(1)) == resblocks - 1) {
             return Optional.of("last OpenCLIP resblock (SD 2.x uses the penultimate layer; diffusers' config has one"
                     + " layer fewer)");
         }
@@ -52,11 +75,17 @@ final class OpenClipKeyMap {
 
     /** The internal keys of stored {@code key} with stored shape {@code shape}; empty when no rule maps it. */
     List<Target> map(String key, long[] shape) {
-        String k = key.substring(PREFIX.length());
+        String k = key.substring(prefix.length());
         String t = "text_model.";
         switch (k) {
             case "token_embedding.weight":
                 return whole(t + "embeddings.token_embedding.weight", shape);
+            case "text_projection":
+                // OpenCLIP multiplies x @ P with P [hidden, proj]; HF's Linear weight is P^T [proj, hidden].
+                if (shape.length != 2) {
+                    return List.of();
+                }
+                return List.of(new Target("text_projection.weight", new long[] {shape[1], shape[0]}, -1, true));
             case "positional_embedding":
                 return whole(t + "embeddings.position_embedding.weight", shape);
             case "ln_final.weight", "ln_final.bias":

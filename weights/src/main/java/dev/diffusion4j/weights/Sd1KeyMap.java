@@ -99,6 +99,12 @@ public final class Sd1KeyMap {
         if ((tail = after(k, "time_embed.2.")) != null) {
             return "time_embedding.linear_2." + tail;
         }
+        if ((tail = after(k, "label_emb.0.0.")) != null) {
+            return "add_embedding.linear_1." + tail;   // SDXL's text_time added embedding
+        }
+        if ((tail = after(k, "label_emb.0.2.")) != null) {
+            return "add_embedding.linear_2." + tail;
+        }
         if ((tail = after(k, "input_blocks.0.0.")) != null) {
             return "conv_in." + tail;
         }

@@ -134,6 +134,27 @@ public final class StoredTensor {
         return new StoredTensor(file, name, dtype, s, data.asSlice(from * rowBytes, count * rowBytes));
     }
 
+    /**
+     * The transpose of a 2-D tensor, copied into GC-managed native memory in the stored dtype (e.g. OpenCLIP's
+     * {@code text_projection [hidden, proj]}, which HF stores as {@code [proj, hidden]}).
+     */
+    public StoredTensor transposed() {
+        if (shape.length != 2) {
+            throw new IllegalArgumentException("transpose of '" + name + "': needs a 2-D tensor, got "
+                    + Arrays.toString(shape));
+        }
+        long r = shape[0];
+        long c = shape[1];
+        long es = dtype.byteSize();
+        MemorySegment out = java.lang.foreign.Arena.ofAuto().allocate(data.byteSize(), 8);
+        for (long i = 0; i < r; i++) {
+            for (long j = 0; j < c; j++) {
+                MemorySegment.copy(data, (i * c + j) * es, out, (j * r + i) * es, es);
+            }
+        }
+        return new StoredTensor(file, name, dtype, new long[] {c, r}, out);
+    }
+
     /** Element {@code i} (row-major) converted to float32; integer types convert their value. */
     public float getFloat(long i) {
         Objects.checkIndex(i, numel);

@@ -168,9 +168,18 @@ class CheckpointTest {
         try (Checkpoint sd2 = Checkpoint.open(v.resolve("sd2_v/sd2_v_tiny_single_file_f16.safetensors"))) {
             assertEquals(ModelFamily.SD2, sd2.family());
         }
-        CheckpointException xl = assertThrows(CheckpointException.class,
-                () -> Checkpoint.open(v.resolve("sdxl/sdxl_tiny_single_file_f16.safetensors")));
-        assertTrue(xl.getMessage().contains("SDXL") && xl.getMessage().contains("not yet supported"), xl.getMessage());
+        try (Checkpoint xl = Checkpoint.open(v.resolve("sdxl/sdxl_tiny_single_file_f16.safetensors"))) {
+            assertEquals(ModelFamily.SDXL, xl.family());
+            assertTrue(xl.components().containsAll(java.util.List.of("unet", "vae", "text_encoder", "text_encoder_2")));
+            assertTrue(xl.report().unused().isEmpty(), () -> "unused: " + xl.report().unused());
+            // OpenCLIP's fused in_proj split into q/k/v, text_projection transposed to HF's [proj, hidden].
+            assertEquals(dev.diffusion4j.tensor.Shape.of(24, 24), xl.tensor("text_encoder_2",
+                    "text_model.encoder.layers.2.self_attn.v_proj.weight").shape());
+            assertEquals(dev.diffusion4j.tensor.Shape.of(20, 24), xl.tensor("text_encoder_2",
+                    "text_projection.weight").shape());
+            assertTrue(xl.contains("unet", "add_embedding.linear_2.weight"));
+            assertTrue(xl.contains("text_encoder", "text_model.final_layer_norm.weight"));
+        }
         try (Checkpoint c = Checkpoint.open(v.resolve("sd2_v/pipeline"))) {
             assertEquals(ModelFamily.SD2, c.family());
         }

@@ -70,14 +70,12 @@ class InspectCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("layout: diffusers folder"), r.out());
         assertTrue(r.out().matches("(?s).*\nF16 +\\d+ +\\d+ +\\d+\n.*"), r.out());
+        // SDXL single files are mapped now (configs from a diffusers folder): every key has a place.
         Run xl = run("inspect", fixtures().resolve("variants/sdxl/sdxl_tiny_single_file_f16.safetensors").toString());
         assertEquals(0, xl.code(), xl.err());
-        assertTrue(xl.out().contains("family: SDXL (not yet supported)"), xl.out());
-        assertTrue(xl.out().contains("key mapping not yet supported"), xl.out());
-        assertTrue(xl.out().contains("unused keys: 955\n") && xl.out().contains("... and 925 more"), xl.out());
-        Run all = run("inspect", "--all-keys", fixtures().resolve("variants/sdxl/sdxl_tiny_single_file_f16.safetensors")
-                .toString());
-        assertEquals(955, all.out().lines().filter(l -> l.startsWith("  unused  ")).count());
+        assertTrue(xl.out().contains("family: SDXL\n"), xl.out());
+        assertTrue(xl.out().contains("component text_encoder_2: "), xl.out());
+        assertTrue(!xl.out().contains("not yet supported") && !xl.out().contains("unused keys: 9"), xl.out());
     }
 
     @Test
