@@ -221,6 +221,18 @@ final class GenerateCommand implements Callable<Integer> {
             description = "diffusers' guidance_rescale in [0, 1] (zero-terminal-SNR models; 0.7 in the paper). Default: ${DEFAULT-VALUE}.")
     double guidanceRescale;
 
+    @Option(names = "--original-size", split = ",", paramLabel = "W,H",
+            description = "SDXL micro-conditioning: the original image size the model should assume. Default: the output size.")
+    int[] originalSize;
+
+    @Option(names = "--crop-top-left", split = ",", paramLabel = "X,Y",
+            description = "SDXL micro-conditioning: the crop's top-left corner (x = left, y = top). Default: 0,0.")
+    int[] cropTopLeft;
+
+    @Option(names = "--target-size", split = ",", paramLabel = "W,H",
+            description = "SDXL micro-conditioning: the target size. Default: the output size.")
+    int[] targetSize;
+
     /** {@code PATH[:SCALE]}: the scale is the text after the last ':' when it parses as a number (paths may hold ':'). */
     static StableDiffusion.LoraSpec parseLora(String arg) {
         int colon = arg.lastIndexOf(':');
@@ -389,12 +401,29 @@ final class GenerateCommand implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("--hires-upscaler must be latent or image, got '" + hiresUpscaler + "'");
             });
         }
+        if (originalSize != null) {
+            b.originalSize(pair("--original-size", originalSize)[0], originalSize[1]);
+        }
+        if (cropTopLeft != null) {
+            // X,Y on the command line; diffusers' crops_coords_top_left is (top, left) = (y, x).
+            b.cropTopLeft(pair("--crop-top-left", cropTopLeft)[1], cropTopLeft[0]);
+        }
+        if (targetSize != null) {
+            b.targetSize(pair("--target-size", targetSize)[0], targetSize[1]);
+        }
         for (ControlGroup g : controls()) {
             if (!java.nio.file.Files.exists(g.path)) {
                 throw new IllegalArgumentException("--controlnet " + g.path + " does not exist");
             }
         }
         return b.build();
+    }
+
+    private static int[] pair(String option, int[] v) {
+        if (v.length != 2) {
+            throw new IllegalArgumentException(option + " takes two numbers, got " + v.length);
+        }
+        return v;
     }
 
     private List<ControlGroup> controls() {

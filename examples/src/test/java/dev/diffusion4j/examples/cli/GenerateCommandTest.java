@@ -165,6 +165,26 @@ class GenerateCommandTest {
     }
 
     @Test
+    void sdxlSingleFileWithSizeConditioningMatchesTheReferencePng() throws Exception {
+        Path v = fixtures().resolve("variants/sdxl");
+        Path out = tmp.resolve("sdxl.png");
+        // case txt2img_euler_negative_prompt: original_size (h 256, w 192), crops_coords_top_left (top 8, left 16)
+        Run r = run("generate", "--model", v.resolve("sdxl_tiny_single_file_f16.safetensors").toString(),
+                "--config", v.resolve("pipeline").toString(), "--prompt", "a cinematic photo of a red fox in the snow",
+                "--negative-prompt", "cartoon, drawing", "--seed", "3400", "--steps", "4", "--cfg-scale", "5",
+                "--sampler", "euler", "--width", "96", "--height", "64", "--original-size", "192,256",
+                "--crop-top-left", "16,8", "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        int d = maxChannelDiff(ImageIO.read(v.resolve("txt2img_euler_negative_prompt/image.png").toFile()),
+                ImageIO.read(out.toFile()));
+        System.out.println("sd generate SDXL single file: image max channel diff " + d);
+        assertTrue(d <= 2, "SDXL image differs by " + d);
+        r = run("generate", "--model", v.resolve("pipeline").toString(), "--prompt", "x", "--crop-top-left", "1,2,3",
+                "--output", tmp.resolve("bad.png").toString());
+        assertTrue(r.exit() != 0 && r.err().contains("--crop-top-left"), r.err());
+    }
+
+    @Test
     void loraArgumentParsing() {
         assertEquals(new dev.diffusion4j.core.StableDiffusion.LoraSpec(Path.of("a/b.safetensors"), 0.8),
                 GenerateCommand.parseLora("a/b.safetensors:0.8"));
