@@ -28,8 +28,8 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * A Stable Diffusion 1.x or 2.x model ready to generate: tokenizer, text encoder, U-Net, VAE and the model's scheduler
- * config. Load it once with {@link #load(Path)} (a diffusers folder or a single-file checkpoint; weights stay
+ * A Stable Diffusion 1.x, 2.x or XL model ready to generate: tokenizer(s), text encoder(s), U-Net, VAE and the model's
+ * scheduler config. Load it once with {@link #load(Path)} (a diffusers folder or a single-file checkpoint; weights stay
  * memory-mapped) and call {@link #generate} for as many requests as needed; {@link #close()} unmaps the files.
  *
  * <p>Generations on one instance may run concurrently from several threads: the models are immutable and every
@@ -204,6 +204,12 @@ public final class StableDiffusion implements AutoCloseable {
                 unetComponent = unetCk.components().iterator().next();
             }
             Path cfgDir = options.config();
+            if (cfgDir == null && ck.layout() == dev.diffusion4j.weights.CheckpointLayout.SINGLE_FILE
+                    && ck.components().contains("text_encoder_2")) {
+                throw new CheckpointException(ck.source(), "an SDXL single file needs a diffusers config folder for its"
+                        + " configs, tokenizers and scheduler (LoadOptions.withConfig, sd --config DIR), e.g. a copy of"
+                        + " stabilityai/stable-diffusion-xl-base-1.0 without the weights");
+            }
             ModelConfig unetCfg = options.unet() == null ? config(ck, "unet", cfgDir) : config(unetCk, unetComponent, null);
             StateDict unetWeights = stateDict(unetCk, unetComponent);
             UNet2DConditionModel unet = new UNet2DConditionModel(unetCfg, unetWeights, backend);

@@ -200,6 +200,9 @@ class SdxlParityTest {
         GenerationRequest hires = GenerationRequest.builder().prompt("a fox").width(64).height(64).steps(1)
                 .hiresScale(2).build();
         assertThrows(IllegalArgumentException.class, () -> m.generate(hires));
+        dev.diffusion4j.weights.CheckpointException noConfig = assertThrows(dev.diffusion4j.weights.CheckpointException.class,
+                () -> StableDiffusion.load(sdxl().resolve("sdxl_tiny_single_file_f16.safetensors")));
+        assertTrue(noConfig.getMessage().contains("config folder"), noConfig.getMessage());
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder().originalSize(0, 5));
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder().cropTopLeft(-1, 0));
         GenerationRequest r = GenerationRequest.builder().originalSize(30, 40).cropTopLeft(1, 2).targetSize(50, 60).build();
