@@ -206,9 +206,11 @@ public final class StableDiffusion implements AutoCloseable {
             Path cfgDir = options.config();
             if (cfgDir == null && ck.layout() == dev.diffusion4j.weights.CheckpointLayout.SINGLE_FILE
                     && ck.components().contains("text_encoder_2")) {
-                throw new CheckpointException(ck.source(), "an SDXL single file needs a diffusers config folder for its"
-                        + " configs, tokenizers and scheduler (LoadOptions.withConfig, sd --config DIR), e.g. a copy of"
-                        + " stabilityai/stable-diffusion-xl-base-1.0 without the weights");
+                // As diffusers' from_single_file: the configs of the base model's diffusers repo.
+                cfgDir = sdxlConfigFolder(huggingFaceHubCache()).orElseThrow(() -> new CheckpointException(ck.source(),
+                        "an SDXL single file needs a diffusers config folder for its configs, tokenizers and scheduler"
+                        + " (LoadOptions.withConfig, sd --config DIR), e.g. stabilityai/stable-diffusion-xl-base-1.0"
+                        + " without the weights (looked in " + huggingFaceHubCache() + " too)"));
             }
             ModelConfig unetCfg = options.unet() == null ? config(ck, "unet", cfgDir) : config(unetCk, unetComponent, null);
             StateDict unetWeights = stateDict(unetCk, unetComponent);
@@ -380,6 +382,27 @@ public final class StableDiffusion implements AutoCloseable {
         throw new IOException(model + " is an SD 2.x checkpoint and has no tokenizer: pass an SD 2.x tokenizer folder"
                 + " (pad token \"!\"; --tokenizer / LoadOptions.withTokenizer) or a diffusers config folder (--config), or"
                 + " put stabilityai/stable-diffusion-2-1's tokenizer/ in " + hub);
+    }
+
+    /**
+     * A snapshot of {@code stabilityai/stable-diffusion-xl-base-1.0} in the Hugging Face hub cache {@code hub} holding
+     * {@code model_index.json}, {@code unet/config.json} and {@code tokenizer_2/vocab.json} (the weights need not be
+     * there), or empty.
+     */
+    static java.util.Optional<Path> sdxlConfigFolder(Path hub) throws IOException {
+        Path snapshots = hub.resolve("models--stabilityai--stable-diffusion-xl-base-1.0/snapshots");
+        if (Files.isDirectory(snapshots)) {
+            try (Stream<Path> s = Files.list(snapshots)) {
+                for (Path snap : (Iterable<Path>) s.sorted()::iterator) {
+                    if (Files.isRegularFile(snap.resolve("model_index.json"))
+                            && Files.isRegularFile(snap.resolve("unet/config.json"))
+                            && Files.isRegularFile(snap.resolve("tokenizer_2/vocab.json"))) {
+                        return java.util.Optional.of(snap);
+                    }
+                }
+            }
+        }
+        return java.util.Optional.empty();
     }
 
     private static Path huggingFaceHubCache() {

@@ -200,15 +200,41 @@ class SdxlParityTest {
         GenerationRequest hires = GenerationRequest.builder().prompt("a fox").width(64).height(64).steps(1)
                 .hiresScale(2).build();
         assertThrows(IllegalArgumentException.class, () -> m.generate(hires));
-        dev.diffusion4j.weights.CheckpointException noConfig = assertThrows(dev.diffusion4j.weights.CheckpointException.class,
-                () -> StableDiffusion.load(sdxl().resolve("sdxl_tiny_single_file_f16.safetensors")));
-        assertTrue(noConfig.getMessage().contains("config folder"), noConfig.getMessage());
+        if (StableDiffusion.sdxlConfigFolder(hubCache()).isEmpty()) {
+            dev.diffusion4j.weights.CheckpointException noConfig = assertThrows(
+                    dev.diffusion4j.weights.CheckpointException.class,
+                    () -> StableDiffusion.load(sdxl().resolve("sdxl_tiny_single_file_f16.safetensors")));
+            assertTrue(noConfig.getMessage().contains("config folder"), noConfig.getMessage());
+        }
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder().originalSize(0, 5));
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder().cropTopLeft(-1, 0));
         GenerationRequest r = GenerationRequest.builder().originalSize(30, 40).cropTopLeft(1, 2).targetSize(50, 60).build();
         assertArrayEquals(new float[] {40, 30, 1, 2, 60, 50}, SdxlConditioning.timeIds(r, 8, 16).toFloatArray(), 0f);
         assertArrayEquals(new float[] {16, 8, 0, 0, 16, 8},
                 SdxlConditioning.timeIds(GenerationRequest.builder().build(), 8, 16).toFloatArray(), 0f);
+    }
+
+    private static Path hubCache() {
+        String c = System.getenv("HF_HUB_CACHE");
+        if (c != null && !c.isBlank()) {
+            return Path.of(c);
+        }
+        String home = System.getenv("HF_HOME");
+        return home != null && !home.isBlank() ? Path.of(home, "hub")
+                : Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub");
+    }
+
+    /** The base model's configs are found in a hub cache layout (only configs and tokenizers needed). */
+    @Test
+    void sdxlConfigsFoundInHubCache(@org.junit.jupiter.api.io.TempDir Path hub) throws Exception {
+        assertTrue(StableDiffusion.sdxlConfigFolder(hub).isEmpty());
+        Path snap = hub.resolve("models--stabilityai--stable-diffusion-xl-base-1.0/snapshots/abc123");
+        Path pipe = sdxl().resolve("pipeline");
+        for (String f : List.of("model_index.json", "unet/config.json", "tokenizer_2/vocab.json")) {
+            Files.createDirectories(snap.resolve(f).getParent());
+            Files.copy(pipe.resolve(f), snap.resolve(f));
+        }
+        assertEquals(snap, StableDiffusion.sdxlConfigFolder(hub).orElseThrow());
     }
 
     private static int imageDiff(SafeTensors out, GenerationResult result) {
