@@ -194,6 +194,32 @@ class SdxlParityTest {
         }
     }
 
+    /** Paths without a diffusers reference: batch of 2, img2img, a custom sampler; the size conditioning matters. */
+    @Test
+    void batchImg2imgAndCustomSamplerRun() throws Exception {
+        StableDiffusion m = model("folder");
+        GenerationRequest base = GenerationRequest.builder().prompt("a red fox").seed(7).steps(3).guidanceScale(5)
+                .sampler("euler").width(96).height(64).build();
+        GenerationResult a = m.generate(base);
+        GenerationResult cropped = m.generate(base.toBuilder().cropTopLeft(32, 0).build());
+        assertTrue(Sd2ParityTest.maxDiff(a.latents(), cropped.latents()) > 1e-3,
+                "the crop coordinates must change the result");
+        GenerationResult batch = m.generate(base.toBuilder().batchSize(2).build());
+        assertEquals(2, batch.images().size());
+        assertEquals(List.of(2, 4, 8, 12), java.util.Arrays.stream(batch.latents().shape().dims()).boxed().toList());
+        GenerationResult i2i = m.generate(GenerationRequest.builder().prompt("a red fox").seed(7).steps(3)
+                .guidanceScale(5).sampler("euler").initImage(a.image()).strength(0.5).build());
+        assertEquals(96, i2i.image().getWidth());
+        assertEquals(64, i2i.image().getHeight());
+        GenerationResult custom = m.generate(base.toBuilder()
+                .customSampler(new dev.diffusion4j.samplers.kdiffusion.EulerSampler()).build());
+        for (GenerationResult r : List.of(batch, i2i, custom)) {
+            for (float v : r.latents().toFloatArray()) {
+                assertTrue(Float.isFinite(v), "non-finite latent");
+            }
+        }
+    }
+
     @Test
     void sdxlRejectsWhatItDoesNotSupportYet() throws Exception {
         StableDiffusion m = model("folder");
