@@ -101,8 +101,8 @@ final class Pipeline {
         long t0 = System.nanoTime();
         Tensor context;
         if (model.sdxl() != null) {
-            if (!Double.isNaN(req.hiresScale()) || !req.controlNets().isEmpty() || req.clipSkip() != 1) {
-                throw new IllegalArgumentException("SDXL does not support the hires fix, ControlNet or clip skip yet");
+            if (!req.controlNets().isEmpty()) {
+                throw new IllegalArgumentException("ControlNet is not supported for SDXL yet");
             }
             SdxlConditioning.Conditioning c = model.sdxl().encode(model.tokenizer(), model.textEncoder(), req, cfg,
                     width, height, debug);
@@ -244,6 +244,11 @@ final class Pipeline {
             debug.record("base_final_latents", latents);
             width = (int) (width * req.hiresScale()) / 8 * 8;
             height = (int) (height * req.hiresScale()) / 8 * 8;
+            if (added != null) {
+                // SDXL: the hires pass is conditioned on its own size (original and target default to it).
+                added = new UNet2DConditionModel.AddedCond(added.textEmbeds(),
+                        SdxlConditioning.timeIdsRows(req, width, height, added.timeIds().dim(0)));
+            }
             latents = hiresPass(latents, context, cfg, width, height, stepMillis);
             tiling = tilingFor(width, height);
         }

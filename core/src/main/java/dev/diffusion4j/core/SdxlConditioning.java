@@ -44,7 +44,7 @@ record SdxlConditioning(CLIPTokenizer tokenizer2, CLIPTextModel textEncoder2, bo
                         int width, int height, Pipeline.Debug debug) {
         SdxlTextEncoders encoders = new SdxlTextEncoders(textEncoder1, textEncoder2);
         int batch = req.batchSize();
-        SdxlTextEncoders.Encoded pos = encodeOne(encoders, tokenizer1, req.prompt());
+        SdxlTextEncoders.Encoded pos = encodeOne(encoders, tokenizer1, req.prompt(), req.clipSkip());
         debug.record("prompt_embeds", pos.promptEmbeds());
         debug.record("pooled_prompt_embeds", pos.pooled());
         Tensor ids = timeIds(req, width, height);
@@ -57,7 +57,8 @@ record SdxlConditioning(CLIPTokenizer tokenizer2, CLIPTextModel textEncoder2, bo
                 neg = new SdxlTextEncoders.Encoded(Tensor.zeros(pos.promptEmbeds().shape()),
                         Tensor.zeros(pos.pooled().shape()));
             } else {
-                neg = encodeOne(encoders, tokenizer1, req.negativePrompt());
+                // diffusers 0.27.2 encodes the negative prompt without clip skip; kept for parity.
+                neg = encodeOne(encoders, tokenizer1, req.negativePrompt(), 1);
             }
             debug.record("negative_prompt_embeds", neg.promptEmbeds());
             debug.record("negative_pooled_prompt_embeds", neg.pooled());
@@ -70,14 +71,20 @@ record SdxlConditioning(CLIPTokenizer tokenizer2, CLIPTextModel textEncoder2, bo
         return new Conditioning(context, new UNet2DConditionModel.AddedCond(pooled, timeIds));
     }
 
-    private SdxlTextEncoders.Encoded encodeOne(SdxlTextEncoders encoders, CLIPTokenizer tokenizer1, String prompt) {
+    private SdxlTextEncoders.Encoded encodeOne(SdxlTextEncoders encoders, CLIPTokenizer tokenizer1, String prompt,
+                                               int clipSkip) {
         CLIPTokenizer.Encoded a = tokenizer1.inputIds(prompt);
         CLIPTokenizer.Encoded b = tokenizer2.inputIds(prompt);
         if (a.truncated() || b.truncated()) {
             LOG.log(System.Logger.Level.WARNING, "the prompt is longer than " + (tokenizer1.maxLength() - 2)
                     + " tokens and was cut: " + a.tokenCount() + " tokens");
         }
-        return encoders.encode(new int[][] {a.inputIds()}, new int[][] {b.inputIds()});
+        return encoders.encode(new int[][] {a.inputIds()}, new int[][] {b.inputIds()}, clipSkip);
+    }
+
+    /** {@link #timeIds} repeated to {@code rows} rows (the whole CFG batch), for another output size (hires pass). */
+    static Tensor timeIdsRows(GenerationRequest req, int width, int height, int rows) {
+        return Pipeline.repeat(timeIds(req, width, height), rows);
     }
 
     /**

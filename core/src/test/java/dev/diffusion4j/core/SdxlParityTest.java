@@ -213,7 +213,12 @@ class SdxlParityTest {
         assertEquals(64, i2i.image().getHeight());
         GenerationResult custom = m.generate(base.toBuilder()
                 .customSampler(new dev.diffusion4j.samplers.kdiffusion.EulerSampler()).build());
-        for (GenerationResult r : List.of(batch, i2i, custom)) {
+        GenerationResult hires = m.generate(base.toBuilder().hiresScale(2).hiresSteps(2).build());
+        assertEquals(192, hires.image().getWidth());
+        assertEquals(128, hires.image().getHeight());
+        GenerationResult skip2 = m.generate(base.toBuilder().clipSkip(2).build());
+        assertTrue(Sd2ParityTest.maxDiff(a.latents(), skip2.latents()) > 1e-3, "clip skip 2 must change the result");
+        for (GenerationResult r : List.of(batch, i2i, custom, hires, skip2)) {
             for (float v : r.latents().toFloatArray()) {
                 assertTrue(Float.isFinite(v), "non-finite latent");
             }
@@ -223,9 +228,6 @@ class SdxlParityTest {
     @Test
     void sdxlRejectsWhatItDoesNotSupportYet() throws Exception {
         StableDiffusion m = model("folder");
-        GenerationRequest hires = GenerationRequest.builder().prompt("a fox").width(64).height(64).steps(1)
-                .hiresScale(2).build();
-        assertThrows(IllegalArgumentException.class, () -> m.generate(hires));
         if (StableDiffusion.sdxlConfigFolder(hubCache()).isEmpty()) {
             dev.diffusion4j.weights.CheckpointException noConfig = assertThrows(
                     dev.diffusion4j.weights.CheckpointException.class,

@@ -49,6 +49,20 @@ public record SdxlTextEncoders(CLIPTextModel first, CLIPTextModel second) {
      * @param ids2 {@code [B][T]} ids of the second tokenizer (pads with {@code "!"}), same {@code B} and {@code T}
      */
     public Encoded encode(int[][] ids1, int[][] ids2) {
+        return encode(ids1, ids2, 1);
+    }
+
+    /**
+     * Encodes one batch with A1111-style clip skip: 1 = the usual penultimate layer ({@code hidden_states[-2]}),
+     * {@code c} = {@code hidden_states[-(c + 1)]} of both encoders (diffusers' {@code clip_skip = c - 1}). The pooled
+     * embedding always comes from the last layer.
+     */
+    public Encoded encode(int[][] ids1, int[][] ids2, int clipSkip) {
+        int maxSkip = Math.min(first.config().numHiddenLayers(), second.config().numHiddenLayers());
+        if (clipSkip < 1 || clipSkip > maxSkip) {
+            throw new IllegalArgumentException("SdxlTextEncoders.encode: clipSkip must be in [1, " + maxSkip + "], got "
+                    + clipSkip);
+        }
         if (ids1 == null || ids2 == null || ids1.length != ids2.length || ids1.length == 0
                 || ids1[0].length != ids2[0].length) {
             throw new IllegalArgumentException("SdxlTextEncoders.encode: ids1 and ids2 must both be [B][T] of the same"
@@ -56,14 +70,14 @@ public record SdxlTextEncoders(CLIPTextModel first, CLIPTextModel second) {
         }
         CLIPTextModel.Output o1 = first.forward(ids1);
         CLIPTextModel.Output o2 = second.forward(ids2);
-        Tensor h1 = penultimate(o1.hiddenStates());
-        Tensor h2 = penultimate(o2.hiddenStates());
+        Tensor h1 = fromEnd(o1.hiddenStates(), clipSkip + 1);
+        Tensor h2 = fromEnd(o2.hiddenStates(), clipSkip + 1);
         return new Encoded(concatChannels(h1, h2), second.textEmbeds(o2));
     }
 
-    private static Tensor penultimate(List<Tensor> hidden) {
-        // hidden_states[-2]: with L layers, index L - 1 (0 = embeddings)
-        return hidden.get(hidden.size() - 2);
+    /** {@code hidden_states[-k]} (index 0 = embeddings, L = last layer). */
+    private static Tensor fromEnd(List<Tensor> hidden, int k) {
+        return hidden.get(hidden.size() - k);
     }
 
     private static String describe(int[][] ids) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.diffusion4j.nn.clip.CLIPTextModel;
 import dev.diffusion4j.nn.clip.SdxlTextEncoders;
 import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.SafeTensors;
 import java.nio.file.Path;
@@ -18,6 +19,20 @@ class SdxlTextEncodersParityTest {
     private static final double ATOL = 1e-4;
     private static final double RTOL = 1e-4;
     private final Backend backend = CpuBackend.create();
+
+    private static Tensor concat(Tensor a, Tensor b) {
+        float[] fa = a.toFloatArray();
+        float[] fb = b.toFloatArray();
+        int rows = a.dim(0) * a.dim(1);
+        int da = a.dim(2);
+        int db = b.dim(2);
+        float[] o = new float[rows * (da + db)];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(fa, r * da, o, r * (da + db), da);
+            System.arraycopy(fb, r * db, o, r * (da + db) + da, db);
+        }
+        return Tensor.of(o, a.dim(0), a.dim(1), da + db);
+    }
 
     @Test
     void promptEmbedsAndPooledMatchDiffusers() throws Exception {
@@ -51,6 +66,14 @@ class SdxlTextEncodersParityTest {
             SdxlFixtures.assertAllClose("prompt_embeds", out.tensor("prompt_embeds"), e.promptEmbeds(), ATOL, RTOL);
             SdxlFixtures.assertAllClose("pooled_prompt_embeds", out.tensor("pooled_prompt_embeds"), e.pooled(), ATOL, RTOL);
 
+            // Clip skip 2 = hidden_states[-3] of both encoders; the pooled embedding is unchanged.
+            SdxlTextEncoders.Encoded skip2 = enc.encode(ids1, ids2, 2);
+            int b = ids1.length;
+            Tensor want = concat(out.tensor("te1_hidden_states.1"), out.tensor("te2_hidden_states.1"));
+            SdxlFixtures.assertAllClose("prompt_embeds clip skip 2", want, skip2.promptEmbeds(), ATOL, RTOL);
+            SdxlFixtures.assertAllClose("pooled clip skip 2", out.tensor("pooled_prompt_embeds"), skip2.pooled(), ATOL, RTOL);
+            assertEquals(b, skip2.pooled().dim(0));
+            assertThrows(IllegalArgumentException.class, () -> enc.encode(ids1, ids2, 4));
             assertThrows(IllegalArgumentException.class, () -> new SdxlTextEncoders(te2, te1));
             assertThrows(IllegalStateException.class, () -> te1.textEmbeds(o1));
             assertThrows(IllegalArgumentException.class, () -> enc.encode(ids1, new int[][] {ids2[0]}));
