@@ -25,6 +25,7 @@ public final class ExpectedKeys {
                 case "unet" -> Optional.of(unet(cfg));
                 case "vae" -> Optional.of(vae(cfg));
                 case "text_encoder" -> Optional.of(clip(cfg));
+                case "text_encoder_2" -> Optional.of(clipWithProjection(cfg));
                 default -> Optional.empty();
             };
         } catch (RuntimeException e) {
@@ -36,11 +37,14 @@ public final class ExpectedKeys {
     private static boolean knownArchitecture(String component, Map<String, Object> cfg) {
         Object cls = cfg.get("_class_name");
         return switch (component) {
-            case "unet" -> "UNet2DConditionModel".equals(cls) && cfg.get("addition_embed_type") == null
-                    && !(cfg.get("transformer_layers_per_block") instanceof List<?>)
+            case "unet" -> "UNet2DConditionModel".equals(cls)
+                    && (cfg.get("addition_embed_type") == null || "text_time".equals(cfg.get("addition_embed_type")))
+                    && cfg.get("reverse_transformer_layers_per_block") == null
                     && (cfg.get("mid_block_type") == null || "UNetMidBlock2DCrossAttn".equals(cfg.get("mid_block_type")));
             case "vae" -> "AutoencoderKL".equals(cls);
             case "text_encoder" -> cfg.get("architectures") instanceof List<?> l && l.contains("CLIPTextModel");
+            case "text_encoder_2" -> cfg.get("architectures") instanceof List<?> l
+                    && l.contains("CLIPTextModelWithProjection");
             default -> false;
         };
     }
@@ -70,23 +74,40 @@ public final class ExpectedKeys {
     static Set<String> unet(Map<String, Object> cfg) {
         List<Integer> boc = ints(cfg, "block_out_channels");
         int layers = integer(cfg, "layers_per_block", 2);
-        int depth = integer(cfg, "transformer_layers_per_block", 1);
         @SuppressWarnings("unchecked")
         List<String> down = (List<String>) cfg.get("down_block_types");
         @SuppressWarnings("unchecked")
         List<String> up = (List<String>) cfg.get("up_block_types");
         int n = boc.size();
+        // transformer_layers_per_block: one number, or one per down block (SDXL); the up path uses it reversed and
+        // the mid block the last entry.
+        int[] depths = new int[n];
+        if (cfg.get("transformer_layers_per_block") instanceof List<?>) {
+            List<Integer> d = ints(cfg, "transformer_layers_per_block");
+            if (d.size() != n) {
+                throw new IllegalArgumentException("transformer_layers_per_block has " + d.size() + " entries");
+            }
+            for (int i = 0; i < n; i++) {
+                depths[i] = d.get(i);
+            }
+        } else {
+            java.util.Arrays.fill(depths, integer(cfg, "transformer_layers_per_block", 1));
+        }
         Set<String> out = new LinkedHashSet<>();
         wb(out, "conv_in");
         wb(out, "time_embedding.linear_1");
         wb(out, "time_embedding.linear_2");
+        if ("text_time".equals(cfg.get("addition_embed_type"))) {
+            wb(out, "add_embedding.linear_1");
+            wb(out, "add_embedding.linear_2");
+        }
         for (int i = 0; i < n; i++) {
             int outCh = boc.get(i);
             int inCh = i == 0 ? boc.get(0) : boc.get(i - 1);
             for (int j = 0; j < layers; j++) {
                 unetResnet(out, "down_blocks." + i + ".resnets." + j, j == 0 ? inCh : outCh, outCh);
                 if (down.get(i).startsWith("CrossAttn")) {
-                    transformer(out, "down_blocks." + i + ".attentions." + j, depth);
+                    transformer(out, "down_blocks." + i + ".attentions." + j, depths[i]);
                 }
             }
             if (i < n - 1) {
@@ -95,7 +116,7 @@ public final class ExpectedKeys {
         }
         int last = boc.get(n - 1);
         unetResnet(out, "mid_block.resnets.0", last, last);
-        transformer(out, "mid_block.attentions.0", depth);
+        transformer(out, "mid_block.attentions.0", depths[n - 1]);
         unetResnet(out, "mid_block.resnets.1", last, last);
         int prevOut = boc.get(n - 1);
         for (int i = 0; i < n; i++) {
@@ -106,7 +127,7 @@ public final class ExpectedKeys {
                 int resIn = j == 0 ? prevOut : outCh;
                 unetResnet(out, "up_blocks." + i + ".resnets." + j, resIn + skip, outCh);
                 if (up.get(i).startsWith("CrossAttn")) {
-                    transformer(out, "up_blocks." + i + ".attentions." + j, depth);
+                    transformer(out, "up_blocks." + i + ".attentions." + j, depths[n - 1 - i]);
                 }
             }
             if (i < n - 1) {
@@ -225,6 +246,13 @@ public final class ExpectedKeys {
             }
         }
         wb(out, "text_model.final_layer_norm");
+        return out;
+    }
+
+    /** HF {@code CLIPTextModelWithProjection}: the text model plus {@code text_projection.weight} (no bias). */
+    static Set<String> clipWithProjection(Map<String, Object> cfg) {
+        Set<String> out = clip(cfg);
+        out.add("text_projection.weight");
         return out;
     }
 }

@@ -185,6 +185,13 @@ class CheckpointTest {
         }
         try (Checkpoint c = Checkpoint.open(v.resolve("sdxl/pipeline"))) {
             assertEquals(ModelFamily.SDXL, c.family());
+            // Every key expected from the SDXL configs (layer list, add_embedding, text_projection) is there, and
+            // nothing unexpected.
+            assertTrue(c.report().missing().isEmpty(), () -> "missing: " + c.report().missing());
+            assertTrue(c.report().notes().stream().noneMatch(n -> n.contains("not expected") || n.contains("not checked")),
+                    () -> "notes: " + c.report().notes());
+            assertTrue(ExpectedKeys.of("unet", c.config("unet").orElseThrow()).orElseThrow()
+                    .contains("up_blocks.0.attentions.2.transformer_blocks.1.ff.net.2.weight"));
             assertTrue(c.components().containsAll(java.util.List.of("unet", "vae", "text_encoder", "text_encoder_2")));
         }
         try (Checkpoint c = Checkpoint.open(v.resolve("sdxl/pipeline"), new Checkpoint.Options(null, true))) {
