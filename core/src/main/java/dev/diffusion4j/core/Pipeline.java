@@ -1,9 +1,9 @@
 package dev.diffusion4j.core;
 
 import dev.diffusion4j.nn.Probe;
-import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.clip.CLIPTokenizer;
 import dev.diffusion4j.nn.controlnet.ControlNetModel;
+import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.samplers.FastNoiseGenerator;
 import dev.diffusion4j.samplers.NoiseGenerator;
 import dev.diffusion4j.samplers.SamplerCatalog;
