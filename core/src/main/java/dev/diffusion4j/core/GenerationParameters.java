@@ -28,6 +28,12 @@ public final class GenerationParameters {
     }
 
     static String format(GenerationRequest r, String model, int width, int height, double strength, boolean usesInit) {
+        return format(r, model, width, height, strength, usesInit, java.util.List.of());
+    }
+
+    /** As above, with the merged LoRAs as {@code name:scale} (field {@code Lora}). */
+    static String format(GenerationRequest r, String model, int width, int height, double strength, boolean usesInit,
+            java.util.List<String> loras) {
         StringBuilder b = new StringBuilder(r.prompt());
         if (!r.negativePrompt().isEmpty()) {
             b.append("\nNegative prompt: ").append(r.negativePrompt());
@@ -49,9 +55,15 @@ public final class GenerationParameters {
             f.put("Timestep spacing", r.spacing());
         }
         f.put("CFG scale", trim(r.guidanceScale()));
+        if (r.guidanceRescale() > 0) {
+            f.put("CFG Rescale phi", trim(r.guidanceRescale())); // the key of A1111's CFG-rescale extension
+        }
         f.put("Seed", Long.toString(r.seed()));
         f.put("Size", width + "x" + height);
         f.put("Model", model);
+        if (!loras.isEmpty()) {
+            f.put("Lora", String.join(", ", loras));
+        }
         if (r.clipSkip() != 1) {
             f.put("Clip skip", Integer.toString(r.clipSkip()));
         }
@@ -90,6 +102,11 @@ public final class GenerationParameters {
             first = false;
         }
         return b.toString();
+    }
+
+    /** A scale as A1111 writes it (0.8, 1). */
+    static String trimScale(double v) {
+        return trim(v);
     }
 
     private static String trim(double v) {

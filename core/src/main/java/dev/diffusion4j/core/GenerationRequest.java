@@ -101,6 +101,7 @@ public final class GenerationRequest {
     private final int maskBlur;
     private final int[] outpaint;
     private final Tensor initialNoise;
+    private final double guidanceRescale;
     private final Boolean vaeTiling;
     private final Sampler customSampler;
     private final List<ControlNet> controlNets;
@@ -133,6 +134,7 @@ public final class GenerationRequest {
         this.maskBlur = b.maskBlur;
         this.outpaint = b.outpaint == null ? null : b.outpaint.clone();
         this.initialNoise = b.initialNoise;
+        this.guidanceRescale = b.guidanceRescale;
         this.vaeTiling = b.vaeTiling;
         this.customSampler = b.customSampler;
         this.controlNets = List.copyOf(b.controlNets);
@@ -173,6 +175,7 @@ public final class GenerationRequest {
         b.maskBlur = maskBlur;
         b.outpaint = outpaint == null ? null : outpaint.clone();
         b.initialNoise = initialNoise;
+        b.guidanceRescale = guidanceRescale;
         b.vaeTiling = vaeTiling;
         b.customSampler = customSampler;
         b.controlNets = new ArrayList<>(controlNets);
@@ -184,6 +187,15 @@ public final class GenerationRequest {
         b.hiresSeed = hiresSeed;
         b.hiresUpscaler = hiresUpscaler;
         return b;
+    }
+
+    /**
+     * diffusers' {@code guidance_rescale} φ in [0, 1] (0 = off): after classifier-free guidance the noise prediction
+     * becomes {@code φ · cfg · std(text)/std(cfg) + (1 − φ) · cfg} (Lin et al. 2023, "Common Diffusion Noise
+     * Schedules and Sample Steps are Flawed"), std = unbiased std over C, H, W per sample.
+     */
+    public double guidanceRescale() {
+        return guidanceRescale;
     }
 
     public String prompt() {
@@ -360,6 +372,7 @@ public final class GenerationRequest {
         private int maskBlur;
         private int[] outpaint;
         private Tensor initialNoise;
+        private double guidanceRescale;
         private Boolean vaeTiling;
         private Sampler customSampler;
         private List<ControlNet> controlNets = new ArrayList<>();
@@ -520,6 +533,15 @@ public final class GenerationRequest {
         /** Caller-supplied initial noise {@code [batch, 4, h/8, w/8]} instead of drawing it. */
         public Builder initialNoise(Tensor v) {
             this.initialNoise = v;
+            return this;
+        }
+
+        /** Guidance rescale φ in [0, 1] (default 0 = off), see {@link GenerationRequest#guidanceRescale()}. */
+        public Builder guidanceRescale(double v) {
+            if (!(v >= 0 && v <= 1)) {
+                throw new IllegalArgumentException("guidance rescale must be in [0, 1], got " + v);
+            }
+            this.guidanceRescale = v;
             return this;
         }
 

@@ -203,6 +203,9 @@ final class Pipeline {
                     debug.record("step0_noise_pred_text", text);
                 }
                 noisePred = guidance(uncond, text, g);
+                if (req.guidanceRescale() > 0) {
+                    noisePred = rescaleNoiseCfg(noisePred, text, (float) req.guidanceRescale());
+                }
             } else if (i == 0) {
                 debug.record("step0_noise_pred", noisePred);
             }
@@ -258,10 +261,16 @@ final class Pipeline {
         List<String> parameters = new ArrayList<>();
         for (int b = 0; b < latents.dim(0); b++) {
             images.add(Images.toImage(decoded, b));
-            parameters.add(GenerationParameters.format(request, model.name(), width, height, strength, usesInit));
+            parameters.add(GenerationParameters.format(request, model.name(), width, height, strength, usesInit,
+                    model.loras().stream().map(l -> stem(l.path()) + ":" + GenerationParameters.trimScale(l.scale())).toList()));
         }
         return new GenerationResult(List.copyOf(images), latents, decoded, List.copyOf(parameters),
                 new GenerationResult.Timings(textMillis, List.copyOf(stepMillis), decodeMillis));
+    }
+
+    private static String stem(java.nio.file.Path p) {
+        String n = p.getFileName().toString();
+        return n.endsWith(".safetensors") ? n.substring(0, n.length() - ".safetensors".length()) : n;
     }
 
     /**
@@ -304,7 +313,11 @@ final class Pipeline {
         float g = (float) req.guidanceScale();
         DiscreteDenoiser denoiser = new DiscreteDenoiser(schedule, (in, t) -> {
             Tensor out = model.unet().forward(cfg ? concatBatch(in, in) : in, new float[] {(float) t}, context);
-            return cfg ? guidance(firstHalf(out), secondHalf(out), g) : out;
+            if (!cfg) {
+                return out;
+            }
+            Tensor guided = guidance(firstHalf(out), secondHalf(out), g);
+            return req.guidanceRescale() > 0 ? rescaleNoiseCfg(guided, secondHalf(out), (float) req.guidanceRescale()) : guided;
         }, model.schedulerConfig().getString("prediction_type", "epsilon"));
         List<Double> stepMillis = new ArrayList<>();
         long[] last = {System.nanoTime()};
@@ -607,6 +620,42 @@ final class Pipeline {
             u[i] = u[i] + g * (c[i] - u[i]);
         }
         return Tensor.of(u, uncond.shape().dims());
+    }
+
+    /**
+     * diffusers' {@code rescale_noise_cfg}: per sample, {@code r = cfg · std(text) / std(cfg)}, result
+     * {@code φ · r + (1 − φ) · cfg}; std is torch's default unbiased std over all dims but the batch.
+     */
+    static Tensor rescaleNoiseCfg(Tensor cfg, Tensor text, float phi) {
+        float[] c = cfg.toFloatArray();
+        float[] t = text.toFloatArray();
+        int b = cfg.dim(0);
+        int per = c.length / b;
+        float[] out = new float[c.length];
+        for (int n = 0; n < b; n++) {
+            int off = n * per;
+            float ratio = (float) (std(t, off, per) / std(c, off, per));
+            for (int i = off; i < off + per; i++) {
+                float rescaled = c[i] * ratio;
+                out[i] = phi * rescaled + (1f - phi) * c[i];
+            }
+        }
+        return Tensor.of(out, cfg.shape().dims());
+    }
+
+    /** Unbiased standard deviation of {@code a[off, off + n)} (double accumulation). */
+    private static double std(float[] a, int off, int n) {
+        double mean = 0;
+        for (int i = off; i < off + n; i++) {
+            mean += a[i];
+        }
+        mean /= n;
+        double ss = 0;
+        for (int i = off; i < off + n; i++) {
+            double d = a[i] - mean;
+            ss += d * d;
+        }
+        return Math.sqrt(ss / (n - 1));
     }
 
     /** {@code (1 − mask) · proper + mask · latents}, mask {@code [B, 1, h, w]} broadcast over channels. */

@@ -28,7 +28,7 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * A Stable Diffusion 1.x model ready to generate: tokenizer, text encoder, U-Net, VAE and the model's scheduler
+ * A Stable Diffusion 1.x or 2.x model ready to generate: tokenizer, text encoder, U-Net, VAE and the model's scheduler
  * config. Load it once with {@link #load(Path)} (a diffusers folder or a single-file checkpoint; weights stay
  * memory-mapped) and call {@link #generate} for as many requests as needed; {@link #close()} unmaps the files.
  *
@@ -48,7 +48,18 @@ public final class StableDiffusion implements AutoCloseable {
      *     checkpoint (as diffusers' {@code from_single_file(config=...)}): needed when the file alone cannot say, e.g.
      *     the text encoder's head count of a non-standard CLIP; or null
      */
-    public record LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config) {
+    public record LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config,
+                              List<LoraSpec> loras) {
+        /** Validates and copies the LoRA list. */
+        public LoadOptions {
+            loras = loras == null ? List.of() : List.copyOf(loras);
+        }
+
+        /** Options without LoRAs (the original five). */
+        public LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config) {
+            this(backend, tokenizer, unet, variant, config, List.of());
+        }
+
         /** The CPU backend on the shared pool, the model's own tokenizer, U-Net and configs, plain weight files. */
         public static LoadOptions defaults() {
             return new LoadOptions(null, null, null, null, null);
@@ -56,28 +67,65 @@ public final class StableDiffusion implements AutoCloseable {
 
         /** With another backend. */
         public LoadOptions withBackend(Backend b) {
-            return new LoadOptions(b, tokenizer, unet, variant, config);
+            return new LoadOptions(b, tokenizer, unet, variant, config, loras);
         }
 
         /** With a tokenizer folder ({@code vocab.json} + {@code merges.txt}). */
         public LoadOptions withTokenizer(Path p) {
-            return new LoadOptions(backend, p, unet, variant, config);
+            return new LoadOptions(backend, p, unet, variant, config, loras);
         }
 
         /** With a U-Net from another diffusers component folder (e.g. an inpainting U-Net). */
         public LoadOptions withUnet(Path p) {
-            return new LoadOptions(backend, tokenizer, p, variant, config);
+            return new LoadOptions(backend, tokenizer, p, variant, config, loras);
         }
 
         /** With weight files of a variant, e.g. "fp16" for {@code *.fp16.safetensors}. */
         public LoadOptions withVariant(String v) {
-            return new LoadOptions(backend, tokenizer, unet, v, config);
+            return new LoadOptions(backend, tokenizer, unet, v, config, loras);
         }
 
         /** With a diffusers folder supplying the configs, tokenizer and scheduler config of a single-file checkpoint. */
         public LoadOptions withConfig(Path diffusersFolder) {
-            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder);
+            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras);
         }
+
+        /** With one more LoRA merged at load (see {@link StableDiffusion#withLoras}). */
+        public LoadOptions withLora(Path file, double scale) {
+            List<LoraSpec> l = new ArrayList<>(loras);
+            l.add(new LoraSpec(file, scale));
+            return new LoadOptions(backend, tokenizer, unet, variant, config, l);
+        }
+    }
+
+    /**
+     * A LoRA file and the scale it is merged at ({@code <lora:name:scale>} in A1111, {@code lora_scale} of diffusers'
+     * {@code fuse_lora}).
+     */
+    public record LoraSpec(Path path, double scale) {
+        /** Checks the arguments. */
+        public LoraSpec {
+            java.util.Objects.requireNonNull(path, "path");
+            if (!Double.isFinite(scale)) {
+                throw new IllegalArgumentException("LoRA scale must be finite, got " + scale + " for " + path);
+            }
+        }
+    }
+
+    /**
+     * What merging LoRAs did: per file, the number of weights changed, and every file key that matched nothing
+     * (with the reason).
+     */
+    public record LoraReport(Map<Path, Integer> merged, Map<Path, Map<String, String>> unmatched) {
+        /** True when every key of every file was merged. */
+        public boolean clean() {
+            return unmatched.values().stream().allMatch(Map::isEmpty);
+        }
+    }
+
+    /** What the text encoder and U-Net are built from, kept so LoRAs can be merged and unmerged without reloading. */
+    private record Sources(ModelConfig unetConfig, StateDict unetWeights, UNet2DConditionModel baseUnet,
+                           CLIPTextConfig textConfig, StateDict textWeights, CLIPTextModel baseText) {
     }
 
     private final String name;
@@ -91,6 +139,9 @@ public final class StableDiffusion implements AutoCloseable {
     /** Files opened after loading (ControlNets, TAESD), closed with the model. */
     private final List<AutoCloseable> attached = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile AutoencoderTiny taesd;
+    private final Sources sources;
+    private final List<LoraSpec> loras;
+    private final LoraReport loraReport;
 
     StableDiffusion(String name, Backend backend, CLIPTokenizer tokenizer, CLIPTextModel textEncoder,
                     UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig schedulerConfig, List<AutoCloseable> owned) {
@@ -102,6 +153,27 @@ public final class StableDiffusion implements AutoCloseable {
         this.vae = vae;
         this.schedulerConfig = schedulerConfig;
         this.owned = List.copyOf(owned);
+        this.sources = null;
+        this.loras = List.of();
+        this.loraReport = new LoraReport(Map.of(), Map.of());
+    }
+
+    private StableDiffusion(StableDiffusion base, CLIPTextModel textEncoder, UNet2DConditionModel unet,
+                            SchedulerConfig schedulerConfig, List<AutoCloseable> owned, Sources sources,
+                            List<LoraSpec> loras, LoraReport loraReport) {
+        this.name = base.name;
+        this.backend = base.backend;
+        this.tokenizer = base.tokenizer;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = base.vae;
+        this.schedulerConfig = schedulerConfig;
+        this.owned = List.copyOf(owned);
+        this.sources = sources;
+        this.loras = List.copyOf(loras);
+        this.loraReport = loraReport;
+        // A derived instance sees the base's TAESD; files attached later stay owned by whoever attached them.
+        this.taesd = base.taesd;
     }
 
     /** Loads a diffusers folder or a single-file checkpoint with default options. */
@@ -124,9 +196,9 @@ public final class StableDiffusion implements AutoCloseable {
                 unetComponent = unetCk.components().iterator().next();
             }
             Path cfgDir = options.config();
-            UNet2DConditionModel unet = new UNet2DConditionModel(
-                    options.unet() == null ? config(ck, "unet", cfgDir) : config(unetCk, unetComponent, null),
-                    stateDict(unetCk, unetComponent), backend);
+            ModelConfig unetCfg = options.unet() == null ? config(ck, "unet", cfgDir) : config(unetCk, unetComponent, null);
+            StateDict unetWeights = stateDict(unetCk, unetComponent);
+            UNet2DConditionModel unet = new UNet2DConditionModel(unetCfg, unetWeights, backend);
             AutoencoderKL vae = new AutoencoderKL(config(ck, "vae", cfgDir), stateDict(ck, "vae"), backend);
             ModelConfig textCfg = config(ck, "text_encoder", cfgDir);
             if (!textCfg.has("num_attention_heads")) {
@@ -135,16 +207,28 @@ public final class StableDiffusion implements AutoCloseable {
                         + "(LoadOptions.withConfig, sd --config)");
             }
             CLIPTextConfig textConfig = CLIPTextConfig.fromMap(textCfg.asMap());
-            Checkpoint textCk = ck;
-            CLIPTextModel text = CLIPTextModel.of(textConfig,
-                    key -> textCk.contains("text_encoder", key) ? textCk.tensor("text_encoder", key) : null,
-                    CLIPTextModel.DIFFUSERS_PREFIX, backend);
-            CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerFolder(path,
-                    options.tokenizer() != null || cfgDir == null ? options.tokenizer() : cfgDir.resolve("tokenizer")));
+            StateDict textWeights = stateDict(ck, "text_encoder");
+            CLIPTextModel text = CLIPTextModel.of(textConfig, textWeights::find, CLIPTextModel.DIFFUSERS_PREFIX, backend);
+            Path explicitTokenizer = options.tokenizer() != null || cfgDir == null ? options.tokenizer()
+                    : cfgDir.resolve("tokenizer");
+            boolean sd2 = ck.family() == dev.diffusion4j.weights.ModelFamily.SD2
+                    || ck.family() == dev.diffusion4j.weights.ModelFamily.SD2_INPAINT;
+            CLIPTokenizer tokenizer = CLIPTokenizer.load(sd2 && explicitTokenizer == null && !Files.isDirectory(path)
+                    ? sd2TokenizerFolder(path) : tokenizerFolder(path, explicitTokenizer));
             SchedulerConfig scheduler = schedulerConfig(cfgDir != null ? cfgDir : path);
+            if (cfgDir == null && !Files.isDirectory(path) && ck.config("scheduler").isPresent()) {
+                // A single file's yaml may say what its scheduler must differ in (SD2's v-prediction).
+                SchedulerConfig.Builder sb = scheduler.toBuilder();
+                ck.config("scheduler").get().forEach(sb::set);
+                scheduler = sb.build();
+            }
             String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
-            return new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer, text, unet, vae,
-                    scheduler, owned);
+            StableDiffusion base = new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer,
+                    text, unet, vae, scheduler, List.of());
+            Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text);
+            StableDiffusion model = new StableDiffusion(base, text, unet, scheduler, owned, sources, List.of(),
+                    base.loraReport);
+            return options.loras().isEmpty() ? model : model.mergeLoras(options.loras(), owned);
         } catch (IOException | RuntimeException e) {
             closeAll(owned, e);
             throw e;
@@ -207,6 +291,31 @@ public final class StableDiffusion implements AutoCloseable {
         }
         throw new IOException(model + " has no tokenizer: pass a folder with vocab.json and merges.txt (e.g. "
                 + "openai/clip-vit-large-patch14's), or put those two files in " + cache + "/<any>/");
+    }
+
+    /**
+     * The tokenizer of an SD 2.x single file: a Stable Diffusion 2.x tokenizer from the local Hugging Face cache. Not
+     * CLIP ViT-L's: its vocabulary is the same but it pads with EOS, and SD 2.x (OpenCLIP) pads with {@code "!"} (id 0).
+     */
+    static Path sd2TokenizerFolder(Path model) throws IOException {
+        Path hub = huggingFaceHubCache();
+        for (String repo : List.of("stable-diffusion-2-1", "stable-diffusion-2-1-base", "stable-diffusion-2",
+                "stable-diffusion-2-base")) {
+            Path snapshots = hub.resolve("models--stabilityai--" + repo + "/snapshots");
+            if (Files.isDirectory(snapshots)) {
+                try (Stream<Path> s = Files.list(snapshots)) {
+                    for (Path snap : (Iterable<Path>) s.sorted()::iterator) {
+                        if (Files.isRegularFile(snap.resolve("tokenizer/vocab.json"))
+                                && Files.isRegularFile(snap.resolve("tokenizer/merges.txt"))) {
+                            return snap.resolve("tokenizer");
+                        }
+                    }
+                }
+            }
+        }
+        throw new IOException(model + " is an SD 2.x checkpoint and has no tokenizer: pass an SD 2.x tokenizer folder"
+                + " (pad token \"!\"; --tokenizer / LoadOptions.withTokenizer) or a diffusers config folder (--config), or"
+                + " put stabilityai/stable-diffusion-2-1's tokenizer/ in " + hub);
     }
 
     private static Path huggingFaceHubCache() {
@@ -331,6 +440,80 @@ public final class StableDiffusion implements AutoCloseable {
             decoded = vae.decode(backend.scale(first, 1f / s));
         }
         return Images.toImage(decoded, 0);
+    }
+
+    /**
+     * The same loaded models with another scheduler config (e.g. a case's {@code scheduler_config.json}, or one with
+     * {@code rescale_betas_zero_snr}); the result shares this instance's weights, and closing it closes nothing:
+     * this instance still owns the files.
+     */
+    public StableDiffusion withSchedulerConfig(SchedulerConfig config) {
+        return new StableDiffusion(this, textEncoder, unet, java.util.Objects.requireNonNull(config, "config"),
+                List.of(), sources, loras, loraReport);
+    }
+
+    /**
+     * The same model with {@code loras} merged into its text encoder and U-Net, replacing any LoRAs merged before
+     * (merging always starts from the base weights). Formula, per LoRA module (kohya/A1111 and diffusers/PEFT
+     * files): {@code W' = W + scale · (alpha/rank) · (up.flatten(1) @ down.flatten(1)).reshape(W.shape)}, in float32;
+     * several LoRAs on one weight add up.
+     *
+     * <p>Design: the merged weights are new tensors (F32 on the heap; F16/BF16 again when the base weight was F16/BF16,
+     * in GC-owned native memory) that override the mapped ones in the model's {@code StateDict}s; only the text encoder
+     * and U-Net are rebuilt (cheap: every other weight stays a view of the mapped files). Unmerging is dropping the
+     * overrides: {@link #withoutLoras()} (or {@code withLoras(List.of())}) rebuilds from the untouched base weights,
+     * so there is no subtraction and no drift. The returned instance shares this one's files (closing it closes
+     * nothing); the files stay open until the instance returned by {@link #load} is closed.
+     *
+     * <p>File keys that match no weight are listed in {@link #loraReport()} and logged, never silently dropped.
+     *
+     * @throws IOException if a LoRA file cannot be read
+     * @throws IllegalArgumentException if a file holds no LoRA module at all
+     * @throws IllegalStateException if this instance was not made by {@link #load} (no base weights to merge into)
+     */
+    public StableDiffusion withLoras(List<LoraSpec> loras) throws IOException {
+        return mergeLoras(loras, List.of());
+    }
+
+    /** The same model with no LoRA merged (the base weights), see {@link #withLoras}. */
+    public StableDiffusion withoutLoras() {
+        try {
+            return mergeLoras(List.of(), List.of());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e); // cannot happen: nothing is read
+        }
+    }
+
+    /** The LoRAs merged into this instance (empty for the base model). */
+    public List<LoraSpec> loras() {
+        return loras;
+    }
+
+    /** What the last merge did (empty for the base model). */
+    public LoraReport loraReport() {
+        return loraReport;
+    }
+
+    private StableDiffusion mergeLoras(List<LoraSpec> specs, List<AutoCloseable> ownedByResult) throws IOException {
+        if (sources == null) {
+            throw new IllegalStateException("this StableDiffusion was not made by load(): no base weights to merge into");
+        }
+        LoraMerge.Result r = LoraMerge.merge(specs, Map.of("unet", sources.unetWeights(),
+                "text_encoder", sources.textWeights()), backend);
+        for (Map.Entry<Path, Map<String, String>> e : r.report().unmatched().entrySet()) {
+            if (!e.getValue().isEmpty()) {
+                System.getLogger(StableDiffusion.class.getName()).log(System.Logger.Level.WARNING,
+                        "LoRA " + e.getKey() + ": " + e.getValue().size() + " key(s) match nothing: " + e.getValue());
+            }
+        }
+        StateDict unetWeights = r.weights().get("unet");
+        StateDict textWeights = r.weights().get("text_encoder");
+        // A component no LoRA touches keeps its base model (its StateDict is the base one).
+        UNet2DConditionModel u = unetWeights == sources.unetWeights() ? sources.baseUnet()
+                : new UNet2DConditionModel(sources.unetConfig(), unetWeights, backend);
+        CLIPTextModel t = textWeights == sources.textWeights() ? sources.baseText()
+                : CLIPTextModel.of(sources.textConfig(), textWeights::find, CLIPTextModel.DIFFUSERS_PREFIX, backend);
+        return new StableDiffusion(this, t, u, schedulerConfig, ownedByResult, sources, specs, r.report());
     }
 
     /** Runs one request. */

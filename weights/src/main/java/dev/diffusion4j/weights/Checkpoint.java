@@ -33,11 +33,25 @@ public final class Checkpoint implements AutoCloseable {
         }
     }
 
-    /** Where an internal key's tensor is stored; {@code shape} is the internal (diffusers) shape. */
-    public record WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape) {
+    /**
+     * Where an internal key's tensor is stored; {@code shape} is the internal (diffusers) shape. {@code rowOffset}
+     * &ge; 0 means the weight is rows {@code [rowOffset, rowOffset + shape[0])} of the stored tensor (one of q, k, v
+     * of a fused OpenCLIP {@code in_proj_weight}); -1 means the whole stored tensor.
+     */
+    public record WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape, long rowOffset) {
+        /** The whole stored tensor, seen with {@code shape}. */
+        public WeightRef(SafeTensors file, String storedKey, long[] storedShape, long[] shape) {
+            this(file, storedKey, storedShape, shape, -1);
+        }
+
         /** True when the stored shape differs from the internal one (1×1 conv stored, linear used). */
         public boolean reshaped() {
-            return !Arrays.equals(storedShape, shape);
+            return rowOffset < 0 && !Arrays.equals(storedShape, shape);
+        }
+
+        /** True when the weight is a row slice of the stored tensor. */
+        public boolean sliced() {
+            return rowOffset >= 0;
         }
     }
 
@@ -161,7 +175,7 @@ public final class Checkpoint implements AutoCloseable {
         ModelFamily family = singleFileFamily(st);
         if (!family.supported()) {
             String why = family.label() + " single-file checkpoints are recognised but not yet supported (only SD1.x"
-                    + " key mapping exists)";
+                    + " and SD2.x key mappings exist)";
             if (!options.allowUnsupportedFamily()) {
                 throw new CheckpointException(path, why + "; convert to a diffusers folder or wait for support");
             }
@@ -179,6 +193,7 @@ public final class Checkpoint implements AutoCloseable {
                 .orElseGet(() -> inferLayersPerBlock(st));
         int vaeLevels = countIndices(st, Sd1KeyMap.VAE + "decoder.up.");
         Sd1KeyMap rules = new Sd1KeyMap(layers, Math.max(1, vaeLevels));
+        OpenClipKeyMap openClip = new OpenClipKeyMap(countIndices(st, OpenClipKeyMap.PREFIX + "transformer.resblocks."));
         Map<String, Map<String, WeightRef>> comps = new LinkedHashMap<>();
         for (String c : List.of("unet", "vae", "text_encoder")) {
             comps.put(c, new LinkedHashMap<>());
@@ -189,6 +204,26 @@ public final class Checkpoint implements AutoCloseable {
             Optional<String> why = Sd1KeyMap.ignoreReason(e.name());
             if (why.isPresent()) {
                 ignored.add(new KeyNote(e.name(), why.get()));
+                continue;
+            }
+            if (e.name().startsWith(OpenClipKeyMap.PREFIX)) {
+                Optional<String> skip = openClip.ignoreReason(e.name());
+                if (skip.isPresent()) {
+                    ignored.add(new KeyNote(e.name(), skip.get()));
+                    continue;
+                }
+                List<OpenClipKeyMap.Target> targets = openClip.map(e.name(), e.shape());
+                if (targets.isEmpty()) {
+                    unused.add(new KeyNote(e.name(), "no mapping rule (OpenCLIP)"));
+                }
+                for (OpenClipKeyMap.Target ot : targets) {
+                    WeightRef prev = comps.get("text_encoder").put(ot.key(),
+                            new WeightRef(st, e.name(), e.shape(), ot.shape(), ot.rowOffset()));
+                    if (prev != null) {
+                        throw new CheckpointException(path, "keys '" + prev.storedKey() + "' and '" + e.name()
+                                + "' both map to text_encoder/" + ot.key());
+                    }
+                }
                 continue;
             }
             Optional<Sd1KeyMap.Target> t = rules.map(e.name());
@@ -214,10 +249,44 @@ public final class Checkpoint implements AutoCloseable {
         Map<String, Map<String, Object>> configs = new LinkedHashMap<>();
         configs.put("unet", LdmConfigs.unet(st, yaml, layers, notes));
         configs.put("vae", LdmConfigs.vae(st, yaml, notes));
-        configs.put("text_encoder", LdmConfigs.textEncoder(st, notes));
+        configs.put("text_encoder", openClip.resblocks() > 0 ? LdmConfigs.openClipTextEncoder(st, notes)
+                : LdmConfigs.textEncoder(st, notes));
+        if (family == ModelFamily.SD2 || family == ModelFamily.SD2_INPAINT) {
+            sd2Defaults(configs, yaml, notes);
+        }
         List<String> missing = missing(comps, configs, notes);
         return new Checkpoint(path, CheckpointLayout.SINGLE_FILE, family, List.of(st), freeze(comps), configs,
                 new KeyReport(List.copyOf(unused), List.copyOf(ignored), missing, List.copyOf(notes)));
+    }
+
+    /**
+     * SD 2.x specifics the weights do not say: the U-Net's heads when there is no yaml (every SD 2.x U-Net uses
+     * 64-channel heads, LDM's {@code num_head_channels: 64}), and the prediction type from the yaml's
+     * {@code parameterization} ("v" for the 768-v models) as a {@code scheduler} config.
+     */
+    private static void sd2Defaults(Map<String, Map<String, Object>> configs, Optional<LdmYaml> yaml, List<String> notes) {
+        Map<String, Object> unet = configs.get("unet");
+        if (unet != null && !unet.containsKey("attention_head_dim") && unet.get("block_out_channels") instanceof List<?> boc
+                && boc.stream().allMatch(c -> c instanceof Integer i && i % 64 == 0)) {
+            unet.put("attention_head_dim", boc.stream().map(c -> (Integer) c / 64).toList());
+            notes.add("unet: SD2.x without yaml, 64-channel attention heads assumed (as every SD2.x U-Net)");
+        }
+        if (unet != null) {
+            unet.put("cross_attention_dim", unet.getOrDefault("cross_attention_dim", 1024));
+        }
+        Optional<Object> p = yaml.flatMap(y -> y.get("model.params.parameterization"));
+        Map<String, Object> sched = new LinkedHashMap<>();
+        if (p.isPresent()) {
+            sched.put("prediction_type", "v".equals(p.get()) ? "v_prediction" : "epsilon");
+        } else if (yaml.isPresent()) {
+            sched.put("prediction_type", "epsilon"); // LDM's default parameterization
+        } else {
+            notes.add("scheduler: SD2.x prediction type unknown without the LDM yaml (768-v models need v_prediction:"
+                    + " put v2-inference-v.yaml beside the file, or give a diffusers config folder)");
+        }
+        if (!sched.isEmpty()) {
+            configs.put("scheduler", sched);
+        }
     }
 
     private static Optional<LdmYaml> findYaml(Path file, List<String> notes) throws IOException {
@@ -582,6 +651,9 @@ public final class Checkpoint implements AutoCloseable {
             throw new CheckpointException(source, "component '" + component + "' has no weight '" + key + "'");
         }
         StoredTensor t = r.file().view(r.storedKey());
+        if (r.sliced()) {
+            return t.rows(r.rowOffset(), r.shape()[0]);
+        }
         return r.reshaped() ? t.reshape(r.shape()) : t;
     }
 

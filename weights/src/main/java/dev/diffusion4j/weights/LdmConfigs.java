@@ -178,4 +178,35 @@ final class LdmConfigs {
         }
         return c;
     }
+
+    /** The HF config of an SD 2.x OpenCLIP text encoder: one layer fewer than the file (penultimate layer). */
+    static Map<String, Object> openClipTextEncoder(SafeTensors st, List<String> notes) {
+        String p = OpenClipKeyMap.PREFIX;
+        long[] tok = shape(st, p + "token_embedding.weight");
+        long[] pos = shape(st, p + "positional_embedding");
+        long[] fc1 = shape(st, p + "transformer.resblocks.0.mlp.c_fc.weight");
+        if (tok == null || pos == null || fc1 == null) {
+            notes.add("text_encoder: OpenCLIP weights incomplete, no config");
+            return null;
+        }
+        int blocks = Checkpoint.countIndices(st, p + "transformer.resblocks.");
+        Map<String, Object> c = new LinkedHashMap<>();
+        c.put("architectures", List.of("CLIPTextModel"));
+        c.put("_source", "tensor shapes (OpenCLIP)");
+        c.put("vocab_size", (int) tok[0]);
+        c.put("hidden_size", (int) tok[1]);
+        c.put("max_position_embeddings", (int) pos[0]);
+        c.put("intermediate_size", (int) fc1[0]);
+        c.put("num_hidden_layers", Math.max(1, blocks - 1));
+        c.put("hidden_act", "gelu");
+        c.put("layer_norm_eps", 1e-5);
+        c.put("pad_token_id", 1);
+        if (tok[1] % 64 == 0 && tok[1] >= 512) {
+            c.put("num_attention_heads", (int) (tok[1] / 64)); // OpenCLIP text towers use 64-channel heads (ViT-H: 16)
+        } else {
+            notes.add("text_encoder: attention heads unknown (hidden size " + tok[1] + " is not a multiple of 64 heads);"
+                    + " must come from elsewhere");
+        }
+        return c;
+    }
 }

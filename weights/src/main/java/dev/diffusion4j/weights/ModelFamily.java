@@ -7,9 +7,9 @@ public enum ModelFamily {
     /** Stable Diffusion 1.x inpainting (9-channel U-Net input; same key names as SD1.x). */
     SD1_INPAINT("SD1.x inpainting", true),
     /** Stable Diffusion 2.x (OpenCLIP text encoder). */
-    SD2("SD2.x", false),
+    SD2("SD2.x", true),
     /** Stable Diffusion 2.x inpainting. */
-    SD2_INPAINT("SD2.x inpainting", false),
+    SD2_INPAINT("SD2.x inpainting", true),
     /** Stable Diffusion XL (two text encoders, added time/text embeddings). */
     SDXL("SDXL", false),
     /** Stable Diffusion XL inpainting. */

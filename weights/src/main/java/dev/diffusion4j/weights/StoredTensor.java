@@ -119,6 +119,21 @@ public final class StoredTensor {
         return new StoredTensor(file, name, dtype, newShape, data);
     }
 
+    /**
+     * Rows {@code [from, from + count)} of the first dimension as a view of the same bytes (e.g. q, k or v of a
+     * fused {@code in_proj_weight [3D, D]}, split without copying).
+     */
+    public StoredTensor rows(long from, long count) {
+        if (shape.length == 0 || from < 0 || count < 0 || from + count > shape[0]) {
+            throw new IllegalArgumentException("rows of '" + name + "': [" + from + ", " + (from + count)
+                    + ") is outside the first dimension of " + Arrays.toString(shape));
+        }
+        long rowBytes = shape[0] == 0 ? 0 : data.byteSize() / shape[0];
+        long[] s = shape.clone();
+        s[0] = count;
+        return new StoredTensor(file, name, dtype, s, data.asSlice(from * rowBytes, count * rowBytes));
+    }
+
     /** Element {@code i} (row-major) converted to float32; integer types convert their value. */
     public float getFloat(long i) {
         Objects.checkIndex(i, numel);

@@ -30,7 +30,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * reference's image.
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Generate images with a Stable Diffusion 1.x model (diffusers folder or single-file checkpoint).")
+        description = "Generate images with a Stable Diffusion 1.x/2.x model (diffusers folder or single-file checkpoint).")
 final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -212,6 +212,30 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Enlarge the latents (bilinear) or the decoded image (bicubic, encoded again). Default: ${DEFAULT-VALUE}.")
     String hiresUpscaler;
 
+    @Option(names = "--lora", paramLabel = "PATH[:SCALE]",
+            description = "Merge a LoRA (kohya/A1111 or diffusers/PEFT .safetensors) into the text encoder and U-Net at"
+                    + " SCALE (default 1.0): W' = W + SCALE * (alpha/rank) * up @ down. Repeatable.")
+    java.util.List<String> loras = new java.util.ArrayList<>();
+
+    @Option(names = "--guidance-rescale", defaultValue = "0", paramLabel = "R",
+            description = "diffusers' guidance_rescale in [0, 1] (zero-terminal-SNR models; 0.7 in the paper). Default: ${DEFAULT-VALUE}.")
+    double guidanceRescale;
+
+    /** {@code PATH[:SCALE]}: the scale is the text after the last ':' when it parses as a number (paths may hold ':'). */
+    static StableDiffusion.LoraSpec parseLora(String arg) {
+        int colon = arg.lastIndexOf(':');
+        if (colon > 0) {
+            String tail = arg.substring(colon + 1);
+            try {
+                double scale = Double.parseDouble(tail);
+                return new StableDiffusion.LoraSpec(Path.of(arg.substring(0, colon)), scale);
+            } catch (NumberFormatException e) {
+                // not a scale: the colon belongs to the path
+            }
+        }
+        return new StableDiffusion.LoraSpec(Path.of(arg), 1.0);
+    }
+
     /** The sampler names for picocli's help. */
     static final class SamplerNames implements Iterable<String> {
         @Override
@@ -230,11 +254,25 @@ final class GenerateCommand implements Callable<Integer> {
         }
         StableDiffusion.LoadOptions options = StableDiffusion.LoadOptions.defaults().withTokenizer(tokenizer)
                 .withUnet(unet).withVariant(variant).withConfig(config);
+        for (String l : loras) {
+            StableDiffusion.LoraSpec ls = parseLora(l);
+            if (!Files.isRegularFile(ls.path())) {
+                throw new IllegalArgumentException("--lora " + l + ": no such file " + ls.path());
+            }
+            options = options.withLora(ls.path(), ls.scale());
+        }
         ComputePool pool = threads == null ? ComputePool.shared() : new ComputePool(threads);
         options = options.withBackend(new CpuBackend(pool));
         long t0 = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(model, options)) {
             err.printf(Locale.ROOT, "sd: loaded %s in %.1f s%n", model, (System.nanoTime() - t0) / 1e9);
+            for (StableDiffusion.LoraSpec ls : sd.loras()) {
+                java.util.Map<String, String> un = sd.loraReport().unmatched().getOrDefault(ls.path(), java.util.Map.of());
+                err.printf(Locale.ROOT, "sd: LoRA %s at %.2f: %d weights merged%s%n", ls.path().getFileName(), ls.scale(),
+                        sd.loraReport().merged().getOrDefault(ls.path(), 0), un.isEmpty() ? "" : ", " + un.size()
+                        + " key(s) match nothing:");
+                un.forEach((k, why) -> err.printf("sd:   %s: %s%n", k, why));
+            }
             err.flush();
             if (taesd != null) {
                 sd.loadTaesd(taesd);
@@ -282,7 +320,7 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationRequest.Builder b = GenerationRequest.builder().prompt(prompt).negativePrompt(negativePrompt)
                 .steps(steps).guidanceScale(cfgScale).sampler(sampler).schedule(schedule).spacing(spacing)
                 .seed(seed != null ? seed : new java.security.SecureRandom().nextLong() & 0xFFFFFFFFL)
-                .batchSize(batch).clipSkip(clipSkip).maskBlur(maskBlur);
+                .batchSize(batch).clipSkip(clipSkip).maskBlur(maskBlur).guidanceRescale(guidanceRescale);
         if (sampler != null) {
             SamplerCatalog.diffusersClass(sampler);
         }

@@ -132,4 +132,46 @@ class GenerateCommandTest {
             assertFalse(Files.exists(out), "a file was written for " + String.join(" ", args));
         }
     }
+
+    @Test
+    void loraAndSd2MatchTheReferencePngs() throws Exception {
+        Path v = fixtures().resolve("variants");
+        Path out = tmp.resolve("lora.png");
+        Run r = run("generate", "--model", v.resolve("sd1_base").toString(), "--prompt",
+                "a portrait of a knight in shining armor", "--seed", "6002", "--steps", "4", "--cfg-scale", "7.5",
+                "--sampler", "euler", "--width", "96", "--height", "64",
+                "--lora", v.resolve("lora/lora_kohya_f16.safetensors") + ":0.8", "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("LoRA lora_kohya_f16.safetensors at 0.80: 108 weights merged\n"),
+                r.err());
+        int d = maxChannelDiff(ImageIO.read(v.resolve("lora/txt2img/image.png").toFile()), ImageIO.read(out.toFile()));
+        System.out.println("sd generate --lora: image max channel diff " + d);
+        assertTrue(d <= 2, "LoRA image differs by " + d);
+
+        Path sd2 = tmp.resolve("sd2.png");
+        r = run("generate", "--model", v.resolve("sd2_v/sd2_v_tiny_single_file_f16.safetensors").toString(),
+                "--config", v.resolve("sd2_v/pipeline").toString(),
+                "--prompt", "a photograph of an astronaut riding a horse", "--seed", "2400", "--steps", "5",
+                "--sampler", "euler", "--spacing", "linspace", "--width", "128", "--height", "64", "--output", sd2.toString());
+        assertEquals(0, r.exit(), r.err());
+        d = maxChannelDiff(ImageIO.read(v.resolve("sd2_v/txt2img_euler/image.png").toFile()), ImageIO.read(sd2.toFile()));
+        System.out.println("sd generate SD2 single file: image max channel diff " + d);
+        assertTrue(d <= 2, "SD2 image differs by " + d);
+
+        r = run("generate", "--model", v.resolve("sd1_base").toString(), "--prompt", "x", "--guidance-rescale", "1.5");
+        assertTrue(r.exit() != 0 && r.err().contains("guidance rescale"), r.err());
+        r = run("generate", "--model", v.resolve("sd1_base").toString(), "--prompt", "x", "--lora", tmp.resolve("none.safetensors") + ":0.5");
+        assertTrue(r.exit() != 0 && r.err().contains("no such file"), r.err());
+    }
+
+    @Test
+    void loraArgumentParsing() {
+        assertEquals(new dev.diffusion4j.core.StableDiffusion.LoraSpec(Path.of("a/b.safetensors"), 0.8),
+                GenerateCommand.parseLora("a/b.safetensors:0.8"));
+        assertEquals(new dev.diffusion4j.core.StableDiffusion.LoraSpec(Path.of("a/b.safetensors"), 1.0),
+                GenerateCommand.parseLora("a/b.safetensors"));
+        assertEquals(new dev.diffusion4j.core.StableDiffusion.LoraSpec(Path.of("C:/x.safetensors"), 1.0),
+                GenerateCommand.parseLora("C:/x.safetensors"));
+        assertEquals(-0.5, GenerateCommand.parseLora("x.safetensors:-0.5").scale());
+    }
 }
