@@ -17,7 +17,8 @@ import jdk.incubator.vector.VectorSpecies;
  * (K rows padded to a multiple of 4 keys, V rows to a multiple of 4 channels). A task owns one block of
  * {@code BQ} queries of one head; it transposes them to {@code Qt [d][BQ]} and walks the key blocks:
  * <ol>
- *   <li>{@code S^T [BK][BQ] = K_block · Qt} (micro-kernel: 4 broadcast keys × up to 4 query vectors);</li>
+ *   <li>{@code S^T [BK][BQ] = K_block · Qt} (micro-kernel: 4 broadcast keys × up to 4 query vectors; blocks
+ *       of 64 keys, or all keys in one block when there are at most 128);</li>
  *   <li>per query lane: running maximum {@code m}, {@code P = 2^(S - m)}, running sum {@code l}, and the
  *       factor {@code alpha = 2^(m_old - m_new)} for what was accumulated before; all lane-wise, so no
  *       horizontal reductions;</li>
@@ -28,8 +29,9 @@ import jdk.incubator.vector.VectorSpecies;
  * so head sizes like 40 or 17 need no masked vectors.
  *
  * <p>Scores are kept in base 2: q is pre-multiplied by {@code scale · log2(e)} so the softmax needs
- * {@code 2^x}, computed by {@link #exp2Neg} (range reduction to {@code [-0.5, 0.5]}, a degree-6 minimax
- * polynomial, within about 1 ulp). It is faster here than {@code lanewise(VectorOperators.EXP)}.
+ * {@code 2^x}, computed as in {@link #exp2Neg} (range reduction to {@code [-0.5, 0.5]}, a degree-6 minimax
+ * polynomial, within about 1 ulp). Measured on the whole kernel it was a little faster than
+ * {@code lanewise(VectorOperators.EXP)} (0.43 against 0.41 of the FMA peak, 4096 tokens × 8 heads × 40).
  */
 public final class Attention {
     private static final VectorSpecies<Float> SP = FloatVector.SPECIES_PREFERRED;
