@@ -14,6 +14,7 @@ import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.Checkpoint;
 import dev.diffusion4j.weights.CheckpointException;
+import dev.diffusion4j.weights.HuggingFaceHub;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -179,41 +180,47 @@ public final class StableDiffusion implements AutoCloseable {
         };
     }
 
-    /**
-     * The tokenizer folder: the explicit one, the model's {@code tokenizer/}, else the local Hugging Face cache of
-     * {@code openai/clip-vit-large-patch14} (SD 1.x's tokenizer).
-     */
+    /** The Hub repo whose {@code vocab.json} and {@code merges.txt} SD 1.x's tokenizer is. */
+    public static final String SD1_TOKENIZER_REPO = "openai/clip-vit-large-patch14";
+
+    /** {@link #tokenizerFolder(Path, Path, HuggingFaceHub)} with the environment's Hub settings and no progress. */
     static Path tokenizerFolder(Path model, Path explicit) throws IOException {
+        return tokenizerFolder(model, explicit, HuggingFaceHub.fromEnvironment());
+    }
+
+    /**
+     * The tokenizer folder of {@code model}: the explicit one, the model's {@code tokenizer/}, else a snapshot of
+     * {@code openai/clip-vit-large-patch14} (SD 1.x's tokenizer) in the Hugging Face cache, else its
+     * {@code vocab.json} and {@code merges.txt} downloaded from the Hub into that cache (about 1.5 MB, once).
+     *
+     * @param hub where to look and download ({@link HuggingFaceHub#fromEnvironment()} plus a progress listener)
+     * @throws IOException offline with no cached copy: one line naming the two files and where to put them
+     */
+    public static Path tokenizerFolder(Path model, Path explicit, HuggingFaceHub hub) throws IOException {
         if (explicit != null) {
             return explicit;
         }
         if (Files.isDirectory(model) && Files.isRegularFile(model.resolve("tokenizer/vocab.json"))) {
             return model.resolve("tokenizer");
         }
-        Path cache = huggingFaceHubCache().resolve("models--openai--clip-vit-large-patch14/snapshots");
+        List<String> files = List.of("vocab.json", "merges.txt");
+        Path cache = hub.repoFolder(SD1_TOKENIZER_REPO).resolve("snapshots");
         if (Files.isDirectory(cache)) {
             try (Stream<Path> snapshots = Files.list(cache)) {
                 for (Path s : (Iterable<Path>) snapshots.sorted()::iterator) {
-                    if (Files.isRegularFile(s.resolve("vocab.json")) && Files.isRegularFile(s.resolve("merges.txt"))) {
+                    if (files.stream().allMatch(f -> Files.isRegularFile(s.resolve(f)))) {
                         return s;
                     }
                 }
             }
         }
-        throw new IOException(model + " has no tokenizer: pass a folder with vocab.json and merges.txt (e.g. "
-                + "openai/clip-vit-large-patch14's), or put those two files in " + cache + "/<any>/");
-    }
-
-    private static Path huggingFaceHubCache() {
-        String hubCache = System.getenv("HF_HUB_CACHE");
-        if (hubCache != null && !hubCache.isBlank()) {
-            return Path.of(hubCache);
+        try {
+            return hub.download(SD1_TOKENIZER_REPO, "main", files);
+        } catch (HuggingFaceHub.OfflineException e) {
+            throw new IOException(model + " has no tokenizer and the Hub cannot be reached (" + e.reason() + ") to fetch "
+                    + SD1_TOKENIZER_REPO + "'s vocab.json and merges.txt: put those two files in " + cache
+                    + "/<any>/, or pass a folder with them (sd --tokenizer DIR, LoadOptions.withTokenizer)", e);
         }
-        String hfHome = System.getenv("HF_HOME");
-        if (hfHome != null && !hfHome.isBlank()) {
-            return Path.of(hfHome, "hub");
-        }
-        return Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub");
     }
 
     /** The model's {@code scheduler/scheduler_config.json}, else SD 1.5's (PNDM). */

@@ -1,6 +1,7 @@
 package dev.diffusion4j.weights;
 
 import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.function.LongSupplier;
 
@@ -39,7 +40,15 @@ public interface HubDownloadListener {
      * terminal) the line is rewritten in place.
      */
     static HubDownloadListener console(PrintStream out, boolean carriageReturn, long intervalMillis) {
-        return new Console(out, carriageReturn, intervalMillis, System::nanoTime);
+        return console(new PrintWriter(out, true), "", carriageReturn, intervalMillis);
+    }
+
+    /**
+     * {@link #console(PrintStream, boolean, long)} on a writer (picocli's error writer), each line starting with
+     * {@code prefix} ("sd: ").
+     */
+    static HubDownloadListener console(PrintWriter out, String prefix, boolean carriageReturn, long intervalMillis) {
+        return new Console(out, prefix, carriageReturn, intervalMillis, System::nanoTime);
     }
 
     /**
@@ -73,7 +82,8 @@ public interface HubDownloadListener {
 
     /** The console listener; the clock is a parameter so tests can drive it. */
     final class Console implements HubDownloadListener {
-        private final PrintStream out;
+        private final PrintWriter out;
+        private final String prefix;
         private final boolean carriageReturn;
         private final long intervalNanos;
         private final LongSupplier clock;
@@ -81,8 +91,9 @@ public interface HubDownloadListener {
         private long startBytes;
         private long lastPrint;
 
-        Console(PrintStream out, boolean carriageReturn, long intervalMillis, LongSupplier clock) {
+        Console(PrintWriter out, String prefix, boolean carriageReturn, long intervalMillis, LongSupplier clock) {
             this.out = out;
+            this.prefix = prefix;
             this.carriageReturn = carriageReturn;
             this.intervalNanos = intervalMillis * 1_000_000L;
             this.clock = clock;
@@ -93,8 +104,9 @@ public interface HubDownloadListener {
             startNanos = clock.getAsLong();
             startBytes = resumedFrom;
             lastPrint = startNanos;
-            out.println("downloading " + file + (size >= 0 ? String.format(Locale.ROOT, " (%.1f MB)", size / 1e6) : "")
+            out.println(prefix + "downloading " + file + (size >= 0 ? String.format(Locale.ROOT, " (%.1f MB)", size / 1e6) : "")
                     + (resumedFrom > 0 ? String.format(Locale.ROOT, ", resuming at %.1f MB", resumedFrom / 1e6) : ""));
+            out.flush();
         }
 
         @Override
@@ -104,7 +116,7 @@ public interface HubDownloadListener {
                 return;
             }
             lastPrint = now;
-            String s = line(file, done, size, rate(done, now));
+            String s = prefix + line(file, done, size, rate(done, now));
             if (carriageReturn) {
                 out.print("\r" + s + "   ");
             } else {
@@ -115,14 +127,14 @@ public interface HubDownloadListener {
 
         @Override
         public void finished(String file, long size) {
-            String s = line(file, size, size, rate(size, clock.getAsLong()));
+            String s = prefix + line(file, size, size, rate(size, clock.getAsLong()));
             out.println(carriageReturn ? "\r" + s + "   " : s);
             out.flush();
         }
 
         @Override
         public void note(String message) {
-            out.println(message);
+            out.println(prefix + message);
             out.flush();
         }
 

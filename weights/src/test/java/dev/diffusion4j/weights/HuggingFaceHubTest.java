@@ -337,7 +337,7 @@ class HuggingFaceHubTest {
         assertEquals("1h02m", HubDownloadListener.duration(3725));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         AtomicLong now = new AtomicLong();
-        HubDownloadListener c = new HubDownloadListener.Console(new PrintStream(bytes, true, StandardCharsets.UTF_8), false,
+        HubDownloadListener c = new HubDownloadListener.Console(new java.io.PrintWriter(new PrintStream(bytes, true, StandardCharsets.UTF_8), true), "sd: ", false,
                 1000, now::get);
         c.started("f", 100_000_000, 0);
         now.set(500_000_000L);
@@ -346,7 +346,7 @@ class HuggingFaceHubTest {
         c.progress("f", 20_000_000, 100_000_000);
         c.finished("f", 100_000_000);
         String out = bytes.toString(StandardCharsets.UTF_8);
-        assertEquals("downloading f (100.0 MB)\nf  20.0/100.0 MB  10.0 MB/s  ETA 8s\nf  100.0/100.0 MB  50.0 MB/s  ETA 0s\n",
+        assertEquals("sd: downloading f (100.0 MB)\nsd: f  20.0/100.0 MB  10.0 MB/s  ETA 8s\nsd: f  100.0/100.0 MB  50.0 MB/s  ETA 0s\n",
                 out.replace(System.lineSeparator(), "\n"));
     }
 }
