@@ -135,8 +135,11 @@ public final class StableDiffusion implements AutoCloseable {
             CLIPTextModel text = CLIPTextModel.of(textConfig,
                     key -> textCk.contains("text_encoder", key) ? textCk.tensor("text_encoder", key) : null,
                     CLIPTextModel.DIFFUSERS_PREFIX, backend);
+            // A config folder without tokenizer/ falls through to the Hugging Face cache (and the Hub) as no folder does.
+            Path cfgTokenizer = cfgDir != null && Files.isRegularFile(cfgDir.resolve("tokenizer/vocab.json"))
+                    ? cfgDir.resolve("tokenizer") : null;
             CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerFolder(path,
-                    options.tokenizer() != null || cfgDir == null ? options.tokenizer() : cfgDir.resolve("tokenizer")));
+                    options.tokenizer() != null ? options.tokenizer() : cfgTokenizer));
             SchedulerConfig scheduler = schedulerConfig(cfgDir != null ? cfgDir : path);
             String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
             return new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer, text, unet, vae,

@@ -34,6 +34,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -113,6 +119,12 @@ public final class HuggingFaceHub {
             "[^/.]+\\.([A-Za-z0-9_]+)(?:-\\d+-of-\\d+)?\\.safetensors|[^/.]+\\.safetensors\\.index\\.([A-Za-z0-9_]+)\\.json");
     private static final int MAX_REDIRECTS = 5;
     private static final int ATTEMPTS = 3;
+    /** Closes download bodies that stall; one daemon thread for all downloads. */
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "hf-download-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final Path cacheDir;
     private final URI endpoint;
@@ -319,6 +331,37 @@ public final class HuggingFaceHub {
     }
 
     /**
+     * Downloads a repo's CLIP tokenizer and returns its folder: {@code tokenizer/} of a diffusers pipeline repo, else
+     * the root of a tokenizer/model repo ({@code openai/clip-vit-large-patch14}); {@code vocab.json},
+     * {@code merges.txt} and, where present, {@code tokenizer_config.json} and {@code special_tokens_map.json}.
+     * Offline, a cached snapshot with them is used.
+     */
+    public Path downloadTokenizer(String repoId, String revision) throws IOException {
+        List<String> names = List.of("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json");
+        RepoInfo info;
+        try {
+            info = info(repoId, revision);
+        } catch (OfflineException e) {
+            Optional<Path> snap = cachedSnapshot(repoId, revision);
+            for (String dir : List.of("tokenizer/", "")) {
+                if (snap.isPresent() && Files.isRegularFile(snap.get().resolve(dir + "vocab.json"))
+                        && Files.isRegularFile(snap.get().resolve(dir + "merges.txt"))) {
+                    return dir.isEmpty() ? snap.get() : snap.get().resolve("tokenizer");
+                }
+            }
+            throw offlineError(repoId, e.reason(), e.getCause(), List.of("tokenizer/vocab.json", "tokenizer/merges.txt"));
+        }
+        String dir = info.paths().contains("tokenizer/vocab.json") ? "tokenizer/" : "";
+        if (!info.paths().contains(dir + "vocab.json") || !info.paths().contains(dir + "merges.txt")) {
+            throw new IOException(repoId + " has no CLIP tokenizer (vocab.json and merges.txt, at the root or in tokenizer/)");
+        }
+        List<String> files = names.stream().map(n -> dir + n).filter(info.paths()::contains).toList();
+        Path snap = download(info, files);
+        writeRef(repoId, revision, info.commit());
+        return dir.isEmpty() ? snap : snap.resolve("tokenizer");
+    }
+
+    /**
      * Downloads {@code files} of the repo at {@code revision} (reusing cached ones) and returns the snapshot folder.
      * Offline, the cached snapshot is returned when it has all of them.
      */
@@ -462,7 +505,7 @@ public final class HuggingFaceHub {
                 startedReported = true;
             } else {
                 listener.note(String.format(Locale.ROOT, "%s: connection lost (%s), resuming at %d bytes (try %d of %d)",
-                        file, causeText(last), have, attempt, ATTEMPTS));
+                        file, last.getMessage() != null ? last.getMessage() : causeText(last), have, attempt, ATTEMPTS));
             }
             try {
                 fetchOnce(repoId, file, meta, part, have);
@@ -517,16 +560,41 @@ public final class HuggingFaceHub {
             }
         }
         long done = append ? have : 0;
-        try (InputStream in = r.body();
-                OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+        // The request timeout covers only the headers: a watchdog closes the body when no byte comes for that long,
+        // which ends the blocked read with an IOException (and the retry resumes with Range).
+        AtomicLong lastRead = new AtomicLong(System.nanoTime());
+        AtomicBoolean stalled = new AtomicBoolean();
+        InputStream in = r.body();
+        long period = Math.max(10, Math.min(1000, timeout.toMillis() / 4));
+        ScheduledFuture<?> dog = WATCHDOG.scheduleWithFixedDelay(() -> {
+            if (System.nanoTime() - lastRead.get() > timeout.toNanos() && !stalled.getAndSet(true)) {
+                try {
+                    in.close();
+                } catch (IOException ignored) {
+                    // closing is all we want; a failure here leaves the read to fail on its own
+                }
+            }
+        }, period, period, TimeUnit.MILLISECONDS);
+        try (in; OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
             byte[] buf = new byte[1 << 20];
             int n;
             while ((n = in.read(buf)) > 0) {
+                lastRead.set(System.nanoTime());
                 out.write(buf, 0, n);
                 done += n;
                 listener.progress(file, done, meta.size());
             }
+        } catch (IOException e) {
+            if (stalled.get()) {
+                throw new IOException(uri + ": no data for " + seconds(timeout) + " at " + done + " bytes", e);
+            }
+            throw e;
+        } finally {
+            dog.cancel(false);
+        }
+        if (stalled.get()) {
+            throw new IOException(uri + ": no data for " + seconds(timeout) + " at " + done + " bytes");
         }
         if (meta.size() >= 0 && done != meta.size()) {
             throw new IOException(uri + ": the connection ended at " + done + " of " + meta.size() + " bytes");
@@ -697,14 +765,27 @@ public final class HuggingFaceHub {
         if (!isUnreachable(e)) {
             return e;
         }
-        // Name the network failure itself (ConnectException, UnknownHostException...), not a wrapper or a detail.
-        Throwable t = e;
-        while (!(t instanceof ConnectException || t instanceof UnknownHostException || t instanceof HttpTimeoutException
-                || t instanceof UnresolvedAddressException || t instanceof NoRouteToHostException)) {
-            t = t.getCause();
+        // Say what failed in words (the exception names stay in the cause); a DNS failure hides inside a ConnectException.
+        List<Throwable> chain = new ArrayList<>();
+        for (Throwable t = e; t != null && chain.size() < 20; t = t.getCause()) {
+            chain.add(t);
         }
-        String m = t.getMessage();
-        return offlineError(repoId, t.getClass().getSimpleName() + (m == null || m.isBlank() ? "" : ": " + m), e);
+        String why = "cannot connect";
+        if (chain.stream().anyMatch(t -> t instanceof UnknownHostException || t instanceof UnresolvedAddressException)) {
+            why = "DNS lookup of " + endpoint.getHost() + " failed";
+        } else if (chain.stream().anyMatch(t -> t instanceof HttpTimeoutException)) {
+            why = "no answer within " + seconds(timeout);
+        } else if (chain.stream().anyMatch(t -> t instanceof NoRouteToHostException)) {
+            why = "no route to host";
+        } else {
+            for (Throwable t : chain) {
+                if (t instanceof ConnectException && t.getMessage() != null && !t.getMessage().isBlank()) {
+                    why = "cannot connect: " + t.getMessage();
+                    break;
+                }
+            }
+        }
+        return offlineError(repoId, why, e);
     }
 
     private OfflineException offlineError(String repoId, String why, Throwable cause) {
@@ -747,6 +828,10 @@ public final class HuggingFaceHub {
 
     private static String encode(String s) {
         return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    private static String seconds(Duration d) {
+        return String.format(Locale.ROOT, "%.1f s", d.toMillis() / 1e3);
     }
 
     private static long parseLong(String s) {

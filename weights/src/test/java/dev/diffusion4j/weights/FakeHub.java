@@ -56,6 +56,8 @@ final class FakeHub implements AutoCloseable {
     final List<Seen> seen = Collections.synchronizedList(new ArrayList<>());
     /** sha256 → bytes after which the next CDN GET of that blob is cut off (once). */
     final Map<String, Integer> cutOnce = new ConcurrentHashMap<>();
+    /** sha256 → bytes after which the next CDN GET of that blob stalls (once) until the server stops. */
+    final Map<String, Integer> stallOnce = new ConcurrentHashMap<>();
     /** sha256 → bytes the CDN serves instead of the right ones (a corrupted download). */
     final Map<String, byte[]> corrupt = new ConcurrentHashMap<>();
     private final HttpServer server;
@@ -209,6 +211,19 @@ final class FakeHub implements AutoCloseable {
             out.flush();
             // Drop the connection mid-body, as a network failure would: the server closes it on a handler error.
             throw new IOException("cut");
+        }
+        Integer stall = stallOnce.remove(sha);
+        if (stall != null) {
+            ex.sendResponseHeaders(status, data.length - from);
+            OutputStream out = ex.getResponseBody();
+            out.write(data, from, stall - from);
+            out.flush();
+            try {
+                Thread.sleep(20_000); // a silent connection; the server's shutdownNow interrupts it
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IOException("stalled");
         }
         byte[] body = java.util.Arrays.copyOfRange(data, from, data.length);
         send(ex, status, body);
