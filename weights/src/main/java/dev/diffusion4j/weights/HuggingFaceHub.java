@@ -271,14 +271,16 @@ public final class HuggingFaceHub {
             throw offlineError(repoId, "HF_HUB_OFFLINE is set", null);
         }
         URI uri = URI.create(endpoint + "/api/models/" + repoId + "/revision/" + encode(revision));
-        HttpResponse<byte[]> r;
-        try {
-            r = client.send(request(uri, "GET", -1), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (IOException e) {
-            throw unreachable(repoId, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while asking the Hub about " + repoId, e);
+        HttpResponse<byte[]> r = send(repoId, request(uri, "GET", -1), HttpResponse.BodyHandlers.ofByteArray());
+        for (int hop = 0; hop < MAX_REDIRECTS && r.statusCode() >= 300 && r.statusCode() < 400; hop++) {
+            // A renamed repo answers with a redirect to its new name on the same host.
+            Optional<String> loc = r.headers().firstValue("Location");
+            URI next = loc.isPresent() ? uri.resolve(loc.get()) : null;
+            if (next == null || !sameHost(next)) {
+                break;
+            }
+            uri = next;
+            r = send(repoId, request(uri, "GET", -1), HttpResponse.BodyHandlers.ofByteArray());
         }
         checkStatus(repoId, revision, null, r.statusCode(), r.headers());
         Map<String, Object> json = JSON.std.mapFrom(new String(r.body(), StandardCharsets.UTF_8));
@@ -762,30 +764,38 @@ public final class HuggingFaceHub {
     }
 
     private IOException unreachable(String repoId, IOException e) {
+        String why = unreachableReason(e, endpoint.getHost(), timeout);
+        return why == null ? e : offlineError(repoId, why, e);
+    }
+
+    /**
+     * Why {@code e} means the Hub cannot be reached, in words ("DNS lookup of huggingface.co failed", "no answer
+     * within 30.0 s", "cannot connect"), or null when it is another failure. A DNS failure hides inside a
+     * ConnectException, so the whole cause chain is looked at.
+     */
+    static String unreachableReason(Throwable e, String host, Duration timeout) {
         if (!isUnreachable(e)) {
-            return e;
+            return null;
         }
-        // Say what failed in words (the exception names stay in the cause); a DNS failure hides inside a ConnectException.
         List<Throwable> chain = new ArrayList<>();
         for (Throwable t = e; t != null && chain.size() < 20; t = t.getCause()) {
             chain.add(t);
         }
-        String why = "cannot connect";
         if (chain.stream().anyMatch(t -> t instanceof UnknownHostException || t instanceof UnresolvedAddressException)) {
-            why = "DNS lookup of " + endpoint.getHost() + " failed";
-        } else if (chain.stream().anyMatch(t -> t instanceof HttpTimeoutException)) {
-            why = "no answer within " + seconds(timeout);
-        } else if (chain.stream().anyMatch(t -> t instanceof NoRouteToHostException)) {
-            why = "no route to host";
-        } else {
-            for (Throwable t : chain) {
-                if (t instanceof ConnectException && t.getMessage() != null && !t.getMessage().isBlank()) {
-                    why = "cannot connect: " + t.getMessage();
-                    break;
-                }
+            return "DNS lookup of " + host + " failed";
+        }
+        if (chain.stream().anyMatch(t -> t instanceof HttpTimeoutException)) {
+            return "no answer within " + seconds(timeout);
+        }
+        if (chain.stream().anyMatch(t -> t instanceof NoRouteToHostException)) {
+            return "no route to host";
+        }
+        for (Throwable t : chain) {
+            if (t instanceof ConnectException && t.getMessage() != null && !t.getMessage().isBlank()) {
+                return "cannot connect: " + t.getMessage();
             }
         }
-        return offlineError(repoId, why, e);
+        return "cannot connect";
     }
 
     private OfflineException offlineError(String repoId, String why, Throwable cause) {

@@ -53,6 +53,8 @@ final class FakeHub implements AutoCloseable {
     }
 
     final Map<String, Repo> repos = new ConcurrentHashMap<>();
+    /** Old repo name → new one: answered with a relative 307, as the Hub does for renamed repos. */
+    final Map<String, String> renamed = new ConcurrentHashMap<>();
     final List<Seen> seen = Collections.synchronizedList(new ArrayList<>());
     /** sha256 → bytes after which the next CDN GET of that blob is cut off (once). */
     final Map<String, Integer> cutOnce = new ConcurrentHashMap<>();
@@ -80,7 +82,14 @@ final class FakeHub implements AutoCloseable {
         }
     }
 
+    private static final Map<byte[], String> SHA_CACHE = Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+
+    /** The sha256 of {@code b}, remembered per array (the server looks blobs up by it on every request). */
     static String sha256(byte[] b) {
+        return SHA_CACHE.computeIfAbsent(b, FakeHub::computeSha256);
+    }
+
+    private static String computeSha256(byte[] b) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
         } catch (Exception e) {
@@ -105,6 +114,16 @@ final class FakeHub implements AutoCloseable {
         seen.add(new Seen(method, path, ex.getRequestHeaders().getFirst("Range"),
                 ex.getRequestHeaders().getFirst("Authorization")));
         try (ex) {
+            for (Map.Entry<String, String> e : renamed.entrySet()) {
+                for (String prefix : new String[] {"/api/models/", "/"}) {
+                    if (path.startsWith(prefix + e.getKey() + "/")) {
+                        ex.getResponseHeaders().set("Location", prefix + e.getValue() + path.substring(prefix.length()
+                                + e.getKey().length()));
+                        send(ex, 307, new byte[0]);
+                        return;
+                    }
+                }
+            }
             if (path.startsWith("/api/models/")) {
                 api(ex, path.substring("/api/models/".length()));
             } else if (path.startsWith("/cdn/")) {

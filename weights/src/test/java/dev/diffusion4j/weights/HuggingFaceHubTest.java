@@ -295,6 +295,42 @@ class HuggingFaceHubTest {
     }
 
     @Test
+    void aRenamedRepoIsFollowedAndCachedUnderTheNameAskedFor() throws IOException {
+        hub.renamed.put("acme/old-name", REPO);
+        Path snap = client().downloadPipeline("acme/old-name", "main", null);
+        assertEquals(dir.resolve("hub/models--acme--old-name/snapshots/" + COMMIT), snap);
+        assertArrayEquals(unet, Files.readAllBytes(snap.resolve("unet/diffusion_pytorch_model.safetensors")));
+    }
+
+    @Test
+    void aHubThatNeverAnswersIsOfflineAfterTheTimeout() throws IOException {
+        // Connections complete in the backlog but nobody reads or answers.
+        try (ServerSocket silent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress())) {
+            HuggingFaceHub c = client().withEndpoint("http://127.0.0.1:" + silent.getLocalPort())
+                    .withTimeout(Duration.ofMillis(500));
+            long t0 = System.nanoTime();
+            HuggingFaceHub.OfflineException e = assertThrows(HuggingFaceHub.OfflineException.class,
+                    () -> c.downloadPipeline(REPO, "main", null));
+            assertTrue(e.getMessage().contains("(no answer within 0.5 s)"), e.getMessage());
+            assertTrue(System.nanoTime() - t0 < 10e9);
+        }
+    }
+
+    @Test
+    void networkFailuresAreNamedInWords() {
+        Duration t = Duration.ofSeconds(30);
+        java.net.ConnectException dns = new java.net.ConnectException();
+        dns.initCause(new java.nio.channels.UnresolvedAddressException());
+        assertEquals("DNS lookup of huggingface.co failed", HuggingFaceHub.unreachableReason(dns, "huggingface.co", t));
+        assertEquals("DNS lookup of huggingface.co failed",
+                HuggingFaceHub.unreachableReason(new java.net.UnknownHostException("huggingface.co"), "huggingface.co", t));
+        assertEquals("no answer within 30.0 s", HuggingFaceHub.unreachableReason(
+                new java.net.http.HttpConnectTimeoutException("HTTP connect timed out"), "h", t));
+        assertEquals("cannot connect", HuggingFaceHub.unreachableReason(new java.net.ConnectException(), "h", t));
+        assertNull(HuggingFaceHub.unreachableReason(new IOException("HTTP/1.1 header parser received no bytes"), "h", t));
+    }
+
+    @Test
     void offlineTheCachedSnapshotIsUsed() throws IOException {
         Path snap = client().downloadPipeline(REPO, "main", null);
         HuggingFaceHub dead = client().withEndpoint("http://127.0.0.1:" + deadPort());
