@@ -141,8 +141,7 @@ public final class StableDiffusion implements AutoCloseable {
             CLIPTokenizer tokenizer = CLIPTokenizer.load(tokenizerFolder(path,
                     options.tokenizer() != null ? options.tokenizer() : cfgTokenizer));
             SchedulerConfig scheduler = schedulerConfig(cfgDir != null ? cfgDir : path);
-            String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
-            return new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer, text, unet, vae,
+            return new StableDiffusion(displayName(path), backend, tokenizer, text, unet, vae,
                     scheduler, owned);
         } catch (IOException | RuntimeException e) {
             closeAll(owned, e);
@@ -181,6 +180,21 @@ public final class StableDiffusion implements AutoCloseable {
                 return new TreeSet<>(ck.keys(component));
             }
         };
+    }
+
+    /**
+     * The model's name: its file name without {@code .safetensors}, its folder's name, or for a Hugging Face cache
+     * snapshot ({@code models--org--name/snapshots/<commit>}) the repo's name rather than the commit.
+     */
+    static String displayName(Path path) {
+        Path p = path.toAbsolutePath().normalize();
+        if (p.getNameCount() >= 3 && p.getParent().getFileName().toString().equals("snapshots")
+                && p.getParent().getParent().getFileName().toString().startsWith("models--")) {
+            String repo = p.getParent().getParent().getFileName().toString();
+            return repo.substring(repo.lastIndexOf("--") + 2);
+        }
+        String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
+        return name.replaceFirst("\\.safetensors$", "");
     }
 
     /** The Hub repo whose {@code vocab.json} and {@code merges.txt} SD 1.x's tokenizer is. */

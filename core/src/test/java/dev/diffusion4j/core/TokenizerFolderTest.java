@@ -57,6 +57,14 @@ class TokenizerFolderTest {
     }
 
     @Test
+    void aCacheSnapshotIsNamedAfterItsRepo() {
+        assertEquals("stable-diffusion-v1-5", StableDiffusion.displayName(
+                dir.resolve("hub/models--stable-diffusion-v1-5--stable-diffusion-v1-5/snapshots/451f4fe16113bff5a5d2269ed5ad43b0592e9a14")));
+        assertEquals("v1-5-pruned-emaonly", StableDiffusion.displayName(dir.resolve("v1-5-pruned-emaonly.safetensors")));
+        assertEquals("tiny-sd", StableDiffusion.displayName(dir.resolve("tiny-sd")));
+    }
+
+    @Test
     void offlineWithoutACachedCopySaysWhichFilesAndWhere() throws IOException {
         Path model = dir.resolve("model.safetensors");
         Files.writeString(model, "");

@@ -86,6 +86,8 @@ class HubModelsTest {
         assertTrue(Files.isSymbolicLink(snap.resolve("unet/diffusion_pytorch_model.safetensors")));
         assertFalse(Files.exists(snap.resolve("unet/diffusion_pytorch_model.fp16.safetensors")), "no variant asked");
         assertEquals(FolderHub.COMMIT, Files.readString(tmp.resolve("hf/models--acme--tiny-sd/refs/main")));
+        assertEquals("tiny-sd", dev.diffusion4j.core.GenerationParameters.parse(
+                dev.diffusion4j.core.PngFiles.readParameters(fromHub)).fields().get("Model"), "named after the repo, not the commit");
         Run l = run(concat(new String[] {"generate", "--model", f.resolve("models/tiny-sd").toString(), "--output",
             local.toString()}, common));
         assertEquals(0, l.exit(), l.err());
