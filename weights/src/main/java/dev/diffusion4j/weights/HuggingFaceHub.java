@@ -439,8 +439,9 @@ public final class HuggingFaceHub {
         Path blob = blobs.resolve(meta.etag());
         if (!Files.isRegularFile(blob) || (meta.size() >= 0 && Files.size(blob) != meta.size())) {
             Path part = blobs.resolve(meta.etag() + ".incomplete");
-            fetch(info.repoId(), file, meta, part);
-            verify(file, meta, part);
+            Hasher hasher = SHA256.matcher(meta.etag()).matches() ? new Hasher() : null;
+            fetch(info.repoId(), file, meta, part, hasher);
+            verify(file, meta, part, hasher);
             Files.move(part, blob, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         }
         link(blob, target);
@@ -490,7 +491,40 @@ public final class HuggingFaceHub {
     }
 
     /** GETs {@code meta.location} into {@code part}, resuming what is there, retrying a dropped connection. */
-    private void fetch(String repoId, String file, Meta meta, Path part) throws IOException {
+    /** The sha256 of the bytes written so far, so a finished file need not be read again to check it. */
+    private static final class Hasher {
+        final MessageDigest md = newSha256();
+        long fed;
+
+        /** Makes the digest cover exactly the first {@code have} bytes of {@code part} (after a retry or a restart). */
+        void sync(Path part, long have) throws IOException {
+            if (fed == have) {
+                return;
+            }
+            md.reset();
+            fed = 0;
+            if (have > 0) {
+                try (InputStream in = Files.newInputStream(part)) {
+                    byte[] buf = new byte[1 << 20];
+                    int n;
+                    while (fed < have && (n = in.read(buf, 0, (int) Math.min(buf.length, have - fed))) > 0) {
+                        md.update(buf, 0, n);
+                        fed += n;
+                    }
+                }
+            }
+        }
+    }
+
+    private static MessageDigest newSha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void fetch(String repoId, String file, Meta meta, Path part, Hasher hasher) throws IOException {
         IOException last = null;
         boolean startedReported = false;
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -510,7 +544,7 @@ public final class HuggingFaceHub {
                         file, last.getMessage() != null ? last.getMessage() : causeText(last), have, attempt, ATTEMPTS));
             }
             try {
-                fetchOnce(repoId, file, meta, part, have);
+                fetchOnce(repoId, file, meta, part, have, hasher);
                 return;
             } catch (OfflineException | AccessException e) {
                 throw e;
@@ -523,7 +557,7 @@ public final class HuggingFaceHub {
                 + "); run again to resume from " + part, last);
     }
 
-    private void fetchOnce(String repoId, String file, Meta meta, Path part, long have) throws IOException {
+    private void fetchOnce(String repoId, String file, Meta meta, Path part, long have, Hasher hasher) throws IOException {
         URI uri = meta.location();
         HttpResponse<InputStream> r = null;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -562,6 +596,9 @@ public final class HuggingFaceHub {
             }
         }
         long done = append ? have : 0;
+        if (hasher != null) {
+            hasher.sync(part, done);
+        }
         // The request timeout covers only the headers: a watchdog closes the body when no byte comes for that long,
         // which ends the blocked read with an IOException (and the retry resumes with Range).
         AtomicLong lastRead = new AtomicLong(System.nanoTime());
@@ -584,6 +621,10 @@ public final class HuggingFaceHub {
             while ((n = in.read(buf)) > 0) {
                 lastRead.set(System.nanoTime());
                 out.write(buf, 0, n);
+                if (hasher != null) {
+                    hasher.md.update(buf, 0, n);
+                    hasher.fed += n;
+                }
                 done += n;
                 listener.progress(file, done, meta.size());
             }
@@ -604,14 +645,14 @@ public final class HuggingFaceHub {
     }
 
     /** Checks the size and, for LFS files (a sha256 etag), the sha256; a bad file is deleted. */
-    private void verify(String file, Meta meta, Path part) throws IOException {
+    private void verify(String file, Meta meta, Path part, Hasher hasher) throws IOException {
         long size = Files.size(part);
         if (meta.size() >= 0 && size != meta.size()) {
             Files.delete(part);
             throw new IOException(file + ": downloaded " + size + " bytes, expected " + meta.size());
         }
         if (SHA256.matcher(meta.etag()).matches()) {
-            String got = sha256(part);
+            String got = hasher != null && hasher.fed == size ? HexFormat.of().formatHex(hasher.md.digest()) : sha256(part);
             if (!got.equals(meta.etag())) {
                 Files.delete(part);
                 throw new IOException(file + ": sha256 " + got + " does not match the Hub's " + meta.etag()
@@ -622,12 +663,7 @@ public final class HuggingFaceHub {
     }
 
     static String sha256(Path file) throws IOException {
-        MessageDigest md;
-        try {
-            md = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        MessageDigest md = newSha256();
         try (InputStream in = Files.newInputStream(file)) {
             byte[] buf = new byte[1 << 20];
             int n;
