@@ -314,7 +314,11 @@ public final class HuggingFaceHub {
         } catch (OfflineException e) {
             Optional<Path> snap = cachedSnapshot(repoId, revision);
             if (snap.isPresent() && Files.isRegularFile(snap.get().resolve("model_index.json"))) {
-                listener.note("the Hub cannot be reached; using the cached snapshot " + snap.get());
+                List<String> missing = missingWeights(snap.get());
+                if (!missing.isEmpty()) {
+                    throw offlineError(repoId, e.reason(), e.getCause(), missing);
+                }
+                listener.note("offline (" + e.reason() + "): using the cached snapshot " + snap.get());
                 return snap.get();
             }
             throw e;
@@ -330,6 +334,28 @@ public final class HuggingFaceHub {
         download(info, pipelineFiles(info.paths(), index, variant, skipWeightsOf));
         writeRef(repoId, revision, info.commit());
         return snap;
+    }
+
+    /** The weight components of a cached pipeline snapshot with no safetensors file (an earlier download cut short). */
+    private List<String> missingWeights(Path snap) throws IOException {
+        Map<String, Object> index = JSON.std.mapFrom(Files.readString(snap.resolve("model_index.json")));
+        List<String> missing = new ArrayList<>();
+        for (String c : List.of("unet", "vae", "text_encoder", "text_encoder_2")) {
+            if (!(index.get(c) instanceof List<?> l) || l.size() != 2 || l.get(0) == null || skipWeightsOf.contains(c)) {
+                continue;
+            }
+            Path dir = snap.resolve(c);
+            boolean any = false;
+            if (Files.isDirectory(dir)) {
+                try (var files = Files.list(dir)) {
+                    any = files.anyMatch(f -> f.getFileName().toString().endsWith(".safetensors") && Files.isRegularFile(f));
+                }
+            }
+            if (!any) {
+                missing.add(c + "/*.safetensors");
+            }
+        }
+        return missing;
     }
 
     /**

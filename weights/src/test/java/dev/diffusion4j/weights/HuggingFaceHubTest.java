@@ -335,12 +335,19 @@ class HuggingFaceHubTest {
         Path snap = client().downloadPipeline(REPO, "main", null);
         HuggingFaceHub dead = client().withEndpoint("http://127.0.0.1:" + deadPort());
         assertEquals(snap, dead.downloadPipeline(REPO, "main", null));
-        assertTrue(events.stream().anyMatch(e -> e.startsWith("note the Hub cannot be reached")), events.toString());
+        assertTrue(events.stream().anyMatch(e -> e.startsWith("note offline (cannot connect")), events.toString());
         int before = hub.seen.size();
         assertEquals(snap, client().withOffline(true).download(REPO, "main", List.of("tokenizer/vocab.json")));
         assertEquals(before, hub.seen.size(), "HF_HUB_OFFLINE: no request");
         assertThrows(HuggingFaceHub.OfflineException.class,
                 () -> client().withOffline(true).download(REPO, "main", List.of("tokenizer/special_tokens_map.json")));
+
+        // A snapshot whose weights never arrived (a download cut short) is not passed off as complete.
+        Files.delete(snap.resolve("unet/diffusion_pytorch_model.safetensors"));
+        HuggingFaceHub.OfflineException cut = assertThrows(HuggingFaceHub.OfflineException.class,
+                () -> client().withOffline(true).downloadPipeline(REPO, "main", null));
+        assertTrue(cut.getMessage().contains("(unet/*.safetensors)") && cut.getMessage().contains("HF_HUB_OFFLINE"),
+                cut.getMessage());
     }
 
     @Test
