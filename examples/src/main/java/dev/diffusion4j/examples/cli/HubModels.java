@@ -48,7 +48,13 @@ final class HubModels {
             return model;
         }
         String s = model.toString();
-        Path snap = hub(err).downloadPipeline(repo(s), revision(s), variant);
+        Path snap;
+        try {
+            snap = hub(err).downloadPipeline(repo(s), revision(s), variant);
+        } catch (HuggingFaceHub.AccessException e) {
+            // "models/tiny-sd" may be a mistyped local folder rather than a repo: say both.
+            throw new IOException("no local file or folder " + model.toAbsolutePath() + ", and " + e.getMessage(), e);
+        }
         err.println("sd: " + repo(s) + " is in " + snap);
         err.flush();
         return snap;

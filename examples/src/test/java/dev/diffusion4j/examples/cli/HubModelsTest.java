@@ -174,6 +174,16 @@ class HubModelsTest {
         assertTrue(t.err().startsWith("sd: cannot reach"), t.err());
     }
 
+    @Test
+    void anUnknownRepoAlsoSaysThereIsNoSuchLocalPath() {
+        Run r = run("generate", "--model", "models/tny-sd", "--prompt", "x", "--output", tmp.resolve("n.png").toString());
+        assertEquals(1, r.exit());
+        String line = r.err().strip();
+        assertFalse(line.contains("\n"), line);
+        assertTrue(line.startsWith("sd: no local file or folder ") && line.contains("models/tny-sd"), line);
+        assertTrue(line.contains("the Hub refused models/tny-sd"), line);
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
