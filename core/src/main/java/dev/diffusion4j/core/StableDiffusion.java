@@ -16,6 +16,7 @@ import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.Checkpoint;
 import dev.diffusion4j.weights.CheckpointException;
+import dev.diffusion4j.weights.HuggingFaceHub;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -182,6 +183,8 @@ public final class StableDiffusion implements AutoCloseable {
         this.sources = sources;
         this.loras = List.copyOf(loras);
         this.loraReport = loraReport;
+        // A derived instance sees the base's TAESD; files attached later stay owned by whoever attached them.
+        this.taesd = base.taesd;
     }
 
     /** Loads a diffusers folder or a single-file checkpoint with default options. */
@@ -225,8 +228,10 @@ public final class StableDiffusion implements AutoCloseable {
             CLIPTextConfig textConfig = CLIPTextConfig.fromMap(textCfg.asMap());
             StateDict textWeights = stateDict(ck, "text_encoder");
             CLIPTextModel text = CLIPTextModel.of(textConfig, textWeights::find, CLIPTextModel.DIFFUSERS_PREFIX, backend);
-            Path explicitTokenizer = options.tokenizer() != null || cfgDir == null ? options.tokenizer()
-                    : cfgDir.resolve("tokenizer");
+            // A config folder without tokenizer/ falls through to the Hugging Face cache (and the Hub) as no folder does.
+            Path cfgTokenizer = cfgDir != null && Files.isRegularFile(cfgDir.resolve("tokenizer/vocab.json"))
+                    ? cfgDir.resolve("tokenizer") : null;
+            Path explicitTokenizer = options.tokenizer() != null ? options.tokenizer() : cfgTokenizer;
             boolean sd2 = ck.family() == dev.diffusion4j.weights.ModelFamily.SD2
                     || ck.family() == dev.diffusion4j.weights.ModelFamily.SD2_INPAINT;
             CLIPTokenizer tokenizer = CLIPTokenizer.load(sd2 && explicitTokenizer == null && !Files.isDirectory(path)
@@ -238,10 +243,9 @@ public final class StableDiffusion implements AutoCloseable {
                 ck.config("scheduler").get().forEach(sb::set);
                 scheduler = sb.build();
             }
-            String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
             SdxlConditioning sdxl = ck.components().contains("text_encoder_2")
                     ? sdxlConditioning(ck, path, cfgDir, options, backend) : null;
-            StableDiffusion base = new StableDiffusion(name.replaceFirst("\\.safetensors$", ""), backend, tokenizer,
+            StableDiffusion base = new StableDiffusion(displayName(path), backend, tokenizer,
                     text, unet, vae, scheduler, List.of(), sdxl);
             Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text);
             StableDiffusion model = new StableDiffusion(base, text, unet, scheduler, owned, sources, List.of(),
@@ -335,28 +339,61 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
-     * The tokenizer folder: the explicit one, the model's {@code tokenizer/}, else the local Hugging Face cache of
-     * {@code openai/clip-vit-large-patch14} (SD 1.x's tokenizer).
+     * The model's name: its file name without {@code .safetensors}, its folder's name, or for a Hugging Face cache
+     * snapshot ({@code models--org--name/snapshots/<commit>}) the repo's name rather than the commit.
      */
+    static String displayName(Path path) {
+        Path p = path.toAbsolutePath().normalize();
+        if (p.getNameCount() >= 3 && p.getParent().getFileName().toString().equals("snapshots")
+                && p.getParent().getParent().getFileName().toString().startsWith("models--")) {
+            String repo = p.getParent().getParent().getFileName().toString();
+            return repo.substring(repo.lastIndexOf("--") + 2);
+        }
+        String name = path.getFileName() == null ? path.toString() : path.getFileName().toString();
+        return name.replaceFirst("\\.safetensors$", "");
+    }
+
+    /** The Hub repo whose {@code vocab.json} and {@code merges.txt} SD 1.x's tokenizer is. */
+    public static final String SD1_TOKENIZER_REPO = "openai/clip-vit-large-patch14";
+
+    /** {@link #tokenizerFolder(Path, Path, HuggingFaceHub)} with the environment's Hub settings and no progress. */
     static Path tokenizerFolder(Path model, Path explicit) throws IOException {
+        return tokenizerFolder(model, explicit, HuggingFaceHub.fromEnvironment());
+    }
+
+    /**
+     * The tokenizer folder of {@code model}: the explicit one, the model's {@code tokenizer/}, else a snapshot of
+     * {@code openai/clip-vit-large-patch14} (SD 1.x's tokenizer) in the Hugging Face cache, else its
+     * {@code vocab.json} and {@code merges.txt} downloaded from the Hub into that cache (about 1.5 MB, once).
+     *
+     * @param hub where to look and download ({@link HuggingFaceHub#fromEnvironment()} plus a progress listener)
+     * @throws IOException offline with no cached copy: one line naming the two files and where to put them
+     */
+    public static Path tokenizerFolder(Path model, Path explicit, HuggingFaceHub hub) throws IOException {
         if (explicit != null) {
             return explicit;
         }
         if (Files.isDirectory(model) && Files.isRegularFile(model.resolve("tokenizer/vocab.json"))) {
             return model.resolve("tokenizer");
         }
-        Path cache = huggingFaceHubCache().resolve("models--openai--clip-vit-large-patch14/snapshots");
+        List<String> files = List.of("vocab.json", "merges.txt");
+        Path cache = hub.repoFolder(SD1_TOKENIZER_REPO).resolve("snapshots");
         if (Files.isDirectory(cache)) {
             try (Stream<Path> snapshots = Files.list(cache)) {
                 for (Path s : (Iterable<Path>) snapshots.sorted()::iterator) {
-                    if (Files.isRegularFile(s.resolve("vocab.json")) && Files.isRegularFile(s.resolve("merges.txt"))) {
+                    if (files.stream().allMatch(f -> Files.isRegularFile(s.resolve(f)))) {
                         return s;
                     }
                 }
             }
         }
-        throw new IOException(model + " has no tokenizer: pass a folder with vocab.json and merges.txt (e.g. "
-                + "openai/clip-vit-large-patch14's), or put those two files in " + cache + "/<any>/");
+        try {
+            return hub.download(SD1_TOKENIZER_REPO, "main", files);
+        } catch (HuggingFaceHub.OfflineException e) {
+            throw new IOException(model + " has no tokenizer and the Hub cannot be reached (" + e.reason() + ") to fetch "
+                    + SD1_TOKENIZER_REPO + "'s vocab.json and merges.txt: put those two files in " + cache
+                    + "/<any>/, or pass a folder with them (sd --tokenizer DIR, LoadOptions.withTokenizer)", e);
+        }
     }
 
     /**
@@ -364,10 +401,10 @@ public final class StableDiffusion implements AutoCloseable {
      * CLIP ViT-L's: its vocabulary is the same but it pads with EOS, and SD 2.x (OpenCLIP) pads with {@code "!"} (id 0).
      */
     static Path sd2TokenizerFolder(Path model) throws IOException {
-        Path hub = huggingFaceHubCache();
+        HuggingFaceHub hub = HuggingFaceHub.fromEnvironment();
         for (String repo : List.of("stable-diffusion-2-1", "stable-diffusion-2-1-base", "stable-diffusion-2",
                 "stable-diffusion-2-base")) {
-            Path snapshots = hub.resolve("models--stabilityai--" + repo + "/snapshots");
+            Path snapshots = hub.repoFolder("stabilityai/" + repo).resolve("snapshots");
             if (Files.isDirectory(snapshots)) {
                 try (Stream<Path> s = Files.list(snapshots)) {
                     for (Path snap : (Iterable<Path>) s.sorted()::iterator) {
@@ -381,7 +418,7 @@ public final class StableDiffusion implements AutoCloseable {
         }
         throw new IOException(model + " is an SD 2.x checkpoint and has no tokenizer: pass an SD 2.x tokenizer folder"
                 + " (pad token \"!\"; --tokenizer / LoadOptions.withTokenizer) or a diffusers config folder (--config), or"
-                + " put stabilityai/stable-diffusion-2-1's tokenizer/ in " + hub);
+                + " put stabilityai/stable-diffusion-2-1's tokenizer/ in " + hub.cacheDir());
     }
 
     /**
@@ -405,16 +442,9 @@ public final class StableDiffusion implements AutoCloseable {
         return java.util.Optional.empty();
     }
 
+    /** The Hugging Face hub cache folder of the environment's settings. */
     private static Path huggingFaceHubCache() {
-        String hubCache = System.getenv("HF_HUB_CACHE");
-        if (hubCache != null && !hubCache.isBlank()) {
-            return Path.of(hubCache);
-        }
-        String hfHome = System.getenv("HF_HOME");
-        if (hfHome != null && !hfHome.isBlank()) {
-            return Path.of(hfHome, "hub");
-        }
-        return Path.of(System.getProperty("user.home"), ".cache", "huggingface", "hub");
+        return HuggingFaceHub.fromEnvironment().cacheDir();
     }
 
     /** The model's {@code scheduler/scheduler_config.json}, else SD 1.5's (PNDM). */

@@ -35,8 +35,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A diffusers folder or a single-file .safetensors checkpoint.")
+    @Option(names = "--model", required = true, paramLabel = "PATH|REPO",
+            description = "A diffusers folder, a single-file .safetensors checkpoint, or a Hugging Face repo id "
+                    + "(org/name[@revision]) downloaded into the Hugging Face cache (HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT).")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
@@ -261,10 +262,12 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();
         GenerationRequest request = request();
+        model = HubModels.pipeline(model, variant, err);
         if (!Files.exists(model)) {
             throw new IllegalArgumentException("model " + model + " does not exist (a diffusers folder or a .safetensors file)");
         }
-        StableDiffusion.LoadOptions options = StableDiffusion.LoadOptions.defaults().withTokenizer(tokenizer)
+        StableDiffusion.LoadOptions options = StableDiffusion.LoadOptions.defaults()
+                .withTokenizer(HubModels.tokenizerFor(model, tokenizer, config, err))
                 .withUnet(unet).withVariant(variant).withConfig(config);
         for (String l : loras) {
             StableDiffusion.LoraSpec ls = parseLora(l);

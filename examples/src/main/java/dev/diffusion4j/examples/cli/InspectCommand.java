@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
         description = "Show the layout and family of a model folder or safetensors file, its tensor count, parameters"
                 + " and bytes per dtype, and which keys are unused, ignored or missing.")
 final class InspectCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "FILE|DIR", description = "A diffusers folder, component folder or .safetensors file.")
+    @Parameters(index = "0", paramLabel = "FILE|DIR|REPO", description = "A diffusers folder, component folder or "
+            + ".safetensors file, or a Hugging Face repo id (org/name[@revision]), downloaded into the Hugging Face cache.")
     Path path;
 
     @Option(names = "--tensors", description = "List every tensor (name, dtype, shape) in file order.")
@@ -50,7 +51,7 @@ final class InspectCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        try (Checkpoint ck = Checkpoint.open(path, new Checkpoint.Options(variant, true))) {
+        try (Checkpoint ck = Checkpoint.open(HubModels.pipeline(path, variant, err), new Checkpoint.Options(variant, true))) {
             print(out, ck);
             out.flush();
             return 0;

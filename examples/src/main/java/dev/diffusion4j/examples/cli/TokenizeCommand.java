@@ -19,8 +19,9 @@ final class TokenizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A diffusers folder (its tokenizer/ is used) or a tokenizer folder (vocab.json, merges.txt).")
+    @Option(names = "--model", required = true, paramLabel = "PATH|REPO",
+            description = "A diffusers folder (its tokenizer/ is used), a tokenizer folder (vocab.json, merges.txt), or a "
+                    + "Hugging Face repo id (org/name[@revision]; only its tokenizer files are downloaded).")
     Path model;
 
     @Parameters(paramLabel = "PROMPT", description = "The prompt.")
@@ -28,7 +29,8 @@ final class TokenizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path folder = Files.isRegularFile(model.resolve("tokenizer/vocab.json")) ? model.resolve("tokenizer") : model;
+        Path local = HubModels.tokenizer(model, spec.commandLine().getErr());
+        Path folder = Files.isRegularFile(local.resolve("tokenizer/vocab.json")) ? local.resolve("tokenizer") : local;
         if (!Files.isRegularFile(folder.resolve("vocab.json"))) {
             throw new IllegalArgumentException(model + " has no tokenizer (vocab.json and merges.txt, or tokenizer/ with them)");
         }
