@@ -67,6 +67,16 @@ public final class GenerationParameters {
         if (r.clipSkip() != 1) {
             f.put("Clip skip", Integer.toString(r.clipSkip()));
         }
+        // SDXL micro-conditioning, only when set (written as the sd generate options take them).
+        if (r.originalSize() != null) {
+            f.put("Original size", r.originalSize()[0] + "x" + r.originalSize()[1]);
+        }
+        if (r.cropTopLeft() != null) {
+            f.put("Crop top-left", r.cropTopLeft()[1] + "," + r.cropTopLeft()[0]);
+        }
+        if (r.targetSize() != null) {
+            f.put("Target size", r.targetSize()[0] + "x" + r.targetSize()[1]);
+        }
         if (usesInit) {
             f.put("Denoising strength", trim(strength));
         }

@@ -171,6 +171,13 @@ class SdxlParityTest {
             int maxPix = imageDiff(out, result);
             System.out.printf("sdxl %-40s final_latents %.3g decoded %.3g image max |diff| %d%n", id, dl, dd, maxPix);
             assertTrue(maxPix <= 2, id + ": image differs by " + maxPix);
+            Map<String, String> fields = GenerationParameters.parse(result.parameters().get(0)).fields();
+            if (c.get("original_size") != null) {
+                assertEquals("192x256", fields.get("Original size"));
+                assertEquals("16,8", fields.get("Crop top-left"), "X,Y as sd generate --crop-top-left takes it");
+            } else {
+                assertTrue(!fields.containsKey("Original size") && !fields.containsKey("Target size"), fields.toString());
+            }
         }
     }
 
