@@ -212,7 +212,12 @@ class HuggingFaceHubTest {
         List<FakeHub.Seen> gets = hub.seen("GET", "/cdn/" + sha);
         assertEquals(2, gets.size(), gets.toString());
         assertNull(gets.get(0).range());
-        assertEquals("bytes=1000000-", gets.get(1).range(), "resumed where the connection dropped");
+        // The server cut after sending 1,000,000 bytes; the client resumes from what it actually received and wrote,
+        // which TCP may leave a little short of that when the reset arrives.
+        String range = gets.get(1).range();
+        assertTrue(range != null && range.matches("bytes=\\d+-"), "a Range request: " + range);
+        long from = Long.parseLong(range.substring("bytes=".length(), range.length() - 1));
+        assertTrue(from > 0 && from <= 1_000_000, "resumed from " + from + ", not from the start nor past the cut");
         assertTrue(events.stream().anyMatch(e -> e.startsWith("note unet/diffusion_pytorch_model.safetensors: connection lost")),
                 events.toString());
     }
