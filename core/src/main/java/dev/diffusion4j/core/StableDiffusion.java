@@ -199,6 +199,10 @@ public final class StableDiffusion implements AutoCloseable {
         try {
             Checkpoint ck = Checkpoint.open(path, new Checkpoint.Options(options.variant(), false));
             owned.add(ck);
+            if (ck.layout() == dev.diffusion4j.weights.CheckpointLayout.PLAIN) {
+                // A LoRA, a ControlNet or some other file: say what it is rather than that a config is missing.
+                throw new CheckpointException(path, "not a Stable Diffusion model (" + ck.report().notes().getFirst() + ")");
+            }
             Checkpoint unetCk = ck;
             String unetComponent = "unet";
             if (options.unet() != null) {

@@ -120,11 +120,22 @@ public final class Checkpoint implements AutoCloseable {
             if (isSingleFile(st)) {
                 return openSingleFile(path, st, options);
             }
+            ModelFamily kind = plainFileKind(st);
+            if ((kind == ModelFamily.SD3 || kind == ModelFamily.FLUX) && !options.allowUnsupportedFamily()) {
+                throw new CheckpointException(path, kind.label() + " weights are not supported: this engine runs the"
+                        + " Stable Diffusion U-Net family (SD 1.x, 2.x, SDXL)");
+            }
             Map<String, Map<String, WeightRef>> comps = new LinkedHashMap<>();
             comps.put("", identity(st, new LinkedHashMap<>()));
-            return new Checkpoint(path, CheckpointLayout.PLAIN, ModelFamily.UNKNOWN, List.of(st), comps, Map.of(),
-                    new KeyReport(List.of(), List.of(), List.of(), List.of("no checkpoint layout recognised: tensors are"
-                            + " exposed under component \"\" with their own names")));
+            String note = switch (kind) {
+                case LORA -> "a LoRA file: merge it into a model with sd generate --lora PATH:SCALE";
+                case CONTROLNET -> "a ControlNet: use it with sd generate --controlnet PATH --control-image PNG";
+                case SD3, FLUX -> kind.label() + ": not supported (a different architecture)";
+                default -> "no checkpoint layout recognised";
+            };
+            return new Checkpoint(path, CheckpointLayout.PLAIN, kind, List.of(st), comps, Map.of(),
+                    new KeyReport(List.of(), List.of(), List.of(), List.of(note + "; tensors are exposed under"
+                            + " component \"\" with their own names")));
         } catch (IOException | RuntimeException e) {
             st.close();
             throw e;
@@ -143,8 +154,38 @@ public final class Checkpoint implements AutoCloseable {
         return false;
     }
 
+    /**
+     * What a file without a Stable Diffusion checkpoint layout holds, from its key names: a LoRA ({@code lora_down} /
+     * {@code lora_up}, {@code lora_A} / {@code lora_B}), a ControlNet (original {@code input_hint_block} /
+     * {@code zero_convs}, or diffusers {@code controlnet_cond_embedding}), SD3 ({@code joint_blocks}) or Flux
+     * ({@code double_blocks}); else {@link ModelFamily#UNKNOWN}.
+     */
+    static ModelFamily plainFileKind(SafeTensors st) {
+        for (String k : st.entries().keySet()) {
+            if (k.contains(".lora_down.") || k.contains(".lora_up.") || k.contains(".lora_A.") || k.contains(".lora_B.")
+                    || k.contains(".lora.down.") || k.contains(".lora.up.")) {
+                return ModelFamily.LORA;
+            }
+            if (k.contains("input_hint_block.") || k.contains("zero_convs.") || k.startsWith("controlnet_cond_embedding.")
+                    || k.startsWith("controlnet_down_blocks.")) {
+                return ModelFamily.CONTROLNET;
+            }
+            if (k.startsWith("joint_blocks.") || k.contains(".joint_blocks.") || k.startsWith("transformer_blocks.0.ff_context.")) {
+                return ModelFamily.SD3;
+            }
+            if (k.startsWith("double_blocks.") || k.contains(".double_blocks.") || k.startsWith("single_transformer_blocks.")) {
+                return ModelFamily.FLUX;
+            }
+        }
+        return ModelFamily.UNKNOWN;
+    }
+
     /** The family of a single-file checkpoint from its key names and the U-Net's input channels. */
     public static ModelFamily singleFileFamily(SafeTensors st) {
+        ModelFamily other = plainFileKind(st);
+        if (other == ModelFamily.SD3 || other == ModelFamily.FLUX) {
+            return other;
+        }
         ModelFamily f = ModelFamily.UNKNOWN;
         boolean clipL = false;
         boolean openClip = false;
@@ -183,8 +224,11 @@ public final class Checkpoint implements AutoCloseable {
     private static Checkpoint openSingleFile(Path path, SafeTensors st, Options options) throws IOException {
         ModelFamily family = singleFileFamily(st);
         if (!family.singleFileSupported()) {
-            String why = family.label() + " single-file checkpoints are recognised but not yet supported (only SD1.x"
-                    + " and SD2.x key mappings exist)";
+            String why = family == ModelFamily.SD3 || family == ModelFamily.FLUX
+                    ? family.label() + " checkpoints are not supported: this engine runs the Stable Diffusion U-Net"
+                            + " family (SD 1.x, 2.x, SDXL)"
+                    : family.label() + " single-file checkpoints are recognised but not yet supported (SD1.x, SD2.x"
+                            + " and SDXL key mappings exist)";
             if (!options.allowUnsupportedFamily()) {
                 throw new CheckpointException(path, why + "; convert to a diffusers folder or wait for support");
             }

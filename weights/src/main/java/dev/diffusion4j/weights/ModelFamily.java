@@ -14,6 +14,14 @@ public enum ModelFamily {
     SDXL("SDXL", true),
     /** Stable Diffusion XL inpainting. */
     SDXL_INPAINT("SDXL inpainting", false),
+    /** Stable Diffusion 3 (MMDiT: {@code joint_blocks}); a different architecture, not supported. */
+    SD3("SD3 (MMDiT)", false),
+    /** Flux (DiT: {@code double_blocks}/{@code single_blocks}); a different architecture, not supported. */
+    FLUX("Flux (DiT)", false),
+    /** A LoRA file (an add-on: {@code sd generate --lora}, {@code StableDiffusion.withLoras}). */
+    LORA("LoRA (add-on)", false),
+    /** A ControlNet file (an add-on: {@code sd generate --controlnet}, {@code StableDiffusion.loadControlNet}). */
+    CONTROLNET("ControlNet (add-on)", false),
     /** Not recognised. */
     UNKNOWN("unknown", false);
 

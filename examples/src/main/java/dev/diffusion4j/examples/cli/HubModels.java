@@ -78,6 +78,15 @@ final class HubModels {
                 || config != null && Files.isRegularFile(config.resolve("tokenizer/vocab.json"))) {
             return explicit;
         }
+        // Only an SD 1.x single file uses CLIP ViT-L's tokenizer; SD 2.x/SDXL files and files that are no model at all
+        // (a LoRA, a ControlNet) are left to StableDiffusion.load, which looks up the right one or says what the file is.
+        dev.diffusion4j.weights.ModelFamily family;
+        try (dev.diffusion4j.weights.SafeTensors st = dev.diffusion4j.weights.SafeTensors.open(model)) {
+            family = dev.diffusion4j.weights.Checkpoint.singleFileFamily(st);
+        }
+        if (family != dev.diffusion4j.weights.ModelFamily.SD1 && family != dev.diffusion4j.weights.ModelFamily.SD1_INPAINT) {
+            return explicit;
+        }
         return StableDiffusion.tokenizerFolder(model, null, hub(err));
     }
 }

@@ -110,6 +110,16 @@ class GenerateCommandTest {
     }
 
     @Test
+    void aLoraGivenAsTheModelIsNamed() {
+        Path f = fixtures();
+        Run r = run("generate", "--model", f.resolve("variants/lora/lora_kohya_f16.safetensors").toString(), "--prompt", "x",
+                "--output", tmp.resolve("x.png").toString());
+        assertTrue(r.exit() != 0);
+        assertTrue(r.err().strip().startsWith("sd: ") && r.err().contains("not a Stable Diffusion model")
+                && r.err().contains("LoRA"), r.err());
+    }
+
+    @Test
     void badInputIsOneLineAndNonZero() throws Exception {
         Path f = fixtures();
         String model = f.resolve("models/tiny-sd").toString();
@@ -118,6 +128,8 @@ class GenerateCommandTest {
             {"generate", "--model", tmp.resolve("missing").toString(), "--prompt", "x", "--output", out.toString()},
             {"generate", "--model", model, "--prompt", "x", "--width", "65", "--output", out.toString()},
             {"generate", "--model", model, "--prompt", "x", "--sampler", "nope", "--output", out.toString()},
+            {"generate", "--model", f.resolve("variants/lora/lora_kohya_f16.safetensors").toString(), "--prompt", "x",
+                "--output", out.toString()},
             {"generate", "--model", model, "--prompt", "x", "--init-image", tmp.resolve("nope.png").toString(), "--output", out.toString()},
             {"generate", "--model", model, "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64",
                 "--init-image", f.resolve("inpaint/legacy_4ch_euler/init.png").toString(),
