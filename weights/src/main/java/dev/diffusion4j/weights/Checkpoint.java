@@ -814,8 +814,9 @@ public final class Checkpoint implements AutoCloseable {
     public String describe() {
         StringBuilder b = new StringBuilder();
         b.append("layout: ").append(layout.label()).append('\n');
-        b.append("family: ").append(family.label()).append(family.supported()
-                && (layout != CheckpointLayout.SINGLE_FILE || family.singleFileSupported()) ? "" : " (not yet supported)").append('\n');
+        boolean loadable = family.supported() && (layout != CheckpointLayout.SINGLE_FILE || family.singleFileSupported());
+        boolean addOn = family == ModelFamily.LORA || family == ModelFamily.CONTROLNET || family == ModelFamily.UNKNOWN;
+        b.append("family: ").append(family.label()).append(loadable || addOn ? "" : " (not supported)").append('\n');
         Set<String> names = new LinkedHashSet<>(components.keySet());
         for (String c : names) {
             long reshaped = components.get(c).values().stream().filter(WeightRef::reshaped).count();
