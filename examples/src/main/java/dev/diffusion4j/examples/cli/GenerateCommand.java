@@ -31,8 +31,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A diffusers folder or a single-file .safetensors checkpoint.")
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "A diffusers folder or a single-file .safetensors checkpoint. Default: the built-in demo model "
+                    + "(models/demo: 64x64 shapes and colours, see its README).")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
@@ -141,6 +142,11 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();
         GenerationRequest request = request();
+        if (model == null) {
+            model = DemoModel.locate();
+            err.println("sd: no --model given: using the built-in demo model (" + model
+                    + ", 64x64 coloured shapes; see its README.md)");
+        }
         if (!Files.exists(model)) {
             throw new IllegalArgumentException("model " + model + " does not exist (a diffusers folder or a .safetensors file)");
         }
