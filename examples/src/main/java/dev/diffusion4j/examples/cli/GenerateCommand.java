@@ -35,9 +35,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH|REPO",
+    @Option(names = "--model", paramLabel = "PATH|REPO",
             description = "A diffusers folder, a single-file .safetensors checkpoint, or a Hugging Face repo id "
-                    + "(org/name[@revision]) downloaded into the Hugging Face cache (HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT).")
+                    + "(org/name[@revision]) downloaded into the Hugging Face cache (HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT). "
+                    + "Default: the built-in demo model (models/demo: 64x64 shapes and colours, see its README).")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
@@ -262,6 +263,11 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter out = spec.commandLine().getOut();
         GenerationRequest request = request();
+        if (model == null) {
+            model = DemoModel.locate();
+            err.println("sd: no --model given: using the built-in demo model (" + model
+                    + ", 64x64 coloured shapes; see its README.md)");
+        }
         model = HubModels.pipeline(model, variant, err);
         if (!Files.exists(model)) {
             throw new IllegalArgumentException("model " + model + " does not exist (a diffusers folder or a .safetensors file)");
