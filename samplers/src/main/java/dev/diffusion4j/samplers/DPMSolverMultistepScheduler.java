@@ -72,31 +72,7 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
         Schedules.checkSteps(name(), n, trainSteps);
         int last = trainSteps; // lambda_min_clipped = -inf clips nothing
         String spacing = spacing("linspace");
-        double[] ts;
-        switch (spacing) {
-            case "linspace": {
-                double[] l = Schedules.npLinspace(0, last - 1, n + 1);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = Schedules.npRound(l[n - i]);
-                }
-                break;
-            }
-            case "leading": {
-                int ratio = last / (n + 1);
-                int off = config.getInt("steps_offset", 0);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (double) (n - i) * ratio + off;
-                }
-                break;
-            }
-            case "trailing":
-                ts = Schedules.trailing(trainSteps, n, last);
-                break;
-            default:
-                throw Schedules.badSpacing(name(), spacing);
-        }
+        double[] ts = Schedules.dpmTimesteps(config, spacing, trainSteps, n, last, name());
         double[] s;
         if (Schedules.respaced(config, name())) {
             s = Schedules.respace(config, trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
@@ -146,37 +122,18 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
 
     /** alpha_t = 1/sqrt(sigma^2+1), sigma_t = sigma * alpha_t. */
     private static double alphaOf(double sigma) {
-        return 1 / Math.sqrt(sigma * sigma + 1);
+        return DpmFamilyScheduler.alphaOf(sigma);
     }
 
     private static double lambdaOf(double sigma) {
-        double a = alphaOf(sigma);
-        return Math.log(a) - Math.log(sigma * a);
+        return DpmFamilyScheduler.lambdaOf(sigma);
     }
 
     private float[] convert(float[] m, float[] x) {
         double sigma = sigmas[stepIndex];
-        double a = alphaOf(sigma);
-        double s = sigma * a;
-        float[] out = new float[x.length];
-        for (int i = 0; i < x.length; i++) {
-            double x0 = switch (predictionType) {
-                case "epsilon" -> (x[i] - s * m[i]) / a;
-                case "v_prediction" -> a * x[i] - s * m[i];
-                default -> m[i];
-            };
-            if (dataPrediction) {
-                out[i] = (float) x0;
-            } else {
-                // DPM-Solver works on the noise prediction
-                out[i] = switch (predictionType) {
-                    case "epsilon" -> m[i];
-                    case "v_prediction" -> (float) (a * m[i] + s * x[i]);
-                    default -> (float) ((x[i] - a * m[i]) / s);
-                };
-            }
-        }
-        return out;
+        // DPM-Solver works on the noise prediction, DPM-Solver++ on the data prediction
+        return dataPrediction ? DpmFamilyScheduler.toX0(predictionType, sigma, m, x)
+                : DpmFamilyScheduler.toEps(predictionType, sigma, m, x);
     }
 
     @Override
@@ -346,17 +303,6 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
     /** {@code alpha_t * original + sigma_t * noise} with the sigma of the begin/step index or of {@code t}. */
     @Override
     public Tensor addNoise(Tensor original, Tensor noise, double t) {
-        requireTimesteps();
-        sameShape(name() + ".addNoise", original, "original", noise, "noise");
-        int idx = beginIndex < 0 ? indexForTimestep(t) : (stepIndex >= 0 ? stepIndex : beginIndex);
-        float sigma = sigmas[idx];
-        float a = (float) (1 / Math.sqrt(sigma * sigma + 1f));
-        float s = sigma * a;
-        float[] x = data(original);
-        float[] n = data(noise);
-        for (int i = 0; i < x.length; i++) {
-            x[i] = a * x[i] + s * n[i];
-        }
-        return like(original, x);
+        return addNoiseSigmas(original, noise, t);
     }
 }
