@@ -10,7 +10,7 @@ import dev.diffusion4j.tensor.Tensor;
  * default), so is the last. Class defaults: timestep_spacing "linspace", solver_order 2,
  * lower_order_final true, lambda_min_clipped -inf. Thresholding and lu-lambdas are rejected.
  */
-public final class DPMSolverMultistepScheduler extends AbstractScheduler {
+public final class DPMSolverMultistepScheduler extends IntegerTimestepScheduler {
     private final float[] trainSigmas;
     private final float[] logSigmas;
     private final int solverOrder;
@@ -103,21 +103,6 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
     @Override
     protected boolean unknownTimestepIsLast() {
         return true;
-    }
-
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
     }
 
     /** alpha_t = 1/sqrt(sigma^2+1), sigma_t = sigma * alpha_t. */

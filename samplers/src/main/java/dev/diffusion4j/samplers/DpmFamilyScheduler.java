@@ -7,7 +7,7 @@ import dev.diffusion4j.tensor.Tensor;
  * integer timesteps (UniPC, DEIS, DPM-Solver singlestep): "linspace over n+1 points" spacing, sigma
  * interpolation or Karras sigmas, data/noise-prediction conversion and VP noising.
  */
-abstract class DpmFamilyScheduler extends AbstractScheduler {
+abstract class DpmFamilyScheduler extends IntegerTimestepScheduler {
     protected final float[] trainSigmas;
     protected final float[] logSigmas;
 
@@ -119,21 +119,6 @@ abstract class DpmFamilyScheduler extends AbstractScheduler {
     @Override
     protected boolean unknownTimestepIsLast() {
         return true;
-    }
-
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
     }
 
     protected void checkStep(Tensor modelOutput, double t, Tensor sample) {
