@@ -217,4 +217,17 @@ abstract class AbstractScheduler implements Scheduler {
         }
         return like(original, x);
     }
+
+    /**
+     * The checks and index setup every sigma-indexed {@code step} starts with: timesteps set, matching shapes, the
+     * step index of {@code t}, and a step left in the schedule.
+     */
+    protected void startStep(Tensor modelOutput, double t, Tensor sample) {
+        requireTimesteps();
+        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
+        initStepIndex(t);
+        if (stepIndex + 1 >= sigmas.length) {
+            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
+        }
+    }
 }

@@ -123,12 +123,7 @@ public final class DPMSolverMultistepScheduler extends IntegerTimestepScheduler 
 
     @Override
     public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
         int len = timesteps.length;
         boolean finalFirstOrder = stepIndex == len - 1
                 && (eulerAtFinal || (lowerOrderFinal && len < 15) || finalSigmaZero);

@@ -122,12 +122,7 @@ abstract class DpmFamilyScheduler extends IntegerTimestepScheduler {
     }
 
     protected void checkStep(Tensor modelOutput, double t, Tensor sample) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
     }
 
     /** {@code alpha_t * original + sigma_t * noise} with the sigma of the begin/step index or of {@code t}. */
