@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.diffusion4j.nn.StateDict;
@@ -18,7 +17,6 @@ import dev.diffusion4j.weights.Checkpoint;
 import dev.diffusion4j.weights.Lora;
 import dev.diffusion4j.weights.SafeTensors;
 import dev.diffusion4j.weights.SafeTensorsWriter;
-import dev.diffusion4j.weights.StoredTensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -50,10 +48,7 @@ class LoraParityTest {
     private StableDiffusion base;
 
     static Path lora() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p, "variants", "lora");
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
+        return ParityCases.fixtureDir("variants", "lora");
     }
 
     private StableDiffusion base() throws IOException {
@@ -97,19 +92,19 @@ class LoraParityTest {
             Tensor sample = in.tensor("sample");
             Tensor ehs = in.tensor("encoder_hidden_states");
             float t = in.longs("timestep")[0];
-            double te = Sd2ParityTest.check("lora " + scale + " text encoder", out.tensor("text_encoder_last_hidden_state"),
+            double te = ParityCases.check("lora " + scale + " text encoder", out.tensor("text_encoder_last_hidden_state"),
                     merged.textEncoder().encode(ids, 1), 2e-4, 1e-3);
-            double un = Sd2ParityTest.check("lora " + scale + " unet", out.tensor("unet_sample_out"),
+            double un = ParityCases.check("lora " + scale + " unet", out.tensor("unet_sample_out"),
                     merged.unet().forward(sample, new float[] {t}, ehs), 2e-4, 1e-3);
             // Unmerge: the base weights again, without reloading.
             StableDiffusion unmerged = merged.withoutLoras();
             assertSame(base().unet(), unmerged.unet(), "unmerged U-Net is the base model");
-            double bte = Sd2ParityTest.check("lora " + scale + " base text encoder",
+            double bte = ParityCases.check("lora " + scale + " base text encoder",
                     out.tensor("base_text_encoder_last_hidden_state"), unmerged.textEncoder().encode(ids, 1), 2e-4, 1e-3);
-            double bun = Sd2ParityTest.check("lora " + scale + " base unet", out.tensor("base_unet_sample_out"),
+            double bun = ParityCases.check("lora " + scale + " base unet", out.tensor("base_unet_sample_out"),
                     unmerged.unet().forward(sample, new float[] {t}, ehs), 2e-4, 1e-3);
             // The merged and base outputs must differ, or the test proves nothing.
-            assertTrue(Sd2ParityTest.maxDiff(out.tensor("unet_sample_out"), out.tensor("base_unet_sample_out")) > 1e-2);
+            assertTrue(ParityCases.maxDiff(out.tensor("unet_sample_out"), out.tensor("base_unet_sample_out")) > 1e-2);
             System.out.printf("lora scale %s: %d modules; text encoder %.3g, unet %.3g; unmerged: %.3g, %.3g%n",
                     scale, modules, te, un, bte, bun);
 
@@ -127,7 +122,7 @@ class LoraParityTest {
                     String rest = name.substring("merged.".length());
                     String comp = rest.startsWith("unet.") ? "unet" : "text_encoder";
                     String key = comp.equals("unet") ? rest.substring(5) : rest;
-                    worst = Math.max(worst, Sd2ParityTest.check(name, out.tensor(name), r.weights().get(comp).get(key),
+                    worst = Math.max(worst, ParityCases.check(name, out.tensor(name), r.weights().get(comp).get(key),
                             1e-6, 1e-6));
                     n++;
                 }
@@ -178,11 +173,11 @@ class LoraParityTest {
         Map<String, Tensor> gotBase = new HashMap<>();
         new Pipeline(m.withoutLoras(), req, ProgressListener.NONE, new Cancellation(), gotBase::put).run();
         try (SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
-            Sd2ParityTest.check("lora prompt_embeds", out.tensor("prompt_embeds"), got.get("prompt_embeds"), 1e-4, 0);
-            double dl = Sd2ParityTest.check("lora final_latents", out.tensor("final_latents"), got.get("final_latents"),
+            ParityCases.check("lora prompt_embeds", out.tensor("prompt_embeds"), got.get("prompt_embeds"), 1e-4, 0);
+            double dl = ParityCases.check("lora final_latents", out.tensor("final_latents"), got.get("final_latents"),
                     2e-3, 0);
-            double dd = Sd2ParityTest.check("lora decoded", out.tensor("decoded"), got.get("decoded"), 5e-3, 0);
-            double db = Sd2ParityTest.check("lora base final latents (unmerged)", out.tensor("base_final_latents_without_lora"),
+            double dd = ParityCases.check("lora decoded", out.tensor("decoded"), got.get("decoded"), 5e-3, 0);
+            double db = ParityCases.check("lora base final latents (unmerged)", out.tensor("base_final_latents_without_lora"),
                     gotBase.get("final_latents"), 2e-3, 0);
             long[] ref = out.view("image_uint8").toLongArray();
             int w = result.image().getWidth();
@@ -285,7 +280,7 @@ class LoraParityTest {
         Tensor b = p.unet().forward(sample, new float[] {500}, ehs);
         Tensor c = base().unet().forward(sample, new float[] {500}, ehs);
         assertArrayEquals(a.toFloatArray(), b.toFloatArray(), 0f, "seed " + seed + ": kohya and PEFT layouts merge alike");
-        assertTrue(Sd2ParityTest.maxDiff(a, c) > 1e-3, "seed " + seed + ": the LoRA changes the output");
+        assertTrue(ParityCases.maxDiff(a, c) > 1e-3, "seed " + seed + ": the LoRA changes the output");
         // A file with no LoRA module at all is an error, not an empty merge.
         Path junk = tmp.resolve("j.safetensors");
         new SafeTensorsWriter().addF32("some.weight", down, 3, 16).write(junk);

@@ -3,7 +3,6 @@ package dev.diffusion4j.core;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.diffusion4j.tensor.Tensor;
@@ -33,10 +32,7 @@ class PipelineParityTest {
     private final Map<String, StableDiffusion> models = new HashMap<>();
 
     static Path fixtures() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p);
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
+        return ParityCases.fixtureDir();
     }
 
     static Stream<String> cases() throws IOException {

@@ -1,9 +1,11 @@
 package dev.diffusion4j.core;
 
+import static dev.diffusion4j.core.ParityCases.check;
+import static dev.diffusion4j.core.ParityCases.imageDiff;
+import static dev.diffusion4j.core.ParityCases.maxDiff;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.diffusion4j.samplers.SchedulerConfig;
@@ -28,31 +30,20 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class Sd2ParityTest {
-    private final Map<String, StableDiffusion> models = new HashMap<>();
+    private final ParityCases.Models models =
+            new ParityCases.Models(Sd2ParityTest::sd2, "sd2_v_tiny_single_file_f16.safetensors");
 
     static Path sd2() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p, "variants", "sd2_v");
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
+        return ParityCases.fixtureDir("variants", "sd2_v");
     }
 
     @AfterAll
     void close() {
-        models.values().forEach(StableDiffusion::close);
+        models.close();
     }
 
     private StableDiffusion model(String layout) throws IOException {
-        StableDiffusion m = models.get(layout);
-        if (m == null) {
-            Path d = sd2();
-            m = layout.equals("single_file")
-                    ? StableDiffusion.load(d.resolve("sd2_v_tiny_single_file_f16.safetensors"),
-                            StableDiffusion.LoadOptions.defaults().withConfig(d.resolve("pipeline")))
-                    : StableDiffusion.load(d.resolve("pipeline"));
-            models.put(layout, m);
-        }
-        return m;
+        return models.get(layout);
     }
 
     private static int[][] ids(SafeTensors st, String name) {
@@ -161,59 +152,12 @@ class Sd2ParityTest {
         }
     }
 
-    private static int imageDiff(SafeTensors out, GenerationResult result) {
-        long[] shape = out.entries().get("image_uint8").shape();
-        long[] ref = out.view("image_uint8").toLongArray();
-        int h = (int) shape[1];
-        int w = (int) shape[2];
-        var img = result.image();
-        assertEquals(w, img.getWidth());
-        assertEquals(h, img.getHeight());
-        int max = 0;
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                int rgb = img.getRGB(x, y);
-                for (int ch = 0; ch < 3; ch++) {
-                    int g = (rgb >> (16 - 8 * ch)) & 0xFF;
-                    max = Math.max(max, (int) Math.abs(g - ref[(y * w + x) * 3 + ch]));
-                }
-            }
-        }
-        return max;
-    }
-
     private static float[] toFloats(long[] v) {
         float[] f = new float[v.length];
         for (int i = 0; i < v.length; i++) {
             f[i] = v[i];
         }
         return f;
-    }
-
-    static double maxDiff(Tensor expected, Tensor actual) {
-        float[] e = expected.toFloatArray();
-        float[] a = actual.toFloatArray();
-        assertEquals(e.length, a.length, "size");
-        double max = 0;
-        for (int i = 0; i < e.length; i++) {
-            max = Math.max(max, Math.abs((double) e[i] - a[i]));
-        }
-        return max;
-    }
-
-    /** {@code |a − e| <= atol + rtol·|e|} everywhere; returns the max |diff|. */
-    static double check(String what, Tensor expected, Tensor actual, double atol, double rtol) {
-        float[] e = expected.toFloatArray();
-        float[] a = actual.toFloatArray();
-        assertEquals(e.length, a.length, what + ": size");
-        double max = 0;
-        for (int i = 0; i < e.length; i++) {
-            double d = Math.abs((double) e[i] - a[i]);
-            max = Math.max(max, d);
-            assertTrue(d <= atol + rtol * Math.abs(e[i]), what + ": element " + i + " is " + a[i] + ", expected "
-                    + e[i] + " (|diff| " + d + ")");
-        }
-        return max;
     }
 
     /** The {@code single_file} case's own inputs and outputs (copies of the other cases'). */

@@ -1,11 +1,12 @@
 package dev.diffusion4j.core;
 
-import static dev.diffusion4j.core.Sd2ParityTest.check;
+import static dev.diffusion4j.core.ParityCases.check;
+import static dev.diffusion4j.core.ParityCases.imageDiff;
+import static dev.diffusion4j.core.ParityCases.maxDiff;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.jr.ob.JSON;
 import dev.diffusion4j.nn.clip.SdxlTextEncoders;
@@ -32,31 +33,20 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SdxlParityTest {
-    private final Map<String, StableDiffusion> models = new HashMap<>();
+    private final ParityCases.Models models =
+            new ParityCases.Models(SdxlParityTest::sdxl, "sdxl_tiny_single_file_f16.safetensors");
 
     static Path sdxl() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p, "variants", "sdxl");
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
+        return ParityCases.fixtureDir("variants", "sdxl");
     }
 
     @AfterAll
     void close() {
-        models.values().forEach(StableDiffusion::close);
+        models.close();
     }
 
     private StableDiffusion model(String layout) throws IOException {
-        StableDiffusion m = models.get(layout);
-        if (m == null) {
-            Path d = sdxl();
-            m = layout.equals("single_file")
-                    ? StableDiffusion.load(d.resolve("sdxl_tiny_single_file_f16.safetensors"),
-                            StableDiffusion.LoadOptions.defaults().withConfig(d.resolve("pipeline")))
-                    : StableDiffusion.load(d.resolve("pipeline"));
-            models.put(layout, m);
-        }
-        return m;
+        return models.get(layout);
     }
 
     private static int[][] ids(SafeTensors st, String name) {
@@ -209,7 +199,7 @@ class SdxlParityTest {
                 .sampler("euler").width(96).height(64).build();
         GenerationResult a = m.generate(base);
         GenerationResult cropped = m.generate(base.toBuilder().cropTopLeft(32, 0).build());
-        assertTrue(Sd2ParityTest.maxDiff(a.latents(), cropped.latents()) > 1e-3,
+        assertTrue(maxDiff(a.latents(), cropped.latents()) > 1e-3,
                 "the crop coordinates must change the result");
         GenerationResult batch = m.generate(base.toBuilder().batchSize(2).build());
         assertEquals(2, batch.images().size());
@@ -224,7 +214,7 @@ class SdxlParityTest {
         assertEquals(192, hires.image().getWidth());
         assertEquals(128, hires.image().getHeight());
         GenerationResult skip2 = m.generate(base.toBuilder().clipSkip(2).build());
-        assertTrue(Sd2ParityTest.maxDiff(a.latents(), skip2.latents()) > 1e-3, "clip skip 2 must change the result");
+        assertTrue(maxDiff(a.latents(), skip2.latents()) > 1e-3, "clip skip 2 must change the result");
         for (GenerationResult r : List.of(batch, i2i, custom, hires, skip2)) {
             for (float v : r.latents().toFloatArray()) {
                 assertTrue(Float.isFinite(v), "non-finite latent");
@@ -272,24 +262,4 @@ class SdxlParityTest {
         assertEquals(snap, StableDiffusion.sdxlConfigFolder(hub).orElseThrow());
     }
 
-    private static int imageDiff(SafeTensors out, GenerationResult result) {
-        long[] shape = out.entries().get("image_uint8").shape();
-        long[] ref = out.view("image_uint8").toLongArray();
-        int h = (int) shape[1];
-        int w = (int) shape[2];
-        var img = result.image();
-        assertEquals(w, img.getWidth());
-        assertEquals(h, img.getHeight());
-        int max = 0;
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                int rgb = img.getRGB(x, y);
-                for (int ch = 0; ch < 3; ch++) {
-                    int g = (rgb >> (16 - 8 * ch)) & 0xFF;
-                    max = Math.max(max, (int) Math.abs(g - ref[(y * w + x) * 3 + ch]));
-                }
-            }
-        }
-        return max;
-    }
 }

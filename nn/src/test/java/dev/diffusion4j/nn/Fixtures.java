@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.weights.SafeTensors;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /** Locates the golden fixtures ({@code d4j.fixtures}) and compares tensors with the fixtures' tolerances. */
 public final class Fixtures {
@@ -47,5 +49,20 @@ public final class Fixtures {
         assertTrue(maxDiff <= tol, () -> name + ": max |diff| " + md + " > " + tol + " at flat index " + w
                 + " (expected " + e[w] + ", got " + a[w] + ")");
         return maxDiff;
+    }
+
+    /**
+     * {@link #assertClose} for every tensor of {@code out} that {@code probed} also holds (named {@code prefix +
+     * name}); returns how many were compared, for the caller to require enough of them.
+     */
+    public static int assertProbesClose(String prefix, SafeTensors out, Map<String, Tensor> probed, double rel) {
+        int compared = 0;
+        for (String name : out.entries().keySet()) {
+            if (probed.containsKey(name)) {
+                assertClose(prefix + name, out.tensor(name), probed.get(name), rel);
+                compared++;
+            }
+        }
+        return compared;
     }
 }

@@ -198,4 +198,36 @@ abstract class AbstractScheduler implements Scheduler {
         }
         return like(original, out);
     }
+
+    /**
+     * Noising with VP sigmas (DPM-Solver family): {@code alpha_t * original + sigma_t * noise} with the sigma of
+     * the begin/step index or of {@code t}.
+     */
+    protected Tensor addNoiseSigmas(Tensor original, Tensor noise, double t) {
+        requireTimesteps();
+        sameShape(name() + ".addNoise", original, "original", noise, "noise");
+        int idx = beginIndex < 0 ? indexForTimestep(t) : (stepIndex >= 0 ? stepIndex : beginIndex);
+        float sigma = sigmas[idx];
+        float a = (float) (1 / Math.sqrt(sigma * sigma + 1f));
+        float s = sigma * a;
+        float[] x = data(original);
+        float[] n = data(noise);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = a * x[i] + s * n[i];
+        }
+        return like(original, x);
+    }
+
+    /**
+     * The checks and index setup every sigma-indexed {@code step} starts with: timesteps set, matching shapes, the
+     * step index of {@code t}, and a step left in the schedule.
+     */
+    protected void startStep(Tensor modelOutput, double t, Tensor sample) {
+        requireTimesteps();
+        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
+        initStepIndex(t);
+        if (stepIndex + 1 >= sigmas.length) {
+            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
+        }
+    }
 }

@@ -8,7 +8,7 @@ import dev.diffusion4j.tensor.Tensor;
  * Class defaults: timestep_spacing "leading", steps_offset 0, clip_sample true (range 1),
  * set_alpha_to_one true, prediction_type epsilon. Dynamic thresholding is not implemented (rejected).
  */
-public final class DDIMScheduler extends AbstractScheduler {
+public final class DDIMScheduler extends IntegerTimestepScheduler {
     private final float finalAlphaCumprod;
     private final boolean clipSample;
     private final float clipRange;
@@ -47,21 +47,6 @@ public final class DDIMScheduler extends AbstractScheduler {
         timesteps = Schedules.discreteTimesteps(spacing("leading"), trainSteps, n, config.getInt("steps_offset", 0), name());
         numInferenceSteps = n;
         resetIndices();
-    }
-
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
     }
 
     @Override

@@ -7,7 +7,7 @@ import dev.diffusion4j.tensor.Tensor;
  * one noise tensor from the generator. Variance types fixed_small (default), fixed_small_log, fixed_large,
  * fixed_large_log. Class defaults: timestep_spacing "leading", steps_offset 0, clip_sample true (range 1).
  */
-public final class DDPMScheduler extends AbstractScheduler {
+public final class DDPMScheduler extends IntegerTimestepScheduler {
     private final String varianceType;
     private final boolean clipSample;
     private final float clipRange;
@@ -35,21 +35,6 @@ public final class DDPMScheduler extends AbstractScheduler {
         timesteps = Schedules.discreteTimesteps(spacing("leading"), trainSteps, n, config.getInt("steps_offset", 0), name());
         numInferenceSteps = n;
         resetIndices();
-    }
-
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
     }
 
     private int previousTimestep(int t) {

@@ -10,7 +10,7 @@ import dev.diffusion4j.tensor.Tensor;
  * default), so is the last. Class defaults: timestep_spacing "linspace", solver_order 2,
  * lower_order_final true, lambda_min_clipped -inf. Thresholding and lu-lambdas are rejected.
  */
-public final class DPMSolverMultistepScheduler extends AbstractScheduler {
+public final class DPMSolverMultistepScheduler extends IntegerTimestepScheduler {
     private final float[] trainSigmas;
     private final float[] logSigmas;
     private final int solverOrder;
@@ -72,31 +72,7 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
         Schedules.checkSteps(name(), n, trainSteps);
         int last = trainSteps; // lambda_min_clipped = -inf clips nothing
         String spacing = spacing("linspace");
-        double[] ts;
-        switch (spacing) {
-            case "linspace": {
-                double[] l = Schedules.npLinspace(0, last - 1, n + 1);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = Schedules.npRound(l[n - i]);
-                }
-                break;
-            }
-            case "leading": {
-                int ratio = last / (n + 1);
-                int off = config.getInt("steps_offset", 0);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (double) (n - i) * ratio + off;
-                }
-                break;
-            }
-            case "trailing":
-                ts = Schedules.trailing(trainSteps, n, last);
-                break;
-            default:
-                throw Schedules.badSpacing(name(), spacing);
-        }
+        double[] ts = Schedules.dpmTimesteps(config, spacing, trainSteps, n, last, name());
         double[] s;
         if (Schedules.respaced(config, name())) {
             s = Schedules.respace(config, trainSigmas[0], trainSigmas[trainSigmas.length - 1], n);
@@ -129,64 +105,25 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
         return true;
     }
 
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
-    }
-
     /** alpha_t = 1/sqrt(sigma^2+1), sigma_t = sigma * alpha_t. */
     private static double alphaOf(double sigma) {
-        return 1 / Math.sqrt(sigma * sigma + 1);
+        return DpmFamilyScheduler.alphaOf(sigma);
     }
 
     private static double lambdaOf(double sigma) {
-        double a = alphaOf(sigma);
-        return Math.log(a) - Math.log(sigma * a);
+        return DpmFamilyScheduler.lambdaOf(sigma);
     }
 
     private float[] convert(float[] m, float[] x) {
         double sigma = sigmas[stepIndex];
-        double a = alphaOf(sigma);
-        double s = sigma * a;
-        float[] out = new float[x.length];
-        for (int i = 0; i < x.length; i++) {
-            double x0 = switch (predictionType) {
-                case "epsilon" -> (x[i] - s * m[i]) / a;
-                case "v_prediction" -> a * x[i] - s * m[i];
-                default -> m[i];
-            };
-            if (dataPrediction) {
-                out[i] = (float) x0;
-            } else {
-                // DPM-Solver works on the noise prediction
-                out[i] = switch (predictionType) {
-                    case "epsilon" -> m[i];
-                    case "v_prediction" -> (float) (a * m[i] + s * x[i]);
-                    default -> (float) ((x[i] - a * m[i]) / s);
-                };
-            }
-        }
-        return out;
+        // DPM-Solver works on the noise prediction, DPM-Solver++ on the data prediction
+        return dataPrediction ? DpmFamilyScheduler.toX0(predictionType, sigma, m, x)
+                : DpmFamilyScheduler.toEps(predictionType, sigma, m, x);
     }
 
     @Override
     public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
         int len = timesteps.length;
         boolean finalFirstOrder = stepIndex == len - 1
                 && (eulerAtFinal || (lowerOrderFinal && len < 15) || finalSigmaZero);
@@ -346,17 +283,6 @@ public final class DPMSolverMultistepScheduler extends AbstractScheduler {
     /** {@code alpha_t * original + sigma_t * noise} with the sigma of the begin/step index or of {@code t}. */
     @Override
     public Tensor addNoise(Tensor original, Tensor noise, double t) {
-        requireTimesteps();
-        sameShape(name() + ".addNoise", original, "original", noise, "noise");
-        int idx = beginIndex < 0 ? indexForTimestep(t) : (stepIndex >= 0 ? stepIndex : beginIndex);
-        float sigma = sigmas[idx];
-        float a = (float) (1 / Math.sqrt(sigma * sigma + 1f));
-        float s = sigma * a;
-        float[] x = data(original);
-        float[] n = data(noise);
-        for (int i = 0; i < x.length; i++) {
-            x[i] = a * x[i] + s * n[i];
-        }
-        return like(original, x);
+        return addNoiseSigmas(original, noise, t);
     }
 }

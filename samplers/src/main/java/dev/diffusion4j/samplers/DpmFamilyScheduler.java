@@ -7,7 +7,7 @@ import dev.diffusion4j.tensor.Tensor;
  * integer timesteps (UniPC, DEIS, DPM-Solver singlestep): "linspace over n+1 points" spacing, sigma
  * interpolation or Karras sigmas, data/noise-prediction conversion and VP noising.
  */
-abstract class DpmFamilyScheduler extends AbstractScheduler {
+abstract class DpmFamilyScheduler extends IntegerTimestepScheduler {
     protected final float[] trainSigmas;
     protected final float[] logSigmas;
 
@@ -22,30 +22,7 @@ abstract class DpmFamilyScheduler extends AbstractScheduler {
 
     /** Timesteps for linspace (n+1 points, last dropped), leading or trailing spacing, descending. */
     protected double[] dpmTimesteps(String spacing, int n, int last) {
-        double[] ts;
-        switch (spacing) {
-            case "linspace": {
-                double[] l = Schedules.npLinspace(0, last - 1, n + 1);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = Schedules.npRound(l[n - i]);
-                }
-                return ts;
-            }
-            case "leading": {
-                int ratio = last / (n + 1);
-                int off = config.getInt("steps_offset", 0);
-                ts = new double[n];
-                for (int i = 0; i < n; i++) {
-                    ts[i] = (double) (n - i) * ratio + off;
-                }
-                return ts;
-            }
-            case "trailing":
-                return Schedules.trailing(trainSteps, n, last);
-            default:
-                throw Schedules.badSpacing(name(), spacing);
-        }
+        return Schedules.dpmTimesteps(config, spacing, trainSteps, n, last, name());
     }
 
     /**
@@ -101,7 +78,11 @@ abstract class DpmFamilyScheduler extends AbstractScheduler {
 
     /** The model output as a data prediction x0 (at the current step's sigma). */
     protected float[] toX0(float[] m, float[] x) {
-        double sigma = sigmas[stepIndex];
+        return toX0(predictionType, sigmas[stepIndex], m, x);
+    }
+
+    /** The model output {@code m} (of {@code predictionType}) at {@code sigma} as a data prediction x0. */
+    static float[] toX0(String predictionType, double sigma, float[] m, float[] x) {
         double a = alphaOf(sigma);
         double s = sigma * a;
         float[] out = new float[x.length];
@@ -117,7 +98,11 @@ abstract class DpmFamilyScheduler extends AbstractScheduler {
 
     /** The model output as a noise prediction (at the current step's sigma). */
     protected float[] toEps(float[] m, float[] x) {
-        double sigma = sigmas[stepIndex];
+        return toEps(predictionType, sigmas[stepIndex], m, x);
+    }
+
+    /** The model output {@code m} (of {@code predictionType}) at {@code sigma} as a noise prediction. */
+    static float[] toEps(String predictionType, double sigma, float[] m, float[] x) {
         double a = alphaOf(sigma);
         double s = sigma * a;
         float[] out = new float[x.length];
@@ -136,44 +121,13 @@ abstract class DpmFamilyScheduler extends AbstractScheduler {
         return true;
     }
 
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
-    }
-
     protected void checkStep(Tensor modelOutput, double t, Tensor sample) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
     }
 
     /** {@code alpha_t * original + sigma_t * noise} with the sigma of the begin/step index or of {@code t}. */
     @Override
     public Tensor addNoise(Tensor original, Tensor noise, double t) {
-        requireTimesteps();
-        sameShape(name() + ".addNoise", original, "original", noise, "noise");
-        int idx = beginIndex < 0 ? indexForTimestep(t) : (stepIndex >= 0 ? stepIndex : beginIndex);
-        float sigma = sigmas[idx];
-        float a = (float) (1 / Math.sqrt(sigma * sigma + 1f));
-        float s = sigma * a;
-        float[] x = data(original);
-        float[] n = data(noise);
-        for (int i = 0; i < x.length; i++) {
-            x[i] = a * x[i] + s * n[i];
-        }
-        return like(original, x);
+        return addNoiseSigmas(original, noise, t);
     }
 }

@@ -26,12 +26,7 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
         float sigma = sigmas[stepIndex];
         float[] x = data(sample);
         float[] x0 = predictX0(data(modelOutput), x, sigma);

@@ -67,12 +67,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
         float sigma = sigmas[stepIndex];
         float gamma = (sTmin <= sigma && sigma <= sTmax)
                 ? (float) Math.min(sChurn / (sigmas.length - 1), Math.sqrt(2) - 1) : 0f;

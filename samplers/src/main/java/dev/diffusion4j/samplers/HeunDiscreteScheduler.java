@@ -67,12 +67,7 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
         boolean first = firstOrder();
         float sigma = first ? sigmas[stepIndex] : sigmas[stepIndex - 1];
         float sigmaNext = first ? sigmas[stepIndex + 1] : sigmas[stepIndex];

@@ -94,12 +94,7 @@ public final class KDPM2DiscreteScheduler extends SigmaScheduler {
 
     @Override
     public StepOutput step(Tensor modelOutput, double t, Tensor sample, NoiseGenerator generator) {
-        requireTimesteps();
-        sameShape(name() + ".step", modelOutput, "modelOutput", sample, "sample");
-        initStepIndex(t);
-        if (stepIndex + 1 >= sigmas.length) {
-            throw new IllegalStateException(name() + ".step: the schedule is finished (step index " + stepIndex + ")");
-        }
+        startStep(modelOutput, t, sample);
         boolean first = firstOrder();
         float sigma;
         float sigmaInterpol;

@@ -9,7 +9,7 @@ import dev.diffusion4j.tensor.Tensor;
  * generator, except after the last step. Class defaults: set_alpha_to_one true, clip_sample false,
  * timestep_scaling 10.
  */
-public final class LCMScheduler extends AbstractScheduler {
+public final class LCMScheduler extends IntegerTimestepScheduler {
     private final float finalAlphaCumprod;
     private final boolean clipSample;
     private final float clipRange;
@@ -49,21 +49,6 @@ public final class LCMScheduler extends AbstractScheduler {
         timesteps = t;
         numInferenceSteps = n;
         resetIndices();
-    }
-
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
     }
 
     @Override

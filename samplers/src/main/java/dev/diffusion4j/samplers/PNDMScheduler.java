@@ -12,7 +12,7 @@ import java.util.List;
  * (needs N &ge; 4). Class defaults: timestep_spacing "leading", steps_offset 0, set_alpha_to_one false,
  * skip_prk_steps false.
  */
-public final class PNDMScheduler extends AbstractScheduler {
+public final class PNDMScheduler extends IntegerTimestepScheduler {
     private final float finalAlphaCumprod;
     private final List<float[]> ets = new ArrayList<>();
     private float[] curSample;
@@ -77,21 +77,6 @@ public final class PNDMScheduler extends AbstractScheduler {
         curModelOutput = null;
         counter = 0;
         resetIndices();
-    }
-
-    @Override
-    public boolean integerTimesteps() {
-        return true;
-    }
-
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double t) {
-        return sample.copy();
     }
 
     @Override

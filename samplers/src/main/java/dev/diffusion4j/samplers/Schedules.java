@@ -308,6 +308,37 @@ final class Schedules {
         }
     }
 
+    /**
+     * Integer timesteps (as doubles, descending) for the DPM-Solver family: "linspace" over n+1 points up to
+     * {@code last - 1} (first dropped), "leading" with ratio {@code last / (n + 1)} plus steps_offset, or "trailing".
+     */
+    static double[] dpmTimesteps(SchedulerConfig config, String spacing, int trainSteps, int n, int last, String who) {
+        double[] ts;
+        switch (spacing) {
+            case "linspace": {
+                double[] l = npLinspace(0, last - 1, n + 1);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = npRound(l[n - i]);
+                }
+                return ts;
+            }
+            case "leading": {
+                int ratio = last / (n + 1);
+                int off = config.getInt("steps_offset", 0);
+                ts = new double[n];
+                for (int i = 0; i < n; i++) {
+                    ts[i] = (double) (n - i) * ratio + off;
+                }
+                return ts;
+            }
+            case "trailing":
+                return trailing(trainSteps, n, last);
+            default:
+                throw badSpacing(who, spacing);
+        }
+    }
+
     /** {@code np.round(np.arange(start, 0, -train/n)) - 1} (descending, int64). */
     static double[] trailing(int trainSteps, int n, double start) {
         double ratio = (double) trainSteps / n;

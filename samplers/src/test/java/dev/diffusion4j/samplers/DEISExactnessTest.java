@@ -2,12 +2,10 @@ package dev.diffusion4j.samplers;
 
 import static dev.diffusion4j.samplers.DpmSolverExactnessTest.POLY;
 import static dev.diffusion4j.samplers.DpmSolverExactnessTest.exact;
-import static dev.diffusion4j.samplers.DpmSolverExactnessTest.lambda;
-import static dev.diffusion4j.samplers.DpmSolverExactnessTest.p;
+import static dev.diffusion4j.samplers.DpmSolverExactnessTest.stepOnExactSolution;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.diffusion4j.tensor.Tensor;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -28,13 +26,7 @@ class DEISExactnessTest {
         double[] start = {0.5, -0.25, 1.5, 0.1};
         double worst = 0;
         for (int i = 0; i < ts.length; i++) {
-            float[] x = new float[4];
-            float[] m = new float[4];
-            for (int k = 0; k < 4; k++) {
-                x[k] = (float) exact(false, POLY[k], degree, start[k], sig[0], sig[i]);
-                m[k] = (float) p(POLY[k], lambda(sig[i]), degree);
-            }
-            float[] out = s.step(Tensor.of(m, 4), ts[i], Tensor.of(x, 4), null).prevSample().toFloatArray();
+            float[] out = stepOnExactSolution(s, sig, ts, i, false, degree, start);
             if (i >= order - 1) {
                 for (int k = 0; k < 4; k++) {
                     double ref = exact(false, POLY[k], degree, start[k], sig[0], sig[i + 1]);

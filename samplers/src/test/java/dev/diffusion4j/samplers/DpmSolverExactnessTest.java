@@ -59,6 +59,21 @@ class DpmSolverExactnessTest {
         return vpAlpha(s) * (x0 / vpAlpha(s0) - (prim(c, l, degree, -1) - prim(c, l0, degree, -1)));
     }
 
+    /**
+     * One step of {@code s} (at step {@code i} of its {@code sig}/{@code ts} schedule) from the exact solution
+     * through {@code start} at sigma_0, the model output being the polynomials at lambda(sigma_i): the new sample.
+     */
+    static float[] stepOnExactSolution(Scheduler s, float[] sig, double[] ts, int i, boolean data, int degree,
+            double[] start) {
+        float[] x = new float[4];
+        float[] m = new float[4];
+        for (int k = 0; k < 4; k++) {
+            x[k] = (float) exact(data, POLY[k], degree, start[k], sig[0], sig[i]);
+            m[k] = (float) p(POLY[k], lambda(sig[i]), degree);
+        }
+        return s.step(Tensor.of(m, 4), ts[i], Tensor.of(x, 4), null).prevSample().toFloatArray();
+    }
+
     @ParameterizedTest
     @CsvSource({"dpmsolver++, 2, 1", "dpmsolver++, 3, 1", "dpmsolver, 2, 1", "dpmsolver, 3, 1"})
     void exactForPolynomialPredictions(String algo, int order, int degree) {
@@ -73,13 +88,7 @@ class DpmSolverExactnessTest {
         double[] start = {0.5, -0.25, 1.5, 0.1};
         double worst = 0;
         for (int i = 0; i < ts.length; i++) {
-            float[] x = new float[4];
-            float[] m = new float[4];
-            for (int k = 0; k < 4; k++) {
-                x[k] = (float) exact(data, POLY[k], degree, start[k], sig[0], sig[i]);
-                m[k] = (float) p(POLY[k], lambda(sig[i]), degree);
-            }
-            float[] out = s.step(Tensor.of(m, 4), ts[i], Tensor.of(x, 4), null).prevSample().toFloatArray();
+            float[] out = stepOnExactSolution(s, sig, ts, i, data, degree, start);
             if (i >= order - 1) {
                 for (int k = 0; k < 4; k++) {
                     double ref = exact(data, POLY[k], degree, start[k], sig[0], sig[i + 1]);
@@ -112,13 +121,7 @@ class DpmSolverExactnessTest {
         double worst = 0;
         int checked = 0;
         for (int i = 0; i < ts.length; i++) {
-            float[] x = new float[4];
-            float[] m = new float[4];
-            for (int k = 0; k < 4; k++) {
-                x[k] = (float) exact(data, POLY[k], degree, start[k], sig[0], sig[i]);
-                m[k] = (float) p(POLY[k], lambda(sig[i]), degree);
-            }
-            float[] out = s.step(Tensor.of(m, 4), ts[i], Tensor.of(x, 4), null).prevSample().toFloatArray();
+            float[] out = stepOnExactSolution(s, sig, ts, i, data, degree, start);
             if (i % order == order - 1) {
                 checked++;
                 for (int k = 0; k < 4; k++) {

@@ -2,12 +2,10 @@ package dev.diffusion4j.samplers;
 
 import static dev.diffusion4j.samplers.DpmSolverExactnessTest.POLY;
 import static dev.diffusion4j.samplers.DpmSolverExactnessTest.exact;
-import static dev.diffusion4j.samplers.DpmSolverExactnessTest.lambda;
-import static dev.diffusion4j.samplers.DpmSolverExactnessTest.p;
+import static dev.diffusion4j.samplers.DpmSolverExactnessTest.stepOnExactSolution;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.diffusion4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,13 +38,7 @@ class UniPCExactnessTest {
         double[] start = {0.5, -0.25, 1.5, 0.1};
         double worst = 0;
         for (int i = 0; i < ts.length; i++) {
-            float[] x = new float[4];
-            float[] m = new float[4];
-            for (int k = 0; k < 4; k++) {
-                x[k] = (float) exact(predictX0, POLY[k], degree, start[k], sig[0], sig[i]);
-                m[k] = (float) p(POLY[k], lambda(sig[i]), degree);
-            }
-            float[] out = s.step(Tensor.of(m, 4), ts[i], Tensor.of(x, 4), null).prevSample().toFloatArray();
+            float[] out = stepOnExactSolution(s, sig, ts, i, predictX0, degree, start);
             if (i >= 2) {
                 for (int k = 0; k < 4; k++) {
                     double ref = exact(predictX0, POLY[k], degree, start[k], sig[0], sig[i + 1]);

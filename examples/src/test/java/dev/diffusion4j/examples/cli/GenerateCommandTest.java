@@ -1,15 +1,16 @@
 package dev.diffusion4j.examples.cli;
 
+import static dev.diffusion4j.examples.cli.CliTests.fixtures;
+import static dev.diffusion4j.examples.cli.CliTests.maxChannelDiff;
+import static dev.diffusion4j.examples.cli.CliTests.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.diffusion4j.core.GenerationParameters;
 import dev.diffusion4j.core.PngFiles;
+import dev.diffusion4j.examples.cli.CliTests.Run;
 import java.awt.image.BufferedImage;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,46 +18,11 @@ import java.util.List;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code sd generate} makes the reference's PNGs from the fixtures, and bad input is one line and a non-zero exit. */
 class GenerateCommandTest {
     @TempDir
     Path tmp;
-
-    private static Path fixtures() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p);
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
-    }
-
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = SdCommand.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
-    }
-
-    private static int maxChannelDiff(BufferedImage a, BufferedImage b) {
-        assertEquals(a.getWidth(), b.getWidth());
-        assertEquals(a.getHeight(), b.getHeight());
-        int max = 0;
-        for (int y = 0; y < a.getHeight(); y++) {
-            for (int x = 0; x < a.getWidth(); x++) {
-                for (int s = 0; s <= 16; s += 8) {
-                    max = Math.max(max, Math.abs(((a.getRGB(x, y) >> s) & 0xFF) - ((b.getRGB(x, y) >> s) & 0xFF)));
-                }
-            }
-        }
-        return max;
-    }
 
     @Test
     void txt2imgImg2imgAndInpaintMatchTheReferencePngs() throws Exception {

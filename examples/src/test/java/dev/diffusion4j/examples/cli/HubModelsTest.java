@@ -1,15 +1,15 @@
 package dev.diffusion4j.examples.cli;
 
+import static dev.diffusion4j.examples.cli.CliTests.fixtures;
+import static dev.diffusion4j.examples.cli.CliTests.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.diffusion4j.examples.cli.CliTests.Run;
 import dev.diffusion4j.weights.HuggingFaceHub;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -23,7 +23,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code sd generate|tokenize|inspect} with a repo id, against the fixtures served as a Hub on 127.0.0.1. */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -32,26 +31,6 @@ class HubModelsTest {
     Path tmp;
     FolderHub hub;
     Supplier<HuggingFaceHub> saved;
-
-    private static Path fixtures() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p);
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
-    }
-
-    private record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = SdCommand.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exit = cli.execute(args);
-        return new Run(exit, out.toString(), err.toString());
-    }
 
     private HuggingFaceHub hubAt(String endpoint) {
         return HuggingFaceHub.fromEnvironment().withCacheDir(tmp.resolve("hf")).withEndpoint(endpoint).withToken(null)

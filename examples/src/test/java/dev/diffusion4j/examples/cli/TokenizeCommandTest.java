@@ -2,30 +2,18 @@ package dev.diffusion4j.examples.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 class TokenizeCommandTest {
     private static Path model() {
-        String p = System.getProperty("d4j.fixtures");
-        assumeTrue(p != null && Files.isDirectory(Path.of(p)), "fixtures absent");
-        return Path.of(p, "models/tiny-sd");
+        return CliTests.fixtures().resolve("models/tiny-sd");
     }
 
     private static String[] run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        CommandLine cli = SdCommand.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int exit = cli.execute(args);
-        return new String[] {Integer.toString(exit), out.toString(), err.toString()};
+        CliTests.Run r = CliTests.run(args);
+        return new String[] {Integer.toString(r.exit()), r.out(), r.err()};
     }
 
     @Test

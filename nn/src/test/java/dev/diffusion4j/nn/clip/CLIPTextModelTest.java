@@ -40,24 +40,9 @@ class CLIPTextModelTest {
         return ids;
     }
 
+    /** max |ref - got| <= 1e-4 * max(1, max |ref|), shapes equal (the nn module's shared comparison). */
     static void assertClose(Tensor ref, Tensor got, String what) {
-        assertEquals(ref.shape(), got.shape(), what + " shape");
-        float[] r = ref.toFloatArray();
-        float[] g = got.toFloatArray();
-        double maxRef = 0;
-        double maxDiff = 0;
-        int worst = -1;
-        for (int i = 0; i < r.length; i++) {
-            maxRef = Math.max(maxRef, Math.abs(r[i]));
-            double diff = Math.abs((double) r[i] - g[i]);
-            if (!(diff <= maxDiff)) {   // NaN-safe: a NaN always becomes the worst
-                maxDiff = diff;
-                worst = i;
-            }
-        }
-        double tol = 1e-4 * Math.max(1, maxRef);
-        assertTrue(maxDiff <= tol, what + ": max |diff| " + maxDiff + " at " + worst + " > tol " + tol);
-        System.out.printf("clip_text %-22s max|diff| %.3g (tol %.3g)%n", what, maxDiff, tol);
+        dev.diffusion4j.nn.Fixtures.assertClose("clip_text " + what, ref, got, 1e-4);
     }
 
     /**

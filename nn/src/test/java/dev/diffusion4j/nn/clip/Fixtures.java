@@ -1,8 +1,5 @@
 package dev.diffusion4j.nn.clip;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Locates the golden fixtures (skips the calling test when they are absent). */
@@ -11,10 +8,7 @@ final class Fixtures {
     }
 
     static Path root() {
-        String p = System.getProperty("d4j.fixtures");
-        Path dir = p == null ? null : Path.of(p);
-        assumeTrue(dir != null && Files.isDirectory(dir), "fixtures absent: " + p);
-        return dir;
+        return dev.diffusion4j.nn.Fixtures.dir();
     }
 
     static Path tokenizerFolder() {

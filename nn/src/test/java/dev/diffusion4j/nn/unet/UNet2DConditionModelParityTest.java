@@ -43,13 +43,7 @@ class UNet2DConditionModelParityTest {
             Map<String, Tensor> probed = new HashMap<>();
             Tensor result = unet.forward(in.tensor("sample"), floats(in.longs("timestep")),
                     in.tensor("encoder_hidden_states"), probed::put);
-            int compared = 0;
-            for (String name : out.entries().keySet()) {
-                if (probed.containsKey(name)) {
-                    Fixtures.assertClose("unet " + name, out.tensor(name), probed.get(name), TOL);
-                    compared++;
-                }
-            }
+            int compared = Fixtures.assertProbesClose("unet ", out, probed, TOL);
             assertTrue(compared >= 15, "only " + compared + " intermediate outputs compared");
             Fixtures.assertClose("unet out", out.tensor("out"), result, TOL);
 

@@ -29,13 +29,7 @@ class AutoencoderKLParityTest {
             Map<String, Tensor> probed = new HashMap<>();
             Tensor decoded = vae.decode(in.tensor("z"), probed::put);
             LatentDistribution dist = vae.encode(in.tensor("image"), probed::put);
-            int compared = 0;
-            for (String name : out.entries().keySet()) {
-                if (probed.containsKey(name)) {
-                    Fixtures.assertClose("vae " + name, out.tensor(name), probed.get(name), TOL);
-                    compared++;
-                }
-            }
+            int compared = Fixtures.assertProbesClose("vae ", out, probed, TOL);
             assertTrue(compared >= 12, "only " + compared + " intermediate outputs compared");
             Fixtures.assertClose("vae decoded", out.tensor("decoded"), decoded, TOL);
             Fixtures.assertClose("vae decoded_large", out.tensor("decoded_large"), vae.decode(in.tensor("z_large")), TOL);
