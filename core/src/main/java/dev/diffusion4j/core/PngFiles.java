@@ -40,6 +40,10 @@ public final class PngFiles {
             try (OutputStream os = Files.newOutputStream(tmp)) {
                 write(os, image, parameters);
             }
+            // Temporary files are created owner-only; the image itself gets the usual rw-r--r--.
+            if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            }
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
