@@ -118,10 +118,20 @@ public final class Attention {
         int tasks = nHeads * qBlocks;
         // Causal tasks differ in cost; small chunks keep both threads busy to the end.
         int grain = Math.max(1, Math.min(causal ? 1 : 8, tasks / (8 * pool.threads())));
+        // With one key block (text keys) K and V of all heads fit in L2, so the heads are the inner index: the
+        // query rows of a block are read (and its output rows written) once for all heads, whole cache lines,
+        // rather than once per head. Longer keys keep one head's K and V hot over all its query blocks.
+        boolean headsInner = kBlocks == 1;
         pool.parallelFor(tasks, grain, (from, to) -> {
             Scratch sc = new Scratch(g);
             for (int t = from; t < to; t++) {
-                queryBlock(g, sc, qh, kp, vp, out, t / qBlocks, t % qBlocks);
+                if (headsInner) {
+                    int b = t / (heads * qBlocks);
+                    int r = t % (heads * qBlocks);
+                    queryBlock(g, sc, qh, kp, vp, out, b * heads + r % heads, r / heads);
+                } else {
+                    queryBlock(g, sc, qh, kp, vp, out, t / qBlocks, t % qBlocks);
+                }
             }
         });
         return out;
@@ -133,7 +143,20 @@ public final class Attention {
 
     /** Sizes shared by every task of one call. */
     private record Geometry(int heads, int d, int d4, int channels, int tq, int tk, int tk4, int bk,
-                            boolean causal, float qScale) {
+                            boolean causal, float qScale, int[] rowIdx) {
+        Geometry(int heads, int d, int d4, int channels, int tq, int tk, int tk4, int bk, boolean causal,
+                 float qScale) {
+            this(heads, d, d4, channels, tq, tk, tk4, bk, causal, qScale, rowIndices(channels));
+        }
+
+        /** Gather indices of L consecutive query rows of q: stride {@code channels}. */
+        private static int[] rowIndices(int channels) {
+            int[] idx = new int[L];
+            for (int i = 0; i < L; i++) {
+                idx[i] = i * channels;
+            }
+            return idx;
+        }
     }
 
     /** Per-thread tiles, all with row stride {@code BQ} (one lane per query). */
@@ -148,7 +171,8 @@ public final class Attention {
         Scratch(Geometry g) {
             qt = new float[g.d() * BQ];
             s = new float[g.bk() * BQ];
-            ot = new float[g.d4() * BQ];
+            // Rows up to a multiple of L too: the output gather reads L rows from every multiple of L.
+            ot = new float[Math.max(g.d4(), (g.d() + L - 1) / L * L) * BQ];
         }
     }
 
@@ -190,10 +214,22 @@ public final class Attention {
         // Queries transposed ([c][query]) and pre-scaled into base-2 logits; lanes past the last row are zero.
         float[] qa = q.array();
         float qScale = g.qScale();
-        for (int r = 0; r < rows; r++) {
-            int src = q.offset() + (b * g.tq() + qs + r) * g.channels() + h * d;
-            for (int c = 0; c < d; c++) {
-                qt[c * BQ + r] = qa[src + c] * qScale;
+        int qBase = q.offset() + (b * g.tq() + qs) * g.channels() + h * d;
+        if (rows == BQ) {
+            // Full block: one gather per (channel, query vector) instead of L scalar loads and stores.
+            int[] rowIdx = g.rowIdx();
+            for (int io = 0; io < BQ; io += L) {
+                int src = qBase + io * g.channels();
+                for (int c = 0; c < d; c++) {
+                    FloatVector.fromArray(SP, qa, src + c, rowIdx, 0).mul(qScale).intoArray(qt, c * BQ + io);
+                }
+            }
+        } else {
+            for (int r = 0; r < rows; r++) {
+                int src = qBase + r * g.channels();
+                for (int c = 0; c < d; c++) {
+                    qt[c * BQ + r] = qa[src + c] * qScale;
+                }
             }
         }
         if (rows < lanes) {
@@ -248,19 +284,33 @@ public final class Attention {
                 }
             }
         }
-        // out = Ot^T / l
+        // out = Ot^T / l: per query row, gather L channels (stride BQ) of Ot, scale, store contiguously.
         for (int io = 0; io < lanes; io += L) {
-            FloatVector inv = FloatVector.broadcast(SP, 1f).div(FloatVector.fromArray(SP, l, io));
-            for (int c = 0; c < d; c++) {
-                FloatVector.fromArray(SP, ot, c * BQ + io).mul(inv).intoArray(ot, c * BQ + io);
-            }
+            FloatVector.broadcast(SP, 1f).div(FloatVector.fromArray(SP, l, io)).intoArray(alpha, io);
         }
         float[] oa = out.array();
+        int dFull = d - d % L;
+        VectorMask<Float> tail = SP.indexInRange(dFull, d);
         for (int r = 0; r < rows; r++) {
             int dst = (b * g.tq() + qs + r) * g.channels() + h * d;
-            for (int c = 0; c < d; c++) {
-                oa[dst + c] = ot[c * BQ + r];
+            float inv = alpha[r];
+            int c = 0;
+            for (; c < dFull; c += L) {
+                FloatVector.fromArray(SP, ot, c * BQ + r, CH_IDX, 0).mul(inv).intoArray(oa, dst + c);
             }
+            if (c < d) {
+                // ot has rows up to a multiple of L: the gather stays inside it; the store is masked.
+                FloatVector.fromArray(SP, ot, c * BQ + r, CH_IDX, 0).mul(inv).intoArray(oa, dst + c, tail);
+            }
+        }
+    }
+
+    /** Gather indices of one Ot column: L consecutive channel rows, stride BQ. */
+    private static final int[] CH_IDX = new int[L];
+
+    static {
+        for (int i = 0; i < L; i++) {
+            CH_IDX[i] = i * BQ;
         }
     }
 

@@ -148,6 +148,22 @@ class AttentionTest {
         run(seed, batch, tq, tk, heads, d, causal, 1f);
     }
 
+    /**
+     * Short key sequences (one key block): heads are the inner task index and full query blocks are
+     * transposed with gathers; head sizes that are not a multiple of the vector length, and causal.
+     */
+    @ParameterizedTest(name = "B={0} Tq={1} Tk={2} heads={3} d={4} causal={5}")
+    @CsvSource({
+        "2, 192, 100, 3, 17, false",
+        "1, 256, 77, 5, 24, false",
+        "1, 128, 128, 2, 8, true",
+        "2, 300, 9, 4, 40, false",
+    })
+    void oneKeyBlockMatchesReference(int batch, int tq, int tk, int heads, int d, boolean causal) {
+        long seed = new Random().nextLong();
+        run(seed, batch, tq, tk, heads, d, causal, 1f);
+    }
+
     @Test
     void largeScoresStayFinite() {
         long seed = new Random().nextLong();
