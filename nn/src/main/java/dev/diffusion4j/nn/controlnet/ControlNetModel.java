@@ -12,7 +12,6 @@ import dev.diffusion4j.nn.unet.UNetMidBlock2DCrossAttn;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -130,16 +129,8 @@ public final class ControlNetModel {
     public Output forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor controlnetCond,
                           float conditioningScale, boolean guessMode, Probe probe) {
         UNet2DConditionConfig u = config.unet();
-        if (sample.rank() != 4 || sample.dim(1) != u.inChannels()) {
-            throw new IllegalArgumentException("ControlNetModel: sample must be [B, " + u.inChannels()
-                    + ", h, w] (in_channels), got " + sample.shape());
-        }
+        u.checkInputs("ControlNetModel", sample, encoderHiddenStates);
         int batch = sample.dim(0);
-        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
-                || encoderHiddenStates.dim(2) != u.crossAttentionDim()) {
-            throw new IllegalArgumentException("ControlNetModel: encoder_hidden_states must be [" + batch + ", S, "
-                    + u.crossAttentionDim() + "] (cross_attention_dim), got " + encoderHiddenStates.shape());
-        }
         int f = 1 << condEmbedding.downsamplings();
         if (controlnetCond.rank() != 4 || controlnetCond.dim(0) != batch
                 || controlnetCond.dim(1) != config.conditioningChannels()
@@ -174,31 +165,15 @@ public final class ControlNetModel {
     public Output forwardEmbedded(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor condEmbedding,
                                   float conditioningScale, boolean guessMode, Probe probe) {
         UNet2DConditionConfig u = config.unet();
-        if (sample.rank() != 4 || sample.dim(1) != u.inChannels()) {
-            throw new IllegalArgumentException("ControlNetModel: sample must be [B, " + u.inChannels()
-                    + ", h, w] (in_channels), got " + sample.shape());
-        }
+        u.checkInputs("ControlNetModel", sample, encoderHiddenStates);
         int batch = sample.dim(0);
-        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
-                || encoderHiddenStates.dim(2) != u.crossAttentionDim()) {
-            throw new IllegalArgumentException("ControlNetModel: encoder_hidden_states must be [" + batch + ", S, "
-                    + u.crossAttentionDim() + "] (cross_attention_dim), got " + encoderHiddenStates.shape());
-        }
         if (condEmbedding.rank() != 4 || condEmbedding.dim(0) != batch || condEmbedding.dim(1) != u.blockOutChannels()[0]
                 || condEmbedding.dim(2) != sample.dim(2) || condEmbedding.dim(3) != sample.dim(3)) {
             throw new IllegalArgumentException("ControlNetModel: the control image embedding " + condEmbedding.shape()
                     + " does not fit the sample " + sample.shape() + " (its size must be the latents' × "
                     + (1 << this.condEmbedding.downsamplings()) + ")");
         }
-        float[] t;
-        if (timesteps.length == batch) {
-            t = timesteps.clone();
-        } else if (timesteps.length == 1) {
-            t = new float[batch];
-            Arrays.fill(t, timesteps[0]);
-        } else {
-            throw new IllegalArgumentException("ControlNetModel: " + timesteps.length + " timesteps for a batch of " + batch);
-        }
+        float[] t = UNet2DConditionConfig.perSample("ControlNetModel", timesteps, batch);
         Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(timeProj.forward(t))));
         probe.record("time_embedding", emb);
         Tensor embSilu = backend.silu(emb);

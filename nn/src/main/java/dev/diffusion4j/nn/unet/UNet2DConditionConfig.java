@@ -134,4 +134,34 @@ public record UNet2DConditionConfig(
     public int timeEmbedDim() {
         return blockOutChannels[0] * 4;
     }
+
+    /**
+     * Checks a model call's inputs against this config: {@code sample} {@code [B, in_channels, h, w]} and the text
+     * {@code [B, S, cross_attention_dim]}; {@code op} names the caller in the message.
+     */
+    public void checkInputs(String op, dev.diffusion4j.tensor.Tensor sample, dev.diffusion4j.tensor.Tensor encoderHiddenStates) {
+        if (sample.rank() != 4 || sample.dim(1) != inChannels) {
+            throw new IllegalArgumentException(op + ": sample must be [B, " + inChannels
+                    + ", h, w] (in_channels), got " + sample.shape());
+        }
+        int batch = sample.dim(0);
+        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
+                || encoderHiddenStates.dim(2) != crossAttentionDim) {
+            throw new IllegalArgumentException(op + ": encoder_hidden_states must be [" + batch + ", S, "
+                    + crossAttentionDim + "] (cross_attention_dim), got " + encoderHiddenStates.shape());
+        }
+    }
+
+    /** One timestep per batch entry: {@code timesteps} itself, or its single value repeated {@code batch} times. */
+    public static float[] perSample(String op, float[] timesteps, int batch) {
+        if (timesteps.length == batch) {
+            return timesteps.clone();
+        }
+        if (timesteps.length == 1) {
+            float[] t = new float[batch];
+            java.util.Arrays.fill(t, timesteps[0]);
+            return t;
+        }
+        throw new IllegalArgumentException(op + ": " + timesteps.length + " timesteps for a batch of " + batch);
+    }
 }

@@ -9,7 +9,6 @@ import dev.diffusion4j.nn.layers.Linear;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -199,25 +198,9 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, AddedCond added,
                           List<Tensor> downResiduals, Tensor midResidual, Probe probe) {
-        if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
-            throw new IllegalArgumentException("UNet2DConditionModel: sample must be [B, " + config.inChannels()
-                    + ", h, w] (in_channels), got " + sample.shape());
-        }
+        config.checkInputs("UNet2DConditionModel", sample, encoderHiddenStates);
         int batch = sample.dim(0);
-        if (encoderHiddenStates.rank() != 3 || encoderHiddenStates.dim(0) != batch
-                || encoderHiddenStates.dim(2) != config.crossAttentionDim()) {
-            throw new IllegalArgumentException("UNet2DConditionModel: encoder_hidden_states must be [" + batch + ", S, "
-                    + config.crossAttentionDim() + "] (cross_attention_dim), got " + encoderHiddenStates.shape());
-        }
-        float[] t;
-        if (timesteps.length == batch) {
-            t = timesteps.clone();
-        } else if (timesteps.length == 1) {
-            t = new float[batch];
-            Arrays.fill(t, timesteps[0]);
-        } else {
-            throw new IllegalArgumentException("UNet2DConditionModel: " + timesteps.length + " timesteps for a batch of " + batch);
-        }
+        float[] t = UNet2DConditionConfig.perSample("UNet2DConditionModel", timesteps, batch);
 
         int upsamplers = upBlocks.size() - 1;
         int factor = 1 << upsamplers;
