@@ -36,6 +36,29 @@ public interface Backend {
     }
 
     /**
+     * {@code conv2d(groupNorm(x) [→ SiLU], weight, bias, stride 1, padding) [+ residual]}: the norm-activation-convolution
+     * chain of a ResNet block as one op, so a backend can normalise while it reads the convolution's input (the
+     * normalised tensor is never stored) and add the skip connection while it writes the output. The default runs
+     * the separate ops.
+     *
+     * @param residual null, or a tensor of the output's shape added to it
+     */
+    default Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
+                                   Tensor weight, Tensor bias, int padding, Tensor residual) {
+        Tensor y = conv2d(groupNorm(x, groups, gamma, beta, eps, silu), weight, bias, 1, padding);
+        return residual == null ? y : add(y, residual);
+    }
+
+    /**
+     * {@code conv2d(upsampleNearest(x, outH, outW), weight, bias, stride 1, padding)}: an up-sampling block as one op
+     * (a backend can read the source pixels while it convolves, never storing the 4× larger tensor). The default
+     * runs the separate ops.
+     */
+    default Tensor upsampleConv2d(Tensor x, int outH, int outW, Tensor weight, Tensor bias, int padding) {
+        return conv2d(upsampleNearest(x, outH, outW), weight, bias, 1, padding);
+    }
+
+    /**
      * Group normalisation over {@code [N, C, ...]} with affine {@code gamma}, {@code beta} of shape
      * {@code [C]} (either may be null), optionally followed by SiLU (fused).
      */

@@ -98,6 +98,26 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
+                                  Tensor weight, Tensor bias, int padding, Tensor residual) {
+        int outH = x.dim(2) + 2 * padding - weight.dim(2) + 1;
+        int outW = x.dim(3) + 2 * padding - weight.dim(3) + 1;
+        double flops = 2.0 * x.dim(0) * outH * outW * weight.numel();
+        String op = "conv" + weight.dim(2) + "x" + weight.dim(3) + "(groupNorm" + (silu ? "+silu" : "")
+                + (residual != null ? ",+residual" : "") + ")";
+        return time(op, flops, () -> inner.groupNormConv2d(x, groups, gamma, beta, eps, silu, weight, bias, padding, residual));
+    }
+
+    @Override
+    public Tensor upsampleConv2d(Tensor x, int outH, int outW, Tensor weight, Tensor bias, int padding) {
+        int h = outH + 2 * padding - weight.dim(2) + 1;
+        int w = outW + 2 * padding - weight.dim(3) + 1;
+        double flops = 2.0 * x.dim(0) * h * w * weight.numel();
+        String op = "conv" + weight.dim(2) + "x" + weight.dim(3) + "(upsample)";
+        return time(op, flops, () -> inner.upsampleConv2d(x, outH, outW, weight, bias, padding));
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         return time(silu ? "groupNorm+silu" : "groupNorm", 0, () -> inner.groupNorm(x, groups, gamma, beta, eps, silu));
     }

@@ -26,6 +26,26 @@ public final class Conv2d {
         return backend.conv2d(x, weight, bias, stride, padding);
     }
 
+    /**
+     * {@code conv(SiLU(norm(x))) [+ residual]} (stride-1 convolutions only): one backend op that normalises while it
+     * reads, so the normalised tensor is never stored.
+     */
+    public Tensor forwardNormSilu(GroupNorm norm, Tensor x, Tensor residual) {
+        if (stride != 1) {
+            Tensor y = forward(norm.forwardSilu(x));
+            return residual == null ? y : backend.add(y, residual);
+        }
+        return norm.convolveSilu(x, weight, bias, padding, residual);
+    }
+
+    /** {@code conv(upsampleNearest(x, outH, outW))} as one backend op (stride-1 convolutions only). */
+    public Tensor forwardUpsampled(Tensor x, int outH, int outW) {
+        if (stride != 1) {
+            return forward(backend.upsampleNearest(x, outH, outW));
+        }
+        return backend.upsampleConv2d(x, outH, outW, weight, bias, padding);
+    }
+
     /** With explicit padding per side (the VAE encoder's down-sampling pads only right and bottom). */
     public Tensor forward(Tensor x, int padTop, int padBottom, int padLeft, int padRight) {
         return backend.conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight);

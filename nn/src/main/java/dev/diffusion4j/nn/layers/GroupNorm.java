@@ -29,6 +29,11 @@ public final class GroupNorm {
         return backend.groupNorm(x, groups, weight, bias, eps, false);
     }
 
+    /** {@code conv2d(SiLU(this(x))) [+ residual]} through the backend's fused op. */
+    Tensor convolveSilu(Tensor x, Tensor convWeight, Tensor convBias, int padding, Tensor residual) {
+        return backend.groupNormConv2d(x, groups, weight, bias, eps, true, convWeight, convBias, padding, residual);
+    }
+
     /** Normalises, then applies SiLU (one fused kernel). */
     public Tensor forwardSilu(Tensor x) {
         return backend.groupNorm(x, groups, weight, bias, eps, true);

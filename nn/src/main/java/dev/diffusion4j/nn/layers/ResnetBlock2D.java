@@ -39,7 +39,9 @@ public final class ResnetBlock2D {
      * @param tembSilu SiLU of the time embedding {@code [N, tembChannels]} (computed once per U-Net call), or null
      */
     public Tensor forward(Tensor x, Tensor tembSilu) {
-        Tensor h = conv1.forward(norm1.forwardSilu(x));
+        // The shortcut first: x is then dead once conv1 has read it (x is the largest tensor of a VAE up block).
+        Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x;
+        Tensor h = conv1.forwardNormSilu(norm1, x, null);
         if (timeEmbProj != null) {
             if (tembSilu == null) {
                 throw new IllegalArgumentException("ResnetBlock2D: this block needs a time embedding");
@@ -47,9 +49,9 @@ public final class ResnetBlock2D {
             Tensor t = timeEmbProj.forward(tembSilu);
             h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));
         }
-        h = conv2.forward(norm2.forwardSilu(h));
-        Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x;
-        Tensor out = backend.add(shortcut, h);
-        return outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor);
+        if (outputScaleFactor == 1f) {
+            return conv2.forwardNormSilu(norm2, h, shortcut);
+        }
+        return backend.scale(conv2.forwardNormSilu(norm2, h, shortcut), 1f / outputScaleFactor);
     }
 }

@@ -22,6 +22,6 @@ public final class Upsample2D {
 
     /** Resizes to {@code outH × outW} (the skip tensor's size when the latent size is odd), then convolves. */
     public Tensor forward(Tensor x, int outH, int outW) {
-        return conv.forward(backend.upsampleNearest(x, outH, outW));
+        return conv.forwardUpsampled(x, outH, outW);
     }
 }

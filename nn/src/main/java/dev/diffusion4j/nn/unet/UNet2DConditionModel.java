@@ -269,7 +269,7 @@ public final class UNet2DConditionModel {
             // The reference hooks the GroupNorm before its activation; the forward pass fuses the two.
             probe.record("conv_norm_out", convNormOut.forward(h));
         }
-        h = convOut.forward(convNormOut.forwardSilu(h));
+        h = convOut.forwardNormSilu(convNormOut, h, null);
         probe.record("conv_out", h);
         return h;
     }

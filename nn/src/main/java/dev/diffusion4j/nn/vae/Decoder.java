@@ -56,6 +56,6 @@ final class Decoder {
             }
             probe.record("decoder.up_blocks." + i, h);
         }
-        return convOut.forward(convNormOut.forwardSilu(h));
+        return convOut.forwardNormSilu(convNormOut, h, null);
     }
 }

@@ -56,7 +56,7 @@ final class Encoder {
         }
         h = midBlock.forward(h);
         probe.record("encoder.mid_block", h);
-        h = convOut.forward(convNormOut.forwardSilu(h));
+        h = convOut.forwardNormSilu(convNormOut, h, null);
         probe.record("encoder.conv_out", h);
         return h;
     }

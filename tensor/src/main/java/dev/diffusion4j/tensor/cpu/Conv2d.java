@@ -11,7 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * W[Cout, Cin·kH·kW] · im2col[Cin·kH·kW, Hout·Wout]}. The im2col matrix is never built: its blocks are
  * packed straight from the input ({@link Im2col}), so memory stays at the size of the input and output.
  * With stride 1 and output rows of whole vectors (the U-Net's 3×3 convolutions at 64, 32 and 16 pixels),
- * not even that: the GEMM reads B in place from a zero-padded copy of the input ({@link Gemm.DirectB}).
+ * not even that: the GEMM reads B in place from a zero-padded copy of the input ({@link Gemm.DirectB}), made a
+ * band of rows at a time (at most 16 MB) so a large input is never copied whole. The input is read through
+ * {@link ConvRows}, so a fused prologue (GroupNorm + SiLU, nearest up-sampling) is applied while copying.
  * A 1×1 convolution with stride 1 and no padding is a plain GEMM on the input. The small images of a
  * batch (below 1024 output pixels) are convolved as one GEMM with the images side by side in N.
  */
@@ -22,21 +24,43 @@ public final class Conv2d {
     /** See {@link dev.diffusion4j.tensor.Backend#conv2d(Tensor, Tensor, Tensor, int, int, int, int, int)}. */
     public static Tensor conv2d(ComputePool pool, Tensor x, Tensor weight, Tensor bias, int stride,
                                 int padTop, int padBottom, int padLeft, int padRight) {
-        if (x.rank() != 4 || weight.rank() != 4 || x.dim(1) != weight.dim(1)
+        Kernels.requireNonNull("conv2d", "x", x);
+        if (x.rank() != 4) {
+            throw shapeError(x.shape().toString(), weight, bias);
+        }
+        Tensor xin = Kernels.heap(x);
+        return conv2d(pool, xin, ConvRows.of(xin), weight, bias, stride, padTop, padBottom, padLeft, padRight, null);
+    }
+
+    /**
+     * The convolution of the logical input {@code rows} (x itself, or a fused prologue of it), plus {@code residual}
+     * (null, or a tensor of the output's shape) added to the output.
+     *
+     * @param plain x when {@code rows} are exactly its rows (lets a 1×1 convolution read it in place), else null
+     */
+    static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
+                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
+        return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual, BAND_FLOATS);
+    }
+
+    /** As above, with the most floats one padded band of the direct path may hold (tests make it small). */
+    static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
+                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual, long bandFloats) {
+        String inShape = "[" + rows.batch() + ", " + rows.channels() + ", " + rows.height() + ", " + rows.width() + "]";
+        Kernels.requireNonNull("conv2d", "weight", weight);
+        if (weight.rank() != 4 || rows.channels() != weight.dim(1)
                 || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
-            throw new IllegalArgumentException("conv2d: shapes x " + x.shape() + ", weight " + weight.shape()
-                    + ", bias " + (bias == null ? "none" : bias.shape())
-                    + " (expected x [N, Cin, H, W], weight [Cout, Cin, kH, kW], bias [Cout])");
+            throw shapeError(inShape, weight, bias);
         }
         if (stride < 1 || padTop < 0 || padBottom < 0 || padLeft < 0 || padRight < 0) {
             throw new IllegalArgumentException("conv2d: stride " + stride + " must be >= 1 and padding ("
-                    + padTop + ", " + padBottom + ", " + padLeft + ", " + padRight + ") >= 0 for x " + x.shape()
+                    + padTop + ", " + padBottom + ", " + padLeft + ", " + padRight + ") >= 0 for x " + inShape
                     + " and weight " + weight.shape());
         }
-        int n = x.dim(0);
-        int cin = x.dim(1);
-        int h = x.dim(2);
-        int w = x.dim(3);
+        int n = rows.batch();
+        int cin = rows.channels();
+        int h = rows.height();
+        int w = rows.width();
         int cout = weight.dim(0);
         int kh = weight.dim(2);
         int kw = weight.dim(3);
@@ -44,85 +68,138 @@ public final class Conv2d {
         int wp = w + padLeft + padRight;
         if (kh < 1 || kw < 1 || hp < kh || wp < kw) {
             throw new IllegalArgumentException("conv2d: kernel " + kh + "x" + kw + " does not fit the padded input "
-                    + hp + "x" + wp + " (x " + x.shape() + ", weight " + weight.shape() + ")");
+                    + hp + "x" + wp + " (x " + inShape + ", weight " + weight.shape() + ")");
         }
         int hout = (hp - kh) / stride + 1;
         int wout = (wp - kw) / stride + 1;
+        if (residual != null && !residual.shape().equals(dev.diffusion4j.tensor.Shape.of(n, cout, hout, wout))) {
+            throw new IllegalArgumentException("conv2d: residual " + residual.shape() + " does not match the output ["
+                    + n + ", " + cout + ", " + hout + ", " + wout + "] of x " + inShape + " and weight " + weight.shape());
+        }
         pool = Gemm.poolFor(pool, weight, bias);
-        Tensor xin = x.isHeap() ? x : x.toHeapF32();
-        Tensor out = Tensor.zeros(n, cout, hout, wout);
         int kdim = cin * kh * kw;
         int hw = hout * wout;
         float[] rowBias = bias == null ? null : Gemm.toFloats(bias);
         Gemm.PackA a = Gemm.viewA(weight, 0, kdim, 1);
-        boolean plain = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0
+        boolean oneByOne = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0
                 && padRight == 0;
-        float[] xs = xin.array();
-        // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the
-        // input (no im2col packing at all); else the im2col blocks are packed.
-        boolean direct = stride == 1 && !plain && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
+        // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the input
+        // (no im2col packing at all), made a band of rows at a time; else the im2col blocks are packed.
+        boolean direct = stride == 1 && !oneByOne && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
         // Small images of a batch (the deep U-Net levels, run for cond and uncond) are one GEMM with the images
         // side by side in N, so each packed block of the weights serves more columns.
         boolean joint = n > 1 && hw < JOINT_BELOW && (!direct || (long) n * cin * hp * wp < Integer.MAX_VALUE - 8);
-        int[] rowOffsets = direct ? new int[kdim] : null;
-        if (direct) {
-            for (int ci = 0, k = 0; ci < cin; ci++) {
-                for (int ky = 0; ky < kh; ky++) {
-                    for (int kx = 0; kx < kw; kx++) {
-                        rowOffsets[k++] = (ci * hp + ky) * wp + kx;
-                    }
-                }
-            }
-        }
-        int plane = direct ? Math.multiplyExact(cin, Math.multiplyExact(hp, wp)) : 0;
-        float[] padded = direct ? new float[joint ? n * plane : plane] : null;
         if (joint) {
             Gemm.PackB b;
             if (direct) {
-                for (int img = 0; img < n; img++) {
-                    pad(xs, xin.offset() + img * cin * h * w, cin, h, w, padded, img * plane, hp, wp, padTop, padLeft);
-                }
-                b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
+                int plane = Math.multiplyExact(cin, Math.multiplyExact(hp, wp));
+                float[] padded = new float[n * plane];
+                fillBands(pool, rows, 0, n, -padTop, hp, padded, wp, padLeft);
+                b = new PaddedInput(padded, rowOffsets(cin, kh, kw, hp, wp), wout, wp, hw, plane);
             } else {
-                b = new Im2col(xs, xin.offset(), h, w, kh, kw, stride, padTop, padLeft, wout, hw, cin * h * w);
+                Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
+                b = new Im2col(xin.array(), xin.offset(), h, w, kh, kw, stride, padTop, padLeft, wout, hw, cin * h * w);
             }
             float[] c = new float[Math.multiplyExact(cout, n * hw)];
             Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, 0, n * hw, rowBias, null, false);
+            Tensor out = Tensor.zeros(n, cout, hout, wout);
             float[] o = out.array();
             for (int co = 0; co < cout; co++) {
                 for (int img = 0; img < n; img++) {
                     System.arraycopy(c, co * n * hw + img * hw, o, (img * cout + co) * hw, hw);
                 }
             }
+            if (residual != null) {
+                return Elementwise.add(pool, out, residual);
+            }
             return out;
         }
+        Tensor out = residual != null ? Kernels.heap(residual).copy() : Tensor.zeros(n, cout, hout, wout);
+        boolean accumulate = residual != null;
+        if (direct) {
+            // Bands of output rows: the padded copy of a whole large input (256 channels at 512x512: 270 MB)
+            // would be the biggest tensor of a VAE decode; a band is bounded.
+            int bandRows = hout;
+            if ((long) cin * (hout + kh - 1) * wp > bandFloats && wout % Gemm.NR == 0) {
+                bandRows = (int) Math.max(MIN_BAND_ROWS, bandFloats / ((long) cin * wp) - (kh - 1));
+                bandRows = Math.min(bandRows, hout);
+            }
+            int bandHp = bandRows + kh - 1;
+            int plane = Math.multiplyExact(cin, Math.multiplyExact(bandHp, wp));
+            float[] padded = new float[plane];
+            int[] offsets = rowOffsets(cin, kh, kw, bandHp, wp);
+            for (int img = 0; img < n; img++) {
+                for (int oy0 = 0; oy0 < hout; oy0 += bandRows) {
+                    int rowsHere = Math.min(bandRows, hout - oy0);
+                    fillBands(pool, rows, img, 1, oy0 - padTop, bandHp, padded, wp, padLeft);
+                    int cols = rowsHere * wout;
+                    Gemm.gemm(pool, cout, cols, kdim, a, new PaddedInput(padded, offsets, wout, wp, cols, plane),
+                            out.array(), img * cout * hw + oy0 * wout, hw, rowBias, null, accumulate);
+                }
+            }
+            return out;
+        }
+        Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
+        float[] xs = xin.array();
         for (int img = 0; img < n; img++) {
             int xOff = xin.offset() + img * cin * h * w;
-            Gemm.PackB b;
-            if (plain) {
-                b = Gemm.viewB(xin, (long) img * cin * h * w, hw, 1);
-            } else if (direct) {
-                pad(xs, xOff, cin, h, w, padded, 0, hp, wp, padTop, padLeft);
-                b = new PaddedInput(padded, rowOffsets, wout, wp, hw, plane);
-            } else {
-                b = new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout, hw, 0);
-            }
-            Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, false);
+            Gemm.PackB b = oneByOne ? Gemm.viewB(xin, (long) img * cin * h * w, hw, 1)
+                    : new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout, hw, 0);
+            Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, accumulate);
         }
         return out;
     }
 
+    private static IllegalArgumentException shapeError(String x, Tensor weight, Tensor bias) {
+        return new IllegalArgumentException("conv2d: shapes x " + x + ", weight " + (weight == null ? "none" : weight.shape())
+                + ", bias " + (bias == null ? "none" : bias.shape())
+                + " (expected x [N, Cin, H, W], weight [Cout, Cin, kH, kW], bias [Cout])");
+    }
+
     /** Output sizes below which the images of a batch are convolved as one GEMM. */
     private static final int JOINT_BELOW = 1024;
+    /** Most floats in one padded band of the direct path (16 MB). */
+    private static final long BAND_FLOATS = 1L << 22;
+    private static final int MIN_BAND_ROWS = 4;
 
-    /** Copies one image into the interior of its zero-padded plane (the border is never written, so stays 0). */
-    private static void pad(float[] x, int xOff, int cin, int h, int w, float[] dst, int dOff, int hp, int wp,
-                            int padTop, int padLeft) {
-        for (int ci = 0; ci < cin; ci++) {
-            for (int y = 0; y < h; y++) {
-                System.arraycopy(x, xOff + (ci * h + y) * w, dst, dOff + (ci * hp + y + padTop) * wp + padLeft, w);
+    /** Offset of each im2col row {@code (ci, ky, kx)} in a padded band of {@code bandHp} rows per channel. */
+    private static int[] rowOffsets(int cin, int kh, int kw, int bandHp, int wp) {
+        int[] offsets = new int[cin * kh * kw];
+        for (int ci = 0, k = 0; ci < cin; ci++) {
+            for (int ky = 0; ky < kh; ky++) {
+                for (int kx = 0; kx < kw; kx++) {
+                    offsets[k++] = (ci * bandHp + ky) * wp + kx;
+                }
             }
         }
+        return offsets;
+    }
+
+    /**
+     * Writes rows {@code y0 … y0 + bandHp - 1} of every channel of images {@code img0 …} into zero-padded bands
+     * ({@code bandHp × wp} per channel, images one after another); rows outside the input are zeros. The left and
+     * right borders are never written, so they stay 0 from the allocation.
+     */
+    private static void fillBands(ComputePool pool, ConvRows rows, int img0, int images, int y0, int bandHp,
+                                  float[] dst, int wp, int padLeft) {
+        int cin = rows.channels();
+        int h = rows.height();
+        pool.parallelFor(images * cin, 1, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int img = t / cin;
+                int c = t - img * cin;
+                int base = t * bandHp * wp;
+                for (int r = 0; r < bandHp; r++) {
+                    int y = y0 + r;
+                    int o = base + r * wp;
+                    if (y < 0 || y >= h) {
+                        Arrays.fill(dst, o, o + wp, 0f);
+                    } else {
+                        rows.row(img0 + img, c, y, dst, o + padLeft);
+                    }
+                }
+            }
+        });
     }
 
     /** The im2col matrix of a stride-1 convolution read in place from the zero-padded input. */

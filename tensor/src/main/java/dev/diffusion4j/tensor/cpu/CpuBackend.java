@@ -49,6 +49,31 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
+                                  Tensor weight, Tensor bias, int padding, Tensor residual) {
+        Kernels.requireNonNull("groupNormConv2d", "x", x);
+        if (x.rank() != 4) {
+            throw new IllegalArgumentException("groupNormConv2d: x must be [N, C, H, W], got " + x.shape());
+        }
+        Tensor in = Kernels.heap(x);
+        float[][] coef = Norms.groupNormCoefficients(pool, in, groups, gamma, beta, eps);
+        return Conv2d.conv2d(pool, null, ConvRows.groupNorm(in, coef, silu), weight, bias, 1,
+                padding, padding, padding, padding, residual);
+    }
+
+    @Override
+    public Tensor upsampleConv2d(Tensor x, int outH, int outW, Tensor weight, Tensor bias, int padding) {
+        Kernels.requireNonNull("upsampleConv2d", "x", x);
+        if (x.rank() != 4 || outH <= 0 || outW <= 0 || x.dim(2) == 0 || x.dim(3) == 0) {
+            throw new IllegalArgumentException("upsampleConv2d: needs a non-empty [N, C, H, W] input and a positive output size, got "
+                    + x.shape() + " to (" + outH + ", " + outW + ")");
+        }
+        Tensor in = Kernels.heap(x);
+        return Conv2d.conv2d(pool, null, ConvRows.upsampleNearest(in, outH, outW), weight, bias, 1,
+                padding, padding, padding, padding, null);
+    }
+
+    @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         return Norms.groupNorm(pool, x, groups, gamma, beta, eps, silu);
     }

@@ -233,7 +233,7 @@ public final class Elementwise {
     private static final VectorShuffle<Float> DUP_HI = VectorShuffle.fromOp(S, i -> (S.length() + i) / 2);
 
     /** {@code dst[d0 + 2i] = dst[d0 + 2i + 1] = src[s0 + i]} for {@code i < w}. */
-    private static void doubleRow(float[] src, int s0, float[] dst, int d0, int w) {
+    static void doubleRow(float[] src, int s0, float[] dst, int d0, int w) {
         int step = S.length();
         int i = 0;
         for (; i <= w - step; i += step) {

@@ -28,10 +28,38 @@ public final class Norms {
 
     /** See {@link dev.diffusion4j.tensor.Backend#groupNorm}. */
     public static Tensor groupNorm(ComputePool pool, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
+        float[][] coef = groupNormCoefficients(pool, x, groups, gamma, beta, eps);
+        Tensor in = Kernels.heap(x);
+        Tensor out = Tensor.zeros(in.shape());
+        int hw = Kernels.toInt(in.shape().product(2, in.rank()), "groupNorm", in);
+        int planes = in.dim(0) * in.dim(1);
+        if (hw == 0 || planes == 0) {
+            return out;
+        }
+        float[] src = in.array();
+        int so = in.offset();
+        float[] dst = out.array();
+        pool.parallelFor(planes, Math.max(1, GRAIN / hw), (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                normalize(src, so + p * hw, dst, p * hw, hw, coef[0][p], coef[1][p], coef[2][p], silu);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * The per-channel form of a group normalisation, for a kernel that applies it on the fly (a convolution's
+     * prologue): {@code y[n, c, …] = (x[n, c, …] - mean[n·C + c])·scale[n·C + c] + shift[n·C + c]}, then SiLU if
+     * asked. Applied with {@link #normalizeRow} it gives exactly what {@link #groupNorm} gives.
+     *
+     * @return {@code {mean, scale, shift}}, each of length N·C
+     */
+    static float[][] groupNormCoefficients(ComputePool pool, Tensor x, int groups, Tensor gamma, Tensor beta, float eps) {
         Kernels.requireNonNull("groupNorm", "x", x);
         if (x.rank() < 2) {
             throw new IllegalArgumentException("groupNorm: input must be [N, C, ...], got " + x.shape());
         }
+        int n = x.dim(0);
         int c = x.dim(1);
         if (groups <= 0 || c % groups != 0) {
             throw new IllegalArgumentException("groupNorm: groups=" + groups + " must be positive and divide C=" + c
@@ -40,40 +68,43 @@ public final class Norms {
         float[] g = Kernels.param("groupNorm", "gamma", gamma, c, x);
         float[] b = Kernels.param("groupNorm", "beta", beta, c, x);
         Tensor in = Kernels.heap(x);
-        Tensor out = Tensor.zeros(in.shape());
         int hw = Kernels.toInt(in.shape().product(2, in.rank()), "groupNorm", in);
         int cpg = c / groups;
         int len = Kernels.toInt((long) cpg * hw, "groupNorm", in);
-        int tasks = in.dim(0) * groups;
-        if (len == 0 || tasks == 0) {
-            return out;
+        float[][] coef = new float[3][n * c];
+        if (len == 0) {
+            return coef;
         }
         float[] src = in.array();
         int so = in.offset();
-        float[] dst = out.array();
-        pool.parallelFor(tasks, 1, (t0, t1) -> {
+        pool.parallelFor(n * groups, 1, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int base = t * len;
                 double mean = mean(src, so + base, len);
                 float meanF = (float) mean;
                 double var = sumSquaredDeviation(src, so + base, len, meanF) / len;
-                // the float mean differs from the double one; correct the variance for it (tiny, but free)
                 double d = meanF - mean;
+                // the float mean differs from the double one; correct the variance for it (tiny, but free)
                 var = Math.max(0, var - d * d);
                 double rstd = 1 / Math.sqrt(var + eps);
                 int c0 = (t % groups) * cpg;
                 for (int ch = 0; ch < cpg; ch++) {
                     double scaleD = g == null ? rstd : g[c0 + ch] * rstd;
-                    float scale = (float) scaleD;
-                    // x - meanF is exact near the mean; the rest of the mean (mean - meanF) goes into the shift,
+                    int i = (t / groups) * c + c0 + ch;
+                    coef[0][i] = meanF;
+                    coef[1][i] = (float) scaleD;
+                    // x - mean is exact near the mean; the rest of the mean (mean - meanF) goes into the shift,
                     // so a mean much larger than the spread costs no precision
-                    float shift = (float) ((b == null ? 0 : b[c0 + ch]) + d * scaleD);
-                    int off = base + ch * hw;
-                    normalize(src, so + off, dst, off, hw, meanF, scale, shift, silu);
+                    coef[2][i] = (float) ((b == null ? 0 : b[c0 + ch]) + d * scaleD);
                 }
             }
         });
-        return out;
+        return coef;
+    }
+
+    /** {@code dst = (src - mean)·scale + shift}, then SiLU if asked, over {@code n} elements (see {@link #groupNormCoefficients}). */
+    static void normalizeRow(float[] src, int so, float[] dst, int d0, int n, float mean, float scale, float shift, boolean silu) {
+        normalize(src, so, dst, d0, n, mean, scale, shift, silu);
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#layerNorm}. */
