@@ -42,9 +42,12 @@ public interface Backend {
      * the separate ops.
      *
      * @param residual null, or a tensor of the output's shape added to it
+     * @param residualIsScratch true when the caller never reads {@code residual} again, so the backend may write the
+     *                          result into its storage (one tensor fewer alive at the VAE's largest block); the one
+     *                          exception to "inputs are never modified"
      */
     default Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                   Tensor weight, Tensor bias, int padding, Tensor residual) {
+                                   Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
         Tensor y = conv2d(groupNorm(x, groups, gamma, beta, eps, silu), weight, bias, 1, padding);
         return residual == null ? y : add(y, residual);
     }

@@ -31,11 +31,16 @@ public final class Conv2d {
      * reads, so the normalised tensor is never stored.
      */
     public Tensor forwardNormSilu(GroupNorm norm, Tensor x, Tensor residual) {
+        return forwardNormSilu(norm, x, residual, false);
+    }
+
+    /** As {@link #forwardNormSilu(GroupNorm, Tensor, Tensor)}; the result may reuse the storage of a scratch residual. */
+    public Tensor forwardNormSilu(GroupNorm norm, Tensor x, Tensor residual, boolean residualIsScratch) {
         if (stride != 1) {
             Tensor y = forward(norm.forwardSilu(x));
             return residual == null ? y : backend.add(y, residual);
         }
-        return norm.convolveSilu(x, weight, bias, padding, residual);
+        return norm.convolveSilu(x, weight, bias, padding, residual, residualIsScratch);
     }
 
     /** {@code conv(upsampleNearest(x, outH, outW))} as one backend op (stride-1 convolutions only). */

@@ -30,8 +30,9 @@ public final class GroupNorm {
     }
 
     /** {@code conv2d(SiLU(this(x))) [+ residual]} through the backend's fused op. */
-    Tensor convolveSilu(Tensor x, Tensor convWeight, Tensor convBias, int padding, Tensor residual) {
-        return backend.groupNormConv2d(x, groups, weight, bias, eps, true, convWeight, convBias, padding, residual);
+    Tensor convolveSilu(Tensor x, Tensor convWeight, Tensor convBias, int padding, Tensor residual, boolean residualIsScratch) {
+        return backend.groupNormConv2d(x, groups, weight, bias, eps, true, convWeight, convBias, padding, residual,
+                residualIsScratch);
     }
 
     /** Normalises, then applies SiLU (one fused kernel). */

@@ -39,7 +39,7 @@ public final class ResnetBlock2D {
      * @param tembSilu SiLU of the time embedding {@code [N, tembChannels]} (computed once per U-Net call), or null
      */
     public Tensor forward(Tensor x, Tensor tembSilu) {
-        // The shortcut first: x is then dead once conv1 has read it (x is the largest tensor of a VAE up block).
+        // The shortcut first, so x (the largest tensor of a VAE up block) is not needed after conv1.
         Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x;
         Tensor h = conv1.forwardNormSilu(norm1, x, null);
         if (timeEmbProj != null) {
@@ -49,9 +49,8 @@ public final class ResnetBlock2D {
             Tensor t = timeEmbProj.forward(tembSilu);
             h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));
         }
-        if (outputScaleFactor == 1f) {
-            return conv2.forwardNormSilu(norm2, h, shortcut);
-        }
-        return backend.scale(conv2.forwardNormSilu(norm2, h, shortcut), 1f / outputScaleFactor);
+        // A computed shortcut is ours: the output is accumulated into it rather than into a copy.
+        Tensor out = conv2.forwardNormSilu(norm2, h, shortcut, convShortcut != null);
+        return outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor);
     }
 }

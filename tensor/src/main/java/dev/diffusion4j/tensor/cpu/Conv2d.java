@@ -29,7 +29,7 @@ public final class Conv2d {
             throw shapeError(x.shape().toString(), weight, bias);
         }
         Tensor xin = Kernels.heap(x);
-        return conv2d(pool, xin, ConvRows.of(xin), weight, bias, stride, padTop, padBottom, padLeft, padRight, null);
+        return conv2d(pool, xin, ConvRows.of(xin), weight, bias, stride, padTop, padBottom, padLeft, padRight, null, false);
     }
 
     /**
@@ -37,15 +37,18 @@ public final class Conv2d {
      * (null, or a tensor of the output's shape) added to the output.
      *
      * @param plain x when {@code rows} are exactly its rows (lets a 1×1 convolution read it in place), else null
+     * @param residualIsScratch the result may be written into {@code residual}'s storage
      */
     static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
-                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual) {
-        return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual, BAND_FLOATS);
+                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual, boolean residualIsScratch) {
+        return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual,
+                residualIsScratch, BAND_FLOATS);
     }
 
     /** As above, with the most floats one padded band of the direct path may hold (tests make it small). */
     static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
-                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual, long bandFloats) {
+                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual,
+                         boolean residualIsScratch, long bandFloats) {
         String inShape = "[" + rows.batch() + ", " + rows.channels() + ", " + rows.height() + ", " + rows.width() + "]";
         Kernels.requireNonNull("conv2d", "weight", weight);
         if (weight.rank() != 4 || rows.channels() != weight.dim(1)
@@ -114,7 +117,15 @@ public final class Conv2d {
             }
             return out;
         }
-        Tensor out = residual != null ? Kernels.heap(residual).copy() : Tensor.zeros(n, cout, hout, wout);
+        Tensor out;
+        if (residual == null) {
+            out = Tensor.zeros(n, cout, hout, wout);
+        } else if (residualIsScratch && residual.isHeap() && residual.offset() == 0
+                && residual.array().length == residual.numel()) {
+            out = residual;
+        } else {
+            out = Kernels.heap(residual).copy();
+        }
         boolean accumulate = residual != null;
         if (direct) {
             // Bands of output rows: the padded copy of a whole large input (256 channels at 512x512: 270 MB)

@@ -50,7 +50,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual) {
+                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
         Kernels.requireNonNull("groupNormConv2d", "x", x);
         if (x.rank() != 4) {
             throw new IllegalArgumentException("groupNormConv2d: x must be [N, C, H, W], got " + x.shape());
@@ -58,7 +58,7 @@ public final class CpuBackend implements Backend {
         Tensor in = Kernels.heap(x);
         float[][] coef = Norms.groupNormCoefficients(pool, in, groups, gamma, beta, eps);
         return Conv2d.conv2d(pool, null, ConvRows.groupNorm(in, coef, silu), weight, bias, 1,
-                padding, padding, padding, padding, residual);
+                padding, padding, padding, padding, residual, residualIsScratch);
     }
 
     @Override
@@ -70,7 +70,7 @@ public final class CpuBackend implements Backend {
         }
         Tensor in = Kernels.heap(x);
         return Conv2d.conv2d(pool, null, ConvRows.upsampleNearest(in, outH, outW), weight, bias, 1,
-                padding, padding, padding, padding, null);
+                padding, padding, padding, padding, null, false);
     }
 
     @Override

@@ -145,8 +145,8 @@ class FusedConvTest {
         Tensor x = random(rnd, 0f, n, cin, h, w);
         Tensor wt = random(rnd, 0f, cout, cin, 3, 3);
         Tensor b = random(rnd, 0f, cout);
-        Tensor whole = Conv2d.conv2d(POOL, x, ConvRows.of(x), wt, b, 1, 1, 1, 1, 1, null, Long.MAX_VALUE);
-        Tensor banded = Conv2d.conv2d(POOL, x, ConvRows.of(x), wt, b, 1, 1, 1, 1, 1, null, bandFloats);
+        Tensor whole = Conv2d.conv2d(POOL, x, ConvRows.of(x), wt, b, 1, 1, 1, 1, 1, null, false, Long.MAX_VALUE);
+        Tensor banded = Conv2d.conv2d(POOL, x, ConvRows.of(x), wt, b, 1, 1, 1, 1, 1, null, false, bandFloats);
         assertArrayEquals(whole.toFloatArray(), banded.toFloatArray());
         double[] want = Conv2dTest.reference(x.toFloatArray(), n, cin, h, w, wt.toFloatArray(), cout, 3, 3,
                 b.toFloatArray(), 1, 1, 1, 1, 1);
@@ -176,8 +176,8 @@ class FusedConvTest {
         Tensor b = random(rnd, 0f, cout);
         Tensor residual = withResidual ? random(rnd, 0f, n, cout, h, w) : null;
         int pad = k / 2;
-        Tensor want = UNFUSED.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, residual);
-        Tensor got = CPU.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, residual);
+        Tensor want = UNFUSED.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, residual, false);
+        Tensor got = CPU.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, residual, false);
         assertEquals(want.shape(), got.shape());
         float[] wa = want.toFloatArray();
         float[] ga = got.toFloatArray();
@@ -187,6 +187,12 @@ class FusedConvTest {
             for (int i = 0; i < wa.length; i++) {
                 assertEquals(wa[i], ga[i], 2 * Math.ulp(Math.abs(wa[i])) + 1e-6f, "element " + i);
             }
+            // a scratch residual may hold the result; a kept one is left as it was
+            float[] before = residual.toFloatArray();
+            Tensor scratch = residual.copy();
+            Tensor inPlace = CPU.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, scratch, true);
+            assertArrayEquals(ga, inPlace.toFloatArray());
+            assertArrayEquals(before, residual.toFloatArray());
         }
     }
 
@@ -212,13 +218,13 @@ class FusedConvTest {
         Tensor x = Tensor.zeros(1, 4, 8, 8);
         Tensor g = Tensor.zeros(4);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CPU.groupNormConv2d(x, 3, g, g, 1e-5f, true, Tensor.zeros(2, 4, 3, 3), null, 1, null));
+                () -> CPU.groupNormConv2d(x, 3, g, g, 1e-5f, true, Tensor.zeros(2, 4, 3, 3), null, 1, null, false));
         assertTrue(e.getMessage().contains("groups=3"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> CPU.groupNormConv2d(x, 2, g, g, 1e-5f, true, Tensor.zeros(2, 5, 3, 3), null, 1, null));
+                () -> CPU.groupNormConv2d(x, 2, g, g, 1e-5f, true, Tensor.zeros(2, 5, 3, 3), null, 1, null, false));
         assertTrue(e.getMessage().contains("[2, 5, 3, 3]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> CPU.groupNormConv2d(x, 2, g, g, 1e-5f, true, Tensor.zeros(2, 4, 3, 3), null, 1, Tensor.zeros(1, 2, 8, 7)));
+                () -> CPU.groupNormConv2d(x, 2, g, g, 1e-5f, true, Tensor.zeros(2, 4, 3, 3), null, 1, Tensor.zeros(1, 2, 8, 7), false));
         assertTrue(e.getMessage().contains("residual [1, 2, 8, 7]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> CPU.upsampleConv2d(Tensor.zeros(1, 4, 8), 16, 16, Tensor.zeros(2, 4, 3, 3), null, 1));
