@@ -6,7 +6,16 @@ import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.nn.clip.CLIPTextConfig;
+import dev.diffusion4j.nn.clip.CLIPTextModel;
+import dev.diffusion4j.nn.unet.UNet2DConditionModel;
+import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.tensor.cpu.CpuBackend;
+import dev.diffusion4j.weights.SafeTensorsWriter;
+import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -123,6 +132,93 @@ public final class FullSizeModels {
             return new int[] {d, d};
         }
         return new int[] {d};
+    }
+
+    /**
+     * Writes the real SD 1.5 model with random F16 weights as a diffusers folder (about 2.1 GB): {@code unet},
+     * {@code vae}, {@code text_encoder} (CLIP ViT-L/14 size), a PNDM scheduler and the demo model's small tokenizer
+     * (copied from {@code tokenizerDir}; its ids index the full-size embedding table). The weights are made by
+     * building each model over {@link #randomWeights}, so the files hold exactly the keys and shapes the models read.
+     */
+    public static void writeSd15Folder(Path dir, Path tokenizerDir) throws IOException {
+        CpuBackend be = new CpuBackend(new dev.diffusion4j.tensor.ComputePool(1));
+        Map<String, Object> clip = new HashMap<>();
+        clip.put("architectures", List.of("CLIPTextModel"));
+        clip.put("hidden_size", 768);
+        clip.put("intermediate_size", 3072);
+        clip.put("num_attention_heads", 12);
+        clip.put("num_hidden_layers", 12);
+        clip.put("max_position_embeddings", 77);
+        clip.put("vocab_size", 49408);
+        clip.put("hidden_act", "quick_gelu");
+        clip.put("layer_norm_eps", 1e-5);
+        clip.put("projection_dim", 768);
+        // the demo tokenizer's special ids
+        clip.put("bos_token_id", 605);
+        clip.put("eos_token_id", 606);
+        clip.put("pad_token_id", 606);
+        Map<String, Object> scheduler = new HashMap<>();
+        scheduler.put("_class_name", "PNDMScheduler");
+        scheduler.put("beta_start", 0.00085);
+        scheduler.put("beta_end", 0.012);
+        scheduler.put("beta_schedule", "scaled_linear");
+        scheduler.put("num_train_timesteps", 1000);
+        scheduler.put("set_alpha_to_one", false);
+        scheduler.put("skip_prk_steps", true);
+        scheduler.put("steps_offset", 1);
+        scheduler.put("clip_sample", false);
+        scheduler.put("prediction_type", "epsilon");
+        Map<String, Object> index = new HashMap<>();
+        index.put("_class_name", "StableDiffusionPipeline");
+        index.put("scheduler", List.of("diffusers", "PNDMScheduler"));
+        index.put("text_encoder", List.of("transformers", "CLIPTextModel"));
+        index.put("tokenizer", List.of("transformers", "CLIPTokenizer"));
+        index.put("unet", List.of("diffusers", "UNet2DConditionModel"));
+        index.put("vae", List.of("diffusers", "AutoencoderKL"));
+        Files.createDirectories(dir);
+        writeJson(dir.resolve("model_index.json"), index);
+        writeJson(dir.resolve("scheduler/scheduler_config.json"), scheduler);
+        Files.createDirectories(dir.resolve("tokenizer"));
+        try (var files = Files.list(tokenizerDir)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, dir.resolve("tokenizer").resolve(f.getFileName().toString()),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        // one component at a time, so at most one model's weights are in memory
+        try (Arena arena = Arena.ofConfined()) {
+            StateDict w = randomWeights(DType.F16, arena, 1);
+            new UNet2DConditionModel(unetConfig(), w, be);
+            writeComponent(dir.resolve("unet"), "diffusion_pytorch_model.safetensors", unetConfig(), w);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            StateDict w = randomWeights(DType.F16, arena, 2);
+            new AutoencoderKL(vaeConfig(), w, be);
+            writeComponent(dir.resolve("vae"), "diffusion_pytorch_model.safetensors", vaeConfig(), w);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            StateDict w = randomWeights(DType.F16, arena, 3);
+            ModelConfig cfg = new ModelConfig("SD 1.5 text_encoder config (built in)", clip);
+            CLIPTextModel.of(CLIPTextConfig.fromMap(clip), k -> w.get(k, clipL14Shape(k)), CLIPTextModel.DIFFUSERS_PREFIX, be);
+            writeComponent(dir.resolve("text_encoder"), "model.safetensors", cfg, w);
+        }
+        be.pool().close();
+    }
+
+    private static void writeComponent(Path dir, String file, ModelConfig config, StateDict weights) throws IOException {
+        Files.createDirectories(dir);
+        writeJson(dir.resolve("config.json"), config.asMap());
+        SafeTensorsWriter writer = new SafeTensorsWriter();
+        for (String key : new java.util.TreeSet<>(weights.keys())) {
+            writer.add(key, weights.find(key));
+        }
+        writer.write(dir.resolve(file));
+    }
+
+    private static void writeJson(Path file, Map<String, Object> values) throws IOException {
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, com.fasterxml.jackson.jr.ob.JSON.std.with(
+                com.fasterxml.jackson.jr.ob.JSON.Feature.PRETTY_PRINT_OUTPUT).asString(values));
     }
 
     /** Standard normal values of the given shape. */

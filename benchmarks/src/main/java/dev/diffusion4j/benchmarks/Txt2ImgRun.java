@@ -1,0 +1,73 @@
+package dev.diffusion4j.benchmarks;
+
+import dev.diffusion4j.core.GenerationRequest;
+import dev.diffusion4j.core.GenerationResult;
+import dev.diffusion4j.core.StableDiffusion;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A whole 512×512 txt2img through the library, as a user runs it: {@link StableDiffusion#load} on a diffusers folder
+ * of the real SD 1.5 size with random F16 weights (memory-mapped like any checkpoint), then text encoding, guided
+ * steps (batch 2) and the VAE decode. Prints the time of each stage, seconds per step, GFLOP/s and the peak RSS of
+ * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)]}; the folder is
+ * written first when missing (about 2.1 GB; the tokenizer comes from {@code models/demo/tokenizer}).
+ */
+public final class Txt2ImgRun {
+    /** Where the random full-size model is written by default. */
+    public static final Path DEFAULT_FOLDER = Path.of(System.getProperty("java.io.tmpdir"), "d4j-sd15-random");
+
+    private Txt2ImgRun() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
+        Path folder = args.length > 1 ? Path.of(args[1]) : DEFAULT_FOLDER;
+        ensureModel(folder);
+        try (StableDiffusion sd = StableDiffusion.load(folder)) {
+            GenerationResult r = generate(sd, steps);
+            GenerationResult.Timings t = r.timings();
+            List<Double> perStep = t.stepMillis().stream().sorted().toList();
+            double median = perStep.get(perStep.size() / 2) / 1000;
+            System.out.printf(Locale.ROOT, "text encoder   %6.2f s%n", t.textMillis() / 1000);
+            System.out.printf(Locale.ROOT, "%d steps      %6.1f s, median %.2f s/step (%.0f GFLOP/s at 1.62 TFLOP)%n", steps,
+                    t.totalStepMillis() / 1000, median, 1620 / median);
+            System.out.printf(Locale.ROOT, "VAE decode     %6.2f s (%.0f GFLOP/s at 2.52 TFLOP)%n", t.decodeMillis() / 1000,
+                    2520 / (t.decodeMillis() / 1000));
+            System.out.printf(Locale.ROOT, "peak RSS       %6.2f GiB (%.2f GB), max heap %.2f GiB%n",
+                    FullSizeModels.peakRssBytes() / 1073741824.0, FullSizeModels.peakRssBytes() / 1e9,
+                    Runtime.getRuntime().maxMemory() / 1073741824.0);
+        }
+    }
+
+    /** One 512×512 image, guidance 7.5, {@code steps} Euler steps. */
+    static GenerationResult generate(StableDiffusion sd, int steps) {
+        return sd.generate(GenerationRequest.builder()
+                .prompt("a photograph of an astronaut riding a horse")
+                .negativePrompt("blurry")
+                .width(512).height(512).steps(steps).sampler("euler").seed(42)
+                .build());
+    }
+
+    /** Writes the random SD 1.5 folder unless it is there already. */
+    static void ensureModel(Path folder) throws IOException {
+        if (Files.isRegularFile(folder.resolve("unet/diffusion_pytorch_model.safetensors"))
+                && Files.isRegularFile(folder.resolve("text_encoder/model.safetensors"))
+                && Files.isRegularFile(folder.resolve("vae/diffusion_pytorch_model.safetensors"))) {
+            return;
+        }
+        Path home = Path.of(System.getProperty("d4j.home", "."));
+        Path tokenizer = home.resolve("models/demo/tokenizer");
+        if (!Files.isRegularFile(tokenizer.resolve("vocab.json"))) {
+            throw new IOException("no tokenizer at " + tokenizer.toAbsolutePath()
+                    + ": run from the repository root or pass -Dd4j.home=<repository root>");
+        }
+        System.out.println("writing the random full-size SD 1.5 model to " + folder + " ...");
+        long t0 = System.nanoTime();
+        FullSizeModels.writeSd15Folder(folder, tokenizer);
+        System.out.printf(Locale.ROOT, "written in %.0f s%n", (System.nanoTime() - t0) / 1e9);
+    }
+}
