@@ -185,6 +185,11 @@ public final class FullSizeModels {
                         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
+        // the full-size text encoder reads 77 tokens, as SD 1.5's
+        Path tokenizerConfig = dir.resolve("tokenizer/tokenizer_config.json");
+        Map<String, Object> tc = new HashMap<>(com.fasterxml.jackson.jr.ob.JSON.std.mapFrom(Files.readString(tokenizerConfig)));
+        tc.put("model_max_length", 77);
+        writeJson(tokenizerConfig, tc);
         // one component at a time, so at most one model's weights are in memory
         try (Arena arena = Arena.ofConfined()) {
             StateDict w = randomWeights(DType.F16, arena, 1);

@@ -120,6 +120,7 @@ final class Pipeline {
             }
         }
         double textMillis = (System.nanoTime() - t0) / 1e6;
+        model.weightPages().text().run();
         if (req.customSampler() != null) {
             return runCustomSampler(init, context, cfg, generator, latentShape, width, height, textMillis, tiling);
         }
@@ -264,6 +265,7 @@ final class Pipeline {
         debug.record("final_latents", latents);
         cancellation.check();
         float scaling = (float) model.vae().config().scalingFactor();
+        model.weightPages().unet().run();
         long d0 = System.nanoTime();
         Tensor decoded;
         if (request.vaeDecoder() == GenerationRequest.VaeDecoder.TAESD) {
@@ -274,6 +276,7 @@ final class Pipeline {
             decoded = tiling ? model.vae().decodeTiled(scaled) : model.vae().decode(scaled);
         }
         double decodeMillis = (System.nanoTime() - d0) / 1e6;
+        model.weightPages().vae().run();
         debug.record("decoded", decoded);
 
         List<BufferedImage> images = new ArrayList<>();

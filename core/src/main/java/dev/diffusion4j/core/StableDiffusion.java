@@ -48,9 +48,14 @@ public final class StableDiffusion implements AutoCloseable {
      * @param config a diffusers folder whose component configs, tokenizer and scheduler config describe a single-file
      *     checkpoint (as diffusers' {@code from_single_file(config=...)}): needed when the file alone cannot say, e.g.
      *     the text encoder's head count of a non-standard CLIP; or null
+     * @param loras LoRAs merged at load
+     * @param releaseWeightPages drop each stage's memory-mapped weight pages from resident memory once the stage is
+     *     done (text encoder after encoding, U-Net before the decode, VAE after it; see
+     *     {@link Checkpoint#releasePages}), so they are never all resident at once: lower peak memory for a few
+     *     tenths of a second per image to read them back from the page cache
      */
     public record LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config,
-                              List<LoraSpec> loras) {
+                              List<LoraSpec> loras, boolean releaseWeightPages) {
         /** Validates and copies the LoRA list. */
         public LoadOptions {
             loras = loras == null ? List.of() : List.copyOf(loras);
@@ -58,7 +63,12 @@ public final class StableDiffusion implements AutoCloseable {
 
         /** Options without LoRAs (the original five). */
         public LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config) {
-            this(backend, tokenizer, unet, variant, config, List.of());
+            this(backend, tokenizer, unet, variant, config, List.of(), false);
+        }
+
+        /** Options with LoRAs, weight pages kept resident. */
+        public LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config, List<LoraSpec> loras) {
+            this(backend, tokenizer, unet, variant, config, loras, false);
         }
 
         /** The CPU backend on the shared pool, the model's own tokenizer, U-Net and configs, plain weight files. */
@@ -68,34 +78,39 @@ public final class StableDiffusion implements AutoCloseable {
 
         /** With another backend. */
         public LoadOptions withBackend(Backend b) {
-            return new LoadOptions(b, tokenizer, unet, variant, config, loras);
+            return new LoadOptions(b, tokenizer, unet, variant, config, loras, releaseWeightPages);
         }
 
         /** With a tokenizer folder ({@code vocab.json} + {@code merges.txt}). */
         public LoadOptions withTokenizer(Path p) {
-            return new LoadOptions(backend, p, unet, variant, config, loras);
+            return new LoadOptions(backend, p, unet, variant, config, loras, releaseWeightPages);
         }
 
         /** With a U-Net from another diffusers component folder (e.g. an inpainting U-Net). */
         public LoadOptions withUnet(Path p) {
-            return new LoadOptions(backend, tokenizer, p, variant, config, loras);
+            return new LoadOptions(backend, tokenizer, p, variant, config, loras, releaseWeightPages);
         }
 
         /** With weight files of a variant, e.g. "fp16" for {@code *.fp16.safetensors}. */
         public LoadOptions withVariant(String v) {
-            return new LoadOptions(backend, tokenizer, unet, v, config, loras);
+            return new LoadOptions(backend, tokenizer, unet, v, config, loras, releaseWeightPages);
         }
 
         /** With a diffusers folder supplying the configs, tokenizer and scheduler config of a single-file checkpoint. */
         public LoadOptions withConfig(Path diffusersFolder) {
-            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras);
+            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras, releaseWeightPages);
         }
 
         /** With one more LoRA merged at load (see {@link StableDiffusion#withLoras}). */
         public LoadOptions withLora(Path file, double scale) {
             List<LoraSpec> l = new ArrayList<>(loras);
             l.add(new LoraSpec(file, scale));
-            return new LoadOptions(backend, tokenizer, unet, variant, config, l);
+            return new LoadOptions(backend, tokenizer, unet, variant, config, l, releaseWeightPages);
+        }
+
+        /** With each stage's weight pages released once the stage is done (see {@link LoadOptions}). */
+        public LoadOptions withReleaseWeightPages(boolean release) {
+            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, release);
         }
     }
 
@@ -140,6 +155,8 @@ public final class StableDiffusion implements AutoCloseable {
     /** Files opened after loading (ControlNets, TAESD), closed with the model. */
     private final List<AutoCloseable> attached = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile AutoencoderTiny taesd;
+    /** What releases each stage's weight pages (nothing unless {@link LoadOptions#releaseWeightPages}). */
+    private volatile WeightPages weightPages = WeightPages.NONE;
     private final Sources sources;
     private final List<LoraSpec> loras;
     private final LoraReport loraReport;
@@ -185,6 +202,16 @@ public final class StableDiffusion implements AutoCloseable {
         this.loraReport = loraReport;
         // A derived instance sees the base's TAESD; files attached later stay owned by whoever attached them.
         this.taesd = base.taesd;
+        this.weightPages = base.weightPages;
+    }
+
+    /** Releases the memory-mapped weight pages of a finished stage (see {@link LoadOptions#releaseWeightPages}). */
+    record WeightPages(Runnable text, Runnable unet, Runnable vae) {
+        static final WeightPages NONE = new WeightPages(() -> { }, () -> { }, () -> { });
+    }
+
+    WeightPages weightPages() {
+        return weightPages;
     }
 
     /** Loads a diffusers folder or a single-file checkpoint with default options. */
@@ -252,6 +279,16 @@ public final class StableDiffusion implements AutoCloseable {
             StableDiffusion base = new StableDiffusion(displayName(path), backend, tokenizer,
                     text, unet, vae, scheduler, List.of(), sdxl);
             Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text);
+            if (options.releaseWeightPages()) {
+                Checkpoint unetFrom = unetCk;
+                String unetName = unetComponent;
+                base.weightPages = new WeightPages(() -> {
+                    ck.releasePages("text_encoder");
+                    if (ck.components().contains("text_encoder_2")) {
+                        ck.releasePages("text_encoder_2");
+                    }
+                }, () -> unetFrom.releasePages(unetName), () -> ck.releasePages("vae"));
+            }
             StableDiffusion model = new StableDiffusion(base, text, unet, scheduler, owned, sources, List.of(),
                     base.loraReport);
             return options.loras().isEmpty() ? model : model.mergeLoras(options.loras(), owned);

@@ -11,7 +11,10 @@ import java.util.concurrent.CancellationException;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 
-/** Outpainting builds the canvas and mask it should; cancellation stops a generation between steps. */
+/**
+ * Outpainting builds the canvas and mask it should; cancellation stops a generation between steps; releasing weight
+ * pages between stages changes nothing.
+ */
 class OutpaintAndCancellationTest {
     @Test
     void outpaintCanvasRepeatsEdgesAndMasksOnlyTheNewPixels() {
@@ -47,6 +50,20 @@ class OutpaintAndCancellationTest {
             assertEquals(init.getHeight() + 16, r.image().getHeight());
             assertTrue(r.parameters().get(0).contains("Size: " + (init.getWidth() + 32) + "x" + (init.getHeight() + 16)),
                     r.parameters().get(0));
+        }
+    }
+
+    @Test
+    void releasingWeightPagesBetweenStagesChangesNoPixel() throws Exception {
+        GenerationRequest req = GenerationRequest.builder().prompt("a boat").seed(5).steps(2).width(64).height(64).build();
+        try (StableDiffusion kept = StableDiffusion.load(ParityCases.fixtureDir("models", "tiny-sd"));
+             StableDiffusion released = StableDiffusion.load(ParityCases.fixtureDir("models", "tiny-sd"),
+                     StableDiffusion.LoadOptions.defaults().withReleaseWeightPages(true))) {
+            float[] want = kept.generate(req).decoded().toFloatArray();
+            // twice: the second image reads the released pages back
+            for (int i = 0; i < 2; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, released.generate(req).decoded().toFloatArray());
+            }
         }
     }
 

@@ -716,6 +716,22 @@ public final class Checkpoint implements AutoCloseable {
         return m;
     }
 
+    /**
+     * Drops the memory-mapped pages of {@code component}'s weights from this process's resident memory
+     * ({@code madvise(MADV_DONTNEED)} through {@link MemorySegment#unload()}). Nothing is lost: the pages are
+     * read-only views of the file, stay in the operating system's page cache and come back on the next read. A
+     * pipeline calls it for a stage it has finished (the text encoder after encoding, the U-Net before the VAE
+     * decode) so the stages' weights are not all resident at once. Safe while other threads read the weights.
+     */
+    public void releasePages(String component) {
+        for (WeightRef r : refs(component).values()) {
+            java.lang.foreign.MemorySegment bytes = r.file().bytes(r.storedKey());
+            if (bytes.isMapped() && bytes.byteSize() > 0) {
+                bytes.unload();
+            }
+        }
+    }
+
     /** True when {@code component} has {@code key}. */
     public boolean contains(String component, String key) {
         Map<String, WeightRef> m = components.get(component);

@@ -140,6 +140,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--variant", paramLabel = "NAME", description = "Weight file variant, e.g. fp16.")
     String variant;
 
+    @Option(names = "--low-memory", description = "Release each stage's memory-mapped weights from resident memory once "
+            + "the stage is done (text encoder, U-Net, VAE): lower peak memory, a little slower per image.")
+    boolean lowMemory;
+
     /** One {@code --controlnet} group: a ControlNet, its control image and settings. */
     static final class ControlGroup {
         @Option(names = "--controlnet", required = true, paramLabel = "PATH",
@@ -274,7 +278,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         StableDiffusion.LoadOptions options = StableDiffusion.LoadOptions.defaults()
                 .withTokenizer(HubModels.tokenizerFor(model, tokenizer, config, err))
-                .withUnet(unet).withVariant(variant).withConfig(config);
+                .withUnet(unet).withVariant(variant).withConfig(config).withReleaseWeightPages(lowMemory);
         for (String l : loras) {
             StableDiffusion.LoraSpec ls = parseLora(l);
             if (!Files.isRegularFile(ls.path())) {
