@@ -14,8 +14,9 @@ import java.util.Map;
 
 /**
  * Peak resident memory of the whole SD 1.5 job with F16 weights: text encoder (2 × 77 tokens), U-Net steps at
- * batch 2 (guidance) on 64×64 latents, VAE decode at 512×512. Run with the heap the job needs, e.g. {@code -Xmx1g}:
- * {@code java ... MemoryBudget [steps]}.
+ * batch 2 (guidance) on 64×64 latents, VAE decode at 512×512. Run with the heap the job needs, {@code -Xmx640m}
+ * (the decode's largest block holds 536 MB of activations; 512 MiB is too little): {@code java ... MemoryBudget
+ * [steps]}. Peak RSS is then about the weights (2.13 GB = 1.99 GiB), the heap and ~0.1 GiB of JVM.
  */
 public final class MemoryBudget {
     private MemoryBudget() {

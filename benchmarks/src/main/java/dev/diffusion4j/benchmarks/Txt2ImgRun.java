@@ -13,8 +13,10 @@ import java.util.Locale;
  * A whole 512×512 txt2img through the library, as a user runs it: {@link StableDiffusion#load} on a diffusers folder
  * of the real SD 1.5 size with random F16 weights (memory-mapped like any checkpoint), then text encoding, guided
  * steps (batch 2) and the VAE decode. Prints the time of each stage, seconds per step, GFLOP/s and the peak RSS of
- * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)]}; the folder is
- * written first when missing (about 2.1 GB; the tokenizer comes from {@code models/demo/tokenizer}).
+ * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)] [low-memory]}; the
+ * folder is written first when missing (about 2.1 GB; the tokenizer comes from {@code models/demo/tokenizer});
+ * {@code low-memory} releases each stage's weight pages when it is done
+ * ({@link StableDiffusion.LoadOptions#releaseWeightPages}).
  */
 public final class Txt2ImgRun {
     /** Where the random full-size model is written by default. */
@@ -26,8 +28,10 @@ public final class Txt2ImgRun {
     public static void main(String[] args) throws IOException {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
         Path folder = args.length > 1 ? Path.of(args[1]) : DEFAULT_FOLDER;
+        boolean lowMemory = args.length > 2 && args[2].equals("low-memory");
         ensureModel(folder);
-        try (StableDiffusion sd = StableDiffusion.load(folder)) {
+        try (StableDiffusion sd = StableDiffusion.load(folder,
+                StableDiffusion.LoadOptions.defaults().withReleaseWeightPages(lowMemory))) {
             GenerationResult r = generate(sd, steps);
             GenerationResult.Timings t = r.timings();
             List<Double> perStep = t.stepMillis().stream().sorted().toList();
