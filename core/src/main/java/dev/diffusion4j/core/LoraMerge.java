@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Merges LoRA files into the weights of the text encoder and U-Net: the merged weights become override tensors laid
+ * Merges LoRA files into the weights of the text encoder(s) and U-Net: the merged weights become override tensors laid
  * over the base {@link StateDict}s (which stay untouched, so unmerging is dropping the overlay).
  */
 final class LoraMerge {
