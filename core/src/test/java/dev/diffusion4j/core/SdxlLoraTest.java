@@ -218,6 +218,17 @@ class SdxlLoraTest {
             }
             assertTrue(changed > d.length / 2, "seed " + seed + " " + p + ": only " + changed + " changed");
         }
+        // Two files on the same weights add up: 0.5 · SGM + 0.25 · PEFT = 0.75 · either.
+        LoraMerge.Result sum = LoraMerge.merge(List.of(new StableDiffusion.LoraSpec(sgmFile, 0.5),
+                new StableDiffusion.LoraSpec(peftFile, 0.25)), dicts);
+        for (Pick p : PICKS) {
+            String key = p.module() + ".weight";
+            float[] one = results.get(sgmFile).weights().get(p.component()).get(key).toFloatArray();
+            float[] two = sum.weights().get(p.component()).get(key).toFloatArray();
+            for (int i = 0; i < one.length; i++) {
+                assertEquals(one[i], two[i], 2e-6 * (1 + Math.abs(one[i])), "seed " + seed + " " + p + " [" + i + "]");
+            }
+        }
         // A weight no module names is unchanged.
         String other = "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_k.weight";
         assertArrayEquals(dicts.get("unet").get(other).toFloatArray(),
