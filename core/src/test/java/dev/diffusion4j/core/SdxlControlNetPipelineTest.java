@@ -4,28 +4,42 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.jr.ob.JSON;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.controlnet.ControlNetConfig;
 import dev.diffusion4j.nn.controlnet.ControlNetModel;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.weights.Checkpoint;
+import dev.diffusion4j.weights.SafeTensorsWriter;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * An SDXL ControlNet in the SDXL pipeline (no SDXL ControlNet fixture exists): ControlNets made in the test from the
  * tiny SDXL fixture U-Net's weights, as diffusers' {@code ControlNetModel.from_unet} does, get the pipeline's
  * {@code text_time} conditioning. With its zero convs still zero (a freshly made ControlNet) the result is the
  * uncontrolled one exactly; with random zero convs it changes the result, two ControlNets at 0.5 and 0.3 give one
- * at 0.8 (residuals are linear in the scale), and guess mode runs the ControlNet on the conditional half only.
+ * at 0.8 (residuals are linear in the scale), the same ControlNet written as a diffusers folder ({@code config.json}
+ * with {@code addition_embed_type: text_time}) loads through {@code loadControlNet} and gives the same result, and
+ * guess mode runs the ControlNet on the conditional half only.
  */
 class SdxlControlNetPipelineTest {
-    private static ControlNetModel controlNet(StableDiffusion m, StateDict unet, boolean zeroConvs, long seed) {
+    /** A ControlNet sharing the U-Net's weights; every weight it asks for lands in {@code asked}. */
+    private static ControlNetModel controlNet(StableDiffusion m, StateDict unet, boolean zeroConvs, long seed,
+                                              Map<String, Tensor> asked) {
         StateDict w = new StateDict() {
             @Override
             public Tensor find(String key) {
@@ -44,6 +58,12 @@ class SdxlControlNetPipelineTest {
 
             @Override
             public Tensor get(String key, int... dims) {
+                Tensor t = make(key, dims);
+                asked.put(key, t);
+                return t;
+            }
+
+            private Tensor make(String key, int... dims) {
                 if (!key.startsWith("controlnet_")) {
                     return unet.get(key, dims);
                 }
@@ -79,7 +99,7 @@ class SdxlControlNetPipelineTest {
     }
 
     @Test
-    void sdxlControlNetInThePipeline() throws IOException {
+    void sdxlControlNetInThePipeline(@TempDir Path tmp) throws IOException {
         var dir = ParityCases.fixtureDir("variants", "sdxl", "pipeline");
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
@@ -92,8 +112,9 @@ class SdxlControlNetPipelineTest {
         try (StableDiffusion m = StableDiffusion.load(dir); Checkpoint ck = Checkpoint.open(dir)) {
             assertTrue(m.isSdxl());
             StateDict unet = LoraParityTest.dict(ck, "unet");
-            ControlNetModel fresh = controlNet(m, unet, true, seed);
-            ControlNetModel trained = controlNet(m, unet, false, seed);
+            ControlNetModel fresh = controlNet(m, unet, true, seed, new HashMap<>());
+            Map<String, Tensor> trainedWeights = new TreeMap<>();
+            ControlNetModel trained = controlNet(m, unet, false, seed, trainedWeights);
             Tensor base = m.generate(request().build()).latents();
 
             GenerationResult zero = m.generate(request()
@@ -110,6 +131,24 @@ class SdxlControlNetPipelineTest {
                     .controlNet(new GenerationRequest.ControlNet(trained, control, 0.5))
                     .controlNet(new GenerationRequest.ControlNet(trained, control, 0.3)).build()).latents();
             assertTrue(maxDiff(one, two) < 1e-3, "seed " + seed + ": 0.5 + 0.3 is 0.8, max |diff| " + maxDiff(one, two));
+
+            // The same ControlNet as a diffusers folder (config.json with text_time + weights), through loadControlNet.
+            Map<String, Object> cfg = new LinkedHashMap<>(JSON.std.mapFrom(Files.readString(dir.resolve("unet/config.json"))));
+            cfg.put("_class_name", "ControlNetModel");
+            cfg.remove("up_block_types");
+            cfg.remove("out_channels");
+            cfg.put("conditioning_embedding_out_channels", List.of(16, 32, 96, 256));
+            cfg.put("controlnet_conditioning_channel_order", "rgb");
+            Path folder = Files.createDirectories(tmp.resolve("controlnet"));
+            Files.writeString(folder.resolve("config.json"), JSON.std.asString(cfg));
+            SafeTensorsWriter writer = new SafeTensorsWriter();
+            trainedWeights.forEach(writer::add);
+            writer.write(folder.resolve("diffusion_pytorch_model.safetensors"));
+            ControlNetModel loaded = m.loadControlNet(folder);
+            assertTrue(loaded.config().unet().textTime(), "text_time read from config.json");
+            Tensor fromFolder = m.generate(request()
+                    .controlNet(new GenerationRequest.ControlNet(loaded, control, 0.8)).build()).latents();
+            assertArrayEquals(one.toFloatArray(), fromFolder.toFloatArray(), 0f, "seed " + seed + ": loaded from a folder");
 
             Tensor guess = m.generate(request().guessMode(true)
                     .controlNet(new GenerationRequest.ControlNet(trained, control, 0.8)).build()).latents();
