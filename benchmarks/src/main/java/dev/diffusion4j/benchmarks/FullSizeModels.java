@@ -1,6 +1,7 @@
 package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.nn.ModelConfig;
+import dev.diffusion4j.nn.clip.CLIPTextConfig;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.HalfFloats;
@@ -26,7 +27,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * The real Stable Diffusion 1.5 configurations with random weights made in memory (no download), for benchmarks:
+ * The real Stable Diffusion 1.5 and SDXL base 1.0 configurations with random weights made in memory (no download),
+ * for benchmarks:
  * weights are drawn on demand with the shape the model asks for (std 1/sqrt(fan-in), norm scales 1, biases small),
  * stored as F16 off the heap (as a memory-mapped F16 checkpoint would be) or as F32 on the heap.
  */
@@ -59,6 +61,140 @@ public final class FullSizeModels {
         c.put("norm_num_groups", 32);
         c.put("scaling_factor", 0.18215);
         return new ModelConfig("SD 1.5 vae config (built in)", c);
+    }
+
+    /**
+     * SDXL base 1.0's {@code unet/config.json} (stabilityai/stable-diffusion-xl-base-1.0): three levels, the first
+     * without attention, 1/2/10 transformer layers, linear projections, {@code text_time} added conditioning.
+     */
+    public static ModelConfig sdxlUnetConfig() {
+        Map<String, Object> c = new HashMap<>();
+        c.put("in_channels", 4);
+        c.put("out_channels", 4);
+        c.put("block_out_channels", List.of(320, 640, 1280));
+        c.put("down_block_types", List.of("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"));
+        c.put("up_block_types", List.of("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"));
+        c.put("layers_per_block", 2);
+        c.put("transformer_layers_per_block", List.of(1, 2, 10));
+        c.put("attention_head_dim", List.of(5, 10, 20));
+        c.put("cross_attention_dim", 2048);
+        c.put("use_linear_projection", true);
+        c.put("addition_embed_type", "text_time");
+        c.put("addition_embed_type_num_heads", 64);
+        c.put("addition_time_embed_dim", 256);
+        c.put("projection_class_embeddings_input_dim", 2816);
+        c.put("norm_num_groups", 32);
+        c.put("norm_eps", 1e-5);
+        c.put("sample_size", 128);
+        return new ModelConfig("SDXL base 1.0 unet config (built in)", c);
+    }
+
+    /** SDXL base 1.0's {@code vae/config.json} (sample_size 1024: tiles of 128 latents; scaling 0.13025). */
+    public static ModelConfig sdxlVaeConfig() {
+        Map<String, Object> c = new HashMap<>();
+        c.put("block_out_channels", List.of(128, 256, 512, 512));
+        c.put("layers_per_block", 2);
+        c.put("latent_channels", 4);
+        c.put("norm_num_groups", 32);
+        c.put("sample_size", 1024);
+        c.put("scaling_factor", 0.13025);
+        c.put("force_upcast", true);
+        return new ModelConfig("SDXL base 1.0 vae config (built in)", c);
+    }
+
+    /** SDXL base 1.0's {@code text_encoder/config.json}: CLIP ViT-L/14 (768 wide, 12 layers, quick_gelu). */
+    public static CLIPTextConfig sdxlTextEncoderConfig() {
+        return new CLIPTextConfig(768, 12, 12, 3072, "quick_gelu", 1e-5f, 77, 49408, 2);
+    }
+
+    /**
+     * SDXL base 1.0's {@code text_encoder_2/config.json}: OpenCLIP ViT-bigG/14 as HF
+     * {@code CLIPTextModelWithProjection} (1280 wide, 32 layers, 20 heads, 5120 MLP, gelu, projection 1280).
+     */
+    public static CLIPTextConfig sdxlTextEncoder2Config() {
+        return new CLIPTextConfig(1280, 32, 20, 5120, "gelu", 1e-5f, 77, 49408, 2);
+    }
+
+    /** {@code projection_dim} of SDXL's second text encoder. */
+    public static final int SDXL_PROJECTION_DIM = 1280;
+
+    /**
+     * The shape of an HF CLIP text-tower weight of {@code config} (keys {@code text_model.*}, and
+     * {@code text_projection.weight [projectionDim, hidden]}), for random weights.
+     */
+    public static int[] clipShape(CLIPTextConfig config, int projectionDim, String key) {
+        int d = config.hiddenSize();
+        int m = config.intermediateSize();
+        if (key.equals("text_projection.weight")) {
+            return new int[] {projectionDim, d};
+        }
+        if (key.endsWith("token_embedding.weight")) {
+            return new int[] {config.vocabSize(), d};
+        }
+        if (key.endsWith("position_embedding.weight")) {
+            return new int[] {config.maxPositionEmbeddings(), d};
+        }
+        if (key.endsWith("fc1.weight")) {
+            return new int[] {m, d};
+        }
+        if (key.endsWith("fc1.bias")) {
+            return new int[] {m};
+        }
+        if (key.endsWith("fc2.weight")) {
+            return new int[] {d, m};
+        }
+        if (key.endsWith("proj.weight")) {
+            return new int[] {d, d};
+        }
+        return new int[] {d};
+    }
+
+    /**
+     * Weights of the requested shapes that are all zero and cost no memory per weight (views of one shared zero F16
+     * block of {@code maxElements}), for counting a model's parameters without making them; {@link #parameterCount}
+     * sums what was asked for.
+     */
+    public static StateDict shapesOnly(Arena arena, long maxElements) {
+        MemorySegment zeros = arena.allocate(2 * maxElements, 64);
+        return new StateDict() {
+            private final Map<String, Tensor> made = new HashMap<>();
+
+            @Override
+            public Tensor find(String key) {
+                return made.get(key);
+            }
+
+            @Override
+            public String source() {
+                return "zero weights (shapes only)";
+            }
+
+            @Override
+            public Set<String> keys() {
+                return made.keySet();
+            }
+
+            @Override
+            public Tensor get(String key, int... dims) {
+                return made.computeIfAbsent(key, k -> {
+                    Shape s = Shape.of(dims);
+                    if (s.numel() > maxElements) {
+                        throw new IllegalArgumentException("shapesOnly: " + k + " " + s + " is larger than "
+                                + maxElements + " elements");
+                    }
+                    return Tensor.wrap(zeros.asSlice(0, 2 * s.numel()), DType.F16, s);
+                });
+            }
+        };
+    }
+
+    /** The number of elements of every weight {@code weights} handed out so far. */
+    public static long parameterCount(StateDict weights) {
+        long n = 0;
+        for (String k : weights.keys()) {
+            n += weights.find(k).shape().numel();
+        }
+        return n;
     }
 
     /** Random weights of the requested shapes; F16 ones live in {@code arena} (off the heap). */

@@ -13,6 +13,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,7 +21,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Merges LoRA files into the weights of the text encoder and U-Net: the merged weights become override tensors laid
+ * Merges LoRA files into the weights of the text encoder(s) and U-Net: the merged weights become override tensors laid
  * over the base {@link StateDict}s (which stay untouched, so unmerging is dropping the overlay).
  */
 final class LoraMerge {
@@ -55,39 +56,48 @@ final class LoraMerge {
             }
             shapes.put(e.getKey(), m);
         }
-        // Per touched weight one float32 accumulator (base + every delta), converted to the base dtype at the end:
-        // peak memory is the merged weights plus one delta.
-        Map<String, Map<String, float[]>> merged32 = new HashMap<>();
+        // Resolve every file first and group the modules by the weight they change; then merge weight by weight:
+        // one float32 accumulator (base + every delta, in file order) at a time, rounded once to the base dtype.
+        // Peak memory is the merged weights plus one weight in float32 and one delta (an SDXL LoRA that touches
+        // every transformer would need 8 GB of float32 accumulators if all were kept to the end).
+        record Change(Lora.Module module, float scale) {
+        }
+        Map<String, Map<String, List<Change>>> changes = new LinkedHashMap<>();
         Map<Path, Integer> merged = new LinkedHashMap<>();
         Map<Path, Map<String, String>> unmatched = new LinkedHashMap<>();
         for (StableDiffusion.LoraSpec spec : specs) {
             Lora lora = Lora.read(spec.path());
             Lora.Resolution res = lora.resolve(shapes);
             for (Lora.Target t : res.targets()) {
-                float[] d = delta(t.module(), (float) spec.scale(), backend);
-                float[] acc = merged32.computeIfAbsent(t.component(), c -> new HashMap<>())
-                        .computeIfAbsent(t.weightKey(), k -> base.get(t.component()).get(k).toFloatArray());
-                if (acc.length != d.length) {
-                    throw new IllegalArgumentException("LoRA merge: delta of " + d.length + " elements for "
-                            + t.component() + "/" + t.weightKey() + " of " + acc.length);
-                }
-                for (int i = 0; i < acc.length; i++) {
-                    acc[i] += d[i];
-                }
+                changes.computeIfAbsent(t.component(), c -> new LinkedHashMap<>())
+                        .computeIfAbsent(t.weightKey(), k -> new ArrayList<>())
+                        .add(new Change(t.module(), (float) spec.scale()));
             }
             merged.merge(spec.path(), res.targets().size(), Integer::sum);
             unmatched.computeIfAbsent(spec.path(), p -> new LinkedHashMap<>()).putAll(res.unmatched());
         }
         Map<String, StateDict> out = new HashMap<>();
         for (Map.Entry<String, StateDict> e : base.entrySet()) {
-            Map<String, float[]> m = merged32.get(e.getKey());
+            Map<String, List<Change>> m = changes.get(e.getKey());
             if (m == null || m.isEmpty()) {
                 out.put(e.getKey(), e.getValue());
                 continue;
             }
             Map<String, Tensor> overrides = new HashMap<>();
-            for (Map.Entry<String, float[]> w : m.entrySet()) {
-                overrides.put(w.getKey(), stored(e.getValue().get(w.getKey()), w.getValue()));
+            for (Map.Entry<String, List<Change>> w : m.entrySet()) {
+                Tensor baseWeight = e.getValue().get(w.getKey());
+                float[] acc = baseWeight.toFloatArray();
+                for (Change c : w.getValue()) {
+                    float[] d = delta(c.module(), c.scale(), backend);
+                    if (acc.length != d.length) {
+                        throw new IllegalArgumentException("LoRA merge: delta of " + d.length + " elements for "
+                                + e.getKey() + "/" + w.getKey() + " of " + acc.length);
+                    }
+                    for (int i = 0; i < acc.length; i++) {
+                        acc[i] += d[i];
+                    }
+                }
+                overrides.put(w.getKey(), stored(baseWeight, acc));
             }
             out.put(e.getKey(), overlay(e.getValue(), overrides));
         }

@@ -101,9 +101,6 @@ final class Pipeline {
         long t0 = System.nanoTime();
         Tensor context;
         if (model.sdxl() != null) {
-            if (!req.controlNets().isEmpty()) {
-                throw new IllegalArgumentException("ControlNet is not supported for SDXL yet");
-            }
             SdxlConditioning.Conditioning c = model.sdxl().encode(model.tokenizer(), model.textEncoder(), req, cfg,
                     width, height, debug);
             context = c.context();
@@ -434,14 +431,19 @@ final class Pipeline {
         List<Tensor> down = null;
         Tensor mid = null;
         boolean guess = guessMode() && cfg;
+        // SDXL: in guess mode the ControlNets see the conditional half of the added conditioning too.
+        UNet2DConditionModel.AddedCond controlAdded = added == null || !guess ? added
+                : new UNet2DConditionModel.AddedCond(secondHalf(added.textEmbeds()), secondHalf(added.timeIds()));
         for (Control c : controls) {
             float scale = c.scaleAt(step, steps);
             if (scale == 0f) {
                 continue;
             }
             ControlNetModel.Output r = guess
-                    ? c.model().forwardEmbedded(secondHalf(controlInput), ts, secondHalf(context), c.embedding(), scale, true, Probe.NONE)
-                    : c.model().forwardEmbedded(controlInput, ts, context, c.embedding(), scale, guessMode(), Probe.NONE);
+                    ? c.model().forwardEmbedded(secondHalf(controlInput), ts, secondHalf(context), controlAdded,
+                            c.embedding(), scale, true, Probe.NONE)
+                    : c.model().forwardEmbedded(controlInput, ts, context, controlAdded, c.embedding(), scale, guessMode(),
+                            Probe.NONE);
             List<Tensor> d = r.downBlockResSamples();
             Tensor m = r.midBlockResSample();
             if (guess) {

@@ -139,9 +139,13 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** What the text encoder and U-Net are built from, kept so LoRAs can be merged and unmerged without reloading. */
+    /**
+     * What the text encoders and U-Net are built from, kept so LoRAs can be merged and unmerged without reloading;
+     * the {@code text2} parts are SDXL's {@code text_encoder_2} (null otherwise).
+     */
     private record Sources(ModelConfig unetConfig, StateDict unetWeights, UNet2DConditionModel baseUnet,
-                           CLIPTextConfig textConfig, StateDict textWeights, CLIPTextModel baseText) {
+                           CLIPTextConfig textConfig, StateDict textWeights, CLIPTextModel baseText,
+                           CLIPTextConfig text2Config, StateDict text2Weights, CLIPTextModel baseText2) {
     }
 
     private final String name;
@@ -188,7 +192,13 @@ public final class StableDiffusion implements AutoCloseable {
     private StableDiffusion(StableDiffusion base, CLIPTextModel textEncoder, UNet2DConditionModel unet,
                             SchedulerConfig schedulerConfig, List<AutoCloseable> owned, Sources sources,
                             List<LoraSpec> loras, LoraReport loraReport) {
-        this.sdxl = base.sdxl;
+        this(base, textEncoder, unet, base.sdxl, schedulerConfig, owned, sources, loras, loraReport);
+    }
+
+    private StableDiffusion(StableDiffusion base, CLIPTextModel textEncoder, UNet2DConditionModel unet,
+                            SdxlConditioning sdxl, SchedulerConfig schedulerConfig, List<AutoCloseable> owned,
+                            Sources sources, List<LoraSpec> loras, LoraReport loraReport) {
+        this.sdxl = sdxl;
         this.name = base.name;
         this.backend = base.backend;
         this.tokenizer = base.tokenizer;
@@ -274,11 +284,18 @@ public final class StableDiffusion implements AutoCloseable {
                 ck.config("scheduler").get().forEach(sb::set);
                 scheduler = sb.build();
             }
-            SdxlConditioning sdxl = ck.components().contains("text_encoder_2")
-                    ? sdxlConditioning(ck, path, cfgDir, options, backend) : null;
+            CLIPTextConfig text2Config = null;
+            StateDict text2Weights = null;
+            SdxlConditioning sdxl = null;
+            if (ck.components().contains("text_encoder_2")) {
+                text2Config = CLIPTextConfig.fromMap(config(ck, "text_encoder_2", cfgDir).asMap());
+                text2Weights = stateDict(ck, "text_encoder_2");
+                sdxl = sdxlConditioning(text2Config, text2Weights, path, cfgDir, backend);
+            }
             StableDiffusion base = new StableDiffusion(displayName(path), backend, tokenizer,
                     text, unet, vae, scheduler, List.of(), sdxl);
-            Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text);
+            Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text, text2Config,
+                    text2Weights, sdxl == null ? null : sdxl.textEncoder2());
             if (options.releaseWeightPages()) {
                 Checkpoint unetFrom = unetCk;
                 String unetName = unetComponent;
@@ -303,12 +320,9 @@ public final class StableDiffusion implements AutoCloseable {
      * model folder or the config folder) and {@code model_index.json}'s {@code force_zeros_for_empty_prompt}
      * (diffusers' default: true).
      */
-    private static SdxlConditioning sdxlConditioning(Checkpoint ck, Path path, Path cfgDir, LoadOptions options,
+    private static SdxlConditioning sdxlConditioning(CLIPTextConfig cfg2, StateDict weights2, Path path, Path cfgDir,
                                                      Backend backend) throws IOException {
-        CLIPTextConfig cfg2 = CLIPTextConfig.fromMap(config(ck, "text_encoder_2", cfgDir).asMap());
-        StateDict weights2 = stateDict(ck, "text_encoder_2");
-        CLIPTextModel text2 = CLIPTextModel.withProjection(cfg2, weights2::find, CLIPTextModel.DIFFUSERS_PREFIX,
-                CLIPTextModel.PROJECTION_KEY, backend);
+        CLIPTextModel text2 = textEncoder2(cfg2, weights2, backend);
         Path folder = cfgDir != null ? cfgDir : path;
         Path tok2 = folder.resolve("tokenizer_2");
         if (!Files.isRegularFile(tok2.resolve("vocab.json"))) {
@@ -324,6 +338,12 @@ public final class StableDiffusion implements AutoCloseable {
             }
         }
         return new SdxlConditioning(CLIPTokenizer.load(tok2), text2, forceZeros);
+    }
+
+    /** SDXL's {@code text_encoder_2} (with projection) from its weights. */
+    private static CLIPTextModel textEncoder2(CLIPTextConfig cfg2, StateDict weights2, Backend backend) {
+        return CLIPTextModel.withProjection(cfg2, weights2::find, CLIPTextModel.DIFFUSERS_PREFIX,
+                CLIPTextModel.PROJECTION_KEY, backend);
     }
 
     /** SDXL's conditioning parts, or null for SD 1.x/2.x. */
@@ -611,8 +631,8 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
-     * The same model with {@code loras} merged into its text encoder and U-Net, replacing any LoRAs merged before
-     * (merging always starts from the base weights). Formula, per LoRA module (kohya/A1111 and diffusers/PEFT
+     * The same model with {@code loras} merged into its text encoder(s) (SDXL: both) and U-Net, replacing any LoRAs
+     * merged before (merging always starts from the base weights). Formula, per LoRA module (kohya/A1111 and diffusers/PEFT
      * files): {@code W' = W + scale · (alpha/rank) · (up.flatten(1) @ down.flatten(1)).reshape(W.shape)}, in float32;
      * several LoRAs on one weight add up.
      *
@@ -656,8 +676,12 @@ public final class StableDiffusion implements AutoCloseable {
         if (sources == null) {
             throw new IllegalStateException("this StableDiffusion was not made by load(): no base weights to merge into");
         }
-        LoraMerge.Result r = LoraMerge.merge(specs, Map.of("unet", sources.unetWeights(),
-                "text_encoder", sources.textWeights()), backend);
+        Map<String, StateDict> base = new java.util.HashMap<>(Map.of("unet", sources.unetWeights(),
+                "text_encoder", sources.textWeights()));
+        if (sources.text2Weights() != null) {
+            base.put("text_encoder_2", sources.text2Weights());
+        }
+        LoraMerge.Result r = LoraMerge.merge(specs, base, backend);
         for (Map.Entry<Path, Map<String, String>> e : r.report().unmatched().entrySet()) {
             if (!e.getValue().isEmpty()) {
                 System.getLogger(StableDiffusion.class.getName()).log(System.Logger.Level.WARNING,
@@ -671,7 +695,15 @@ public final class StableDiffusion implements AutoCloseable {
                 : new UNet2DConditionModel(sources.unetConfig(), unetWeights, backend);
         CLIPTextModel t = textWeights == sources.textWeights() ? sources.baseText()
                 : CLIPTextModel.of(sources.textConfig(), textWeights::find, CLIPTextModel.DIFFUSERS_PREFIX, backend);
-        return new StableDiffusion(this, t, u, schedulerConfig, ownedByResult, sources, specs, r.report());
+        SdxlConditioning x = sdxl;
+        if (sdxl != null && sources.text2Weights() != null) {
+            // SDXL's second encoder: the base one when untouched (this instance may hold a merged one).
+            StateDict text2Weights = r.weights().get("text_encoder_2");
+            CLIPTextModel t2 = text2Weights == sources.text2Weights() ? sources.baseText2()
+                    : textEncoder2(sources.text2Config(), text2Weights, backend);
+            x = new SdxlConditioning(sdxl.tokenizer2(), t2, sdxl.forceZerosForEmptyPrompt());
+        }
+        return new StableDiffusion(this, t, u, x, schedulerConfig, ownedByResult, sources, specs, r.report());
     }
 
     /** Runs one request. */

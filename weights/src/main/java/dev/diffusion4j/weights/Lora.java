@@ -10,15 +10,23 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A LoRA file (safetensors) read into memory, in either of the common layouts:
  * <ul>
  * <li>kohya / A1111: {@code lora_unet_<module>.{lora_down.weight, lora_up.weight, alpha}} and
- * {@code lora_te_<module>...}, where {@code <module>} is the diffusers module path with {@code .} replaced by
+ * {@code lora_te_<module>...} (SDXL: {@code lora_te1_} for {@code text_encoder}, {@code lora_te2_} for
+ * {@code text_encoder_2}), where {@code <module>} is the diffusers module path with {@code .} replaced by
  * {@code _} (resolved against the model's own module names, since {@code _} is ambiguous), including LoCon conv
- * modules (down {@code [r, in, kh, kw]}, up {@code [out, r, 1, 1]});</li>
- * <li>diffusers / PEFT: {@code [unet.|text_encoder.]<module>.lora_A.weight / lora_B.weight} (PEFT),
+ * modules (down {@code [r, in, kh, kw]}, up {@code [out, r, 1, 1]}); U-Net modules may also carry the original
+ * (LDM/SGM) names, {@code lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q},
+ * {@code lora_unet_middle_block_1_proj_in}, {@code lora_unet_output_blocks_2_2_conv},
+ * {@code lora_unet_input_blocks_1_0_in_layers_2}, which are mapped with the single-file rules of {@link Sd1KeyMap}
+ * (input block {@code k >= 1} is level {@code (k-1)/(L+1)}, layer {@code (k-1)%(L+1)}; output block {@code k} is
+ * level {@code k/(L+1)}, layer {@code k%(L+1)}; {@code L} = the model's {@code layers_per_block});</li>
+ * <li>diffusers / PEFT: {@code [unet.|text_encoder.|text_encoder_2.]<module>.lora_A.weight / lora_B.weight} (PEFT),
  * {@code <module>.lora.down.weight / lora.up.weight} and the attention-processor form
  * {@code ...attn1.processor.to_q_lora.down.weight}, the old text-encoder form
  * {@code ...q_proj.lora_linear_layer.down.weight}, each with an optional {@code <module>.alpha}.</li>
@@ -56,7 +64,10 @@ public final class Lora {
         }
     }
 
-    /** A module resolved to the weight it changes: {@code component} ({@code unet}, {@code text_encoder}) and key. */
+    /**
+     * A module resolved to the weight it changes: {@code component} ({@code unet}, {@code text_encoder},
+     * {@code text_encoder_2}) and key.
+     */
     public record Target(String component, String weightKey, Module module) {
     }
 
@@ -186,10 +197,12 @@ public final class Lora {
     }
 
     /**
-     * Maps every module onto the weight keys of the model's components ({@code unet}, {@code text_encoder}, each a
-     * set of diffusers keys such as {@code down_blocks.0.attentions.0.proj_in.weight} /
-     * {@code text_model.encoder.layers.0.mlp.fc1.weight}) with their shapes. A module whose name resolves but whose
-     * {@code up·down} product does not have the weight's shape is unmatched, with both shapes in the reason.
+     * Maps every module onto the weight keys of the model's components ({@code unet}, {@code text_encoder} and, for
+     * SDXL, {@code text_encoder_2}; each a set of diffusers keys such as
+     * {@code down_blocks.0.attentions.0.proj_in.weight} / {@code text_model.encoder.layers.0.mlp.fc1.weight}) with
+     * their shapes. A module whose name resolves but whose {@code up·down} product does not have the weight's shape
+     * is unmatched, with both shapes in the reason; so is a {@code lora_te2_}/{@code text_encoder_2.} module for a
+     * model without a second text encoder.
      */
     public Resolution resolve(Map<String, Map<String, long[]>> componentShapes) {
         // kohya names: the module path with '.' -> '_', per component.
@@ -204,10 +217,11 @@ public final class Lora {
             }
             underscored.put(c, m);
         });
+        Sd1KeyMap sgm = componentShapes.containsKey("unet") ? sgmRules(componentShapes.get("unet")) : null;
         List<Target> targets = new ArrayList<>();
         Map<String, String> unmatched = new LinkedHashMap<>(malformed);
         for (Module mod : modules.values()) {
-            String[] found = locate(mod.name(), componentShapes, underscored);
+            String[] found = locate(mod.name(), componentShapes, underscored, sgm);
             if (found == null) {
                 unmatched.put(mod.name(), "matches no module of the model");
                 continue;
@@ -234,15 +248,25 @@ public final class Lora {
     }
 
     /** {component, weight key} of a module name, or null. */
-    private String[] locate(String name, Map<String, Map<String, long[]>> shapes, Map<String, Map<String, String>> underscored) {
+    private String[] locate(String name, Map<String, Map<String, long[]>> shapes, Map<String, Map<String, String>> underscored,
+                            Sd1KeyMap sgm) {
         if (name.startsWith("lora_unet_")) {
-            return kohya("unet", name.substring("lora_unet_".length()), underscored);
+            String rest = name.substring("lora_unet_".length());
+            String[] found = kohya("unet", rest, underscored);
+            if (found == null && sgm != null) {
+                String diffusers = sgmToDiffusers(rest, sgm);
+                found = diffusers == null ? null : kohya("unet", diffusers, underscored);
+            }
+            return found;
         }
         if (name.startsWith("lora_te_")) {
             return kohya("text_encoder", name.substring("lora_te_".length()), underscored);
         }
         if (name.startsWith("lora_te1_")) {
             return kohya("text_encoder", name.substring("lora_te1_".length()), underscored);
+        }
+        if (name.startsWith("lora_te2_")) {
+            return kohya("text_encoder_2", name.substring("lora_te2_".length()), underscored);
         }
         String n = name;
         if (n.startsWith("base_model.model.")) {
@@ -253,6 +277,8 @@ public final class Lora {
         List<String[]> tries = new ArrayList<>();
         if (n.startsWith("unet.")) {
             tries.add(new String[] {"unet", n.substring(5)});
+        } else if (n.startsWith("text_encoder_2.")) {
+            tries.add(new String[] {"text_encoder_2", n.substring("text_encoder_2.".length())});
         } else if (n.startsWith("text_encoder.")) {
             tries.add(new String[] {"text_encoder", n.substring("text_encoder.".length())});
         } else {
@@ -271,6 +297,55 @@ public final class Lora {
             }
         }
         return null;
+    }
+
+    /**
+     * The single-file rules for a U-Net of these diffusers keys: {@code layers_per_block} is the number of resnets of
+     * {@code down_blocks.0}. Null when the keys have no down blocks (no SGM names can be mapped).
+     */
+    private static Sd1KeyMap sgmRules(Map<String, long[]> unetKeys) {
+        int layers = 0;
+        while (unetKeys.containsKey("down_blocks.0.resnets." + layers + ".conv1.weight")) {
+            layers++;
+        }
+        return layers == 0 ? null : new Sd1KeyMap(layers, 1);
+    }
+
+    private static final Pattern SGM_BLOCK = Pattern.compile("(input_blocks|output_blocks)_(\\d+)_(\\d+)(?:_(.+))?");
+    private static final Pattern SGM_MIDDLE = Pattern.compile("middle_block_(\\d+)(?:_(.+))?");
+    private static final Pattern SGM_TOP = Pattern.compile("(time_embed_\\d+|label_emb_0_\\d+|out_\\d+)");
+    /** A resnet's LDM module names with {@code .} written {@code _}: the only sub-paths whose dots are needed. */
+    private static final Map<String, String> SGM_RESNET = Map.of("in_layers_0", "in_layers.0", "in_layers_2",
+            "in_layers.2", "emb_layers_1", "emb_layers.1", "out_layers_0", "out_layers.0", "out_layers_3", "out_layers.3");
+
+    /**
+     * An SGM/LDM U-Net module name with {@code _} for {@code .} ({@code input_blocks_4_1_transformer_blocks_0_attn1_to_q})
+     * as the diffusers module name, again with {@code _} ({@code down_blocks_1_attentions_0_transformer_blocks_0_attn1_to_q}),
+     * or null. The block numbers map as single-file keys do ({@link Sd1KeyMap}); what follows the block (a
+     * transformer's inner path) is the same in both namings, so it stays as it is.
+     */
+    static String sgmToDiffusers(String name, Sd1KeyMap rules) {
+        String dotted;
+        Matcher m = SGM_BLOCK.matcher(name);
+        Matcher mid = SGM_MIDDLE.matcher(name);
+        if (m.matches()) {
+            dotted = m.group(1) + "." + m.group(2) + "." + m.group(3) + (m.group(4) == null ? "" : "." + inner(m.group(4)));
+        } else if (mid.matches()) {
+            dotted = "middle_block." + mid.group(1) + (mid.group(2) == null ? "" : "." + inner(mid.group(2)));
+        } else if (SGM_TOP.matcher(name).matches()) {
+            int cut = name.lastIndexOf('_');
+            // time_embed_0 -> time_embed.0, label_emb_0_2 -> label_emb.0.2, out_2 -> out.2
+            dotted = name.substring(0, cut).replace("label_emb_0", "label_emb.0") + "." + name.substring(cut + 1);
+        } else {
+            return null;
+        }
+        return rules.map(Sd1KeyMap.UNET + dotted + ".weight")
+                .map(t -> t.key().substring(0, t.key().length() - ".weight".length()).replace('.', '_'))
+                .orElse(null);
+    }
+
+    private static String inner(String rest) {
+        return SGM_RESNET.getOrDefault(rest, rest);
     }
 
     private static String[] kohya(String component, String rest, Map<String, Map<String, String>> underscored) {

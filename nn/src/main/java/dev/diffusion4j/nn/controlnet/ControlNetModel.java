@@ -6,7 +6,9 @@ import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.layers.Conv2d;
 import dev.diffusion4j.nn.layers.Linear;
 import dev.diffusion4j.nn.unet.DownBlock2D;
+import dev.diffusion4j.nn.unet.TextTimeEmbedding;
 import dev.diffusion4j.nn.unet.Timesteps;
+import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.unet.UNet2DConditionConfig;
 import dev.diffusion4j.nn.unet.UNetMidBlock2DCrossAttn;
 import dev.diffusion4j.tensor.Backend;
@@ -43,6 +45,8 @@ public final class ControlNetModel {
     private final Timesteps timeProj;
     private final Linear timeLinear1;
     private final Linear timeLinear2;
+    /** SDXL's {@code add_embedding} ({@code addition_embed_type: text_time}), null otherwise. */
+    private final TextTimeEmbedding addEmbedding;
     private final Conv2d convIn;
     private final ControlNetConditioningEmbedding condEmbedding;
     private final List<DownBlock2D> downBlocks = new ArrayList<>();
@@ -61,6 +65,7 @@ public final class ControlNetModel {
         this.timeProj = new Timesteps(ch[0], u.flipSinToCos(), u.freqShift());
         this.timeLinear1 = new Linear(backend, weights, "time_embedding.linear_1", ch[0], temb, true);
         this.timeLinear2 = new Linear(backend, weights, "time_embedding.linear_2", temb, temb, true);
+        this.addEmbedding = u.textTime() ? new TextTimeEmbedding(backend, weights, "add_embedding", u) : null;
         this.convIn = new Conv2d(backend, weights, "conv_in", u.inChannels(), ch[0], 3, 1, 1);
         this.condEmbedding = new ControlNetConditioningEmbedding(backend, weights, "controlnet_cond_embedding",
                 config.conditioningChannels(), config.conditioningEmbeddingOutChannels(), ch[0]);
@@ -113,6 +118,20 @@ public final class ControlNetModel {
     }
 
     /**
+     * One evaluation of an SDXL ControlNet ({@code addition_embed_type: text_time}): as
+     * {@link #forward(Tensor, float[], Tensor, Tensor, float, boolean, Probe)}, with the U-Net's added conditioning
+     * ({@code added_cond_kwargs}: pooled text embeddings and the six size/crop ids, one row per batch entry) added to
+     * the time embedding. {@code added} is required for such a model and must be null for any other.
+     */
+    public Output forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates,
+                          UNet2DConditionModel.AddedCond added, Tensor controlnetCond, float conditioningScale,
+                          boolean guessMode, Probe probe) {
+        checkCond(sample, encoderHiddenStates, controlnetCond);
+        return forwardEmbedded(sample, timesteps, encoderHiddenStates, added, conditioningEmbedding(controlnetCond),
+                conditioningScale, guessMode, probe);
+    }
+
+    /**
      * One evaluation.
      *
      * @param sample latents {@code [B, in_channels, h, w]}, as the U-Net gets them (scaled model input)
@@ -128,8 +147,13 @@ public final class ControlNetModel {
      */
     public Output forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor controlnetCond,
                           float conditioningScale, boolean guessMode, Probe probe) {
-        UNet2DConditionConfig u = config.unet();
-        u.checkInputs("ControlNetModel", sample, encoderHiddenStates);
+        checkCond(sample, encoderHiddenStates, controlnetCond);
+        return forwardEmbedded(sample, timesteps, encoderHiddenStates, conditioningEmbedding(controlnetCond),
+                conditioningScale, guessMode, probe);
+    }
+
+    private void checkCond(Tensor sample, Tensor encoderHiddenStates, Tensor controlnetCond) {
+        config.unet().checkInputs("ControlNetModel", sample, encoderHiddenStates);
         int batch = sample.dim(0);
         int f = 1 << condEmbedding.downsamplings();
         if (controlnetCond.rank() != 4 || controlnetCond.dim(0) != batch
@@ -139,8 +163,6 @@ public final class ControlNetModel {
                     + config.conditioningChannels() + ", " + sample.dim(2) * f + ", " + sample.dim(3) * f
                     + "] (" + f + "x the sample " + sample.shape() + "), got " + controlnetCond.shape());
         }
-        return forwardEmbedded(sample, timesteps, encoderHiddenStates, conditioningEmbedding(controlnetCond),
-                conditioningScale, guessMode, probe);
     }
 
     /**
@@ -164,6 +186,17 @@ public final class ControlNetModel {
      */
     public Output forwardEmbedded(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor condEmbedding,
                                   float conditioningScale, boolean guessMode, Probe probe) {
+        return forwardEmbedded(sample, timesteps, encoderHiddenStates, null, condEmbedding, conditioningScale, guessMode,
+                probe);
+    }
+
+    /**
+     * {@link #forward(Tensor, float[], Tensor, UNet2DConditionModel.AddedCond, Tensor, float, boolean, Probe)} with
+     * the control image already embedded by {@link #conditioningEmbedding}.
+     */
+    public Output forwardEmbedded(Tensor sample, float[] timesteps, Tensor encoderHiddenStates,
+                                  UNet2DConditionModel.AddedCond added, Tensor condEmbedding, float conditioningScale,
+                                  boolean guessMode, Probe probe) {
         UNet2DConditionConfig u = config.unet();
         u.checkInputs("ControlNetModel", sample, encoderHiddenStates);
         int batch = sample.dim(0);
@@ -176,6 +209,18 @@ public final class ControlNetModel {
         float[] t = UNet2DConditionConfig.perSample("ControlNetModel", timesteps, batch);
         Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(timeProj.forward(t))));
         probe.record("time_embedding", emb);
+        if (addEmbedding != null) {
+            if (added == null) {
+                throw new IllegalArgumentException("ControlNetModel: addition_embed_type text_time needs text_embeds and"
+                        + " time_ids (AddedCond)");
+            }
+            Tensor aug = addEmbedding.forward("ControlNetModel", added, batch);
+            probe.record("add_embedding", aug);
+            emb = backend.add(emb, aug);
+        } else if (added != null) {
+            throw new IllegalArgumentException("ControlNetModel: added conditioning given, but the config has no "
+                    + "addition_embed_type");
+        }
         Tensor embSilu = backend.silu(emb);
 
         Tensor h = convIn.forward(sample);

@@ -27,9 +27,7 @@ public final class UNet2DConditionModel {
     private final Linear timeLinear1;
     private final Linear timeLinear2;
     // SDXL text_time added conditioning (null otherwise): add_time_proj and add_embedding.linear_{1,2}
-    private final Timesteps addTimeProj;
-    private final Linear addLinear1;
-    private final Linear addLinear2;
+    private final TextTimeEmbedding addEmbedding;
     private final Conv2d convIn;
     private final List<DownBlock2D> downBlocks = new ArrayList<>();
     private final UNetMidBlock2DCrossAttn midBlock;
@@ -47,16 +45,7 @@ public final class UNet2DConditionModel {
         this.timeProj = new Timesteps(ch[0], config.flipSinToCos(), config.freqShift());
         this.timeLinear1 = new Linear(backend, weights, "time_embedding.linear_1", ch[0], temb, true);
         this.timeLinear2 = new Linear(backend, weights, "time_embedding.linear_2", temb, temb, true);
-        if (config.textTime()) {
-            this.addTimeProj = new Timesteps(config.additionTimeEmbedDim(), config.flipSinToCos(), config.freqShift());
-            this.addLinear1 = new Linear(backend, weights, "add_embedding.linear_1",
-                    config.projectionClassEmbeddingsInputDim(), temb, true);
-            this.addLinear2 = new Linear(backend, weights, "add_embedding.linear_2", temb, temb, true);
-        } else {
-            this.addTimeProj = null;
-            this.addLinear1 = null;
-            this.addLinear2 = null;
-        }
+        this.addEmbedding = config.textTime() ? new TextTimeEmbedding(backend, weights, "add_embedding", config) : null;
         this.convIn = new Conv2d(backend, weights, "conv_in", config.inChannels(), ch[0], 3, 1, 1);
 
         int[] heads = config.numAttentionHeads();
@@ -119,31 +108,6 @@ public final class UNet2DConditionModel {
      * @param timeIds    {@code [B, 6]}: original (h, w), crop top-left (y, x), target (h, w)
      */
     public record AddedCond(Tensor textEmbeds, Tensor timeIds) {
-    }
-
-    /** {@code add_embedding(cat(text_embeds, time_embeds))}, {@code [B, time_embed_dim]}. */
-    private Tensor addEmbedding(AddedCond added, int batch) {
-        Tensor text = added.textEmbeds();
-        Tensor ids = added.timeIds();
-        int tdim = config.additionTimeEmbedDim();
-        int pooled = config.projectionClassEmbeddingsInputDim() - 6 * tdim;
-        if (text == null || ids == null || text.rank() != 2 || text.dim(0) != batch || text.dim(1) != pooled
-                || ids.rank() != 2 || ids.dim(0) != batch || ids.dim(1) != 6) {
-            throw new IllegalArgumentException("UNet2DConditionModel: text_embeds must be [" + batch + ", " + pooled
-                    + "] and time_ids [" + batch + ", 6], got " + (text == null ? "null" : text.shape()) + " and "
-                    + (ids == null ? "null" : ids.shape()));
-        }
-        float[] idv = ids.toFloatArray();
-        float[] timeEmb = addTimeProj.forward(idv).toFloatArray();   // [B*6, tdim], row-major = flatten per batch
-        float[] tv = text.toFloatArray();
-        int width = pooled + 6 * tdim;
-        float[] cat = new float[batch * width];
-        for (int b = 0; b < batch; b++) {
-            System.arraycopy(tv, b * pooled, cat, b * width, pooled);
-            System.arraycopy(timeEmb, b * 6 * tdim, cat, b * width + pooled, 6 * tdim);
-        }
-        Tensor x = Tensor.of(cat, batch, width);
-        return addLinear2.forward(backend.silu(addLinear1.forward(x)));
     }
 
     /** The config the model was built from. */
@@ -215,7 +179,7 @@ public final class UNet2DConditionModel {
                 throw new IllegalArgumentException("UNet2DConditionModel: addition_embed_type text_time needs text_embeds"
                         + " and time_ids (AddedCond)");
             }
-            Tensor aug = addEmbedding(added, batch);
+            Tensor aug = addEmbedding.forward("UNet2DConditionModel", added, batch);
             probe.record("add_embedding", aug);
             emb = backend.add(emb, aug);
         } else if (added != null) {
