@@ -52,18 +52,24 @@ public final class HalfFloats {
     }
 
     /**
-     * Converts {@code count} little-endian elements of type {@code dtype}, starting at element
+     * Converts {@code count} little-endian elements of type {@code dtype} (any: {@link DType#Q8_0} is dequantised by
+     * {@link Quantized#dequantize}), starting at element
      * {@code srcElement} of {@code src}, into {@code dst[dstOffset, dstOffset + count)}.
      *
      * @throws IndexOutOfBoundsException when either range is out of bounds
      */
     public static void toFloats(MemorySegment src, DType dtype, long srcElement, float[] dst, int dstOffset, int count) {
         Objects.requireNonNull(dtype, "dtype");
+        if (dtype == DType.Q8_0) {
+            Quantized.dequantize(src, srcElement, dst, dstOffset, count);
+            return;
+        }
         long byteOffset = Math.multiplyExact(srcElement, (long) dtype.byteSize());
         switch (dtype) {
             case F32 -> f32ToFloats(src, byteOffset, dst, dstOffset, count);
             case F16 -> f16ToFloats(src, byteOffset, dst, dstOffset, count);
             case BF16 -> bf16ToFloats(src, byteOffset, dst, dstOffset, count);
+            case Q8_0 -> throw new AssertionError("handled above");
         }
     }
 

@@ -11,7 +11,8 @@ import java.util.Objects;
  *
  * <p>Two storages exist. Activations live in a heap {@code float[]} (F32), which the kernels read
  * fastest. Weights may live in a {@link MemorySegment} (typically a memory-mapped file) as F32, F16 or
- * BF16, little-endian; kernels convert them to float32 while packing, so no F32 copy of a model is made.
+ * BF16, little-endian, or block-quantised as {@link DType#Q8_0} (see {@link Quantized}); kernels convert them to
+ * float32 while packing, so no F32 copy of a model is made.
  *
  * <p>A tensor object is immutable in its shape and storage; the elements of a heap tensor are mutable
  * (kernels write their outputs into them). Views ({@link #reshape}, {@link #slice}) share the elements.
@@ -64,10 +65,14 @@ public final class Tensor {
 
     /**
      * Wraps a little-endian memory segment (e.g. a memory-mapped weight) as a tensor; nothing is copied.
-     * The segment must hold exactly {@code numel * dtype.byteSize()} bytes.
+     * The segment must hold exactly {@code dtype.storageBytes(numel)} bytes (a block type: a whole number of blocks).
      */
     public static Tensor wrap(MemorySegment segment, DType dtype, Shape shape) {
-        long bytes = Math.multiplyExact(shape.numel(), (long) dtype.byteSize());
+        if (shape.numel() % dtype.blockSize() != 0) {
+            throw new IllegalArgumentException("wrap: " + dtype + " shape " + shape + " is not a whole number of blocks of "
+                    + dtype.blockSize() + " elements");
+        }
+        long bytes = dtype.storageBytes(shape.numel());
         if (segment.byteSize() != bytes) {
             throw new IllegalArgumentException("segment of " + segment.byteSize() + " bytes does not hold "
                     + dtype + " shape " + shape + " (" + bytes + " bytes)");
@@ -140,6 +145,7 @@ public final class Tensor {
             case F32 -> segment.get(F32_LE, i * 4);
             case F16 -> Float.float16ToFloat(segment.get(I16_LE, i * 2));
             case BF16 -> HalfFloats.bf16ToFloat(segment.get(I16_LE, i * 2));
+            case Q8_0 -> Quantized.get(segment, i);
         };
     }
 
@@ -184,7 +190,10 @@ public final class Tensor {
         return new Tensor(s, dtype, array, offset, segment);
     }
 
-    /** A view of index {@code i} along the first dimension (rank drops by one). */
+    /**
+     * A view of index {@code i} along the first dimension (rank drops by one). A block-quantised tensor can be sliced
+     * only where its sub-tensors are whole blocks.
+     */
     public Tensor slice(int i) {
         if (shape.rank() == 0) {
             throw new IllegalArgumentException("cannot slice a scalar");
@@ -196,7 +205,11 @@ public final class Tensor {
         if (array != null) {
             return new Tensor(inner, dtype, array, offset + (int) (i * n), null);
         }
-        long bytes = n * dtype.byteSize();
+        if (n % dtype.blockSize() != 0) {
+            throw new IllegalArgumentException("slice: " + dtype + " tensor " + shape + " has sub-tensors of " + n
+                    + " elements, not whole blocks of " + dtype.blockSize());
+        }
+        long bytes = dtype.storageBytes(n);
         return new Tensor(inner, dtype, null, 0, segment.asSlice(i * bytes, bytes));
     }
 
@@ -206,6 +219,8 @@ public final class Tensor {
         float[] out = new float[n];
         if (array != null) {
             System.arraycopy(array, offset, out, 0, n);
+        } else if (dtype == DType.Q8_0) {
+            Quantized.dequantize(segment, 0, out, 0, n);
         } else {
             for (int i = 0; i < n; i++) {
                 out[i] = getFlat(i);

@@ -80,6 +80,8 @@ public enum SafeTensorsDType {
             case F32 -> F32;
             case F16 -> F16;
             case BF16 -> BF16;
+            case Q8_0 -> throw new IllegalArgumentException("safetensors has no type for " + t
+                    + " (block-quantised); dequantise it first");
         };
     }
 }

@@ -3,6 +3,7 @@ package dev.diffusion4j.tensor.cpu;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.HalfFloats;
+import dev.diffusion4j.tensor.Quantized;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
@@ -659,7 +660,7 @@ public final class Gemm {
     // ---------------------------------------------------------------------------------------------
     // Packing of strided tensor views
 
-    /** A strided matrix view over a heap F32 array or an F32/F16/BF16 little-endian segment. */
+    /** A strided matrix view over a heap F32 array or an F32/F16/BF16/Q8_0 little-endian segment. */
     private static final class Strided {
         private final float[] arr;
         private final MemorySegment seg;
@@ -691,6 +692,7 @@ public final class Gemm {
                 case F32 -> seg.get(F32_LE, idx * 4);
                 case F16 -> Float.float16ToFloat(seg.get(I16_LE, idx * 2));
                 case BF16 -> HalfFloats.bf16ToFloat(seg.get(I16_LE, idx * 2));
+                case Q8_0 -> Quantized.get(seg, idx);
             };
         }
 
@@ -716,6 +718,8 @@ public final class Gemm {
                         dst[d + i] = Float.intBitsToFloat((seg.get(I16_LE, b + 2L * i) & 0xFFFF) << 16);
                     }
                 }
+                // 8-bit blocks: dequantised with vectors (byte load, widen, times the block's scale)
+                case Q8_0 -> Quantized.dequantize(seg, idx, dst, d, len);
             }
         }
 

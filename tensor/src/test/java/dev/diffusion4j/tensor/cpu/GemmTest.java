@@ -156,6 +156,7 @@ class GemmTest {
                 case F32 -> v[i];
                 case F16 -> Float.float16ToFloat(Float.floatToFloat16(v[i]));
                 case BF16 -> HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(v[i]));
+                case Q8_0 -> throw new IllegalArgumentException("block type");
             };
         }
         return r;
