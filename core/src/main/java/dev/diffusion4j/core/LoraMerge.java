@@ -139,7 +139,8 @@ final class LoraMerge {
     /** {@code values} (float32, w's shape) as a tensor of w's dtype: F32 on the heap, F16/BF16 rounded once. */
     static Tensor stored(Tensor w, float[] v) {
         Shape shape = w.shape();
-        if (w.dtype() == DType.F32) {
+        if (w.dtype() == DType.F32 || w.dtype().isQuantized()) {
+            // (LoRAs merge into stored weights before any quantisation; a quantised base stays F32 here)
             return Tensor.of(v, shape.dims());
         }
         // Native memory owned by the GC (Arena.ofAuto): aligned like a mapped weight, as the half-float kernels expect.

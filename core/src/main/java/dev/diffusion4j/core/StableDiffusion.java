@@ -18,6 +18,7 @@ import dev.diffusion4j.weights.Checkpoint;
 import dev.diffusion4j.weights.CheckpointException;
 import dev.diffusion4j.weights.HuggingFaceHub;
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 /**
@@ -53,12 +55,22 @@ public final class StableDiffusion implements AutoCloseable {
      *     done (text encoder after encoding, U-Net before the decode, VAE after it; see
      *     {@link Checkpoint#releasePages}), so they are never all resident at once: lower peak memory for a few
      *     tenths of a second per image to read them back from the page cache
+     * @param quantization how the U-Net's weights are held: {@link Quantization#NONE} (as stored, the default) or
+     *     {@link Quantization#Q8_0} (8-bit blocks made at load, after merging LoRAs, in memory the model owns; the
+     *     mapped pages of the U-Net are released once it is quantised, so only the 8-bit copy stays resident)
      */
     public record LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config,
-                              List<LoraSpec> loras, boolean releaseWeightPages) {
-        /** Validates and copies the LoRA list. */
+                              List<LoraSpec> loras, boolean releaseWeightPages, Quantization quantization) {
+        /** Validates and copies the LoRA list; a null quantization is {@link Quantization#NONE}. */
         public LoadOptions {
             loras = loras == null ? List.of() : List.copyOf(loras);
+            quantization = quantization == null ? Quantization.NONE : quantization;
+        }
+
+        /** Options with weights as stored (no quantization). */
+        public LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config,
+                           List<LoraSpec> loras, boolean releaseWeightPages) {
+            this(backend, tokenizer, unet, variant, config, loras, releaseWeightPages, Quantization.NONE);
         }
 
         /** Options without LoRAs (the original five). */
@@ -78,39 +90,44 @@ public final class StableDiffusion implements AutoCloseable {
 
         /** With another backend. */
         public LoadOptions withBackend(Backend b) {
-            return new LoadOptions(b, tokenizer, unet, variant, config, loras, releaseWeightPages);
+            return new LoadOptions(b, tokenizer, unet, variant, config, loras, releaseWeightPages, quantization);
         }
 
         /** With a tokenizer folder ({@code vocab.json} + {@code merges.txt}). */
         public LoadOptions withTokenizer(Path p) {
-            return new LoadOptions(backend, p, unet, variant, config, loras, releaseWeightPages);
+            return new LoadOptions(backend, p, unet, variant, config, loras, releaseWeightPages, quantization);
         }
 
         /** With a U-Net from another diffusers component folder (e.g. an inpainting U-Net). */
         public LoadOptions withUnet(Path p) {
-            return new LoadOptions(backend, tokenizer, p, variant, config, loras, releaseWeightPages);
+            return new LoadOptions(backend, tokenizer, p, variant, config, loras, releaseWeightPages, quantization);
         }
 
         /** With weight files of a variant, e.g. "fp16" for {@code *.fp16.safetensors}. */
         public LoadOptions withVariant(String v) {
-            return new LoadOptions(backend, tokenizer, unet, v, config, loras, releaseWeightPages);
+            return new LoadOptions(backend, tokenizer, unet, v, config, loras, releaseWeightPages, quantization);
         }
 
         /** With a diffusers folder supplying the configs, tokenizer and scheduler config of a single-file checkpoint. */
         public LoadOptions withConfig(Path diffusersFolder) {
-            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras, releaseWeightPages);
+            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras, releaseWeightPages, quantization);
         }
 
         /** With one more LoRA merged at load (see {@link StableDiffusion#withLoras}). */
         public LoadOptions withLora(Path file, double scale) {
             List<LoraSpec> l = new ArrayList<>(loras);
             l.add(new LoraSpec(file, scale));
-            return new LoadOptions(backend, tokenizer, unet, variant, config, l, releaseWeightPages);
+            return new LoadOptions(backend, tokenizer, unet, variant, config, l, releaseWeightPages, quantization);
         }
 
         /** With each stage's weight pages released once the stage is done (see {@link LoadOptions}). */
         public LoadOptions withReleaseWeightPages(boolean release) {
-            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, release);
+            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, release, quantization);
+        }
+
+        /** With the U-Net's weights held as {@code q} (see {@link LoadOptions}). */
+        public LoadOptions withQuantization(Quantization q) {
+            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, releaseWeightPages, q);
         }
     }
 
@@ -143,9 +160,43 @@ public final class StableDiffusion implements AutoCloseable {
      * What the text encoders and U-Net are built from, kept so LoRAs can be merged and unmerged without reloading;
      * the {@code text2} parts are SDXL's {@code text_encoder_2} (null otherwise).
      */
-    private record Sources(ModelConfig unetConfig, StateDict unetWeights, UNet2DConditionModel baseUnet,
+    private record Sources(ModelConfig unetConfig, StateDict unetWeights, Supplier<UNet2DConditionModel> baseUnet,
                            CLIPTextConfig textConfig, StateDict textWeights, CLIPTextModel baseText,
-                           CLIPTextConfig text2Config, StateDict text2Weights, CLIPTextModel baseText2) {
+                           CLIPTextConfig text2Config, StateDict text2Weights, CLIPTextModel baseText2,
+                           Quantization quantization, Runnable releaseUnetPages) {
+    }
+
+    /** {@code s}, evaluated once on first use. */
+    private static <T> Supplier<T> once(Supplier<T> s) {
+        return new Supplier<>() {
+            private T value;
+
+            @Override
+            public synchronized T get() {
+                if (value == null) {
+                    value = s.get();
+                }
+                return value;
+            }
+        };
+    }
+
+    /**
+     * {@code weights} with the U-Net's linear and convolution weights quantised into {@code arena} (nothing to do for
+     * {@link Quantization#NONE}); the mapped pages they were read from are released, so only the 8-bit copy stays
+     * resident (the few weights left as stored fault back in from the page cache on first use).
+     */
+    private static StateDict quantizeUnet(Quantization q, StateDict weights, Arena arena, Runnable releasePages) {
+        if (q == Quantization.NONE) {
+            return weights;
+        }
+        long t0 = System.nanoTime();
+        Quantization.Result r = q.apply(weights, arena);
+        releasePages.run();
+        System.getLogger(StableDiffusion.class.getName()).log(System.Logger.Level.INFO, () -> String.format(
+                "U-Net %s: %d weights, %.1f MB -> %.1f MB in %.1f s", q, r.count(), r.bytesBefore() / 1e6,
+                r.bytesAfter() / 1e6, (System.nanoTime() - t0) / 1e9));
+        return r.weights();
     }
 
     private final String name;
@@ -258,7 +309,19 @@ public final class StableDiffusion implements AutoCloseable {
             }
             ModelConfig unetCfg = options.unet() == null ? config(ck, "unet", cfgDir) : config(unetCk, unetComponent, null);
             StateDict unetWeights = stateDict(unetCk, unetComponent);
-            UNet2DConditionModel unet = new UNet2DConditionModel(unetCfg, unetWeights, backend);
+            Quantization quantization = options.quantization();
+            Arena quantArena = null;
+            if (quantization != Quantization.NONE) {
+                // Owned by the model: closed (the 8-bit weights freed) in close(), with the mapped files.
+                quantArena = Arena.ofShared();
+                owned.add(quantArena);
+            }
+            Checkpoint unetOf = unetCk;
+            String unetKey = unetComponent;
+            Runnable releaseUnetPages = () -> unetOf.releasePages(unetKey);
+            // With LoRAs the U-Net that runs is the merged one, quantised after merging (in mergeLoras).
+            UNet2DConditionModel unet = new UNet2DConditionModel(unetCfg, options.loras().isEmpty()
+                    ? quantizeUnet(quantization, unetWeights, quantArena, releaseUnetPages) : unetWeights, backend);
             AutoencoderKL vae = new AutoencoderKL(config(ck, "vae", cfgDir), stateDict(ck, "vae"), backend);
             ModelConfig textCfg = config(ck, "text_encoder", cfgDir);
             if (!textCfg.has("num_attention_heads")) {
@@ -294,8 +357,14 @@ public final class StableDiffusion implements AutoCloseable {
             }
             StableDiffusion base = new StableDiffusion(displayName(path), backend, tokenizer,
                     text, unet, vae, scheduler, List.of(), sdxl);
-            Sources sources = new Sources(unetCfg, unetWeights, unet, textConfig, textWeights, text, text2Config,
-                    text2Weights, sdxl == null ? null : sdxl.textEncoder2());
+            Arena baseArena = quantArena;
+            Supplier<UNet2DConditionModel> baseUnet = options.loras().isEmpty() || quantization == Quantization.NONE
+                    ? () -> unet
+                    // the base U-Net quantised only if it is ever asked for (withoutLoras)
+                    : once(() -> new UNet2DConditionModel(unetCfg,
+                            quantizeUnet(quantization, unetWeights, baseArena, releaseUnetPages), backend));
+            Sources sources = new Sources(unetCfg, unetWeights, baseUnet, textConfig, textWeights, text, text2Config,
+                    text2Weights, sdxl == null ? null : sdxl.textEncoder2(), quantization, releaseUnetPages);
             if (options.releaseWeightPages()) {
                 Checkpoint unetFrom = unetCk;
                 String unetName = unetComponent;
@@ -308,7 +377,7 @@ public final class StableDiffusion implements AutoCloseable {
             }
             StableDiffusion model = new StableDiffusion(base, text, unet, scheduler, owned, sources, List.of(),
                     base.loraReport);
-            return options.loras().isEmpty() ? model : model.mergeLoras(options.loras(), owned);
+            return options.loras().isEmpty() ? model : model.mergeLoras(options.loras(), owned, quantArena);
         } catch (IOException | RuntimeException e) {
             closeAll(owned, e);
             throw e;
@@ -650,13 +719,13 @@ public final class StableDiffusion implements AutoCloseable {
      * @throws IllegalStateException if this instance was not made by {@link #load} (no base weights to merge into)
      */
     public StableDiffusion withLoras(List<LoraSpec> loras) throws IOException {
-        return mergeLoras(loras, List.of());
+        return mergeLoras(loras, List.of(), null);
     }
 
     /** The same model with no LoRA merged (the base weights), see {@link #withLoras}. */
     public StableDiffusion withoutLoras() {
         try {
-            return mergeLoras(List.of(), List.of());
+            return mergeLoras(List.of(), List.of(), null);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e); // cannot happen: nothing is read
         }
@@ -672,7 +741,12 @@ public final class StableDiffusion implements AutoCloseable {
         return loraReport;
     }
 
-    private StableDiffusion mergeLoras(List<LoraSpec> specs, List<AutoCloseable> ownedByResult) throws IOException {
+    /**
+     * @param quantArena where a merged U-Net's quantised weights go (the loading model's arena), or null for
+     *     GC-owned memory ({@code Arena.ofAuto()}: a derived instance closes nothing)
+     */
+    private StableDiffusion mergeLoras(List<LoraSpec> specs, List<AutoCloseable> ownedByResult, Arena quantArena)
+            throws IOException {
         if (sources == null) {
             throw new IllegalStateException("this StableDiffusion was not made by load(): no base weights to merge into");
         }
@@ -691,8 +765,10 @@ public final class StableDiffusion implements AutoCloseable {
         StateDict unetWeights = r.weights().get("unet");
         StateDict textWeights = r.weights().get("text_encoder");
         // A component no LoRA touches keeps its base model (its StateDict is the base one).
-        UNet2DConditionModel u = unetWeights == sources.unetWeights() ? sources.baseUnet()
-                : new UNet2DConditionModel(sources.unetConfig(), unetWeights, backend);
+        // LoRAs are merged into the stored weights first, then the merged ones quantised (when asked for).
+        UNet2DConditionModel u = unetWeights == sources.unetWeights() ? sources.baseUnet().get()
+                : new UNet2DConditionModel(sources.unetConfig(), quantizeUnet(sources.quantization(), unetWeights,
+                        quantArena != null ? quantArena : Arena.ofAuto(), sources.releaseUnetPages()), backend);
         CLIPTextModel t = textWeights == sources.textWeights() ? sources.baseText()
                 : CLIPTextModel.of(sources.textConfig(), textWeights::find, CLIPTextModel.DIFFUSERS_PREFIX, backend);
         SdxlConditioning x = sdxl;
