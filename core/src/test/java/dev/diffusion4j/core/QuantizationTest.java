@@ -105,6 +105,44 @@ class QuantizationTest {
         assertTrue(image <= 3, "image differs from the reference by " + image);
     }
 
+    @Test
+    void loraIsMergedBeforeQuantisation() throws Exception {
+        Path base = ParityCases.fixtureDir("variants", "sd1_base");
+        Path lora = ParityCases.fixtureDir("variants", "lora").resolve("lora_kohya_f16.safetensors");
+        StableDiffusion.LoraSpec spec = new StableDiffusion.LoraSpec(lora, 1.0);
+        java.util.Random rnd = new java.util.Random(17);
+        float[] xs = new float[4 * 8 * 8];
+        float[] cs = new float[77 * 12];
+        for (int i = 0; i < xs.length; i++) {
+            xs[i] = (float) rnd.nextGaussian();
+        }
+        for (int i = 0; i < cs.length; i++) {
+            cs[i] = (float) rnd.nextGaussian();
+        }
+        Tensor x = Tensor.of(xs, 1, 4, 8, 8);
+        Tensor ctx = Tensor.of(cs, 1, 77, 12);
+        float[] t = {500f};
+        StableDiffusion.LoadOptions opts = StableDiffusion.LoadOptions.defaults();
+        try (StableDiffusion f32 = StableDiffusion.load(base, opts.withLora(lora, 1.0));
+             StableDiffusion q8Merged = StableDiffusion.load(base, opts.withLora(lora, 1.0)
+                     .withQuantization(Quantization.Q8_0));
+             StableDiffusion q8Base = StableDiffusion.load(base, opts.withQuantization(Quantization.Q8_0))) {
+            Tensor yF = f32.unet().forward(x, t, ctx);
+            Tensor yQ = q8Merged.unet().forward(x, t, ctx);
+            Tensor yB = q8Base.unet().forward(x, t, ctx);
+            // Merging then quantising is deterministic: at load, or later on a quantised model, the same weights.
+            org.junit.jupiter.api.Assertions.assertArrayEquals(yQ.toFloatArray(),
+                    q8Base.withLoras(List.of(spec)).unet().forward(x, t, ctx).toFloatArray(), "merged later");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(yB.toFloatArray(),
+                    q8Merged.withoutLoras().unet().forward(x, t, ctx).toFloatArray(), "base of a merged model");
+            double quantError = relMax(yF, yQ);
+            double loraEffect = relMax(yF, yB);
+            System.out.printf("sd1_base + LoRA: Q8_0 vs F32 %.2e; without the LoRA %.2e%n", quantError, loraEffect);
+            assertTrue(quantError > 0 && quantError < 3e-2, "quantisation error " + quantError);
+            assertTrue(loraEffect > 3 * quantError, "the LoRA's effect survives quantisation");
+        }
+    }
+
     /** The largest difference of one channel of one pixel. */
     static int imageDiff(java.awt.image.BufferedImage a, java.awt.image.BufferedImage b) {
         assertEquals(a.getWidth(), b.getWidth());

@@ -76,6 +76,34 @@ class GenerateCommandTest {
     }
 
     @Test
+    void quantizeQ8RunsAndNamesBadTypes() throws Exception {
+        Path f = fixtures();
+        Path out = tmp.resolve("q8.png");
+        String model = f.resolve("models/tiny-sd").toString();
+        Run r = run("generate", "--model", model, "--prompt", "a photograph of an astronaut riding a horse",
+                "--seed", "42", "--steps", "8", "--cfg-scale", "7.5", "--sampler", "pndm", "--width", "64", "--height", "64",
+                "--quantize", "q8_0", "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        // within a few levels of the F32 reference (measured: 1)
+        java.awt.image.BufferedImage ref = javax.imageio.ImageIO.read(f.resolve("txt2img/pndm_64x64/image.png").toFile());
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(out.toFile());
+        int max = 0;
+        for (int y = 0; y < ref.getHeight(); y++) {
+            for (int x = 0; x < ref.getWidth(); x++) {
+                for (int s = 0; s <= 16; s += 8) {
+                    max = Math.max(max, Math.abs(((ref.getRGB(x, y) >> s) & 0xFF) - ((img.getRGB(x, y) >> s) & 0xFF)));
+                }
+            }
+        }
+        assertTrue(max <= 3, "q8_0 image differs from the F32 reference by " + max);
+        Run bad = run("generate", "--model", model, "--prompt", "x", "--quantize", "q4_0", "--output",
+                tmp.resolve("never.png").toString());
+        assertTrue(bad.exit() != 0);
+        assertTrue(bad.err().strip().startsWith("sd: ") && bad.err().contains("--quantize") && bad.err().contains("q4_0"),
+                bad.err());
+    }
+
+    @Test
     void aLoraGivenAsTheModelIsNamed() {
         Path f = fixtures();
         Run r = run("generate", "--model", f.resolve("variants/lora/lora_kohya_f16.safetensors").toString(), "--prompt", "x",
