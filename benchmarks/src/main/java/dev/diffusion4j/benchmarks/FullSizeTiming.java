@@ -1,9 +1,12 @@
 package dev.diffusion4j.benchmarks;
 
+import dev.diffusion4j.core.Quantization;
+import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
 import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.Quantized;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.lang.foreign.Arena;
@@ -12,20 +15,52 @@ import java.util.Locale;
 
 /**
  * A quick (non-JMH) timing of the full-size SD 1.5 U-Net (batch 2, 64×64 latents: one guided step) and VAE decode
- * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]}.
+ * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs] [q8]};
+ * {@code q8} quantises the weights {@link Quantization#Q8_0} takes (as {@code LoadOptions.withQuantization} does).
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
     }
 
+    /** {@code weights} with each weight {@code q} applies to quantised as it is asked for. */
+    static StateDict quantized(StateDict weights, Quantization q, Arena arena) {
+        if (q == Quantization.NONE) {
+            return weights;
+        }
+        return new StateDict() {
+            @Override
+            public Tensor find(String key) {
+                return weights.find(key);
+            }
+
+            @Override
+            public String source() {
+                return weights.source() + " (" + q + ")";
+            }
+
+            @Override
+            public java.util.Set<String> keys() {
+                return weights.keys();
+            }
+
+            @Override
+            public Tensor get(String key, int... dims) {
+                Tensor t = weights.get(key, dims);
+                return q.appliesTo(key, t) ? Quantized.quantize(t, arena) : t;
+            }
+        };
+    }
+
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        Quantization q = args.length > 2 ? Quantization.parse(args[2]) : Quantization.NONE;
         ProfilingBackend be = new ProfilingBackend(CpuBackend.create());
         try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
-                        FullSizeModels.randomWeights(DType.F16, arena, 1), be);
+                        quantized(FullSizeModels.randomWeights(DType.F16, arena, 1), q, arena), be);
+                System.out.println("unet weights " + q);
                 Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
                 Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
                 double[] s = new double[runs];
@@ -41,7 +76,9 @@ public final class FullSizeTiming {
                 System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);
             }
             if (!what.equals("unet")) {
-                AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(), FullSizeModels.randomWeights(DType.F16, arena, 2), be);
+                AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(),
+                        quantized(FullSizeModels.randomWeights(DType.F16, arena, 2), q, arena), be);
+                System.out.println("vae weights " + q);
                 Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
                 double[] s = new double[runs];
                 for (int i = 0; i < runs; i++) {

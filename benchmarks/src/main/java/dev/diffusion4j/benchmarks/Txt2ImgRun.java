@@ -2,6 +2,7 @@ package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.core.GenerationRequest;
 import dev.diffusion4j.core.GenerationResult;
+import dev.diffusion4j.core.Quantization;
 import dev.diffusion4j.core.StableDiffusion;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,10 +14,11 @@ import java.util.Locale;
  * A whole 512×512 txt2img through the library, as a user runs it: {@link StableDiffusion#load} on a diffusers folder
  * of the real SD 1.5 size with random F16 weights (memory-mapped like any checkpoint), then text encoding, guided
  * steps (batch 2) and the VAE decode. Prints the time of each stage, seconds per step, GFLOP/s and the peak RSS of
- * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)] [low-memory]}; the
+ * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)] [low-memory] [q8]}; the
  * folder is written first when missing (about 2.1 GB; the tokenizer comes from {@code models/demo/tokenizer});
  * {@code low-memory} releases each stage's weight pages when it is done
- * ({@link StableDiffusion.LoadOptions#releaseWeightPages}).
+ * ({@link StableDiffusion.LoadOptions#releaseWeightPages}); {@code q8} holds the U-Net's weights as
+ * {@link Quantization#Q8_0} ({@link StableDiffusion.LoadOptions#quantization}).
  */
 public final class Txt2ImgRun {
     /** Where the random full-size model is written by default. */
@@ -28,10 +30,16 @@ public final class Txt2ImgRun {
     public static void main(String[] args) throws IOException {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
         Path folder = args.length > 1 ? Path.of(args[1]) : DEFAULT_FOLDER;
-        boolean lowMemory = args.length > 2 && args[2].equals("low-memory");
+        List<String> flags = args.length > 2 ? List.of(args).subList(2, args.length) : List.of();
+        boolean lowMemory = flags.contains("low-memory");
+        Quantization q = flags.contains("q8") ? Quantization.Q8_0 : Quantization.NONE;
         ensureModel(folder);
+        long t0 = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(folder,
-                StableDiffusion.LoadOptions.defaults().withReleaseWeightPages(lowMemory))) {
+                StableDiffusion.LoadOptions.defaults().withReleaseWeightPages(lowMemory).withQuantization(q))) {
+            System.out.printf(Locale.ROOT, "load (%s%s) %6.2f s, peak RSS after load %.2f GiB%n", q,
+                    lowMemory ? ", low-memory" : "", (System.nanoTime() - t0) / 1e9,
+                    FullSizeModels.peakRssBytes() / 1073741824.0);
             GenerationResult r = generate(sd, steps);
             GenerationResult.Timings t = r.timings();
             List<Double> perStep = t.stepMillis().stream().sorted().toList();

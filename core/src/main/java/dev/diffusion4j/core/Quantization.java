@@ -43,7 +43,8 @@ public enum Quantization {
     /**
      * The weights of {@code weights} with every weight this setting {@linkplain #appliesTo applies to} quantised now
      * (in parallel, into {@code arena}, which the caller closes after the model is done); the others are those of
-     * {@code weights}. {@link #NONE}: {@code weights} itself.
+     * {@code weights}. The memory-mapped pages of each weight quantised are released from resident memory once it is
+     * read (they stay in the page cache, and come back on a later read). {@link #NONE}: {@code weights} itself.
      */
     public Result apply(StateDict weights, Arena arena) {
         if (this == NONE) {
@@ -62,7 +63,15 @@ public enum Quantization {
         boolean shared = arena.allocate(1).isAccessibleBy(probe)
                 && todo.values().stream().allMatch(t -> t.isHeap() || t.segment().isAccessibleBy(probe));
         (shared ? todo.entrySet().parallelStream() : todo.entrySet().stream())
-                .forEach(e -> quantized.put(e.getKey(), Quantized.quantize(e.getValue(), arena)));
+                .forEach(e -> {
+                    Tensor t = e.getValue();
+                    quantized.put(e.getKey(), Quantized.quantize(t, arena));
+                    if (!t.isHeap() && t.segment().isMapped()) {
+                        // Drop the pages just read from resident memory now, not after the whole model: else the
+                        // stored and the 8-bit copies would briefly be resident together.
+                        t.segment().unload();
+                    }
+                });
         long before = 0;
         long after = 0;
         for (Map.Entry<String, Tensor> e : quantized.entrySet()) {
