@@ -22,6 +22,18 @@ public final class Conv2d {
     /** See {@link dev.diffusion4j.tensor.Backend#conv2d(Tensor, Tensor, Tensor, int, int, int, int, int)}. */
     public static Tensor conv2d(ComputePool pool, Tensor x, Tensor weight, Tensor bias, int stride,
                                 int padTop, int padBottom, int padLeft, int padRight) {
+        return conv2d(pool, ConvAlgorithm.AUTO, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    /**
+     * As {@link #conv2d(ComputePool, Tensor, Tensor, Tensor, int, int, int, int, int)}; {@code algorithm}
+     * {@link ConvAlgorithm#DIRECT} rules out {@link Winograd} (used for the 3×3 sizes where {@link Winograd#pays}).
+     */
+    public static Tensor conv2d(ComputePool pool, ConvAlgorithm algorithm, Tensor x, Tensor weight, Tensor bias,
+                                int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        if (Winograd.pays(algorithm, x, weight, bias, stride, padTop, padBottom, padLeft, padRight)) {
+            return Winograd.conv3x3(pool, x, weight, bias, null, padTop, padBottom, padLeft, padRight);
+        }
         if (x.rank() != 4 || weight.rank() != 4 || x.dim(1) != weight.dim(1)
                 || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
             throw new IllegalArgumentException("conv2d: shapes x " + x.shape() + ", weight " + weight.shape()
