@@ -44,6 +44,14 @@ public final class Winograd {
     private static final int MAX_BLOCK_PANELS = 8;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
+    /** G of F(4,3): the 6×3 kernel transform (interpolation at 0, ±1, ±2 and ∞). */
+    private static final float[][] G = {
+            {1f / 4, 0f, 0f},
+            {-1f / 6, -1f / 6, -1f / 6},
+            {-1f / 6, 1f / 6, -1f / 6},
+            {1f / 24, 1f / 12, 1f / 6},
+            {1f / 24, -1f / 12, 1f / 6},
+            {0f, 0f, 1f}};
     /** Lane offsets of 4-strided (one per tile) and 9-strided (one per 3×3 kernel) gathers and scatters. */
     private static final int[] STRIDE4 = strided(M);
     private static final int[] STRIDE9 = strided(9);
@@ -184,6 +192,7 @@ public final class Winograd {
         final int tilesY;
         final int rowsPerBand;
         final int tpMax;
+        final int ldMax;
         /** Width of a band row buffer: the input columns of every tile, plus gather slack. */
         final int bw;
         final int blocks;
@@ -192,7 +201,7 @@ public final class Winograd {
         final int kbMax;
         final int cbMax;
         final float[] out;
-        /** Transformed input of one band: {@code V[ξ][ci][t]}, row stride {@code tp}. */
+        /** Transformed input of one band: {@code V[ξ][ci][t]}, row stride {@code ld}. */
         final float[] v;
         final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<float[]> bands = new ConcurrentLinkedQueue<>();
@@ -223,6 +232,7 @@ public final class Winograd {
             int nBands = (tileRows + rows - 1) / rows;
             rowsPerBand = (tileRows + nBands - 1) / nBands;
             tpMax = roundUp(rowsPerBand * tilesX, Gemm.NR);
+            ldMax = tpMax + L;
             bw = roundUp(roundUp(tilesX, L) * M + A, L);
             mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
             int threads = pool.threads();
@@ -232,7 +242,7 @@ public final class Winograd {
             cbMax = (mPanels + blocks - 1) / blocks * Gemm.MR;
             kBlocks = (cin + Gemm.KC - 1) / Gemm.KC;
             kbMax = (cin + kBlocks - 1) / kBlocks;
-            v = new float[Math.multiplyExact(P * cin, tpMax) + L];
+            v = new float[Math.multiplyExact(P * cin, ldMax) + L];
             outTensor = Tensor.zeros(n, cout, hout, wout);
             out = outTensor.array();
         }
@@ -243,14 +253,17 @@ public final class Winograd {
                 final int first = r0;
                 final int count = Math.min(rowsPerBand, tileRows - r0);
                 final int tp = roundUp(count * tilesX, Gemm.NR);
+                // Row stride of V and M: a power-of-two stride (tp = 256…) would map the GEMM's B panel rows onto
+                // a few L1 sets; one more vector makes it an odd number of cache lines.
+                final int ld = tp + L;
                 int[] rowOffsets = new int[cin];
                 for (int k = 0; k < cin; k++) {
-                    rowOffsets[k] = k * tp;
+                    rowOffsets[k] = k * ld;
                 }
                 pool.parallelFor(cin * count, (from, to) -> {
                     float[] buf = takeBand();
                     for (int i = from; i < to; i++) {
-                        transformInput(i / count, first, i % count, tp, buf);
+                        transformInput(i / count, first, i % count, ld, buf);
                     }
                     bands.add(buf);
                 });
@@ -259,7 +272,7 @@ public final class Winograd {
                     for (int b = from; b < to; b++) {
                         int co0 = (int) ((long) mPanels * b / blocks) * Gemm.MR;
                         int co1 = Math.min(cout, (int) ((long) mPanels * (b + 1) / blocks) * Gemm.MR);
-                        block(co0, co1, first, count, tp, rowOffsets, s);
+                        block(co0, co1, first, count, tp, ld, rowOffsets, s);
                     }
                     scratch.add(s);
                 });
@@ -278,7 +291,7 @@ public final class Winograd {
         }
 
         /** Transforms channel {@code ci} of tile row {@code first + rr} into {@code V[·][ci][rr·tilesX …]}. */
-        private void transformInput(int ci, int first, int rr, int tp, float[] buf) {
+        private void transformInput(int ci, int first, int rr, int ld, float[] buf) {
             int r = first + rr;
             int img = r / tilesY;
             int ty = r - img * tilesY;
@@ -293,50 +306,48 @@ public final class Winograd {
                 }
             }
             for (int b = 0; b < bw; b += L) {
-                bt(FloatVector.fromArray(S, buf, b), FloatVector.fromArray(S, buf, bw + b),
-                        FloatVector.fromArray(S, buf, 2 * bw + b), FloatVector.fromArray(S, buf, 3 * bw + b),
-                        FloatVector.fromArray(S, buf, 4 * bw + b), FloatVector.fromArray(S, buf, 5 * bw + b),
-                        buf, t + b, bw, null);
+                bt(buf, b, bw, false, buf, t + b, bw, L);
             }
             // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (4-strided gathers).
-            int plane = cin * tp;
+            int plane = cin * ld;
             for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
-                VectorMask<Float> mask = tx0 + L <= tilesX ? null : S.indexInRange(tx0, tilesX);
-                int dst = ci * tp + rr * tilesX + tx0;
+                int lanes = Math.min(L, tilesX - tx0);
+                int dst = ci * ld + rr * tilesX + tx0;
                 for (int i = 0; i < A; i++) {
-                    int src = t + i * bw + tx0 * M;
-                    bt(FloatVector.fromArray(S, buf, src, STRIDE4, 0),
-                            FloatVector.fromArray(S, buf, src + 1, STRIDE4, 0),
-                            FloatVector.fromArray(S, buf, src + 2, STRIDE4, 0),
-                            FloatVector.fromArray(S, buf, src + 3, STRIDE4, 0),
-                            FloatVector.fromArray(S, buf, src + 4, STRIDE4, 0),
-                            FloatVector.fromArray(S, buf, src + 5, STRIDE4, 0),
-                            v, dst + i * A * plane, plane, mask);
+                    bt(buf, t + i * bw + tx0 * M, 1, true, v, dst + i * A * plane, plane, lanes);
                 }
             }
         }
 
-        /** Output channels {@code [co0, co1)} of one band: weight transform, 36 GEMMs per K block, output transform. */
-        private void block(int co0, int co1, int first, int count, int tp, int[] rowOffsets, Scratch s) {
+        /**
+         * Output channels {@code [co0, co1)} of one band. Per K block of input channels: the kernels de-interleaved
+         * once, then for each row i of the 6×6 transformed tile its six weight planes and their six GEMMs, so the
+         * planes are still in cache when the GEMM packs them.
+         */
+        private void block(int co0, int co1, int first, int count, int tp, int ld, int[] rowOffsets, Scratch s) {
             int cb = co1 - co0;
             for (int kb = 0; kb < kBlocks; kb++) {
                 int ci0 = (int) ((long) cin * kb / kBlocks);
                 int kc = (int) ((long) cin * (kb + 1) / kBlocks) - ci0;
-                transformWeights(co0, cb, ci0, kc, s);
-                for (int p = 0; p < P; p++) {
-                    Gemm.gemm(SERIAL, cb, tp, kc, Gemm.viewA(s.uTensor, (long) p * cb * kc, kc, 1),
-                            new Band(v, (p * cin + ci0) * tp, rowOffsets), s.m, p * cb * tp, tp, null, null, kb > 0);
+                int ldk = roundUp(kc, L);
+                deinterleave(co0, cb, ci0, kc, ldk, s);
+                for (int i = 0; i < A; i++) {
+                    transformWeights(i, cb, ldk, s);
+                    for (int j = 0; j < A; j++) {
+                        int p = i * A + j;
+                        Gemm.gemm(SERIAL, cb, tp, kc, Gemm.viewA(s.uTensor, (long) j * cb * ldk, ldk, 1),
+                                new Band(v, (p * cin + ci0) * ld, rowOffsets), s.m, p * cb * ld, ld, null, null, kb > 0);
+                    }
                 }
             }
-            transformOutput(co0, cb, first, count, tp, s);
+            transformOutput(co0, cb, first, count, ld, s);
         }
 
-        /** {@code U[ξ][co - co0][ci - ci0] = (G g Gᵀ)[ξ]} for the block, vectorised along input channels. */
-        private void transformWeights(int co0, int cb, int ci0, int kc, Scratch s) {
+        /** {@code gt[tap][co - co0][ci - ci0]} (row stride {@code ldk}) from the block's {@code [co][ci][3][3]} kernels. */
+        private void deinterleave(int co0, int cb, int ci0, int kc, int ldk, Scratch s) {
             float[] g = s.g;
-            float[] u = s.u;
-            float[] ts = s.ts;
-            int plane = cb * kc;
+            float[] gt = s.gt;
+            int plane = cb * ldk;
             for (int r = 0; r < cb; r++) {
                 long src = ((long) (co0 + r) * cin + ci0) * 9;
                 if (weight.isHeap()) {
@@ -345,88 +356,91 @@ public final class Winograd {
                     HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, 0, kc * 9);
                 }
                 for (int k = 0; k < kc; k += L) {
-                    VectorMask<Float> mask = k + L <= kc ? null : S.indexInRange(k, kc);
-                    int gk = k * 9;
-                    // G·g column by column: ts[i][c] for the 3 columns c of the kernel.
-                    for (int c = 0; c < 3; c++) {
-                        gcol(FloatVector.fromArray(S, g, gk + c, STRIDE9, 0),
-                                FloatVector.fromArray(S, g, gk + 3 + c, STRIDE9, 0),
-                                FloatVector.fromArray(S, g, gk + 6 + c, STRIDE9, 0),
-                                ts, c * L, 3 * L, null);
-                    }
-                    // (G·g)·Gᵀ row by row, into the 36 planes.
-                    for (int i = 0; i < A; i++) {
-                        gcol(FloatVector.fromArray(S, ts, (i * 3) * L),
-                                FloatVector.fromArray(S, ts, (i * 3 + 1) * L),
-                                FloatVector.fromArray(S, ts, (i * 3 + 2) * L),
-                                u, i * A * plane + r * kc + k, plane, mask);
+                    int o = r * ldk + k;
+                    for (int tap = 0; tap < 9; tap++) {
+                        // Lanes past kc read stale floats of g (its slack) into the padding of the row: never used.
+                        FloatVector.fromArray(S, g, k * 9 + tap, STRIDE9, 0).intoArray(gt, tap * plane + o);
                     }
                 }
             }
         }
 
+        /**
+         * {@code U[j][co - co0][ci - ci0] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along
+         * input channels: {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}.
+         */
+        private void transformWeights(int i, int cb, int ldk, Scratch s) {
+            float[] gt = s.gt;
+            float[] u = s.u;
+            float q0 = G[i][0];
+            float q1 = G[i][1];
+            float q2 = G[i][2];
+            int plane = cb * ldk;
+            for (int o = 0; o < plane; o += L) {
+                FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
+                        .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
+                        .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
+                FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
+                        .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
+                        .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
+                FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
+                        .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
+                        .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
+                FloatVector sum = t0.add(t2);
+                FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
+                FloatVector odd = t1.mul(1f / 12);
+                t0.mul(0.25f).intoArray(u, o);
+                sum.add(t1).mul(-1f / 6).intoArray(u, plane + o);
+                sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * plane + o);
+                even.add(odd).intoArray(u, 3 * plane + o);
+                even.sub(odd).intoArray(u, 4 * plane + o);
+                t2.intoArray(u, 5 * plane + o);
+            }
+        }
+
         /** {@code out = Aᵀ M A + bias (+ residual)} for the block's channels and the band's tiles. */
-        private void transformOutput(int co0, int cb, int first, int count, int tp, Scratch s) {
+        private void transformOutput(int co0, int cb, int first, int count, int ld, Scratch s) {
             float[] m = s.m;
             float[] ss = s.ts;
-            int plane = cb * tp;
+            float[] ys = s.ys;
+            int plane = cb * ld;
             for (int r = 0; r < cb; r++) {
                 int co = co0 + r;
-                FloatVector bv = FloatVector.broadcast(S, bias == null ? 0f : bias[co]);
-                FloatVector two = FloatVector.broadcast(S, 2f);
-                FloatVector four = FloatVector.broadcast(S, 4f);
-                FloatVector eight = FloatVector.broadcast(S, 8f);
+                float b = bias == null ? 0f : bias[co];
                 for (int rr = 0; rr < count; rr++) {
                     int row = first + rr;
                     int img = row / tilesY;
                     int ty = row - img * tilesY;
                     int chan = (img * cout + co) * hout;
                     for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
-                        int mi = r * tp + rr * tilesX + tx0;
-                        // Aᵀ·M column by column: ss[i][c], i < 4.
+                        int mi = r * ld + rr * tilesX + tx0;
+                        // Aᵀ·M column by column into ss[i][c] (i < 4), then each row i by ·A into ys[j].
                         for (int c = 0; c < A; c++) {
-                            FloatVector m0 = FloatVector.fromArray(S, m, mi + c * plane);
-                            FloatVector m1 = FloatVector.fromArray(S, m, mi + (A + c) * plane);
-                            FloatVector m2 = FloatVector.fromArray(S, m, mi + (2 * A + c) * plane);
-                            FloatVector m3 = FloatVector.fromArray(S, m, mi + (3 * A + c) * plane);
-                            FloatVector m4 = FloatVector.fromArray(S, m, mi + (4 * A + c) * plane);
-                            FloatVector m5 = FloatVector.fromArray(S, m, mi + (5 * A + c) * plane);
-                            at(m0, m1, m2, m3, m4, m5, ss, c * L, A * L);
+                            at(m, mi + c * plane, A * plane, ss, c * L, A * L);
                         }
                         int left = wout - tx0 * M;
-                        for (int i = 0; i < M; i++) {
-                            int y = ty * M + i;
-                            if (y >= hout) {
-                                break;
+                        for (int i = 0; i < M && ty * M + i < hout; i++) {
+                            at(ss, i * A * L, L, ys, 0, L);
+                            int base = (chan + ty * M + i) * wout + tx0 * M;
+                            for (int j = 0; j < M; j++) {
+                                store(ys, j * L, b, base + j, left - j);
                             }
-                            int o = i * A * L;
-                            FloatVector s0 = FloatVector.fromArray(S, ss, o);
-                            FloatVector s1 = FloatVector.fromArray(S, ss, o + L);
-                            FloatVector s2 = FloatVector.fromArray(S, ss, o + 2 * L);
-                            FloatVector s3 = FloatVector.fromArray(S, ss, o + 3 * L);
-                            FloatVector s4 = FloatVector.fromArray(S, ss, o + 4 * L);
-                            FloatVector s5 = FloatVector.fromArray(S, ss, o + 5 * L);
-                            FloatVector a = s1.add(s2);
-                            FloatVector b = s1.sub(s2);
-                            FloatVector c = s3.add(s4);
-                            FloatVector d = s3.sub(s4);
-                            int base = (chan + y) * wout + tx0 * M;
-                            store(s0.add(a).add(c).add(bv), base, left);
-                            store(d.fma(two, b).add(bv), base + 1, left - 1);
-                            store(c.fma(four, a).add(bv), base + 2, left - 2);
-                            store(d.fma(eight, b).add(s5).add(bv), base + 3, left - 3);
                         }
                     }
                 }
             }
         }
 
-        /** Scatters one output column of L tiles ({@code 4·lane + base}), the first {@code ceil(left / 4)} of them. */
-        private void store(FloatVector y, int base, int left) {
+        /**
+         * Scatters {@code src[off …] + b} as one output column of L tiles (element {@code base + 4·lane}), the
+         * first {@code ceil(left / 4)} of them, adding the residual when there is one.
+         */
+        private void store(float[] src, int off, float b, int base, int left) {
             if (left <= 0) {
                 return;
             }
             int lanes = (left + M - 1) / M;
+            FloatVector y = FloatVector.fromArray(S, src, off).add(b);
             if (lanes >= L) {
                 if (res != null) {
                     y = y.add(FloatVector.fromArray(S, res, resOff + base, STRIDE4, 0));
@@ -443,24 +457,32 @@ public final class Winograd {
         }
     }
 
-    /** Per-task buffers: converted weights, transformed weights, the 36 GEMM outputs and a small stage buffer. */
+    /**
+     * Per-task buffers: one converted kernel row, the de-interleaved kernels, six transformed weight planes, the 36
+     * GEMM outputs and small stage buffers.
+     */
     private static final class Scratch {
         final float[] g;
+        final float[] gt;
         final float[] u;
         final Tensor uTensor;
         final float[] m;
         final float[] ts;
+        final float[] ys;
 
         Scratch(Plan plan) {
-            g = new float[(plan.kbMax + L) * 9];
-            u = new float[P * plan.cbMax * plan.kbMax + L];
+            int ldk = roundUp(plan.kbMax, L);
+            g = new float[(ldk + L) * 9];
+            gt = new float[9 * plan.cbMax * ldk];
+            u = new float[A * plan.cbMax * ldk];
             uTensor = Tensor.of(u, 0, Shape.of(u.length));
-            m = new float[P * plan.cbMax * plan.tpMax + L];
+            m = new float[P * plan.cbMax * plan.ldMax + L];
             ts = new float[A * A * L];
+            ys = new float[M * L];
         }
     }
 
-    /** {@code B(k, j) = data[base + k·tp + j]}: one position's transformed input, read in place by the GEMM. */
+    /** {@code B(k, j) = data[base + k·ld + j]}: one position's transformed input, read in place by the GEMM. */
     private record Band(float[] data, int base, int[] rowOffsets) implements Gemm.DirectB {
         @Override
         public int colOffset(int j) {
@@ -468,58 +490,64 @@ public final class Winograd {
         }
     }
 
-    /** Rows (or columns) {@code Bᵀ·d} of F(4,3): six values in, six out, written at {@code dst[off + i·stride]}. */
-    private static void bt(FloatVector d0, FloatVector d1, FloatVector d2, FloatVector d3, FloatVector d4,
-                           FloatVector d5, float[] dst, int off, int stride, VectorMask<Float> mask) {
+    // The transforms load and store their own vectors, written out in each method: a vector passed to or returned
+    // from a call that C2 does not inline (these methods are big) is boxed, which costs more than the arithmetic.
+
+    /**
+     * {@code Bᵀ·d} of F(4,3) for six vectors {@code d_c} at {@code src[off + c·step]} (or, {@code gather}, at
+     * {@code src[off + c + 4·lane]}): six out, at {@code dst[doff + i·dstride]}, the first {@code lanes} lanes.
+     */
+    private static void bt(float[] src, int off, int step, boolean gather, float[] dst, int doff, int dstride,
+                           int lanes) {
+        FloatVector d0;
+        FloatVector d1;
+        FloatVector d2;
+        FloatVector d3;
+        FloatVector d4;
+        FloatVector d5;
+        if (gather) {
+            d0 = FloatVector.fromArray(S, src, off, STRIDE4, 0);
+            d1 = FloatVector.fromArray(S, src, off + 1, STRIDE4, 0);
+            d2 = FloatVector.fromArray(S, src, off + 2, STRIDE4, 0);
+            d3 = FloatVector.fromArray(S, src, off + 3, STRIDE4, 0);
+            d4 = FloatVector.fromArray(S, src, off + 4, STRIDE4, 0);
+            d5 = FloatVector.fromArray(S, src, off + 5, STRIDE4, 0);
+        } else {
+            d0 = FloatVector.fromArray(S, src, off);
+            d1 = FloatVector.fromArray(S, src, off + step);
+            d2 = FloatVector.fromArray(S, src, off + 2 * step);
+            d3 = FloatVector.fromArray(S, src, off + 3 * step);
+            d4 = FloatVector.fromArray(S, src, off + 4 * step);
+            d5 = FloatVector.fromArray(S, src, off + 5 * step);
+        }
         FloatVector four = FloatVector.broadcast(S, 4f);
         FloatVector five = FloatVector.broadcast(S, -5f);
         FloatVector two = FloatVector.broadcast(S, 2f);
-        FloatVector o0 = d2.fma(five, d4).add(d0.mul(four));
-        FloatVector o1 = d1.add(d2).fma(four.neg(), d3.add(d4));
-        FloatVector o2 = d1.sub(d2).fma(four, d4.sub(d3));
-        FloatVector o3 = d3.sub(d1).fma(two, d4.sub(d2));
-        FloatVector o4 = d1.sub(d3).fma(two, d4.sub(d2));
-        FloatVector o5 = d3.fma(five, d5).add(d1.mul(four));
-        put(o0, dst, off, mask);
-        put(o1, dst, off + stride, mask);
-        put(o2, dst, off + 2 * stride, mask);
-        put(o3, dst, off + 3 * stride, mask);
-        put(o4, dst, off + 4 * stride, mask);
-        put(o5, dst, off + 5 * stride, mask);
+        FloatVector e = d4.sub(d2);
+        VectorMask<Float> m = S.indexInRange(0, lanes);
+        d2.fma(five, d4).add(d0.mul(four)).intoArray(dst, doff, m);
+        d1.add(d2).fma(four.neg(), d3.add(d4)).intoArray(dst, doff + dstride, m);
+        d1.sub(d2).fma(four, d4.sub(d3)).intoArray(dst, doff + 2 * dstride, m);
+        d3.sub(d1).fma(two, e).intoArray(dst, doff + 3 * dstride, m);
+        d1.sub(d3).fma(two, e).intoArray(dst, doff + 4 * dstride, m);
+        d3.fma(five, d5).add(d1.mul(four)).intoArray(dst, doff + 5 * dstride, m);
     }
 
-    /** {@code G·(g0, g1, g2)} of F(4,3): three values in, six out, written at {@code dst[off + i·stride]}. */
-    private static void gcol(FloatVector g0, FloatVector g1, FloatVector g2, float[] dst, int off, int stride,
-                             VectorMask<Float> mask) {
-        FloatVector sum = g0.add(g2);
-        FloatVector even = g0.mul(1f / 24).add(g2.mul(1f / 6));
-        FloatVector odd = g1.mul(1f / 12);
-        put(g0.mul(0.25f), dst, off, mask);
-        put(sum.add(g1).mul(-1f / 6), dst, off + stride, mask);
-        put(sum.sub(g1).mul(-1f / 6), dst, off + 2 * stride, mask);
-        put(even.add(odd), dst, off + 3 * stride, mask);
-        put(even.sub(odd), dst, off + 4 * stride, mask);
-        put(g2, dst, off + 5 * stride, mask);
-    }
-
-    /** {@code Aᵀ·(m0 … m5)} of F(4,3): six values in, four out, written at {@code dst[off + i·stride]}. */
-    private static void at(FloatVector m0, FloatVector m1, FloatVector m2, FloatVector m3, FloatVector m4,
-                           FloatVector m5, float[] dst, int off, int stride) {
+    /** {@code Aᵀ·m} of F(4,3) for six vectors at {@code src[off + r·step]}: four out, at {@code dst[doff + i·dstride]}. */
+    private static void at(float[] src, int off, int step, float[] dst, int doff, int dstride) {
+        FloatVector m0 = FloatVector.fromArray(S, src, off);
+        FloatVector m1 = FloatVector.fromArray(S, src, off + step);
+        FloatVector m2 = FloatVector.fromArray(S, src, off + 2 * step);
+        FloatVector m3 = FloatVector.fromArray(S, src, off + 3 * step);
+        FloatVector m4 = FloatVector.fromArray(S, src, off + 4 * step);
+        FloatVector m5 = FloatVector.fromArray(S, src, off + 5 * step);
         FloatVector a = m1.add(m2);
         FloatVector b = m1.sub(m2);
         FloatVector c = m3.add(m4);
         FloatVector d = m3.sub(m4);
-        m0.add(a).add(c).intoArray(dst, off);
-        d.fma(FloatVector.broadcast(S, 2f), b).intoArray(dst, off + stride);
-        c.fma(FloatVector.broadcast(S, 4f), a).intoArray(dst, off + 2 * stride);
-        d.fma(FloatVector.broadcast(S, 8f), b).add(m5).intoArray(dst, off + 3 * stride);
-    }
-
-    private static void put(FloatVector v, float[] dst, int off, VectorMask<Float> mask) {
-        if (mask == null) {
-            v.intoArray(dst, off);
-        } else {
-            v.intoArray(dst, off, mask);
-        }
+        m0.add(a).add(c).intoArray(dst, doff);
+        d.fma(FloatVector.broadcast(S, 2f), b).intoArray(dst, doff + dstride);
+        c.fma(FloatVector.broadcast(S, 4f), a).intoArray(dst, doff + 2 * dstride);
+        d.fma(FloatVector.broadcast(S, 8f), b).add(m5).intoArray(dst, doff + 3 * dstride);
     }
 }
