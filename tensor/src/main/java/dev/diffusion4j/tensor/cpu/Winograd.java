@@ -44,6 +44,9 @@ public final class Winograd {
     private static final int MAX_BLOCK_PANELS = 8;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
+    /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill. */
+    private static final int GATHER_K = lcm(Gemm.MR, L) / Gemm.MR;
+    private static final int GATHER_VECTORS = lcm(Gemm.MR, L) / L;
     /** G of F(4,3): the 6×3 kernel transform (interpolation at 0, ±1, ±2 and ∞). */
     private static final float[][] G = {
             {1f / 4, 0f, 0f},
@@ -52,13 +55,23 @@ public final class Winograd {
             {1f / 24, 1f / 12, 1f / 6},
             {1f / 24, -1f / 12, 1f / 6},
             {0f, 0f, 1f}};
-    /** Lane offsets of 4-strided (one per tile) and 9-strided (one per 3×3 kernel) gathers and scatters. */
+    /** Lane offsets of 4-strided gathers and scatters (one lane per tile). */
     private static final int[] STRIDE4 = strided(M);
-    private static final int[] STRIDE9 = strided(9);
     /** For {@code l < L} lanes: {@code PARTIAL4[l·L + i]} is {@code 4·i} for {@code i < l}, else 0. */
     private static final int[] PARTIAL4 = partial(M);
 
     private Winograd() {
+    }
+
+    private static int lcm(int a, int b) {
+        int x = a;
+        int y = b;
+        while (y != 0) {
+            int t = x % y;
+            x = y;
+            y = t;
+        }
+        return a / x * b;
     }
 
     private static int[] partial(int step) {
@@ -322,20 +335,21 @@ public final class Winograd {
         /**
          * Output channels {@code [co0, co1)} of one band. Per K block of input channels: the kernels de-interleaved
          * once, then for each row i of the 6×6 transformed tile its six weight planes and their six GEMMs, so the
-         * planes are still in cache when the GEMM packs them.
+         * planes are still in cache when the GEMM copies them.
          */
         private void block(int co0, int co1, int first, int count, int tp, int ld, int[] rowOffsets, Scratch s) {
             int cb = co1 - co0;
             for (int kb = 0; kb < kBlocks; kb++) {
                 int ci0 = (int) ((long) cin * kb / kBlocks);
                 int kc = (int) ((long) cin * (kb + 1) / kBlocks) - ci0;
-                int ldk = roundUp(kc, L);
-                deinterleave(co0, cb, ci0, kc, ldk, s);
+                int ldk = roundUp(kc, GATHER_K);
+                int plane = roundUp(cb, Gemm.MR) * ldk;
+                deinterleave(co0, cb, ci0, kc, ldk, plane, s);
                 for (int i = 0; i < A; i++) {
-                    transformWeights(i, cb, ldk, s);
+                    transformWeights(i, plane, s);
                     for (int j = 0; j < A; j++) {
                         int p = i * A + j;
-                        Gemm.gemm(SERIAL, cb, tp, kc, Gemm.viewA(s.uTensor, (long) j * cb * ldk, ldk, 1),
+                        Gemm.gemm(SERIAL, cb, tp, kc, new Packed(s.u, j * plane, ldk),
                                 new Band(v, (p * cin + ci0) * ld, rowOffsets), s.m, p * cb * ld, ld, null, null, kb > 0);
                     }
                 }
@@ -343,23 +357,41 @@ public final class Winograd {
             transformOutput(co0, cb, first, count, ld, s);
         }
 
-        /** {@code gt[tap][co - co0][ci - ci0]} (row stride {@code ldk}) from the block's {@code [co][ci][3][3]} kernels. */
-        private void deinterleave(int co0, int cb, int ci0, int kc, int ldk, Scratch s) {
+        /**
+         * The block's {@code [co][ci][3][3]} kernels as nine planes {@code gt[tap]}, each laid out as {@link Gemm}
+         * packs A (panels of {@link Gemm#MR} rows, {@code ldk} columns each, k-major), rows past {@code cb} zero: the
+         * transform is element-wise, so the transformed planes come out packed too.
+         */
+        private void deinterleave(int co0, int cb, int ci0, int kc, int ldk, int plane, Scratch s) {
             float[] g = s.g;
             float[] gt = s.gt;
-            int plane = cb * ldk;
+            int rowLen = kc * 9;
+            int panels = (cb + Gemm.MR - 1) / Gemm.MR;
             for (int r = 0; r < cb; r++) {
                 long src = ((long) (co0 + r) * cin + ci0) * 9;
                 if (weight.isHeap()) {
-                    System.arraycopy(weight.array(), weight.offset() + (int) src, g, 0, kc * 9);
+                    System.arraycopy(weight.array(), weight.offset() + (int) src, g, r * rowLen, rowLen);
                 } else {
-                    HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, 0, kc * 9);
+                    HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, r * rowLen, rowLen);
                 }
-                for (int k = 0; k < kc; k += L) {
-                    int o = r * ldk + k;
-                    for (int tap = 0; tap < 9; tap++) {
-                        // Lanes past kc read stale floats of g (its slack) into the padding of the row: never used.
-                        FloatVector.fromArray(S, g, k * 9 + tap, STRIDE9, 0).intoArray(gt, tap * plane + o);
+            }
+            java.util.Arrays.fill(g, cb * rowLen, panels * Gemm.MR * rowLen, 0f);
+            // Every GATHER_K columns of a panel are GATHER_VECTORS whole vectors: element e of such a group is
+            // row e % MR, column e / MR of the panel.
+            int[] map = new int[GATHER_K * Gemm.MR];
+            for (int e = 0; e < map.length; e++) {
+                map[e] = (e % Gemm.MR) * rowLen + (e / Gemm.MR) * 9;
+            }
+            for (int tap = 0; tap < 9; tap++) {
+                for (int p = 0; p < panels; p++) {
+                    int src = p * Gemm.MR * rowLen + tap;
+                    int dst = tap * plane + p * Gemm.MR * ldk;
+                    // Columns past kc read the next row's (or the slack's) floats into the padding: never used.
+                    for (int k = 0; k < ldk; k += GATHER_K) {
+                        for (int vv = 0; vv < GATHER_VECTORS; vv++) {
+                            FloatVector.fromArray(S, g, src + k * 9, map, vv * L)
+                                    .intoArray(gt, dst + k * Gemm.MR + vv * L);
+                        }
                     }
                 }
             }
@@ -369,13 +401,12 @@ public final class Winograd {
          * {@code U[j][co - co0][ci - ci0] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along
          * input channels: {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}.
          */
-        private void transformWeights(int i, int cb, int ldk, Scratch s) {
+        private void transformWeights(int i, int plane, Scratch s) {
             float[] gt = s.gt;
             float[] u = s.u;
             float q0 = G[i][0];
             float q1 = G[i][1];
             float q2 = G[i][2];
-            int plane = cb * ldk;
             for (int o = 0; o < plane; o += L) {
                 FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
                         .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
@@ -465,20 +496,30 @@ public final class Winograd {
         final float[] g;
         final float[] gt;
         final float[] u;
-        final Tensor uTensor;
         final float[] m;
         final float[] ts;
         final float[] ys;
 
         Scratch(Plan plan) {
-            int ldk = roundUp(plan.kbMax, L);
-            g = new float[(ldk + L) * 9];
-            gt = new float[9 * plan.cbMax * ldk];
-            u = new float[A * plan.cbMax * ldk];
-            uTensor = Tensor.of(u, 0, Shape.of(u.length));
+            int plane = plan.cbMax * roundUp(plan.kbMax, GATHER_K);
+            // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
+            g = new float[(plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9];
+            gt = new float[9 * plane];
+            u = new float[A * plane];
             m = new float[P * plan.cbMax * plan.ldMax + L];
             ts = new float[A * A * L];
             ys = new float[M * L];
+        }
+    }
+
+    /** A transformed weight plane already in {@link Gemm}'s packed layout ({@code ldk} columns per panel): copied. */
+    private record Packed(float[] u, int off, int ldk) implements Gemm.PackA {
+        @Override
+        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
+            for (int q = 0; q * Gemm.MR < mc; q++) {
+                System.arraycopy(u, off + (i0 / Gemm.MR + q) * Gemm.MR * ldk + k0 * Gemm.MR, dst, q * Gemm.MR * kc,
+                        Gemm.MR * kc);
+            }
         }
     }
 
