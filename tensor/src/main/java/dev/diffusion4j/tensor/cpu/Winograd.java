@@ -42,6 +42,8 @@ public final class Winograd {
     static final int MAX_BAND_TILES = 512;
     /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
     private static final int MAX_BLOCK_PANELS = 8;
+    /** Floats of one task's 36 GEMM outputs (8 MiB), unless one panel of rows needs more (maps wider than 2000). */
+    static final int M_BUDGET = 2 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill. */
@@ -249,7 +251,9 @@ public final class Winograd {
             bw = roundUp(roundUp(tilesX, L) * M + A, L);
             mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
             int threads = pool.threads();
-            int nb = Math.max((mPanels + MAX_BLOCK_PANELS - 1) / MAX_BLOCK_PANELS, 2 * threads);
+            // Panels per block: at most 8, fewer when the block's 36 GEMM outputs would pass M_BUDGET (wide maps).
+            int maxPanels = Math.max(1, Math.min(MAX_BLOCK_PANELS, M_BUDGET / (P * Gemm.MR * ldMax)));
+            int nb = Math.max((mPanels + maxPanels - 1) / maxPanels, 2 * threads);
             nb = roundUp(nb, threads);
             blocks = Math.min(nb, mPanels);
             cbMax = (mPanels + blocks - 1) / blocks * Gemm.MR;
