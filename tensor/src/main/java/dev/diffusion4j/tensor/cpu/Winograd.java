@@ -17,9 +17,11 @@ import jdk.incubator.vector.VectorSpecies;
  * That is 36 multiplications per 16 outputs instead of 144, i.e. 4× fewer for whole tiles.
  *
  * <p>Memory stays bounded per call: the tiles are processed in bands of tile rows (the transformed input of
- * one band is at most {@link #V_BUDGET} floats), and each task transforms the weights of its block of output
- * channels and a block of at most {@link Gemm#KC} input channels at a time, per band. Transformed weights are
- * never kept across calls (weights are often memory-mapped F16; the model must fit a memory budget).
+ * one band is at most {@link #V_BUDGET} floats, 24 MiB), each task holds its block's 36 GEMM outputs (all tasks
+ * together at most {@link #M_BUDGET} floats, 16 MiB) and transforms the weights of its block of at most 96 output
+ * channels and a block of at most {@link Gemm#KC} input channels at a time (about 3 MiB), per band: under 50 MiB
+ * on 2 threads besides the output. Transformed weights are never kept across calls (weights are often
+ * memory-mapped F16; the model must fit a memory budget).
  *
  * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered band of six
  * rows per tile row, so a fused producer (GroupNorm+SiLU, nearest upsampling) can stand in for a tensor.
@@ -36,14 +38,17 @@ public final class Winograd {
     private static final int A = 6;
     /** Positions of the transformed tile: the number of GEMMs. */
     private static final int P = A * A;
-    /** Floats of the transformed input of one band (16 MiB); one tile row is always taken whole. */
-    static final int V_BUDGET = 4 << 20;
+    /** Floats of the transformed input of one band (24 MiB); one tile row is always taken whole. */
+    static final int V_BUDGET = 6 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
     static final int MAX_BAND_TILES = 512;
     /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
     private static final int MAX_BLOCK_PANELS = 8;
-    /** Floats of one task's 36 GEMM outputs (8 MiB), unless one panel of rows needs more (maps wider than 2000). */
-    static final int M_BUDGET = 2 << 20;
+    /**
+     * Floats of the 36 GEMM outputs of all concurrent tasks together (16 MiB), unless one panel of rows per thread
+     * needs more (maps wider than 2000 on 2 threads).
+     */
+    static final int M_BUDGET = 4 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill. */
@@ -251,8 +256,9 @@ public final class Winograd {
             bw = roundUp(roundUp(tilesX, L) * M + A, L);
             mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
             int threads = pool.threads();
-            // Panels per block: at most 8, fewer when the block's 36 GEMM outputs would pass M_BUDGET (wide maps).
-            int maxPanels = Math.max(1, Math.min(MAX_BLOCK_PANELS, M_BUDGET / (P * Gemm.MR * ldMax)));
+            // Panels per block: at most 8, fewer when the blocks' 36 GEMM outputs would pass M_BUDGET (wide maps,
+            // many threads).
+            int maxPanels = Math.max(1, Math.min(MAX_BLOCK_PANELS, M_BUDGET / threads / (P * Gemm.MR * ldMax)));
             int nb = Math.max((mPanels + maxPanels - 1) / maxPanels, 2 * threads);
             nb = roundUp(nb, threads);
             blocks = Math.min(nb, mPanels);

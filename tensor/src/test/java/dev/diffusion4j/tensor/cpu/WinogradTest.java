@@ -77,6 +77,8 @@ class WinogradTest {
             "1, 17, 5, 131, 3, 1, 1, 1, 1, true, true",
             "1, 330, 9, 7, 14, 1, 1, 1, 1, true, false",
             "2, 64, 24, 20, 100, 1, 1, 0, 2, true, true",
+            // wider than one band: one tile row per band
+            "1, 8, 6, 2101, 5, 1, 1, 1, 1, true, true",
     })
     void matchesDoubleReference(int n, int cin, int h, int w, int cout, int pt, int pb, int pl, int pr,
                                 boolean withBias, boolean withResidual) {
