@@ -102,8 +102,14 @@ public final class Winograd {
     /**
      * Whether {@link Conv2d} should compute this convolution here: a 3×3 kernel, stride 1, padding at most 2
      * per side, {@code algorithm} {@link ConvAlgorithm#AUTO}, and a size where it was measured to be faster than
-     * the implicit GEMM on 2 threads: at least 64 input and output channels and output maps of at least 16×16
-     * (smaller maps waste most of a 32-column GEMM panel on padding tiles; few channels make it transform-bound).
+     * the implicit GEMM on 2 threads (see {@code ConvTiming}):
+     * <ul>
+     * <li>at least 256 input and output channels, output maps of at least 16×16 and at least 32 output tiles of
+     * 4×4 over the batch (one whole 32-column GEMM panel: 1280 channels at 16×16 gain 1.25× with batch 2 but lose
+     * 0.7× with batch 1, and 8×8 maps lose 0.5×);</li>
+     * <li>or at least 128 channels on maps of at least 128×128 (the VAE decoder's last levels: 1.3…1.7×).</li>
+     * </ul>
+     * With 64 channels the transforms cost about what the GEMM saves (0.8…1.0×), so the direct path stays.
      * One row of tiles must also fit the per-call memory budget. Malformed arguments are left to the caller.
      */
     public static boolean pays(ConvAlgorithm algorithm, Tensor x, Tensor weight, Tensor bias, int stride,
@@ -121,8 +127,13 @@ public final class Winograd {
         int wout = x.dim(3) + padLeft + padRight - 2;
         int cin = weight.dim(1);
         int cout = weight.dim(0);
-        long rowTiles = (long) P * cin * roundUp((wout + M - 1) / M, Gemm.NR);
-        return cin >= 64 && cout >= 64 && hout >= 16 && wout >= 16 && rowTiles <= V_BUDGET;
+        int tilesX = (wout + M - 1) / M;
+        if (hout < 16 || wout < 16 || (long) P * cin * roundUp(tilesX, Gemm.NR) > V_BUDGET) {
+            return false;
+        }
+        int channels = Math.min(cin, cout);
+        long tiles = (long) x.dim(0) * ((hout + M - 1) / M) * tilesX;
+        return (channels >= 256 && tiles >= Gemm.NR) || (channels >= 128 && (long) hout * wout >= 128 * 128);
     }
 
     /**

@@ -243,6 +243,16 @@ class WinogradTest {
         assertFalse(Winograd.pays(ConvAlgorithm.AUTO, Tensor.zeros(1, 1280, 8, 8), Tensor.zeros(1280, 1280, 3, 3),
                 null, 1, 1, 1, 1, 1));
         assertFalse(Winograd.pays(ConvAlgorithm.AUTO, x, w, Tensor.zeros(3), 1, 1, 1, 1, 1));
+        // 16x16 with 1280 channels: batch 2 (32 tiles) yes, batch 1 (16 tiles) no.
+        Tensor w1280 = Tensor.zeros(1280, 1280, 3, 3);
+        assertTrue(Winograd.pays(ConvAlgorithm.AUTO, Tensor.zeros(2, 1280, 16, 16), w1280, null, 1, 1, 1, 1, 1));
+        assertFalse(Winograd.pays(ConvAlgorithm.AUTO, Tensor.zeros(1, 1280, 16, 16), w1280, null, 1, 1, 1, 1, 1));
+        // 128 channels only on big maps (the VAE's 512x512 level); 64 channels never.
+        Tensor w128 = Tensor.zeros(128, 128, 3, 3);
+        assertTrue(Winograd.pays(ConvAlgorithm.AUTO, Tensor.zeros(1, 128, 512, 512), w128, null, 1, 1, 1, 1, 1));
+        assertFalse(Winograd.pays(ConvAlgorithm.AUTO, Tensor.zeros(1, 128, 64, 64), w128, null, 1, 1, 1, 1, 1));
+        assertFalse(Winograd.pays(ConvAlgorithm.AUTO, Tensor.zeros(1, 64, 512, 512), Tensor.zeros(64, 64, 3, 3), null,
+                1, 1, 1, 1, 1));
     }
 
     @Test
