@@ -2,9 +2,11 @@ package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.ConvAlgorithm;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
@@ -12,7 +14,8 @@ import java.util.Locale;
 
 /**
  * A quick (non-JMH) timing of the full-size SD 1.5 U-Net (batch 2, 64×64 latents: one guided step) and VAE decode
- * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]}.
+ * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]
+ * [auto|direct]} (the last picks the 3×3 convolution algorithm, {@link ConvAlgorithm}; default auto).
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
@@ -21,7 +24,9 @@ public final class FullSizeTiming {
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-        ProfilingBackend be = new ProfilingBackend(CpuBackend.create());
+        ConvAlgorithm algorithm = args.length > 2 ? ConvAlgorithm.valueOf(args[2].toUpperCase(Locale.ROOT)) : ConvAlgorithm.AUTO;
+        System.out.println("3x3 convolutions: " + algorithm);
+        ProfilingBackend be = new ProfilingBackend(new CpuBackend(ComputePool.shared(), algorithm));
         try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
