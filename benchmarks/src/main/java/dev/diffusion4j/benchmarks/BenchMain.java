@@ -19,7 +19,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * Runs the JMH benchmarks and prints every result as a fraction of the FMA peak measured in the same run
  * at the same thread count.
  *
- * <p>Usage: {@code ./bench [--quick] [include regex ...]}. Without regexes every benchmark runs; the
+ * <p>Usage: {@code ./bench [--quick] [--alloc] [include regex ...]}. {@code --alloc} adds JMH's GC profiler and a
+ * column of heap bytes allocated per operation (e.g. per U-Net step). Without regexes every benchmark runs; the
  * peak ({@link PeakBenchmark}) always runs. A benchmark class takes part in the table through a
  * {@code public static double flops(String method, Map<String, String> params)} giving the FLOPs of one
  * invocation, and a {@code threads} parameter (1 when absent).
@@ -31,15 +32,18 @@ public final class BenchMain {
     /** Entry point of {@code ./bench}. */
     public static void main(String[] args) throws Exception {
         boolean quick = false;
+        boolean alloc = false;
         List<String> includes = new ArrayList<>();
         for (String a : args) {
             if (a.equals("--quick")) {
                 quick = true;
+            } else if (a.equals("--alloc")) {
+                alloc = true;
             } else if (a.equals("-h") || a.equals("--help")) {
-                System.out.println("usage: ./bench [--quick] [JMH include regex ...]");
+                System.out.println("usage: ./bench [--quick] [--alloc] [JMH include regex ...]");
                 return;
             } else if (a.startsWith("-")) {
-                System.err.println("bench: unknown option " + a + " (usage: ./bench [--quick] [regex ...])");
+                System.err.println("bench: unknown option " + a + " (usage: ./bench [--quick] [--alloc] [regex ...])");
                 System.exit(2);
             } else {
                 includes.add(a);
@@ -53,6 +57,9 @@ public final class BenchMain {
         List<RunResult> results = new ArrayList<>(new Runner(options(quick)
                 .include(PeakBenchmark.class.getName()).build()).run());
         ChainedOptionsBuilder rest = options(quick).exclude(PeakBenchmark.class.getName());
+        if (alloc) {
+            rest.addProfiler(org.openjdk.jmh.profile.GCProfiler.class);
+        }
         if (includes.isEmpty()) {
             rest.include(BenchMain.class.getPackageName() + "\\..*Benchmark");
         }
@@ -86,7 +93,7 @@ public final class BenchMain {
     }
 
     /** One row of the report. */
-    private record Row(String benchmark, String params, int threads, double ms, double gflops) {
+    private record Row(String benchmark, String params, int threads, double ms, double gflops, double allocBytes) {
     }
 
     static String table(Collection<RunResult> results) {
@@ -112,18 +119,29 @@ public final class BenchMain {
             }
             String simple = cls.substring(cls.lastIndexOf('.') + 1) + "." + method;
             String p = new TreeMap<>(params).toString();
-            rows.add(new Row(simple, p.substring(1, p.length() - 1), threads, ms, gflops));
+            rows.add(new Row(simple, p.substring(1, p.length() - 1), threads, ms, gflops, allocPerOp(rr)));
         }
         StringBuilder sb = new StringBuilder();
-        String fmt = "%-28s %-36s %12s %10s %8s%n";
-        sb.append(String.format(fmt, "benchmark", "params", "ms/op (med)", "GFLOP/s", "of peak"));
+        String fmt = "%-28s %-36s %12s %10s %8s %12s%n";
+        sb.append(String.format(fmt, "benchmark", "params", "ms/op (med)", "GFLOP/s", "of peak", "alloc MB/op"));
         for (Row r : rows) {
             Double pk = peak.get(r.threads());
             String frac = pk == null || Double.isNaN(r.gflops()) ? "-" : String.format("%.0f %%", 100 * r.gflops() / pk);
             sb.append(String.format(fmt, r.benchmark(), r.params(), String.format("%.3f", r.ms()),
-                    Double.isNaN(r.gflops()) ? "-" : String.format("%.1f", r.gflops()), frac));
+                    Double.isNaN(r.gflops()) ? "-" : String.format("%.1f", r.gflops()), frac,
+                    Double.isNaN(r.allocBytes()) ? "-" : String.format("%.1f", r.allocBytes() / 1e6)));
         }
         return sb.toString();
+    }
+
+    /** Heap bytes allocated per operation (the GC profiler's {@code gc.alloc.rate.norm}), or NaN without it. */
+    private static double allocPerOp(RunResult rr) {
+        for (var e : rr.getSecondaryResults().entrySet()) {
+            if (e.getKey().endsWith("gc.alloc.rate.norm")) {
+                return e.getValue().getScore();
+            }
+        }
+        return Double.NaN;
     }
 
     /** The benchmark class's {@code flops(method, params)}, or NaN when it has none. */

@@ -23,7 +23,6 @@ import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
@@ -156,36 +155,14 @@ public final class FullSizeModels {
      */
     public static StateDict shapesOnly(Arena arena, long maxElements) {
         MemorySegment zeros = arena.allocate(2 * maxElements, 64);
-        return new StateDict() {
-            private final Map<String, Tensor> made = new HashMap<>();
-
-            @Override
-            public Tensor find(String key) {
-                return made.get(key);
+        return StateDict.madeOnDemand("zero weights (shapes only)", (k, dims) -> {
+            Shape s = Shape.of(dims);
+            if (s.numel() > maxElements) {
+                throw new IllegalArgumentException("shapesOnly: " + k + " " + s + " is larger than " + maxElements
+                        + " elements");
             }
-
-            @Override
-            public String source() {
-                return "zero weights (shapes only)";
-            }
-
-            @Override
-            public Set<String> keys() {
-                return made.keySet();
-            }
-
-            @Override
-            public Tensor get(String key, int... dims) {
-                return made.computeIfAbsent(key, k -> {
-                    Shape s = Shape.of(dims);
-                    if (s.numel() > maxElements) {
-                        throw new IllegalArgumentException("shapesOnly: " + k + " " + s + " is larger than "
-                                + maxElements + " elements");
-                    }
-                    return Tensor.wrap(zeros.asSlice(0, 2 * s.numel()), DType.F16, s);
-                });
-            }
-        };
+            return Tensor.wrap(zeros.asSlice(0, 2 * s.numel()), DType.F16, s);
+        });
     }
 
     /** The number of elements of every weight {@code weights} handed out so far. */
@@ -199,29 +176,8 @@ public final class FullSizeModels {
 
     /** Random weights of the requested shapes; F16 ones live in {@code arena} (off the heap). */
     public static StateDict randomWeights(DType dtype, Arena arena, long seed) {
-        return new StateDict() {
-            private final Map<String, Tensor> made = new HashMap<>();
-
-            @Override
-            public Tensor find(String key) {
-                return made.get(key);
-            }
-
-            @Override
-            public String source() {
-                return "random weights";
-            }
-
-            @Override
-            public Set<String> keys() {
-                return made.keySet();
-            }
-
-            @Override
-            public Tensor get(String key, int... dims) {
-                return made.computeIfAbsent(key, k -> make(k, Shape.of(dims), dtype, arena, seed ^ k.hashCode()));
-            }
-        };
+        return StateDict.madeOnDemand("random weights",
+                (k, dims) -> make(k, Shape.of(dims), dtype, arena, seed ^ k.hashCode()));
     }
 
     private static Tensor make(String key, Shape shape, DType dtype, Arena arena, long seed) {

@@ -4,10 +4,12 @@ import dev.diffusion4j.core.Quantization;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Quantized;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.ConvAlgorithm;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
@@ -15,8 +17,9 @@ import java.util.Locale;
 
 /**
  * A quick (non-JMH) timing of the full-size SD 1.5 U-Net (batch 2, 64×64 latents: one guided step) and VAE decode
- * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs] [q8]};
- * {@code q8} quantises the weights {@link Quantization#Q8_0} takes (as {@code LoadOptions.withQuantization} does).
+ * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]
+ * [auto|direct] [none|q8]} (the third picks the 3×3 convolution algorithm, {@link ConvAlgorithm}, default auto; the
+ * fourth quantises the weights {@link Quantization#Q8_0} takes, as {@code LoadOptions.withQuantization} does).
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
@@ -54,8 +57,10 @@ public final class FullSizeTiming {
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-        Quantization q = args.length > 2 ? Quantization.parse(args[2]) : Quantization.NONE;
-        ProfilingBackend be = new ProfilingBackend(CpuBackend.create());
+        ConvAlgorithm algorithm = args.length > 2 ? ConvAlgorithm.valueOf(args[2].toUpperCase(Locale.ROOT)) : ConvAlgorithm.AUTO;
+        System.out.println("3x3 convolutions: " + algorithm);
+        ProfilingBackend be = new ProfilingBackend(new CpuBackend(ComputePool.shared(), algorithm));
+        Quantization q = args.length > 3 ? Quantization.parse(args[3]) : Quantization.NONE;
         try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),

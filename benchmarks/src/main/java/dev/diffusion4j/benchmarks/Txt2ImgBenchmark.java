@@ -23,7 +23,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * A whole 512×512 txt2img of {@code steps} guided steps through the library on the real SD 1.5 size with random F16
  * weights read from disk (see {@link Txt2ImgRun}; the folder is written on first use). Single shot, one measured
- * run: minutes long. The fork runs in a 640 MiB heap (the job's budget); per-stage times and peak RSS are printed.
+ * run: minutes long. Per-stage times and peak RSS are printed; run through {@code ./bench} the fork gets bench's
+ * larger heap, so take memory figures from {@link Txt2ImgRun} (run in the job's 640 MiB heap).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)

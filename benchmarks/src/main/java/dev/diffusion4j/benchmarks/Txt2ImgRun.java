@@ -40,7 +40,10 @@ public final class Txt2ImgRun {
             System.out.printf(Locale.ROOT, "load (%s%s) %6.2f s, peak RSS after load %.2f GiB%n", q,
                     lowMemory ? ", low-memory" : "", (System.nanoTime() - t0) / 1e9,
                     FullSizeModels.peakRssBytes() / 1073741824.0);
-            GenerationResult r = generate(sd, steps);
+            // The peak so far after each step (the U-Net stage), to tell it from the decode's.
+            GenerationResult r = generate(sd, steps, e -> System.out.printf(Locale.ROOT,
+                    "step %d/%d done, peak RSS so far %.2f GiB%n", e.step() + 1, e.totalSteps(),
+                    FullSizeModels.peakRssBytes() / 1073741824.0));
             GenerationResult.Timings t = r.timings();
             List<Double> perStep = t.stepMillis().stream().sorted().toList();
             double median = perStep.get(perStep.size() / 2) / 1000;
@@ -57,11 +60,15 @@ public final class Txt2ImgRun {
 
     /** One 512×512 image, guidance 7.5, {@code steps} Euler steps. */
     static GenerationResult generate(StableDiffusion sd, int steps) {
+        return generate(sd, steps, dev.diffusion4j.core.ProgressListener.NONE);
+    }
+
+    private static GenerationResult generate(StableDiffusion sd, int steps, dev.diffusion4j.core.ProgressListener listener) {
         return sd.generate(GenerationRequest.builder()
                 .prompt("a photograph of an astronaut riding a horse")
                 .negativePrompt("blurry")
                 .width(512).height(512).steps(steps).sampler("euler").seed(42)
-                .build());
+                .build(), listener, new dev.diffusion4j.core.Cancellation());
     }
 
     /** Writes the random SD 1.5 folder unless it is there already. */

@@ -74,6 +74,36 @@ public interface StateDict {
         };
     }
 
+    /**
+     * Weights made the first time a model asks for them, with the shape it asks for ({@code maker(key, dims)}), and
+     * kept: how benchmarks and tests build a model of any configuration from random or synthetic weights. Not
+     * thread-safe (models look their weights up once, at construction).
+     */
+    static StateDict madeOnDemand(String source, java.util.function.BiFunction<String, int[], Tensor> maker) {
+        java.util.Map<String, Tensor> made = new java.util.HashMap<>();
+        return new StateDict() {
+            @Override
+            public Tensor find(String key) {
+                return made.get(key);
+            }
+
+            @Override
+            public String source() {
+                return source;
+            }
+
+            @Override
+            public Set<String> keys() {
+                return made.keySet();
+            }
+
+            @Override
+            public Tensor get(String key, int... dims) {
+                return made.computeIfAbsent(key, k -> maker.apply(k, dims.clone()));
+            }
+        };
+    }
+
     /** The tensors of one or more safetensors files (e.g. the shards of one component), looked up in order. */
     static StateDict of(List<SafeTensors> files) {
         List<SafeTensors> list = List.copyOf(files);

@@ -54,39 +54,17 @@ class SdxlControlNetTest {
 
     /** Random weights of the requested shapes (std 1/sqrt(fan-in), norm scales near 1), made on demand. */
     private static StateDict random(long seed) {
-        return new StateDict() {
-            private final Map<String, Tensor> made = new HashMap<>();
-
-            @Override
-            public Tensor find(String key) {
-                return made.get(key);
+        return StateDict.madeOnDemand("random", (k, dims) -> {
+            Shape s = Shape.of(dims);
+            SplittableRandom rnd = new SplittableRandom(seed ^ k.hashCode());
+            float[] v = new float[Math.toIntExact(s.numel())];
+            boolean norm = k.contains("norm") && k.endsWith(".weight");
+            double std = k.endsWith(".bias") ? 0.05 : 1 / Math.sqrt(s.rank() >= 2 ? s.numel() / s.dim(0) : 1);
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (norm ? 1 + 0.1 * rnd.nextGaussian() : std * rnd.nextGaussian());
             }
-
-            @Override
-            public String source() {
-                return "random";
-            }
-
-            @Override
-            public Set<String> keys() {
-                return made.keySet();
-            }
-
-            @Override
-            public Tensor get(String key, int... dims) {
-                return made.computeIfAbsent(key, k -> {
-                    Shape s = Shape.of(dims);
-                    SplittableRandom rnd = new SplittableRandom(seed ^ k.hashCode());
-                    float[] v = new float[Math.toIntExact(s.numel())];
-                    boolean norm = k.contains("norm") && k.endsWith(".weight");
-                    double std = k.endsWith(".bias") ? 0.05 : 1 / Math.sqrt(s.rank() >= 2 ? s.numel() / s.dim(0) : 1);
-                    for (int i = 0; i < v.length; i++) {
-                        v[i] = (float) (norm ? 1 + 0.1 * rnd.nextGaussian() : std * rnd.nextGaussian());
-                    }
-                    return Tensor.of(v, dims);
-                });
-            }
-        };
+            return Tensor.of(v, dims);
+        });
     }
 
     /**

@@ -24,28 +24,46 @@ public final class Conv2d {
     /** See {@link dev.diffusion4j.tensor.Backend#conv2d(Tensor, Tensor, Tensor, int, int, int, int, int)}. */
     public static Tensor conv2d(ComputePool pool, Tensor x, Tensor weight, Tensor bias, int stride,
                                 int padTop, int padBottom, int padLeft, int padRight) {
+        return conv2d(pool, ConvAlgorithm.AUTO, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
+    }
+
+    /**
+     * As {@link #conv2d(ComputePool, Tensor, Tensor, Tensor, int, int, int, int, int)}; {@code algorithm}
+     * {@link ConvAlgorithm#DIRECT} rules out {@link Winograd} (used for the 3×3 sizes where {@link Winograd#pays}).
+     */
+    public static Tensor conv2d(ComputePool pool, ConvAlgorithm algorithm, Tensor x, Tensor weight, Tensor bias,
+                                int stride, int padTop, int padBottom, int padLeft, int padRight) {
         Kernels.requireNonNull("conv2d", "x", x);
         if (x.rank() != 4) {
             throw shapeError(x.shape().toString(), weight, bias);
         }
         Tensor xin = Kernels.heap(x);
-        return conv2d(pool, xin, ConvRows.of(xin), weight, bias, stride, padTop, padBottom, padLeft, padRight, null, false);
+        return conv2d(pool, algorithm, xin, ConvRows.of(xin), weight, bias, stride, padTop, padBottom, padLeft,
+                padRight, null, false);
     }
 
     /**
      * The convolution of the logical input {@code rows} (x itself, or a fused prologue of it), plus {@code residual}
-     * (null, or a tensor of the output's shape) added to the output.
+     * (null, or a tensor of the output's shape) added to the output; by {@link Winograd} where it pays (unless
+     * {@code algorithm} is {@link ConvAlgorithm#DIRECT}).
      *
      * @param plain x when {@code rows} are exactly its rows (lets a 1×1 convolution read it in place), else null
      * @param residualIsScratch the result may be written into {@code residual}'s storage
      */
-    static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
-                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual, boolean residualIsScratch) {
+    static Tensor conv2d(ComputePool pool, ConvAlgorithm algorithm, Tensor plain, ConvRows rows, Tensor weight,
+                         Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight, Tensor residual,
+                         boolean residualIsScratch) {
+        Kernels.requireNonNull("conv2d", "weight", weight);
+        if (Winograd.pays(algorithm, rows.batch(), rows.channels(), rows.height(), rows.width(), weight, bias, stride,
+                padTop, padBottom, padLeft, padRight)) {
+            return Winograd.conv3x3(pool, rows, weight, bias, residual, residualIsScratch, padTop, padBottom, padLeft,
+                    padRight);
+        }
         return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual,
                 residualIsScratch, BAND_FLOATS);
     }
 
-    /** As above, with the most floats one padded band of the direct path may hold (tests make it small). */
+    /** The direct (implicit GEMM) path, with the most floats one padded band may hold (tests make it small). */
     static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
                          int padTop, int padBottom, int padLeft, int padRight, Tensor residual,
                          boolean residualIsScratch, long bandFloats) {

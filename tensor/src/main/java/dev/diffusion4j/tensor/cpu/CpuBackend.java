@@ -10,11 +10,18 @@ import dev.diffusion4j.tensor.Tensor;
  */
 public final class CpuBackend implements Backend {
     private final ComputePool pool;
+    private final ConvAlgorithm convAlgorithm;
 
-    /** A backend on the given pool. */
+    /** A backend on the given pool ({@link ConvAlgorithm#AUTO}). */
     public CpuBackend(ComputePool pool) {
+        this(pool, ConvAlgorithm.AUTO);
+    }
+
+    /** A backend on the given pool whose 3×3 convolutions use {@code convAlgorithm}. */
+    public CpuBackend(ComputePool pool, ConvAlgorithm convAlgorithm) {
         VectorSupport.requireVectorApi();
         this.pool = pool;
+        this.convAlgorithm = java.util.Objects.requireNonNull(convAlgorithm, "convAlgorithm");
     }
 
     /** A backend on {@link ComputePool#shared()}. */
@@ -45,7 +52,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride,
                          int padTop, int padBottom, int padLeft, int padRight) {
-        return Conv2d.conv2d(pool, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
+        return Conv2d.conv2d(pool, convAlgorithm, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
     }
 
     @Override
@@ -57,7 +64,7 @@ public final class CpuBackend implements Backend {
         }
         Tensor in = Kernels.heap(x);
         float[][] coef = Norms.groupNormCoefficients(pool, in, groups, gamma, beta, eps);
-        return Conv2d.conv2d(pool, null, ConvRows.groupNorm(in, coef, silu), weight, bias, 1,
+        return Conv2d.conv2d(pool, convAlgorithm, null, ConvRows.groupNorm(in, coef, silu), weight, bias, 1,
                 padding, padding, padding, padding, residual, residualIsScratch);
     }
 
@@ -69,7 +76,7 @@ public final class CpuBackend implements Backend {
                     + x.shape() + " to (" + outH + ", " + outW + ")");
         }
         Tensor in = Kernels.heap(x);
-        return Conv2d.conv2d(pool, null, ConvRows.upsampleNearest(in, outH, outW), weight, bias, 1,
+        return Conv2d.conv2d(pool, convAlgorithm, null, ConvRows.upsampleNearest(in, outH, outW), weight, bias, 1,
                 padding, padding, padding, padding, null, false);
     }
 

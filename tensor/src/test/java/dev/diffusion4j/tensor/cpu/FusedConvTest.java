@@ -166,7 +166,10 @@ class FusedConvTest {
             "2, 16, 16, 16, 12, 3, false, true",
             "1, 6, 13, 11, 5, 3, true, true",
             "2, 8, 7, 9, 10, 1, true, false",
-            "2, 8, 40, 48, 10, 3, true, true"})
+            "2, 8, 40, 48, 10, 3, true, true",
+            // through Winograd (asserted below)
+            "2, 256, 16, 16, 256, 3, true, false",
+            "2, 256, 16, 16, 256, 3, true, true"})
     void groupNormConvMatchesSeparateOps(int n, int c, int h, int w, int cout, int k, boolean silu, boolean withResidual) {
         Random rnd = new Random(31L * c + h * 7L + w + k);
         Tensor x = random(rnd, 3f, n, c, h, w);
@@ -176,6 +179,9 @@ class FusedConvTest {
         Tensor b = random(rnd, 0f, cout);
         Tensor residual = withResidual ? random(rnd, 0f, n, cout, h, w) : null;
         int pad = k / 2;
+        if (c >= 256) {
+            assertTrue(Winograd.pays(ConvAlgorithm.AUTO, n, c, h, w, wt, b, 1, pad, pad, pad, pad), "takes Winograd");
+        }
         Tensor want = UNFUSED.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, residual, false);
         Tensor got = CPU.groupNormConv2d(x, 2, gamma, beta, 1e-5f, silu, wt, b, pad, residual, false);
         assertEquals(want.shape(), got.shape());

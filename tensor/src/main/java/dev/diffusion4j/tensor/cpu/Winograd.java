@@ -1,0 +1,630 @@
+package dev.diffusion4j.tensor.cpu;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.HalfFloats;
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * 3×3 stride-1 convolution by Winograd's minimal filtering F(4×4, 3×3) (Lavin &amp; Gray, 2015): each 4×4
+ * output tile is {@code Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A} of its 6×6 input tile {@code d}, so the 36 element-wise
+ * products, summed over input channels, are 36 independent GEMMs {@code M[ξ] = U[ξ] · V[ξ]} ({@code U[ξ]}:
+ * {@code Cout × Cin} transformed weights, {@code V[ξ]}: {@code Cin × tiles} transformed input) on {@link Gemm}.
+ * That is 36 multiplications per 16 outputs instead of 144, i.e. 4× fewer for whole tiles.
+ *
+ * <p>Memory stays bounded per call: the tiles are processed in bands of tile rows (the transformed input of
+ * one band is at most {@link #V_BUDGET} floats, 24 MiB), each task holds its block's 36 GEMM outputs (all tasks
+ * together at most {@link #M_BUDGET} floats, 16 MiB) and transforms the weights of its block of at most 96 output
+ * channels and a block of at most {@link Gemm#KC} input channels at a time (about 3 MiB), per band: under 50 MiB
+ * on 2 threads besides the output. Transformed weights are never kept across calls (weights are often
+ * memory-mapped F16; the model must fit a memory budget).
+ *
+ * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered band of six
+ * rows per tile row, so a fused producer (GroupNorm+SiLU, nearest upsampling) can stand in for a tensor.
+ *
+ * <p>Accuracy (float32): the transforms scale values by up to about 10 (points 0, ±1, ±2, ∞), so the rounding
+ * error is larger than the direct convolution's: against a double-precision reference ({@code WinogradTest}) the
+ * largest error is 6e-6…9e-6 of the largest output for 128…2560 input channels, 20–30× the implicit GEMM's.
+ */
+public final class Winograd {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Output tile side (m) and input tile side (m + r - 1). */
+    private static final int M = 4;
+    private static final int A = 6;
+    /** Positions of the transformed tile: the number of GEMMs. */
+    private static final int P = A * A;
+    /** Floats of the transformed input of one band (24 MiB); one tile row is always taken whole. */
+    static final int V_BUDGET = 6 << 20;
+    /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
+    static final int MAX_BAND_TILES = 512;
+    /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
+    private static final int MAX_BLOCK_PANELS = 8;
+    /**
+     * Floats of the 36 GEMM outputs of all concurrent tasks together (16 MiB), unless one panel of rows per thread
+     * needs more (maps wider than 2000 on 2 threads).
+     */
+    static final int M_BUDGET = 4 << 20;
+    /** Runs the per-task GEMMs on the task's own thread. */
+    private static final ComputePool SERIAL = new ComputePool(1);
+    /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill. */
+    private static final int GATHER_K = lcm(Gemm.MR, L) / Gemm.MR;
+    private static final int GATHER_VECTORS = lcm(Gemm.MR, L) / L;
+    /** G of F(4,3): the 6×3 kernel transform (interpolation at 0, ±1, ±2 and ∞). */
+    private static final float[][] G = {
+            {1f / 4, 0f, 0f},
+            {-1f / 6, -1f / 6, -1f / 6},
+            {-1f / 6, 1f / 6, -1f / 6},
+            {1f / 24, 1f / 12, 1f / 6},
+            {1f / 24, -1f / 12, 1f / 6},
+            {0f, 0f, 1f}};
+    /** Lane offsets of 4-strided gathers and scatters (one lane per tile). */
+    private static final int[] STRIDE4 = strided(M);
+    /** For {@code l < L} lanes: {@code PARTIAL4[l·L + i]} is {@code 4·i} for {@code i < l}, else 0. */
+    private static final int[] PARTIAL4 = partial(M);
+
+    private Winograd() {
+    }
+
+    private static int lcm(int a, int b) {
+        int x = a;
+        int y = b;
+        while (y != 0) {
+            int t = x % y;
+            x = y;
+            y = t;
+        }
+        return a / x * b;
+    }
+
+    private static int[] partial(int step) {
+        int[] map = new int[L * L];
+        for (int l = 0; l < L; l++) {
+            for (int i = 0; i < l; i++) {
+                map[l * L + i] = i * step;
+            }
+        }
+        return map;
+    }
+
+    private static int[] strided(int step) {
+        int[] map = new int[L];
+        for (int i = 0; i < L; i++) {
+            map[i] = i * step;
+        }
+        return map;
+    }
+
+    /**
+     * Whether {@link Conv2d} should compute this convolution here: a 3×3 kernel, stride 1, padding at most 2
+     * per side, {@code algorithm} {@link ConvAlgorithm#AUTO}, and a size where it was measured to be faster than
+     * the implicit GEMM on 2 threads (see {@code ConvTiming}):
+     * <ul>
+     * <li>at least 256 input and output channels, output maps of at least 16×16 and at least 32 output tiles of
+     * 4×4 over the batch (one whole 32-column GEMM panel: 1280 channels at 16×16 gain 1.25× with batch 2 but lose
+     * 0.7× with batch 1, and 8×8 maps lose 0.5×);</li>
+     * <li>or at least 128 channels on maps of at least 128×128 (the VAE decoder's last levels: 1.3…1.7×).</li>
+     * </ul>
+     * With 64 channels the transforms cost about what the GEMM saves (0.8…1.0×), so the direct path stays.
+     * One row of tiles must also fit the per-call memory budget. Malformed arguments are left to the caller.
+     */
+    public static boolean pays(ConvAlgorithm algorithm, Tensor x, Tensor weight, Tensor bias, int stride,
+                               int padTop, int padBottom, int padLeft, int padRight) {
+        return x.rank() == 4 && pays(algorithm, x.dim(0), x.dim(1), x.dim(2), x.dim(3), weight, bias, stride,
+                padTop, padBottom, padLeft, padRight);
+    }
+
+    /** {@link #pays(ConvAlgorithm, Tensor, Tensor, Tensor, int, int, int, int, int)} for an input of the given size. */
+    static boolean pays(ConvAlgorithm algorithm, int batch, int channels, int height, int width, Tensor weight,
+                        Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight) {
+        if (algorithm != ConvAlgorithm.AUTO || weight.rank() != 4 || stride != 1
+                || weight.dim(2) != 3 || weight.dim(3) != 3 || channels != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            return false;
+        }
+        if (padTop > 2 || padBottom > 2 || padLeft > 2 || padRight > 2
+                || padTop < 0 || padBottom < 0 || padLeft < 0 || padRight < 0) {
+            return false;
+        }
+        int hout = height + padTop + padBottom - 2;
+        int wout = width + padLeft + padRight - 2;
+        int cin = weight.dim(1);
+        int cout = weight.dim(0);
+        int tilesX = (wout + M - 1) / M;
+        if (hout < 16 || wout < 16 || (long) P * cin * roundUp(tilesX, Gemm.NR) > V_BUDGET) {
+            return false;
+        }
+        int narrowest = Math.min(cin, cout);
+        long tiles = (long) batch * ((hout + M - 1) / M) * tilesX;
+        return (narrowest >= 256 && tiles >= Gemm.NR) || (narrowest >= 128 && (long) hout * wout >= 128 * 128);
+    }
+
+    /**
+     * {@code conv2d(x, weight, stride 1, padding) + bias + residual} by Winograd F(4,3).
+     *
+     * @param x        input {@code [N, Cin, H, W]} (any dtype and storage)
+     * @param weight   {@code [Cout, Cin, 3, 3]}, F32/F16/BF16, heap or segment
+     * @param bias     {@code [Cout]} or null
+     * @param residual {@code [N, Cout, Hout, Wout]} added to the output, or null
+     * @return the F32 output {@code [N, Cout, H + padTop + padBottom - 2, W + padLeft + padRight - 2]}
+     */
+    public static Tensor conv3x3(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
+                                 int padTop, int padBottom, int padLeft, int padRight) {
+        if (x.rank() != 4) {
+            throw new IllegalArgumentException("winograd conv3x3: x must be [N, Cin, H, W], got " + x.shape()
+                    + " (weight " + weight.shape() + ")");
+        }
+        Tensor xin = x.isHeap() ? x : x.toHeapF32();
+        ConvRows rows = ConvRows.of(xin.array(), xin.offset(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+        return conv3x3(pool, rows, weight, bias, residual, false, padTop, padBottom, padLeft, padRight);
+    }
+
+    /**
+     * As {@link #conv3x3(ComputePool, Tensor, Tensor, Tensor, Tensor, int, int, int, int)}, the input given by rows;
+     * with {@code residualIsScratch} the output is written into the residual's storage (each element is read before
+     * it is written, at the same index) when that is a whole heap F32 array.
+     */
+    static Tensor conv3x3(ComputePool pool, ConvRows x, Tensor weight, Tensor bias, Tensor residual,
+                          boolean residualIsScratch, int padTop, int padBottom, int padLeft, int padRight) {
+        int n = x.batch();
+        int cin = x.channels();
+        int h = x.height();
+        int w = x.width();
+        String shapes = " (x [" + n + ", " + cin + ", " + h + ", " + w + "], weight " + weight.shape()
+                + ", bias " + (bias == null ? "none" : bias.shape())
+                + ", residual " + (residual == null ? "none" : residual.shape()) + ")";
+        if (weight.rank() != 4 || weight.dim(1) != cin || weight.dim(2) != 3 || weight.dim(3) != 3
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("winograd conv3x3: expected weight [Cout, Cin, 3, 3] and bias [Cout]"
+                    + shapes);
+        }
+        if (padTop < 0 || padBottom < 0 || padLeft < 0 || padRight < 0) {
+            throw new IllegalArgumentException("winograd conv3x3: padding (" + padTop + ", " + padBottom + ", "
+                    + padLeft + ", " + padRight + ") must be >= 0" + shapes);
+        }
+        int cout = weight.dim(0);
+        int hout = h + padTop + padBottom - 2;
+        int wout = w + padLeft + padRight - 2;
+        if (n < 1 || cin < 1 || cout < 1 || hout < 1 || wout < 1) {
+            throw new IllegalArgumentException("winograd conv3x3: empty input or output (" + hout + "x" + wout
+                    + " with padding " + padTop + ", " + padBottom + ", " + padLeft + ", " + padRight + ")" + shapes);
+        }
+        float[] res = null;
+        int resOff = 0;
+        Tensor reuse = null;
+        if (residual != null) {
+            Shape want = Shape.of(n, cout, hout, wout);
+            if (!residual.shape().equals(want)) {
+                throw new IllegalArgumentException("winograd conv3x3: residual must be " + want + shapes);
+            }
+            Tensor r = residual.isHeap() ? residual : residual.toHeapF32();
+            res = r.array();
+            resOff = r.offset();
+            if (residualIsScratch && r == residual && resOff == 0 && res.length == residual.numel()) {
+                reuse = residual;
+            }
+        }
+        pool = Gemm.poolFor(pool, weight, bias);
+        return new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout, wout,
+                padTop, padLeft, pool).run();
+    }
+
+    private static int roundUp(int v, int m) {
+        return (v + m - 1) / m * m;
+    }
+
+    /** One call's sizes, shared buffers and per-task scratch. */
+    private static final class Plan {
+        final ConvRows x;
+        final Tensor weight;
+        final float[] bias;
+        final float[] res;
+        final int resOff;
+        final ComputePool pool;
+        final int n;
+        final int cin;
+        final int h;
+        final int w;
+        final int cout;
+        final int hout;
+        final int wout;
+        final int padTop;
+        final int padLeft;
+        final int tilesX;
+        final int tilesY;
+        final int rowsPerBand;
+        final int tpMax;
+        final int ldMax;
+        /** Width of a band row buffer: the input columns of every tile, plus gather slack. */
+        final int bw;
+        final int blocks;
+        final int mPanels;
+        final int kBlocks;
+        final int kbMax;
+        final int cbMax;
+        final float[] out;
+        /** Transformed input of one band: {@code V[ξ][ci][t]}, row stride {@code ld}. */
+        final float[] v;
+        final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
+        final ConcurrentLinkedQueue<float[]> bands = new ConcurrentLinkedQueue<>();
+        final Tensor outTensor;
+
+        Plan(ConvRows x, Tensor weight, float[] bias, float[] res, int resOff, Tensor reuse, int cout, int hout, int wout,
+             int padTop, int padLeft, ComputePool pool) {
+            this.x = x;
+            this.weight = weight;
+            this.bias = bias;
+            this.res = res;
+            this.resOff = resOff;
+            this.pool = pool;
+            this.n = x.batch();
+            this.cin = x.channels();
+            this.h = x.height();
+            this.w = x.width();
+            this.cout = cout;
+            this.hout = hout;
+            this.wout = wout;
+            this.padTop = padTop;
+            this.padLeft = padLeft;
+            tilesX = (wout + M - 1) / M;
+            tilesY = (hout + M - 1) / M;
+            int tileRows = n * tilesY;
+            int maxTiles = Math.min(MAX_BAND_TILES, V_BUDGET / (P * cin));
+            int rows = Math.max(1, Math.min(tileRows, maxTiles / tilesX));
+            int nBands = (tileRows + rows - 1) / rows;
+            rowsPerBand = (tileRows + nBands - 1) / nBands;
+            tpMax = roundUp(rowsPerBand * tilesX, Gemm.NR);
+            ldMax = tpMax + L;
+            bw = roundUp(roundUp(tilesX, L) * M + A, L);
+            mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
+            int threads = pool.threads();
+            // Panels per block: at most 8, fewer when the blocks' 36 GEMM outputs would pass M_BUDGET (wide maps,
+            // many threads).
+            int maxPanels = Math.max(1, Math.min(MAX_BLOCK_PANELS, M_BUDGET / threads / (P * Gemm.MR * ldMax)));
+            int nb = Math.max((mPanels + maxPanels - 1) / maxPanels, 2 * threads);
+            nb = roundUp(nb, threads);
+            blocks = Math.min(nb, mPanels);
+            cbMax = (mPanels + blocks - 1) / blocks * Gemm.MR;
+            kBlocks = (cin + Gemm.KC - 1) / Gemm.KC;
+            kbMax = (cin + kBlocks - 1) / kBlocks;
+            v = new float[Math.multiplyExact(P * cin, ldMax) + L];
+            outTensor = reuse != null ? reuse : Tensor.zeros(n, cout, hout, wout);
+            out = outTensor.array();
+        }
+
+        Tensor run() {
+            int tileRows = n * tilesY;
+            for (int r0 = 0; r0 < tileRows; r0 += rowsPerBand) {
+                final int first = r0;
+                final int count = Math.min(rowsPerBand, tileRows - r0);
+                final int tp = roundUp(count * tilesX, Gemm.NR);
+                // Row stride of V and M: a power-of-two stride (tp = 256…) would map the GEMM's B panel rows onto
+                // a few L1 sets; one more vector makes it an odd number of cache lines.
+                final int ld = tp + L;
+                int[] rowOffsets = new int[cin];
+                for (int k = 0; k < cin; k++) {
+                    rowOffsets[k] = k * ld;
+                }
+                pool.parallelFor(cin * count, (from, to) -> {
+                    float[] buf = takeBand();
+                    for (int i = from; i < to; i++) {
+                        transformInput(i / count, first, i % count, ld, buf);
+                    }
+                    bands.add(buf);
+                });
+                pool.parallelFor(blocks, 1, (from, to) -> {
+                    Scratch s = takeScratch();
+                    for (int b = from; b < to; b++) {
+                        int co0 = (int) ((long) mPanels * b / blocks) * Gemm.MR;
+                        int co1 = Math.min(cout, (int) ((long) mPanels * (b + 1) / blocks) * Gemm.MR);
+                        block(co0, co1, first, count, tp, ld, rowOffsets, s);
+                    }
+                    scratch.add(s);
+                });
+            }
+            return outTensor;
+        }
+
+        private float[] takeBand() {
+            float[] b = bands.poll();
+            return b != null ? b : new float[2 * A * bw];
+        }
+
+        private Scratch takeScratch() {
+            Scratch s = scratch.poll();
+            return s != null ? s : new Scratch(this);
+        }
+
+        /** Transforms channel {@code ci} of tile row {@code first + rr} into {@code V[·][ci][rr·tilesX …]}. */
+        private void transformInput(int ci, int first, int rr, int ld, float[] buf) {
+            int r = first + rr;
+            int img = r / tilesY;
+            int ty = r - img * tilesY;
+            int y0 = ty * M - padTop;
+            // Six zero-bordered input rows d[0..5], then Bᵀd row-wise into t[0..5] (vectors along x).
+            int t = A * bw;
+            java.util.Arrays.fill(buf, 0, A * bw, 0f);
+            for (int i = 0; i < A; i++) {
+                int y = y0 + i;
+                if (y >= 0 && y < h) {
+                    x.row(img, ci, y, buf, i * bw + padLeft);
+                }
+            }
+            for (int b = 0; b < bw; b += L) {
+                bt(buf, b, bw, false, buf, t + b, bw, L);
+            }
+            // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (4-strided gathers).
+            int plane = cin * ld;
+            for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
+                int lanes = Math.min(L, tilesX - tx0);
+                int dst = ci * ld + rr * tilesX + tx0;
+                for (int i = 0; i < A; i++) {
+                    bt(buf, t + i * bw + tx0 * M, 1, true, v, dst + i * A * plane, plane, lanes);
+                }
+            }
+        }
+
+        /**
+         * Output channels {@code [co0, co1)} of one band. Per K block of input channels: the kernels de-interleaved
+         * once, then for each row i of the 6×6 transformed tile its six weight planes and their six GEMMs, so the
+         * planes are still in cache when the GEMM copies them.
+         */
+        private void block(int co0, int co1, int first, int count, int tp, int ld, int[] rowOffsets, Scratch s) {
+            int cb = co1 - co0;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int ci0 = (int) ((long) cin * kb / kBlocks);
+                int kc = (int) ((long) cin * (kb + 1) / kBlocks) - ci0;
+                int ldk = roundUp(kc, GATHER_K);
+                int plane = roundUp(cb, Gemm.MR) * ldk;
+                deinterleave(co0, cb, ci0, kc, ldk, plane, s);
+                for (int i = 0; i < A; i++) {
+                    transformWeights(i, plane, s);
+                    for (int j = 0; j < A; j++) {
+                        int p = i * A + j;
+                        Gemm.gemm(SERIAL, cb, tp, kc, new Packed(s.u, j * plane, ldk),
+                                new Band(v, (p * cin + ci0) * ld, rowOffsets), s.m, p * cb * ld, ld, null, null, kb > 0);
+                    }
+                }
+            }
+            transformOutput(co0, cb, first, count, ld, s);
+        }
+
+        /**
+         * The block's {@code [co][ci][3][3]} kernels as nine planes {@code gt[tap]}, each laid out as {@link Gemm}
+         * packs A (panels of {@link Gemm#MR} rows, {@code ldk} columns each, k-major), rows past {@code cb} zero: the
+         * transform is element-wise, so the transformed planes come out packed too.
+         */
+        private void deinterleave(int co0, int cb, int ci0, int kc, int ldk, int plane, Scratch s) {
+            float[] g = s.g;
+            float[] gt = s.gt;
+            int rowLen = kc * 9;
+            int panels = (cb + Gemm.MR - 1) / Gemm.MR;
+            for (int r = 0; r < cb; r++) {
+                long src = ((long) (co0 + r) * cin + ci0) * 9;
+                if (weight.isHeap()) {
+                    System.arraycopy(weight.array(), weight.offset() + (int) src, g, r * rowLen, rowLen);
+                } else {
+                    HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, r * rowLen, rowLen);
+                }
+            }
+            java.util.Arrays.fill(g, cb * rowLen, panels * Gemm.MR * rowLen, 0f);
+            // Every GATHER_K columns of a panel are GATHER_VECTORS whole vectors: element e of such a group is
+            // row e % MR, column e / MR of the panel.
+            int[] map = new int[GATHER_K * Gemm.MR];
+            for (int e = 0; e < map.length; e++) {
+                map[e] = (e % Gemm.MR) * rowLen + (e / Gemm.MR) * 9;
+            }
+            for (int tap = 0; tap < 9; tap++) {
+                for (int p = 0; p < panels; p++) {
+                    int src = p * Gemm.MR * rowLen + tap;
+                    int dst = tap * plane + p * Gemm.MR * ldk;
+                    // Columns past kc read the next row's (or the slack's) floats into the padding: never used.
+                    for (int k = 0; k < ldk; k += GATHER_K) {
+                        for (int vv = 0; vv < GATHER_VECTORS; vv++) {
+                            FloatVector.fromArray(S, g, src + k * 9, map, vv * L)
+                                    .intoArray(gt, dst + k * Gemm.MR + vv * L);
+                        }
+                    }
+                }
+            }
+        }
+
+        /**
+         * {@code U[j][co - co0][ci - ci0] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along
+         * input channels: {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}.
+         */
+        private void transformWeights(int i, int plane, Scratch s) {
+            float[] gt = s.gt;
+            float[] u = s.u;
+            float q0 = G[i][0];
+            float q1 = G[i][1];
+            float q2 = G[i][2];
+            for (int o = 0; o < plane; o += L) {
+                FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
+                        .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
+                        .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
+                FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
+                        .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
+                        .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
+                FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
+                        .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
+                        .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
+                FloatVector sum = t0.add(t2);
+                FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
+                FloatVector odd = t1.mul(1f / 12);
+                t0.mul(0.25f).intoArray(u, o);
+                sum.add(t1).mul(-1f / 6).intoArray(u, plane + o);
+                sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * plane + o);
+                even.add(odd).intoArray(u, 3 * plane + o);
+                even.sub(odd).intoArray(u, 4 * plane + o);
+                t2.intoArray(u, 5 * plane + o);
+            }
+        }
+
+        /** {@code out = Aᵀ M A + bias (+ residual)} for the block's channels and the band's tiles. */
+        private void transformOutput(int co0, int cb, int first, int count, int ld, Scratch s) {
+            float[] m = s.m;
+            float[] ss = s.ts;
+            float[] ys = s.ys;
+            int plane = cb * ld;
+            for (int r = 0; r < cb; r++) {
+                int co = co0 + r;
+                float b = bias == null ? 0f : bias[co];
+                for (int rr = 0; rr < count; rr++) {
+                    int row = first + rr;
+                    int img = row / tilesY;
+                    int ty = row - img * tilesY;
+                    int chan = (img * cout + co) * hout;
+                    for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
+                        int mi = r * ld + rr * tilesX + tx0;
+                        // Aᵀ·M column by column into ss[i][c] (i < 4), then each row i by ·A into ys[j].
+                        for (int c = 0; c < A; c++) {
+                            at(m, mi + c * plane, A * plane, ss, c * L, A * L);
+                        }
+                        int left = wout - tx0 * M;
+                        for (int i = 0; i < M && ty * M + i < hout; i++) {
+                            at(ss, i * A * L, L, ys, 0, L);
+                            int base = (chan + ty * M + i) * wout + tx0 * M;
+                            for (int j = 0; j < M; j++) {
+                                store(ys, j * L, b, base + j, left - j);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /**
+         * Scatters {@code src[off …] + b} as one output column of L tiles (element {@code base + 4·lane}), the
+         * first {@code ceil(left / 4)} of them, adding the residual when there is one.
+         */
+        private void store(float[] src, int off, float b, int base, int left) {
+            if (left <= 0) {
+                return;
+            }
+            int lanes = (left + M - 1) / M;
+            FloatVector y = FloatVector.fromArray(S, src, off).add(b);
+            if (lanes >= L) {
+                if (res != null) {
+                    y = y.add(FloatVector.fromArray(S, res, resOff + base, STRIDE4, 0));
+                }
+                y.intoArray(out, base, STRIDE4, 0);
+            } else {
+                // The masked lanes' indices are checked too, so they repeat lane 0's (which is in range).
+                VectorMask<Float> mask = S.indexInRange(0, lanes);
+                if (res != null) {
+                    y = y.add(FloatVector.fromArray(S, res, resOff + base, PARTIAL4, lanes * L, mask));
+                }
+                y.intoArray(out, base, PARTIAL4, lanes * L, mask);
+            }
+        }
+    }
+
+    /**
+     * Per-task buffers: one converted kernel row, the de-interleaved kernels, six transformed weight planes, the 36
+     * GEMM outputs and small stage buffers.
+     */
+    private static final class Scratch {
+        final float[] g;
+        final float[] gt;
+        final float[] u;
+        final float[] m;
+        final float[] ts;
+        final float[] ys;
+
+        Scratch(Plan plan) {
+            int plane = plan.cbMax * roundUp(plan.kbMax, GATHER_K);
+            // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
+            g = new float[(plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9];
+            gt = new float[9 * plane];
+            u = new float[A * plane];
+            m = new float[P * plan.cbMax * plan.ldMax + L];
+            ts = new float[A * A * L];
+            ys = new float[M * L];
+        }
+    }
+
+    /** A transformed weight plane already in {@link Gemm}'s packed layout ({@code ldk} columns per panel): copied. */
+    private record Packed(float[] u, int off, int ldk) implements Gemm.PackA {
+        @Override
+        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
+            for (int q = 0; q * Gemm.MR < mc; q++) {
+                System.arraycopy(u, off + (i0 / Gemm.MR + q) * Gemm.MR * ldk + k0 * Gemm.MR, dst, q * Gemm.MR * kc,
+                        Gemm.MR * kc);
+            }
+        }
+    }
+
+    /** {@code B(k, j) = data[base + k·ld + j]}: one position's transformed input, read in place by the GEMM. */
+    private record Band(float[] data, int base, int[] rowOffsets) implements Gemm.DirectB {
+        @Override
+        public int colOffset(int j) {
+            return base + j;
+        }
+    }
+
+    // The transforms load and store their own vectors, written out in each method: a vector passed to or returned
+    // from a call that C2 does not inline (these methods are big) is boxed, which costs more than the arithmetic.
+
+    /**
+     * {@code Bᵀ·d} of F(4,3) for six vectors {@code d_c} at {@code src[off + c·step]} (or, {@code gather}, at
+     * {@code src[off + c + 4·lane]}): six out, at {@code dst[doff + i·dstride]}, the first {@code lanes} lanes.
+     */
+    private static void bt(float[] src, int off, int step, boolean gather, float[] dst, int doff, int dstride,
+                           int lanes) {
+        FloatVector d0;
+        FloatVector d1;
+        FloatVector d2;
+        FloatVector d3;
+        FloatVector d4;
+        FloatVector d5;
+        if (gather) {
+            d0 = FloatVector.fromArray(S, src, off, STRIDE4, 0);
+            d1 = FloatVector.fromArray(S, src, off + 1, STRIDE4, 0);
+            d2 = FloatVector.fromArray(S, src, off + 2, STRIDE4, 0);
+            d3 = FloatVector.fromArray(S, src, off + 3, STRIDE4, 0);
+            d4 = FloatVector.fromArray(S, src, off + 4, STRIDE4, 0);
+            d5 = FloatVector.fromArray(S, src, off + 5, STRIDE4, 0);
+        } else {
+            d0 = FloatVector.fromArray(S, src, off);
+            d1 = FloatVector.fromArray(S, src, off + step);
+            d2 = FloatVector.fromArray(S, src, off + 2 * step);
+            d3 = FloatVector.fromArray(S, src, off + 3 * step);
+            d4 = FloatVector.fromArray(S, src, off + 4 * step);
+            d5 = FloatVector.fromArray(S, src, off + 5 * step);
+        }
+        FloatVector four = FloatVector.broadcast(S, 4f);
+        FloatVector five = FloatVector.broadcast(S, -5f);
+        FloatVector two = FloatVector.broadcast(S, 2f);
+        FloatVector e = d4.sub(d2);
+        VectorMask<Float> m = S.indexInRange(0, lanes);
+        d2.fma(five, d4).add(d0.mul(four)).intoArray(dst, doff, m);
+        d1.add(d2).fma(four.neg(), d3.add(d4)).intoArray(dst, doff + dstride, m);
+        d1.sub(d2).fma(four, d4.sub(d3)).intoArray(dst, doff + 2 * dstride, m);
+        d3.sub(d1).fma(two, e).intoArray(dst, doff + 3 * dstride, m);
+        d1.sub(d3).fma(two, e).intoArray(dst, doff + 4 * dstride, m);
+        d3.fma(five, d5).add(d1.mul(four)).intoArray(dst, doff + 5 * dstride, m);
+    }
+
+    /** {@code Aᵀ·m} of F(4,3) for six vectors at {@code src[off + r·step]}: four out, at {@code dst[doff + i·dstride]}. */
+    private static void at(float[] src, int off, int step, float[] dst, int doff, int dstride) {
+        FloatVector m0 = FloatVector.fromArray(S, src, off);
+        FloatVector m1 = FloatVector.fromArray(S, src, off + step);
+        FloatVector m2 = FloatVector.fromArray(S, src, off + 2 * step);
+        FloatVector m3 = FloatVector.fromArray(S, src, off + 3 * step);
+        FloatVector m4 = FloatVector.fromArray(S, src, off + 4 * step);
+        FloatVector m5 = FloatVector.fromArray(S, src, off + 5 * step);
+        FloatVector a = m1.add(m2);
+        FloatVector b = m1.sub(m2);
+        FloatVector c = m3.add(m4);
+        FloatVector d = m3.sub(m4);
+        m0.add(a).add(c).intoArray(dst, doff);
+        d.fma(FloatVector.broadcast(S, 2f), b).intoArray(dst, doff + dstride);
+        c.fma(FloatVector.broadcast(S, 4f), a).intoArray(dst, doff + 2 * dstride);
+        d.fma(FloatVector.broadcast(S, 8f), b).add(m5).intoArray(dst, doff + 3 * dstride);
+    }
+}
