@@ -148,6 +148,23 @@ class QuantizedGemmTest {
     }
 
     @Test
+    void winogradReadsQ8Weights() {
+        long seed = 256;
+        Random rnd = new Random(seed);
+        int c = 256;
+        Tensor x = Tensor.of(GemmTest.random(rnd, 2 * c * 16 * 16), 2, c, 16, 16);
+        Tensor bias = Tensor.of(GemmTest.random(rnd, c), c);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor wq = Quantized.quantize(Tensor.of(weights(rnd, c * c * 9, 1 / 48.0), c, c, 3, 3), arena);
+            Tensor wf = Tensor.of(wq.toFloatArray(), c, c, 3, 3);
+            org.junit.jupiter.api.Assertions.assertTrue(
+                    Winograd.pays(ConvAlgorithm.AUTO, x, wq, bias, 1, 1, 1, 1, 1), "this case takes the Winograd path");
+            assertArrayEquals(CPU.conv2d(x, wf, bias, 1, 1).array(), CPU.conv2d(x, wq, bias, 1, 1).array(),
+                    "seed " + seed + ": Winograd on Q8_0 weights = on their dequantised F32 copy");
+        }
+    }
+
+    @Test
     void fusedConvolutionsReadQ8Weights() {
         long seed = 4242;
         Random rnd = new Random(seed);
