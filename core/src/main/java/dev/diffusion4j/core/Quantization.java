@@ -28,7 +28,7 @@ public enum Quantization {
     public static Quantization parse(String name) {
         String n = name.trim().toLowerCase(Locale.ROOT);
         return switch (n) {
-            case "none", "f16", "" -> NONE;
+            case "none", "" -> NONE;
             case "q8_0", "q8" -> Q8_0;
             default -> throw new IllegalArgumentException("unknown quantization '" + name + "' (none, q8_0)");
         };
