@@ -66,6 +66,51 @@ class QuantizationTest {
         }
     }
 
+    /** A state dict over a map. */
+    static StateDict of(Map<String, Tensor> m) {
+        return new StateDict() {
+            @Override
+            public Tensor find(String key) {
+                return m.get(key);
+            }
+
+            @Override
+            public String source() {
+                return "test weights";
+            }
+
+            @Override
+            public java.util.Set<String> keys() {
+                return new java.util.TreeSet<>(m.keySet());
+            }
+        };
+    }
+
+    @Test
+    void confinedWeightsAreQuantisedOnTheCallingThread() {
+        java.util.Random rnd = new java.util.Random(8);
+        float[] v = new float[64 * 96];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        try (Arena confined = Arena.ofConfined(); Arena shared = Arena.ofShared()) {
+            java.lang.foreign.MemorySegment seg = confined.allocate(4L * v.length);
+            seg.copyFrom(java.lang.foreign.MemorySegment.ofArray(v)); // native order: little-endian here
+            Tensor onSegment = Tensor.wrap(seg, DType.F32, dev.diffusion4j.tensor.Shape.of(64, 96));
+            Tensor onHeap = Tensor.of(v.clone(), 64, 96);
+            Quantization.Result a = Quantization.Q8_0.apply(of(Map.of("l.weight", onSegment, "l.bias",
+                    Tensor.zeros(64))), confined);
+            Quantization.Result b = Quantization.Q8_0.apply(of(Map.of("l.weight", onHeap, "l.bias",
+                    Tensor.zeros(64), "emb.token_embedding.weight", Tensor.zeros(64, 32))), shared);
+            assertEquals(1, a.count());
+            assertEquals(1, b.count()); // embeddings stay as stored
+            assertEquals(DType.F32, b.weights().find("emb.token_embedding.weight").dtype());
+            assertEquals(DType.F32, b.weights().find("l.bias").dtype());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(b.weights().find("l.weight").toFloatArray(),
+                    a.weights().find("l.weight").toFloatArray(), "same blocks from either storage and path");
+        }
+    }
+
     @Test
     void txt2imgParityAgainstF32() throws Exception {
         Path model = ParityCases.fixtureDir("models", "tiny-sd");
