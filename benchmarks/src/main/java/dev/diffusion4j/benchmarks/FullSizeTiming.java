@@ -30,28 +30,10 @@ public final class FullSizeTiming {
         if (q == Quantization.NONE) {
             return weights;
         }
-        return new StateDict() {
-            @Override
-            public Tensor find(String key) {
-                return weights.find(key);
-            }
-
-            @Override
-            public String source() {
-                return weights.source() + " (" + q + ")";
-            }
-
-            @Override
-            public java.util.Set<String> keys() {
-                return weights.keys();
-            }
-
-            @Override
-            public Tensor get(String key, int... dims) {
-                Tensor t = weights.get(key, dims);
-                return q.appliesTo(key, t) ? Quantized.quantize(t, arena) : t;
-            }
-        };
+        return StateDict.madeOnDemand(weights.source() + " (" + q + ")", (key, dims) -> {
+            Tensor t = weights.get(key, dims);
+            return q.appliesTo(key, t) ? Quantized.quantize(t, arena) : t;
+        });
     }
 
     public static void main(String[] args) {

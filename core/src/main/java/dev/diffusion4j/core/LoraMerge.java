@@ -18,7 +18,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Merges LoRA files into the weights of the text encoder(s) and U-Net: the merged weights become override tensors laid
@@ -153,23 +152,6 @@ final class LoraMerge {
     }
 
     private static StateDict overlay(StateDict base, Map<String, Tensor> overrides) {
-        Map<String, Tensor> o = Map.copyOf(overrides);
-        return new StateDict() {
-            @Override
-            public Tensor find(String key) {
-                Tensor t = o.get(key);
-                return t != null ? t : base.find(key);
-            }
-
-            @Override
-            public String source() {
-                return base.source() + " + LoRA (" + o.size() + " merged weights)";
-            }
-
-            @Override
-            public Set<String> keys() {
-                return base.keys();
-            }
-        };
+        return base.overlay(overrides, "+ LoRA (" + overrides.size() + " merged weights)");
     }
 }

@@ -6,7 +6,6 @@ import dev.diffusion4j.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -79,25 +78,8 @@ public enum Quantization {
             before += original.dtype().storageBytes(original.numel());
             after += e.getValue().segment().byteSize();
         }
-        Map<String, Tensor> q = Map.copyOf(quantized);
-        StateDict out = new StateDict() {
-            @Override
-            public Tensor find(String key) {
-                Tensor t = q.get(key);
-                return t != null ? t : weights.find(key);
-            }
-
-            @Override
-            public String source() {
-                return weights.source() + " (" + name() + ")";
-            }
-
-            @Override
-            public Set<String> keys() {
-                return weights.keys();
-            }
-        };
-        return new Result(out, q.size(), before, after);
+        StateDict out = weights.overlay(quantized, "(" + name() + ")");
+        return new Result(out, quantized.size(), before, after);
     }
 
     /**

@@ -75,6 +75,34 @@ public interface StateDict {
     }
 
     /**
+     * These weights with some replaced (keys of {@code overrides} must be keys of this state dict): a LoRA merge or
+     * a quantisation makes new tensors for some keys and reads the rest where they are.
+     *
+     * @param note what the replacement is, appended to {@link #source()} for error messages
+     */
+    default StateDict overlay(java.util.Map<String, Tensor> overrides, String note) {
+        StateDict base = this;
+        java.util.Map<String, Tensor> o = java.util.Map.copyOf(overrides);
+        return new StateDict() {
+            @Override
+            public Tensor find(String key) {
+                Tensor t = o.get(key);
+                return t != null ? t : base.find(key);
+            }
+
+            @Override
+            public String source() {
+                return base.source() + " " + note;
+            }
+
+            @Override
+            public Set<String> keys() {
+                return base.keys();
+            }
+        };
+    }
+
+    /**
      * Weights made the first time a model asks for them, with the shape it asks for ({@code maker(key, dims)}), and
      * kept: how benchmarks and tests build a model of any configuration from random or synthetic weights. Not
      * thread-safe (models look their weights up once, at construction).

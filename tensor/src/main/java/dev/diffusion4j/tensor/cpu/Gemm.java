@@ -60,8 +60,8 @@ public final class Gemm {
     private static final double SERIAL_BELOW = 1 << 18;
 
     /** Steps of K after which a panel of MR rows ends on a vector boundary (lcm(MR, V) / MR). */
-    private static final int GATHER_K = lcm(MR, V) / MR;
-    private static final int GATHER_VECTORS = lcm(MR, V) / V;
+    static final int GATHER_K = lcm(MR, V) / MR;
+    static final int GATHER_VECTORS = lcm(MR, V) / V;
 
     private static int lcm(int a, int b) {
         int x = a;

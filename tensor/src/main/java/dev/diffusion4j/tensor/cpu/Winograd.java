@@ -51,9 +51,9 @@ public final class Winograd {
     static final int M_BUDGET = 4 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
-    /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill. */
-    private static final int GATHER_K = lcm(Gemm.MR, L) / Gemm.MR;
-    private static final int GATHER_VECTORS = lcm(Gemm.MR, L) / L;
+    /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
+    private static final int GATHER_K = Gemm.GATHER_K;
+    private static final int GATHER_VECTORS = Gemm.GATHER_VECTORS;
     /** G of F(4,3): the 6×3 kernel transform (interpolation at 0, ±1, ±2 and ∞). */
     private static final float[][] G = {
             {1f / 4, 0f, 0f},
@@ -68,17 +68,6 @@ public final class Winograd {
     private static final int[] PARTIAL4 = partial(M);
 
     private Winograd() {
-    }
-
-    private static int lcm(int a, int b) {
-        int x = a;
-        int y = b;
-        while (y != 0) {
-            int t = x % y;
-            x = y;
-            y = t;
-        }
-        return a / x * b;
     }
 
     private static int[] partial(int step) {
