@@ -12,7 +12,8 @@ import java.util.Locale;
 
 /**
  * A quick (non-JMH) timing of the full-size SD 1.5 U-Net (batch 2, 64×64 latents: one guided step) and VAE decode
- * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]}.
+ * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs] [shapes]};
+ * {@code shapes} breaks the linear layers and attention of the profile down by shape.
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
@@ -21,7 +22,8 @@ public final class FullSizeTiming {
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-        ProfilingBackend be = new ProfilingBackend(CpuBackend.create());
+        boolean shapes = args.length > 2 && args[2].equals("shapes");
+        ProfilingBackend be = new ProfilingBackend(CpuBackend.create(), shapes);
         try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
@@ -34,6 +36,9 @@ public final class FullSizeTiming {
                     unet.forward(x, new float[] {500f}, ctx);
                     s[i] = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "unet batch 2 64x64: %.2f s (%.0f GFLOP/s at 1.62 TFLOP)%n", s[i], 1620 / s[i]);
+                    if (i == 0 && runs > 1 && shapes) {
+                        be.reset(); // per shape, the first (compiling) run would dominate the rare shapes
+                    }
                 }
                 System.out.print(be.report());
                 be.reset();

@@ -43,6 +43,21 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        return FusedLinear.linear(pool, x, weight, bias, residual);
+    }
+
+    @Override
+    public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
+        return FusedLinear.linears(pool, x, weights, biases);
+    }
+
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor weight, Tensor bias) {
+        return FusedLinear.linearGeglu(pool, x, weight, bias);
+    }
+
+    @Override
     public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride,
                          int padTop, int padBottom, int padLeft, int padRight) {
         return Conv2d.conv2d(pool, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);

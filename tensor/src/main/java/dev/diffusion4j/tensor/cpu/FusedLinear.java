@@ -1,0 +1,410 @@
+package dev.diffusion4j.tensor.cpu;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Linear layers whose last step runs inside the GEMM: bias and residual added, several layers of one input
+ * (to_q, to_k, to_v) computed as one product, GEGLU applied to the two halves of the feed-forward projection
+ * while they are in cache. The wide intermediate of a GEGLU projection is never stored.
+ *
+ * <p>The driver ({@link #gemm}) differs from {@link Gemm#gemm} in its loop order: a task walks its rows in
+ * blocks of {@link Gemm#MC} and, for each block, all of K, so a block of C is finished while it is still in
+ * cache and an {@link Epilogue} turns it into the output there. B is packed once for all of K: shared by all
+ * tasks when the grid splits the rows (so no task repacks what another did), else per task.
+ */
+public final class FusedLinear {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int V = S.length();
+    private static final int MR = Gemm.MR;
+    private static final int NR = Gemm.NR;
+    private static final int KC = Gemm.KC;
+    private static final int MC = Gemm.MC;
+    /** Floats of packed B one task may hold (all of K × its columns): 4 MiB. */
+    private static final int TASK_B = 1 << 20;
+    /** Floats of packed B shared by the tasks of one call: 32 MiB. */
+    private static final int SHARED_B = 8 << 20;
+
+    /** Per-thread buffers: packed B of a task, packed A, the block of C. */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][]);
+
+    private FusedLinear() {
+    }
+
+    /**
+     * Receives finished blocks of {@code C = A·B} (no bias): rows {@code [i0, i0 + rows)} and columns
+     * {@code [j0, j0 + cols)}, element {@code (i, j)} at {@code cs[csOff + (i - i0)·ldcs + (j - j0)]}. Blocks
+     * do not overlap and cover C once; they may arrive on any pool thread, in any order.
+     */
+    @FunctionalInterface
+    public interface Epilogue {
+        void apply(int i0, int rows, int j0, int cols, float[] cs, int csOff, int ldcs);
+    }
+
+    /** Packs B like {@link Gemm.PackB#pack}, from {@code dst[dOff]} on. */
+    @FunctionalInterface
+    interface PackBAt {
+        void pack(int k0, int kc, int j0, int nc, float[] dst, int dOff);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Tensor-level entries
+
+    /**
+     * {@code y = x · weightᵀ + bias + residual}: x {@code [..., in]}, weight {@code [out, in]}, bias
+     * {@code [out]} or null, residual null or of the output's shape {@code [..., out]}.
+     */
+    public static Tensor linear(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        int rows = checkLinear("linear", x, weight, bias);
+        int out = weight.dim(0);
+        int[] dims = outDims(x, out);
+        if (residual != null && !residual.shape().equals(Shape.of(dims))) {
+            throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
+                    + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
+        }
+        Tensor y = Tensor.zeros(dims);
+        Tensor res = residual == null ? null : Kernels.heap(residual);
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        float[] ya = y.array();
+        float[] ra = res == null ? null : res.array();
+        int ro = res == null ? 0 : res.offset();
+        pool = Gemm.poolFor(pool, x, weight);
+        gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1,
+                (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, ra, ro + i0 * out + j0, out,
+                        ya, i0 * out + j0, out));
+        return y;
+    }
+
+    /**
+     * Several linear layers of one input, e.g. {@code to_q}, {@code to_k}, {@code to_v}: x {@code [..., in]},
+     * weights {@code [out_p, in]}, biases {@code [out_p]} (the array or its elements may be null). Returns
+     * {@code [..., out_p]} per layer, computed as one product over the concatenated weights (x packed once)
+     * when every {@code out_p} is a multiple of {@link Gemm#NR}, else layer by layer.
+     */
+    public static Tensor[] linears(ComputePool pool, Tensor x, Tensor[] weights, Tensor[] biases) {
+        if (weights.length == 0 || (biases != null && biases.length != weights.length)) {
+            throw new IllegalArgumentException("linears: " + weights.length + " weights and "
+                    + (biases == null ? "no" : String.valueOf(biases.length)) + " biases");
+        }
+        int parts = weights.length;
+        int rows = 0;
+        boolean whole = true;
+        int[] start = new int[parts + 1];
+        for (int p = 0; p < parts; p++) {
+            rows = checkLinear("linears", x, weights[p], biases == null ? null : biases[p]);
+            whole &= weights[p].dim(0) % NR == 0;
+            start[p + 1] = start[p] + weights[p].dim(0);
+        }
+        Tensor[] outs = new Tensor[parts];
+        if (!whole || parts == 1) {
+            for (int p = 0; p < parts; p++) {
+                outs[p] = Gemm.linear(pool, x, weights[p], biases == null ? null : biases[p]);
+            }
+            return outs;
+        }
+        float[][] arrays = new float[parts][];
+        float[][] bs = new float[parts][];
+        Gemm.Strided[] views = new Gemm.Strided[parts];
+        for (int p = 0; p < parts; p++) {
+            outs[p] = Tensor.zeros(outDims(x, weights[p].dim(0)));
+            arrays[p] = outs[p].array();
+            Tensor bias = biases == null ? null : biases[p];
+            bs[p] = bias == null ? null : Gemm.toFloats(bias);
+            views[p] = new Gemm.Strided(weights[p], 0, 1, weights[p].dim(1));
+        }
+        pool = Gemm.poolFor(pool, x);
+        for (Tensor w : weights) {
+            pool = Gemm.poolFor(pool, w);
+        }
+        int in = x.dim(-1);
+        // Every panel of NR columns lies in one layer: find it, pack it from that layer's weight.
+        PackBAt b = (k0, kc, j0, nc, dst, dOff) -> {
+            for (int j = j0; j < j0 + nc; j += NR) {
+                int p = part(start, j);
+                views[p].packB(k0, kc, j - start[p], Math.min(NR, j0 + nc - j), dst, dOff + (j - j0) * kc);
+            }
+        };
+        gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, (i0, mr, j0, nc, cs, co, ldcs) -> {
+            int p = part(start, j0);
+            int w = start[p + 1] - start[p];
+            int jp = j0 - start[p];
+            store(cs, co, ldcs, mr, nc, bs[p], jp, null, 0, 0, arrays[p], i0 * w + jp, w);
+        });
+        return outs;
+    }
+
+    private static int part(int[] start, int j) {
+        int p = 0;
+        while (j >= start[p + 1]) {
+            p++;
+        }
+        return p;
+    }
+
+    /**
+     * GEGLU of a linear layer, {@code a · gelu(g)} (exact GELU) where {@code [a, g] = x · weightᵀ + bias} is split
+     * into halves along the last dimension: x {@code [..., in]}, weight {@code [2·h, in]}, bias {@code [2·h]} or
+     * null; returns {@code [..., h]}. The {@code [..., 2·h]} product is never stored when h is a multiple of
+     * {@link Gemm#NR}: B's panels alternate between the two halves, and each pair becomes output while in cache.
+     */
+    public static Tensor linearGeglu(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
+        int rows = checkLinear("linearGeglu", x, weight, bias);
+        if (weight.dim(0) % 2 != 0) {
+            throw new IllegalArgumentException("linearGeglu: weight " + weight.shape()
+                    + " must have an even number of rows (the two halves a and gate)");
+        }
+        int h = weight.dim(0) / 2;
+        if (h % NR != 0) {
+            return Elementwise.geglu(pool, Gemm.linear(pool, x, weight, bias));
+        }
+        int in = weight.dim(1);
+        Tensor y = Tensor.zeros(outDims(x, h));
+        float[] ya = y.array();
+        float[] b = bias == null ? new float[2 * h] : Gemm.toFloats(bias);
+        Gemm.Strided view = new Gemm.Strided(weight, 0, 1, in);
+        // B' panel 2q is panel q of the a half, panel 2q + 1 panel q of the gate half.
+        PackBAt pb = (k0, kc, j0, nc, dst, dOff) -> {
+            for (int j = j0; j < j0 + nc; j += NR) {
+                int q = j / NR;
+                int src = (q / 2) * NR + (q % 2) * h;
+                view.packB(k0, kc, src, NR, dst, dOff + (j - j0) * kc);
+            }
+        };
+        pool = Gemm.poolFor(pool, x, weight);
+        gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2, (i0, mr, j0, nc, cs, co, ldcs) -> {
+            int jo = j0 / 2;
+            for (int r = 0; r < mr; r++) {
+                int src = co + r * ldcs;
+                int dst = (i0 + r) * h + jo;
+                for (int t = 0; t < NR; t += V) {
+                    FloatVector a = FloatVector.fromArray(S, cs, src + t).add(FloatVector.fromArray(S, b, jo + t));
+                    FloatVector g = FloatVector.fromArray(S, cs, src + NR + t)
+                            .add(FloatVector.fromArray(S, b, h + jo + t));
+                    a.mul(Elementwise.geluErf(g)).intoArray(ya, dst + t);
+                }
+            }
+        });
+        return y;
+    }
+
+    private static int checkLinear(String op, Tensor x, Tensor weight, Tensor bias) {
+        if (x == null || weight == null || x.rank() < 1 || weight.rank() != 2 || x.dim(-1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException(op + ": shapes x " + (x == null ? "null" : x.shape()) + ", weight "
+                    + (weight == null ? "null" : weight.shape()) + ", bias " + (bias == null ? "none" : bias.shape())
+                    + " (expected x [..., in], weight [out, in], bias [out])");
+        }
+        long rows = x.shape().product(0, x.rank() - 1);
+        if (rows * Math.max(1, weight.dim(0)) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(op + ": output of x " + x.shape() + " and weight " + weight.shape()
+                    + " is too large for a heap tensor");
+        }
+        return (int) rows;
+    }
+
+    private static int[] outDims(Tensor x, int out) {
+        int[] dims = x.shape().dims();
+        dims[dims.length - 1] = out;
+        return dims;
+    }
+
+    /** B = weightᵀ of a row-major {@code [out, in]} weight. */
+    private static PackBAt weightB(Tensor weight) {
+        Gemm.Strided s = new Gemm.Strided(weight, 0, 1, weight.dim(1));
+        return s::packB;
+    }
+
+    /**
+     * {@code y[yo + r·ldy + j] = cs[co + r·ldcs + j] + bias[bo + j] + res[ro + r·ldr + j]} for {@code r < rows},
+     * {@code j < cols}; bias and res may be null.
+     */
+    private static void store(float[] cs, int co, int ldcs, int rows, int cols, float[] bias, int bo,
+                              float[] res, int ro, int ldr, float[] y, int yo, int ldy) {
+        int full = cols - cols % V;
+        for (int r = 0; r < rows; r++) {
+            int s = co + r * ldcs;
+            int d = yo + r * ldy;
+            int e = ro + r * ldr;
+            int j = 0;
+            for (; j < full; j += V) {
+                FloatVector v = FloatVector.fromArray(S, cs, s + j);
+                if (bias != null) {
+                    v = v.add(FloatVector.fromArray(S, bias, bo + j));
+                }
+                if (res != null) {
+                    v = v.add(FloatVector.fromArray(S, res, e + j));
+                }
+                v.intoArray(y, d + j);
+            }
+            for (; j < cols; j++) {
+                float v = cs[s + j];
+                if (bias != null) {
+                    v += bias[bo + j];
+                }
+                if (res != null) {
+                    v += res[e + j];
+                }
+                y[d + j] = v;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // The driver
+
+    private static float[] buffer(int which, int size) {
+        float[][] bufs = BUFFERS.get();
+        float[] buf = bufs[which];
+        if (buf == null || buf.length < size) {
+            buf = new float[size];
+            bufs[which] = buf;
+        }
+        return buf;
+    }
+
+    /**
+     * {@code C = A·B} ({@code m × n}, depth {@code k}) handed block by block to {@code epilogue}, never stored
+     * whole. Each block is a whole group of {@code group} panels of {@link Gemm#NR} columns (clipped at n;
+     * {@code j0} a multiple of {@code group·NR}) and at most {@link Gemm#MC} rows.
+     */
+    static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue) {
+        if (m < 0 || n < 0 || k < 0 || group < 1) {
+            throw new IllegalArgumentException("gemm: bad sizes m=" + m + " n=" + n + " k=" + k + " group=" + group);
+        }
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int gw = group * NR;
+        if (k == 0) {
+            float[] zero = new float[Math.min(m, MC) * gw];
+            for (int i0 = 0; i0 < m; i0 += MC) {
+                for (int j0 = 0; j0 < n; j0 += gw) {
+                    epilogue.apply(i0, Math.min(MC, m - i0), j0, Math.min(gw, n - j0), zero, 0, gw);
+                }
+            }
+            return;
+        }
+        int groups = (n + gw - 1) / gw;
+        int mPanels = (m + MR - 1) / MR;
+        long nPadAll = (long) groups * gw;
+        // Column tiles: a task's packed B (all of K) stays within TASK_B when it is packed per task.
+        int nt = (int) Math.min(groups, Math.max(1, (k * nPadAll + TASK_B - 1) / TASK_B));
+        int mt = 1;
+        int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
+        if (threads > 1) {
+            // Split the longer side (a task packs its rows of A once for all its columns, and B, unless shared,
+            // once for all its rows) into at least two tiles per thread, a multiple of the thread count.
+            int want = 2 * threads;
+            for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
+                boolean canM = mPanels / (mt + 1) >= 1;
+                boolean canN = groups / (nt + 1) >= 1;
+                if (canM && ((double) m / mt >= (double) n / nt || !canN)) {
+                    mt++;
+                } else if (canN) {
+                    nt++;
+                } else {
+                    break;
+                }
+            }
+        }
+        int kBlocks = (k + KC - 1) / KC;
+        // B packed once for everyone when several row tiles would each pack it.
+        float[] shared = mt > 1 && k * nPadAll <= SHARED_B ? new float[(int) (k * nPadAll)] : null;
+        if (shared != null) {
+            int chunks = (int) Math.min(groups, 4L * threads);
+            int perKb = chunks;
+            pool.parallelFor(kBlocks * perKb, 1, (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int kb = t / perKb;
+                    int c = t % perKb;
+                    int g0 = (int) ((long) groups * c / perKb);
+                    int g1 = (int) ((long) groups * (c + 1) / perKb);
+                    if (g0 < g1) {
+                        int pc = kStart(k, kBlocks, kb);
+                        int kc = kStart(k, kBlocks, kb + 1) - pc;
+                        int j0 = g0 * gw;
+                        int nc = Math.min(n, g1 * gw) - j0;
+                        b.pack(pc, kc, j0, nc, shared, (int) (pc * nPadAll) + j0 * kc);
+                    }
+                }
+            });
+        }
+        final int fmt = mt;
+        final int fnt = nt;
+        ComputePool.RangeBody body = (from, to) -> {
+            for (int t = from; t < to; t++) {
+                int ti = t / fnt;
+                int tj = t % fnt;
+                int i0 = (int) ((long) mPanels * ti / fmt) * MR;
+                int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
+                int j0 = (int) ((long) groups * tj / fnt) * gw;
+                int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
+                if (i0 < i1 && j0 < j1) {
+                    task(i0, i1, j0, j1, k, kBlocks, a, b, gw, shared, (int) nPadAll, epilogue);
+                }
+            }
+        };
+        if (threads > 1) {
+            pool.parallelFor(mt * nt, 1, body);
+        } else {
+            body.run(0, mt * nt);
+        }
+    }
+
+    /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
+    private static int kStart(int k, int kBlocks, int kb) {
+        return (int) ((long) k * kb / kBlocks);
+    }
+
+    /** Rows [i0, i1) and columns [j0, j1) of C over all of K, block of rows by block of rows. */
+    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b, int gw,
+                             float[] shared, int nPadAll, Epilogue epilogue) {
+        int ncols = j1 - j0;
+        int nPad = (ncols + NR - 1) / NR * NR;
+        float[] bp;
+        int ldb;
+        int bBase;
+        if (shared != null) {
+            bp = shared;
+            ldb = nPadAll;
+            bBase = j0;
+        } else {
+            bp = buffer(0, k * nPad);
+            ldb = nPad;
+            bBase = 0;
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kStart(k, kBlocks, kb);
+                int kc = kStart(k, kBlocks, kb + 1) - pc;
+                b.pack(pc, kc, j0, ncols, bp, pc * nPad);
+            }
+        }
+        float[] ap = buffer(1, KC * MC);
+        float[] cs = buffer(2, MC * nPad);
+        for (int ic = i0; ic < i1; ic += MC) {
+            int mc = Math.min(MC, i1 - ic);
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kStart(k, kBlocks, kb);
+                int kc = kStart(k, kBlocks, kb + 1) - pc;
+                a.pack(ic, mc, pc, kc, ap);
+                boolean add = kb > 0;
+                boolean last = kb == kBlocks - 1;
+                // Block kb of B: its panels (kc × NR each) side by side from column bBase on.
+                int bk = pc * ldb + bBase * kc;
+                for (int g = 0; g < nPad; g += gw) {
+                    int ge = Math.min(nPad, g + gw);
+                    for (int jr = g; jr < ge; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            Gemm.kernel(kc, ap, ir * kc, bp, bk + jr * kc, cs, ir * nPad + jr, nPad, add);
+                        }
+                    }
+                    if (last) {
+                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, cs, g, nPad);
+                    }
+                }
+            }
+        }
+    }
+}
