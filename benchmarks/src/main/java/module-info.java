@@ -2,5 +2,6 @@
 module dev.diffusion4j.benchmarks {
     requires dev.diffusion4j.core;
     requires jmh.core;
+    requires java.management;
     exports dev.diffusion4j.benchmarks;
 }

@@ -11,10 +11,10 @@ import jdk.incubator.vector.VectorSpecies;
  * (to_q, to_k, to_v) computed as one product, GEGLU applied to the two halves of the feed-forward projection
  * while they are in cache. The wide intermediate of a GEGLU projection is never stored.
  *
- * <p>The driver ({@link #gemm}) differs from {@link Gemm#gemm} in its loop order: a task walks its rows in
- * blocks of {@link Gemm#MC} and, for each block, all of K, so a block of C is finished while it is still in
- * cache and an {@link Epilogue} turns it into the output there. B is packed once for all of K: shared by all
- * tasks when the grid splits the rows (so no task repacks what another did), else per task.
+ * <p>The driver ({@link #gemm}) is {@link Gemm#gemm}'s (same blocking, micro-kernel and task grid) except
+ * where C goes: in the last block of K each strip (one group of panels × one block of rows) is finished in
+ * cache and handed to an {@link Epilogue}, which writes the layer's output from it; sums over earlier K blocks
+ * wait in a per-thread tile, so no C the size of the product is ever allocated.
  */
 public final class FusedLinear {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -23,13 +23,12 @@ public final class FusedLinear {
     private static final int NR = Gemm.NR;
     private static final int KC = Gemm.KC;
     private static final int MC = Gemm.MC;
-    /** Floats of packed B one task may hold (all of K × its columns): 4 MiB. */
-    private static final int TASK_B = 1 << 20;
-    /** Floats of packed B shared by the tasks of one call: 32 MiB. */
-    private static final int SHARED_B = 8 << 20;
+    private static final int NC = Gemm.NC;
+    /** Floats of partial sums one task may keep over the K blocks (4 MiB). */
+    private static final int TILE_C = 1 << 20;
 
-    /** Per-thread buffers: packed B of a task, packed A, the block of C. */
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][]);
+    /** Per-thread buffers: packed B block, packed A block, one strip of C, partial sums of a task's C. */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][]);
 
     private FusedLinear() {
     }
@@ -120,11 +119,13 @@ public final class FusedLinear {
             pool = Gemm.poolFor(pool, w);
         }
         int in = x.dim(-1);
-        // Every panel of NR columns lies in one layer: find it, pack it from that layer's weight.
+        // Every panel of NR columns lies in one layer: pack each layer's run of panels from its weight.
         PackBAt b = (k0, kc, j0, nc, dst, dOff) -> {
-            for (int j = j0; j < j0 + nc; j += NR) {
+            for (int j = j0; j < j0 + nc; ) {
                 int p = part(start, j);
-                views[p].packB(k0, kc, j - start[p], Math.min(NR, j0 + nc - j), dst, dOff + (j - j0) * kc);
+                int end = Math.min(j0 + nc, start[p + 1]);
+                views[p].packB(k0, kc, j - start[p], end - j, dst, dOff + (j - j0) * kc);
+                j = end;
             }
         };
         gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, (i0, mr, j0, nc, cs, co, ldcs) -> {
@@ -266,9 +267,9 @@ public final class FusedLinear {
     }
 
     /**
-     * {@code C = A·B} ({@code m × n}, depth {@code k}) handed block by block to {@code epilogue}, never stored
-     * whole. Each block is a whole group of {@code group} panels of {@link Gemm#NR} columns (clipped at n;
-     * {@code j0} a multiple of {@code group·NR}) and at most {@link Gemm#MC} rows.
+     * {@code C = A·B} ({@code m × n}, depth {@code k}) handed to {@code epilogue} one strip at a time, never
+     * stored whole. Each block has at most {@link Gemm#MC} rows and is a whole group of {@code group}
+     * panels of {@link Gemm#NR} columns (clipped at n; {@code j0} a multiple of {@code group·NR}).
      */
     static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue) {
         if (m < 0 || n < 0 || k < 0 || group < 1) {
@@ -279,7 +280,7 @@ public final class FusedLinear {
         }
         int gw = group * NR;
         if (k == 0) {
-            float[] zero = new float[Math.min(m, MC) * gw];
+            float[] zero = new float[MC * gw];
             for (int i0 = 0; i0 < m; i0 += MC) {
                 for (int j0 = 0; j0 < n; j0 += gw) {
                     epilogue.apply(i0, Math.min(MC, m - i0), j0, Math.min(gw, n - j0), zero, 0, gw);
@@ -289,48 +290,34 @@ public final class FusedLinear {
         }
         int groups = (n + gw - 1) / gw;
         int mPanels = (m + MR - 1) / MR;
-        long nPadAll = (long) groups * gw;
-        // Column tiles: a task's packed B (all of K) stays within TASK_B when it is packed per task.
-        int nt = (int) Math.min(groups, Math.max(1, (k * nPadAll + TASK_B - 1) / TASK_B));
+        int kBlocks = (k + KC - 1) / KC;
+        // As Gemm#gemm: column tiles of at most NC (a packed K block of B stays in L2), split further along N
+        // while tiles stay wide, else along M, into at least two tiles per thread, a multiple of the thread count.
+        int nt = Math.max(1, (groups * gw + NC - 1) / NC);
         int mt = 1;
         int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
         if (threads > 1) {
-            // Split the longer side (a task packs its rows of A once for all its columns, and B, unless shared,
-            // once for all its rows) into at least two tiles per thread, a multiple of the thread count.
             int want = 2 * threads;
+            int minGroups = Math.max(1, 4 / group);
             for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
-                boolean canM = mPanels / (mt + 1) >= 1;
-                boolean canN = groups / (nt + 1) >= 1;
-                if (canM && ((double) m / mt >= (double) n / nt || !canN)) {
+                boolean canN = groups / (nt + 1) >= minGroups;
+                boolean canM = mPanels / (mt + 1) >= 2;
+                if (canN && ((double) n / nt >= (double) m / mt || !canM)) {
+                    nt++;
+                } else if (canM) {
                     mt++;
-                } else if (canN) {
+                } else if (groups / (nt + 1) >= 1) {
                     nt++;
                 } else {
                     break;
                 }
             }
         }
-        int kBlocks = (k + KC - 1) / KC;
-        // B packed once for everyone when several row tiles would each pack it.
-        float[] shared = mt > 1 && k * nPadAll <= SHARED_B ? new float[(int) (k * nPadAll)] : null;
-        if (shared != null) {
-            int chunks = (int) Math.min(groups, 4L * threads);
-            int perKb = chunks;
-            pool.parallelFor(kBlocks * perKb, 1, (from, to) -> {
-                for (int t = from; t < to; t++) {
-                    int kb = t / perKb;
-                    int c = t % perKb;
-                    int g0 = (int) ((long) groups * c / perKb);
-                    int g1 = (int) ((long) groups * (c + 1) / perKb);
-                    if (g0 < g1) {
-                        int pc = kStart(k, kBlocks, kb);
-                        int kc = kStart(k, kBlocks, kb + 1) - pc;
-                        int j0 = g0 * gw;
-                        int nc = Math.min(n, g1 * gw) - j0;
-                        b.pack(pc, kc, j0, nc, shared, (int) (pc * nPadAll) + j0 * kc);
-                    }
-                }
-            });
+        if (kBlocks > 1) {
+            // Partial sums of a tile over the K blocks before the last are kept per thread: bound them.
+            while ((long) ((mPanels + mt - 1) / mt) * MR * ((groups + nt - 1) / nt) * gw > TILE_C && mPanels / (mt + threads) >= 1) {
+                mt += threads;
+            }
         }
         final int fmt = mt;
         final int fnt = nt;
@@ -343,11 +330,11 @@ public final class FusedLinear {
                 int j0 = (int) ((long) groups * tj / fnt) * gw;
                 int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
                 if (i0 < i1 && j0 < j1) {
-                    task(i0, i1, j0, j1, k, kBlocks, a, b, gw, shared, (int) nPadAll, epilogue);
+                    task(i0, i1, j0, j1, k, kBlocks, a, b, gw, epilogue);
                 }
             }
         };
-        if (threads > 1) {
+        if (threads > 1 && mt * nt > 1) {
             pool.parallelFor(mt * nt, 1, body);
         } else {
             body.run(0, mt * nt);
@@ -359,49 +346,55 @@ public final class FusedLinear {
         return (int) ((long) k * kb / kBlocks);
     }
 
-    /** Rows [i0, i1) and columns [j0, j1) of C over all of K, block of rows by block of rows. */
+    /**
+     * Rows [i0, i1) and columns [j0, j1) of C, in Gemm's order (K block, then blocks of rows, then panels).
+     * Before the last K block the partial sums go to a per-thread tile of C; in the last, each strip of one
+     * group of panels × one block of rows is finished (from that tile, or from zero when K is one block) and
+     * handed to the epilogue while in cache.
+     */
     private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b, int gw,
-                             float[] shared, int nPadAll, Epilogue epilogue) {
+                             Epilogue epilogue) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bp;
-        int ldb;
-        int bBase;
-        if (shared != null) {
-            bp = shared;
-            ldb = nPadAll;
-            bBase = j0;
-        } else {
-            bp = buffer(0, k * nPad);
-            ldb = nPad;
-            bBase = 0;
-            for (int kb = 0; kb < kBlocks; kb++) {
-                int pc = kStart(k, kBlocks, kb);
-                int kc = kStart(k, kBlocks, kb + 1) - pc;
-                b.pack(pc, kc, j0, ncols, bp, pc * nPad);
-            }
-        }
+        int mPad = (i1 - i0 + MR - 1) / MR * MR;
+        float[] bp = buffer(0, KC * nPad);
         float[] ap = buffer(1, KC * MC);
-        float[] cs = buffer(2, MC * nPad);
-        for (int ic = i0; ic < i1; ic += MC) {
-            int mc = Math.min(MC, i1 - ic);
-            for (int kb = 0; kb < kBlocks; kb++) {
-                int pc = kStart(k, kBlocks, kb);
-                int kc = kStart(k, kBlocks, kb + 1) - pc;
+        float[] strip = buffer(2, MC * gw);
+        float[] cs = kBlocks > 1 ? buffer(3, mPad * nPad) : null;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kStart(k, kBlocks, kb);
+            int kc = kStart(k, kBlocks, kb + 1) - pc;
+            b.pack(pc, kc, j0, ncols, bp, 0);
+            boolean last = kb == kBlocks - 1;
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
                 a.pack(ic, mc, pc, kc, ap);
-                boolean add = kb > 0;
-                boolean last = kb == kBlocks - 1;
-                // Block kb of B: its panels (kc × NR each) side by side from column bBase on.
-                int bk = pc * ldb + bBase * kc;
-                for (int g = 0; g < nPad; g += gw) {
-                    int ge = Math.min(nPad, g + gw);
-                    for (int jr = g; jr < ge; jr += NR) {
+                int row = ic - i0;
+                if (!last) {
+                    for (int jr = 0; jr < nPad; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, bk + jr * kc, cs, ir * nPad + jr, nPad, add);
+                            Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, cs, (row + ir) * nPad + jr, nPad, kb > 0);
                         }
                     }
-                    if (last) {
-                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, cs, g, nPad);
+                    continue;
+                }
+                // Panel by panel (its B in L1 over the rows), then the group's strip of C while in L1/L2.
+                for (int g = 0; g < nPad; g += gw) {
+                    int ge = Math.min(nPad, g + gw);
+                    int cols = Math.min(ge, ncols) - g;
+                    for (int jr = g; jr < ge; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            if (cs == null) {
+                                Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, strip, ir * gw + jr - g, gw, false);
+                            } else {
+                                Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, cs, (row + ir) * nPad + jr, nPad, true);
+                            }
+                        }
+                    }
+                    if (cs == null) {
+                        epilogue.apply(ic, mc, j0 + g, cols, strip, 0, gw);
+                    } else {
+                        epilogue.apply(ic, mc, j0 + g, cols, cs, row * nPad + g, nPad);
                     }
                 }
             }

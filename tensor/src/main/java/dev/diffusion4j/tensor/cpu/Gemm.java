@@ -668,6 +668,16 @@ public final class Gemm {
         private final long rs;
         private final long cs;
 
+        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][]);
+
+        private static float[] scratch(int which, int size) {
+            float[][] s = SCRATCH.get();
+            if (s[which] == null || s[which].length < size) {
+                s[which] = new float[size];
+            }
+            return s[which];
+        }
+
         Strided(Tensor t, long offset, long rowStride, long colStride) {
             this.dtype = t.dtype();
             if (t.isHeap()) {
@@ -823,7 +833,8 @@ public final class Gemm {
         /** {@link PackB#pack} writing the panels from {@code dst[dOff]} on. */
         void packB(int k0, int kc, int j0, int nc, float[] dst, int dOff) {
             int panels = (nc + NR - 1) / NR;
-            float[] tmp = rs == 1 && arr == null ? new float[kc] : null;
+            // Per-thread scratch: FusedLinear packs panel by panel, a new block per call would cost as much as the packing.
+            float[] tmp = rs == 1 && arr == null ? scratch(0, kc) : null;
             float[] block = null;
             for (int p = 0; p < panels; p++) {
                 int d = dOff + p * NR * kc;
@@ -850,7 +861,7 @@ public final class Gemm {
                     }
                     if (cols == NR && arr == null) {
                         if (block == null) {
-                            block = new float[NR * kc];
+                            block = scratch(1, NR * kc);
                         }
                         for (int j = 0; j < NR; j++) {
                             run(off + (long) (j0 + p * NR + j) * cs + k0, kc, block, j * kc);
