@@ -54,6 +54,25 @@ public interface Backend {
     }
 
     /**
+     * A linear layer over the channels of an image: x {@code [N, C, H, W]}, weight {@code [out, C]} → the sequence
+     * {@code [N, H·W, out]}, i.e. {@code linear(transpose(x.reshape(N, C, H·W)), weight, bias)}. Backends may
+     * read x in place rather than transposing it first.
+     */
+    default Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
+        return linear(transpose(x.reshape(x.dim(0), x.dim(1), x.dim(2) * x.dim(3))), weight, bias);
+    }
+
+    /**
+     * The way back: x {@code [N, H·W, in]}, weight {@code [C, in]} → the image
+     * {@code transpose(linear(x, weight, bias)).reshape(N, C, H, W) + residual} (residual {@code [N, C, H, W]}
+     * or null). Backends may write the image straight from the product.
+     */
+    default Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
+        Tensor y = transpose(linear(x, weight, bias)).reshape(x.dim(0), weight.dim(0), height, width);
+        return residual == null ? y : add(y, residual);
+    }
+
+    /**
      * 2-D convolution: x {@code [N, Cin, H, W]}, weight {@code [Cout, Cin, kH, kW]}, bias {@code [Cout]} or
      * null, zero padding per side.
      */

@@ -134,6 +134,22 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
+        long rows = x.numel() / Math.max(1, x.dim(1));
+        double flops = 2.0 * rows * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + rows + "x" + weight.dim(1) + ">" + weight.dim(0) + " from NCHW" : "linear";
+        return time(op, flops, () -> inner.linearFromChannels(x, weight, bias));
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + " to NCHW"
+                + (residual != null ? "+res" : "") : "linear";
+        return time(op, flops, () -> inner.linearToChannels(x, weight, bias, residual, height, width));
+    }
+
+    @Override
     public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padTop, int padBottom, int padLeft, int padRight) {
         int outH = (x.dim(2) + padTop + padBottom - weight.dim(2)) / stride + 1;
         int outW = (x.dim(3) + padLeft + padRight - weight.dim(3)) / stride + 1;

@@ -58,6 +58,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
+        return FusedLinear.linearFromChannels(pool, x, weight, bias);
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
+        return FusedLinear.linearToChannels(pool, x, weight, bias, residual, height, width);
+    }
+
+    @Override
     public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride,
                          int padTop, int padBottom, int padLeft, int padRight) {
         return Conv2d.conv2d(pool, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);

@@ -191,6 +191,117 @@ public final class FusedLinear {
         return y;
     }
 
+    /**
+     * A linear layer over the channels of an image: x {@code [N, C, H, W]}, weight {@code [out, C]}, bias
+     * {@code [out]} or null; returns the sequence {@code [N, H·W, out]}, i.e.
+     * {@code linear(transpose(x.reshape(N, C, H·W)), weight, bias)}, reading x in place (no transposed copy).
+     */
+    public static Tensor linearFromChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
+        if (x == null || weight == null || x.rank() != 4 || weight.rank() != 2 || x.dim(1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("linearFromChannels: shapes x " + (x == null ? "null" : x.shape())
+                    + ", weight " + (weight == null ? "null" : weight.shape()) + ", bias "
+                    + (bias == null ? "none" : bias.shape()) + " (expected x [N, C, H, W], weight [out, C], bias [out])");
+        }
+        int n = x.dim(0);
+        int c = x.dim(1);
+        int hw = Math.multiplyExact(x.dim(2), x.dim(3));
+        int out = weight.dim(0);
+        if ((long) n * hw * Math.max(1, out) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("linearFromChannels: output of x " + x.shape() + " and weight "
+                    + weight.shape() + " is too large for a heap tensor");
+        }
+        Tensor y = Tensor.zeros(n, hw, out);
+        float[] ya = y.array();
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        pool = Gemm.poolFor(pool, x, weight);
+        PackBAt pb = weightB(weight);
+        for (int bi = 0; bi < n; bi++) {
+            int base = bi * hw * out;
+            // A(i, k) = x[bi, k, i]: consecutive rows are consecutive pixels of one channel.
+            gemm(pool, hw, out, c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1,
+                    (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, null, 0, 0,
+                            ya, base + i0 * out + j0, out));
+        }
+        return y;
+    }
+
+    /**
+     * The way back to an image: x {@code [N, H·W, in]}, weight {@code [C, in]}, bias {@code [C]} or null,
+     * residual {@code [N, C, H, W]} or null; returns {@code [N, C, H, W]} =
+     * {@code transpose(linear(x, weight, bias)).reshape(N, C, H, W) + residual}, written in place from the
+     * product (no channels-last copy).
+     */
+    public static Tensor linearToChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
+                                          int height, int width) {
+        if (x == null || weight == null || x.rank() != 3 || weight.rank() != 2 || x.dim(2) != weight.dim(1)
+                || height < 0 || width < 0 || (long) height * width != x.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("linearToChannels: shapes x " + (x == null ? "null" : x.shape())
+                    + ", weight " + (weight == null ? "null" : weight.shape()) + ", bias "
+                    + (bias == null ? "none" : bias.shape()) + ", image " + height + "x" + width
+                    + " (expected x [N, H·W, in], weight [C, in], bias [C])");
+        }
+        int n = x.dim(0);
+        int hw = x.dim(1);
+        int out = weight.dim(0);
+        Shape shape = Shape.of(n, out, height, width);
+        if (residual != null && !residual.shape().equals(shape)) {
+            throw new IllegalArgumentException("linearToChannels: residual " + residual.shape()
+                    + " does not match the output " + shape + " of x " + x.shape() + " and weight " + weight.shape());
+        }
+        if (shape.numel() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("linearToChannels: output " + shape + " is too large for a heap tensor");
+        }
+        Tensor y = Tensor.zeros(shape);
+        float[] ya = y.array();
+        Tensor res = residual == null ? null : Kernels.heap(residual);
+        float[] ra = res == null ? null : res.array();
+        int ro = res == null ? 0 : res.offset();
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        int in = x.dim(2);
+        pool = Gemm.poolFor(pool, x, weight);
+        gemm(pool, n * hw, out, in, Gemm.viewA(x, 0, in, 1), weightB(weight), 1,
+                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, hw, out));
+        return y;
+    }
+
+    /**
+     * Writes rows {@code [i0, i0 + rows)} (pixels of the flattened batch) × channels {@code [j0, j0 + cols)} of a
+     * strip of C to the NCHW output, adding bias and residual: per channel, runs of consecutive pixels of one
+     * image are gathered from the strip's column (stride ldcs) a vector at a time.
+     */
+    private static void storeToChannels(float[] cs, int co, int ldcs, int i0, int rows, int j0, int cols, float[] bias,
+                                        float[] res, int ro, float[] y, int hw, int out) {
+        int[] idx = new int[V];
+        for (int t = 0; t < V; t++) {
+            idx[t] = t * ldcs;
+        }
+        for (int r = 0; r < rows; ) {
+            int img = (i0 + r) / hw;
+            int pix = (i0 + r) % hw;
+            int run = Math.min(rows - r, hw - pix);
+            for (int j = 0; j < cols; j++) {
+                float bj = bias == null ? 0f : bias[j0 + j];
+                int dst = (img * out + j0 + j) * hw + pix;
+                int src = co + r * ldcs + j;
+                int t = 0;
+                for (; t + V <= run; t += V) {
+                    FloatVector v = FloatVector.fromArray(S, cs, src + t * ldcs, idx, 0).add(bj);
+                    if (res != null) {
+                        v = v.add(FloatVector.fromArray(S, res, ro + dst + t));
+                    }
+                    v.intoArray(y, dst + t);
+                }
+                for (; t < run; t++) {
+                    float v = cs[src + t * ldcs] + bj;
+                    y[dst + t] = res == null ? v : v + res[ro + dst + t];
+                }
+            }
+            r += run;
+        }
+    }
+
     private static int checkLinear(String op, Tensor x, Tensor weight, Tensor bias) {
         if (x == null || weight == null || x.rank() < 1 || weight.rank() != 2 || x.dim(-1) != weight.dim(1)
                 || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {

@@ -157,6 +157,62 @@ class FusedLinearTest {
         GemmTest.assertClose(want, y.toFloatArray(), k, 4, "geglu without bias");
     }
 
+    @ParameterizedTest(name = "n={0} c={1} h={2} w={3} out={4} {5} threads={6}")
+    @CsvSource({"2,5,3,7,9,F32,2", "1,40,16,16,64,F16,2", "2,330,5,9,33,F16,2", "3,8,1,1,32,F32,1",
+            "2,64,13,11,100,BF16,2"})
+    void linearFromAndToChannelsMatchTransposedLinear(int n, int c, int h, int w, int out, DType dtype, int threads) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int hw = h * w;
+        float[] x = GemmTest.random(rnd, n * c * hw);
+        float[] win = GemmTest.rounded(GemmTest.random(rnd, out * c), dtype);
+        float[] bin = GemmTest.random(rnd, out);
+        float[] wout = GemmTest.rounded(GemmTest.random(rnd, c * out), dtype);
+        float[] bout = GemmTest.random(rnd, c);
+        float[] res = GemmTest.random(rnd, n * c * hw);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor seq = FusedLinear.linearFromChannels(pool(threads), Tensor.of(x.clone(), n, c, h, w),
+                    weight(arena, win, dtype, out, c), Tensor.of(bin.clone(), out));
+            assertArrayEquals(new int[] {n, hw, out}, seq.shape().dims(), "seed " + seed);
+            // Reference: the image transposed to [N·HW, C] rows, then x·Wᵀ + b.
+            float[] xt = new float[n * hw * c];
+            for (int b = 0; b < n; b++) {
+                for (int ch = 0; ch < c; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        xt[(b * hw + p) * c + ch] = x[(b * c + ch) * hw + p];
+                    }
+                }
+            }
+            double[] wantSeq = refLinear(xt, win, bin, n * hw, c, out);
+            GemmTest.assertClose(wantSeq, seq.toFloatArray(), c, 1, "seed " + seed + " linearFromChannels");
+
+            float[] s = seq.toFloatArray();
+            Tensor img = FusedLinear.linearToChannels(pool(threads), seq, weight(arena, wout, dtype, c, out),
+                    Tensor.of(bout.clone(), c), Tensor.of(res.clone(), n, c, h, w), h, w);
+            assertArrayEquals(new int[] {n, c, h, w}, img.shape().dims(), "seed " + seed);
+            double[] rows = refLinear(s, wout, bout, n * hw, out, c);
+            double[] want = new double[n * c * hw];
+            for (int b = 0; b < n; b++) {
+                for (int ch = 0; ch < c; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        int i = (b * c + ch) * hw + p;
+                        want[i] = rows[(b * hw + p) * c + ch] + res[i];
+                    }
+                }
+            }
+            GemmTest.assertClose(want, img.toFloatArray(), out, 1, "seed " + seed + " linearToChannels");
+            Tensor noRes = FusedLinear.linearToChannels(pool(threads), seq, weight(arena, wout, dtype, c, out), null,
+                    null, h, w);
+            for (int i = 0; i < want.length; i++) {
+                int b = i / (c * hw);
+                int ch = i / hw % c;
+                int p = i % hw;
+                want[i] = rows[(b * hw + p) * c + ch] - bout[ch];
+            }
+            GemmTest.assertClose(want, noRes.toFloatArray(), out, 1, "seed " + seed + " linearToChannels, no bias");
+        }
+    }
+
     @Test
     void badShapesNameTheOp() {
         Tensor x = Tensor.zeros(2, 3, 8);
@@ -178,5 +234,15 @@ class FusedLinearTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> FusedLinear.linears(POOL1, x, new Tensor[] {Tensor.zeros(4, 8)}, new Tensor[2]));
         assertTrue(e.getMessage().startsWith("linears:"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearFromChannels(POOL1, Tensor.zeros(1, 6, 2, 2), Tensor.zeros(4, 5), null));
+        assertTrue(e.getMessage().startsWith("linearFromChannels:") && e.getMessage().contains("[1, 6, 2, 2]"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearToChannels(POOL1, x, Tensor.zeros(4, 8), null, null, 2, 2));
+        assertTrue(e.getMessage().startsWith("linearToChannels:") && e.getMessage().contains("2x2"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearToChannels(POOL1, x, Tensor.zeros(4, 8), null, Tensor.zeros(2, 4, 1, 2), 3, 1));
+        assertTrue(e.getMessage().contains("residual [2, 4, 1, 2]"), e.getMessage());
     }
 }
