@@ -6,6 +6,7 @@ import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.Elementwise;
 import dev.diffusion4j.tensor.cpu.FusedLinear;
 import dev.diffusion4j.tensor.cpu.Gemm;
+import dev.diffusion4j.tensor.cpu.Layout;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -65,6 +66,15 @@ public final class LinearTiming {
                 cases.add(new Case("ffout+res " + m + "x" + 4 * c + ">" + c, 2.0 * m * 4 * c * c,
                         () -> Elementwise.add(pool, Gemm.linear(pool, h, w2, b2), res),
                         () -> FusedLinear.linear(pool, h, w2, b2, res)));
+                int side = (int) Math.round(Math.sqrt(m / 2.0));
+                Tensor img = FullSizeModels.randn(seed++, 2, c, side, side);
+                cases.add(new Case("proj_in " + m + "x" + c + ">" + c, 2.0 * m * c * c,
+                        () -> Gemm.linear(pool, Layout.transpose(pool, img.reshape(2, c, m / 2)), wo, bo),
+                        () -> FusedLinear.linearFromChannels(pool, img, wo, bo)));
+                cases.add(new Case("proj_out+res " + m + "x" + c + ">" + c, 2.0 * m * c * c,
+                        () -> Elementwise.add(pool, Layout.transpose(pool, Gemm.linear(pool, x, wo, bo))
+                                .reshape(2, c, side, side), img),
+                        () -> FusedLinear.linearToChannels(pool, x, wo, bo, img, side, side)));
                 Tensor ctx = FullSizeModels.randn(seed++, 2, 77, 768);
                 Tensor ck = weight(arena, seed++, c, 768);
                 Tensor cv = weight(arena, seed++, c, 768);

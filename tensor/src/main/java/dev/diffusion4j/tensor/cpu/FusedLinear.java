@@ -43,6 +43,20 @@ public final class FusedLinear {
         void apply(int i0, int rows, int j0, int cols, float[] cs, int csOff, int ldcs);
     }
 
+    /**
+     * Where C goes when nothing is to be added to it (the product is the output): element {@code (i, j)} at
+     * {@code array(j)[offset(i, j)]}, rows {@code ld(j)} apart; the same array, stride and a contiguous run
+     * of columns for every panel of {@link Gemm#NR} columns. The kernel then writes (and accumulates over the
+     * K blocks) in place, as {@link Gemm#gemm} does.
+     */
+    interface Direct {
+        float[] array(int j);
+
+        int offset(int i, int j);
+
+        int ld(int j);
+    }
+
     /** Packs B like {@link Gemm.PackB#pack}, from {@code dst[dOff]} on. */
     @FunctionalInterface
     interface PackBAt {
@@ -73,7 +87,7 @@ public final class FusedLinear {
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1,
                 (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, ra, ro + i0 * out + j0, out,
-                        ya, i0 * out + j0, out));
+                        ya, i0 * out + j0, out), null);
         return y;
     }
 
@@ -128,12 +142,39 @@ public final class FusedLinear {
                 j = end;
             }
         };
+        boolean anyBias = false;
+        for (float[] bias : bs) {
+            anyBias |= bias != null;
+        }
+        if (!anyBias) {
+            // Nothing to add: the kernel writes each layer's output in place.
+            Direct direct = new Direct() {
+                @Override
+                public float[] array(int j) {
+                    return arrays[part(start, j)];
+                }
+
+                @Override
+                public int offset(int i, int j) {
+                    int p = part(start, j);
+                    return i * (start[p + 1] - start[p]) + j - start[p];
+                }
+
+                @Override
+                public int ld(int j) {
+                    int p = part(start, j);
+                    return start[p + 1] - start[p];
+                }
+            };
+            gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, null, direct);
+            return outs;
+        }
         gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, (i0, mr, j0, nc, cs, co, ldcs) -> {
             int p = part(start, j0);
             int w = start[p + 1] - start[p];
             int jp = j0 - start[p];
             store(cs, co, ldcs, mr, nc, bs[p], jp, null, 0, 0, arrays[p], i0 * w + jp, w);
-        });
+        }, null);
         return outs;
     }
 
@@ -187,7 +228,7 @@ public final class FusedLinear {
                     a.mul(Elementwise.geluErf(g)).intoArray(ya, dst + t);
                 }
             }
-        });
+        }, null);
         return y;
     }
 
@@ -221,7 +262,7 @@ public final class FusedLinear {
             // A(i, k) = x[bi, k, i]: consecutive rows are consecutive pixels of one channel.
             gemm(pool, hw, out, c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1,
                     (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, null, 0, 0,
-                            ya, base + i0 * out + j0, out));
+                            ya, base + i0 * out + j0, out), null);
         }
         return y;
     }
@@ -262,7 +303,8 @@ public final class FusedLinear {
         int in = x.dim(2);
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, n * hw, out, in, Gemm.viewA(x, 0, in, 1), weightB(weight), 1,
-                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, hw, out));
+                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, hw, out),
+                null);
         return y;
     }
 
@@ -380,9 +422,11 @@ public final class FusedLinear {
     /**
      * {@code C = A·B} ({@code m × n}, depth {@code k}) handed to {@code epilogue} one strip at a time, never
      * stored whole. Each block has at most {@link Gemm#MC} rows and is a whole group of {@code group}
-     * panels of {@link Gemm#NR} columns (clipped at n; {@code j0} a multiple of {@code group·NR}).
+     * panels of {@link Gemm#NR} columns (clipped at n; {@code j0} a multiple of {@code group·NR}). With
+     * {@code direct} instead (group 1, epilogue null), C is written in place there.
      */
-    static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue) {
+    static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue,
+                     Direct direct) {
         if (m < 0 || n < 0 || k < 0 || group < 1) {
             throw new IllegalArgumentException("gemm: bad sizes m=" + m + " n=" + n + " k=" + k + " group=" + group);
         }
@@ -390,6 +434,14 @@ public final class FusedLinear {
             return;
         }
         int gw = group * NR;
+        if (k == 0 && direct != null) {
+            for (int j = 0; j < n; j += NR) {
+                for (int i = 0; i < m; i++) {
+                    java.util.Arrays.fill(direct.array(j), direct.offset(i, j), direct.offset(i, j) + Math.min(NR, n - j), 0f);
+                }
+            }
+            return;
+        }
         if (k == 0) {
             float[] zero = new float[MC * gw];
             for (int i0 = 0; i0 < m; i0 += MC) {
@@ -424,7 +476,7 @@ public final class FusedLinear {
                 }
             }
         }
-        if (kBlocks > 1) {
+        if (kBlocks > 1 && direct == null) {
             // Partial sums of a tile over the K blocks before the last are kept per thread: bound them.
             while ((long) ((mPanels + mt - 1) / mt) * MR * ((groups + nt - 1) / nt) * gw > TILE_C && mPanels / (mt + threads) >= 1) {
                 mt += threads;
@@ -440,7 +492,9 @@ public final class FusedLinear {
                 int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
                 int j0 = (int) ((long) groups * tj / fnt) * gw;
                 int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
-                if (i0 < i1 && j0 < j1) {
+                if (i0 < i1 && j0 < j1 && direct != null) {
+                    taskDirect(i0, i1, j0, j1, k, kBlocks, a, b, direct);
+                } else if (i0 < i1 && j0 < j1) {
                     task(i0, i1, j0, j1, k, kBlocks, a, b, gw, epilogue);
                 }
             }
@@ -455,6 +509,47 @@ public final class FusedLinear {
     /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
     private static int kStart(int k, int kBlocks, int kb) {
         return (int) ((long) k * kb / kBlocks);
+    }
+
+    /** {@link #task} writing C in place (as Gemm's tiles do): whole register tiles directly, edge tiles through a scratch. */
+    private static void taskDirect(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
+                                   Direct direct) {
+        int ncols = j1 - j0;
+        int nPad = (ncols + NR - 1) / NR * NR;
+        float[] bp = buffer(0, KC * nPad);
+        float[] ap = buffer(1, KC * MC);
+        float[] tile = buffer(2, MR * NR);
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kStart(k, kBlocks, kb);
+            int kc = kStart(k, kBlocks, kb + 1) - pc;
+            b.pack(pc, kc, j0, ncols, bp, 0);
+            boolean add = kb > 0;
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                a.pack(ic, mc, pc, kc, ap);
+                for (int jr = 0; jr < nPad; jr += NR) {
+                    int j = j0 + jr;
+                    int cols = Math.min(NR, ncols - jr);
+                    float[] d = direct.array(j);
+                    int ld = direct.ld(j);
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int rows = Math.min(MR, mc - ir);
+                        int off = direct.offset(ic + ir, j);
+                        if (rows == MR && cols == NR) {
+                            Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, d, off, ld, add);
+                            continue;
+                        }
+                        Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, tile, 0, NR, false);
+                        for (int r = 0; r < rows; r++) {
+                            for (int t = 0; t < cols; t++) {
+                                int o = off + r * ld + t;
+                                d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /**
