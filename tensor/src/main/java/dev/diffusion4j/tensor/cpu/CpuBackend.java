@@ -39,7 +39,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return Gemm.linear(pool, x, weight, bias);
+        // FusedLinear's driver: a 16-bit weight is packed once for all row tiles.
+        return FusedLinear.linear(pool, x, weight, bias, null);
     }
 
     @Override

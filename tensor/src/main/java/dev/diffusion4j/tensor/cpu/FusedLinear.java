@@ -24,6 +24,8 @@ public final class FusedLinear {
     private static final int KC = Gemm.KC;
     private static final int MC = Gemm.MC;
     private static final int NC = Gemm.NC;
+    /** Floats of packed B shared by the tasks of one call (32 MiB); larger B is packed per task. */
+    private static final int SHARED_B = 8 << 20;
     /** Floats of partial sums one task may keep over the K blocks (4 MiB). */
     private static final int TILE_C = 1 << 20;
 
@@ -85,6 +87,26 @@ public final class FusedLinear {
         float[] ra = res == null ? null : res.array();
         int ro = res == null ? 0 : res.offset();
         pool = Gemm.poolFor(pool, x, weight);
+        if (b == null && ra == null) {
+            gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1, null,
+                    new Direct() {
+                        @Override
+                        public float[] array(int j) {
+                            return ya;
+                        }
+
+                        @Override
+                        public int offset(int i, int j) {
+                            return i * out + j;
+                        }
+
+                        @Override
+                        public int ld(int j) {
+                            return out;
+                        }
+                    });
+            return y;
+        }
         gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1,
                 (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, ra, ro + i0 * out + j0, out,
                         ya, i0 * out + j0, out), null);
@@ -459,8 +481,16 @@ public final class FusedLinear {
         int nt = Math.max(1, (groups * gw + NC - 1) / NC);
         int mt = 1;
         int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
+        long nPadAll = (long) groups * gw;
         if (threads > 1) {
             int want = 2 * threads;
+            if ((long) k * nPadAll <= SHARED_B) {
+                // B will be packed once for all row tiles (a 16-bit weight costs more to pack than its rows of A):
+                // split the rows first.
+                while ((mt * nt < want || (mt * nt) % threads != 0) && mPanels / (mt + 1) >= 2) {
+                    mt++;
+                }
+            }
             int minGroups = Math.max(1, 4 / group);
             for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
                 boolean canN = groups / (nt + 1) >= minGroups;
@@ -482,8 +512,27 @@ public final class FusedLinear {
                 mt += threads;
             }
         }
+        float[] shared = mt > 1 && (long) k * nPadAll <= SHARED_B ? new float[(int) (k * nPadAll)] : null;
+        if (shared != null) {
+            int chunks = Math.min(groups, 2 * threads);
+            pool.parallelFor(kBlocks * chunks, 1, (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int kb = t / chunks;
+                    int c = t % chunks;
+                    int g0 = (int) ((long) groups * c / chunks);
+                    int g1 = (int) ((long) groups * (c + 1) / chunks);
+                    int pc = kStart(k, kBlocks, kb);
+                    int kc = kStart(k, kBlocks, kb + 1) - pc;
+                    if (g0 < g1) {
+                        int j0 = g0 * gw;
+                        b.pack(pc, kc, j0, Math.min(n, g1 * gw) - j0, shared, (int) (pc * nPadAll) + j0 * kc);
+                    }
+                }
+            });
+        }
         final int fmt = mt;
         final int fnt = nt;
+        final int ldShared = (int) nPadAll;
         ComputePool.RangeBody body = (from, to) -> {
             for (int t = from; t < to; t++) {
                 int ti = t / fnt;
@@ -493,9 +542,9 @@ public final class FusedLinear {
                 int j0 = (int) ((long) groups * tj / fnt) * gw;
                 int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
                 if (i0 < i1 && j0 < j1 && direct != null) {
-                    taskDirect(i0, i1, j0, j1, k, kBlocks, a, b, direct);
+                    taskDirect(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, direct);
                 } else if (i0 < i1 && j0 < j1) {
-                    task(i0, i1, j0, j1, k, kBlocks, a, b, gw, epilogue);
+                    task(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, gw, epilogue);
                 }
             }
         };
@@ -506,6 +555,19 @@ public final class FusedLinear {
         }
     }
 
+    /**
+     * The packed K block {@code [pc, pc + kc)} of B's columns {@code [j0, j0 + ncols)}: packed here into
+     * {@code own} unless {@code shared} holds all of B (block by block, {@code ldShared} columns each); returns
+     * the offset of its first panel in the array the task reads.
+     */
+    private static int packB(PackBAt b, float[] shared, int ldShared, int pc, int kc, int j0, int ncols, float[] own) {
+        if (shared != null) {
+            return pc * ldShared + j0 * kc;
+        }
+        b.pack(pc, kc, j0, ncols, own, 0);
+        return 0;
+    }
+
     /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
     private static int kStart(int k, int kBlocks, int kb) {
         return (int) ((long) k * kb / kBlocks);
@@ -513,16 +575,16 @@ public final class FusedLinear {
 
     /** {@link #task} writing C in place (as Gemm's tiles do): whole register tiles directly, edge tiles through a scratch. */
     private static void taskDirect(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
-                                   Direct direct) {
+                                   float[] shared, int ldShared, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bp = buffer(0, KC * nPad);
+        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
         float[] ap = buffer(1, KC * MC);
         float[] tile = buffer(2, MR * NR);
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = kStart(k, kBlocks, kb);
             int kc = kStart(k, kBlocks, kb + 1) - pc;
-            b.pack(pc, kc, j0, ncols, bp, 0);
+            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
             boolean add = kb > 0;
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
@@ -536,10 +598,10 @@ public final class FusedLinear {
                         int rows = Math.min(MR, mc - ir);
                         int off = direct.offset(ic + ir, j);
                         if (rows == MR && cols == NR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, d, off, ld, add);
+                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, d, off, ld, add);
                             continue;
                         }
-                        Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, tile, 0, NR, false);
+                        Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, tile, 0, NR, false);
                         for (int r = 0; r < rows; r++) {
                             for (int t = 0; t < cols; t++) {
                                 int o = off + r * ld + t;
@@ -558,19 +620,19 @@ public final class FusedLinear {
      * group of panels × one block of rows is finished (from that tile, or from zero when K is one block) and
      * handed to the epilogue while in cache.
      */
-    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b, int gw,
-                             Epilogue epilogue) {
+    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
+                             float[] shared, int ldShared, int gw, Epilogue epilogue) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
         int mPad = (i1 - i0 + MR - 1) / MR * MR;
-        float[] bp = buffer(0, KC * nPad);
+        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
         float[] ap = buffer(1, KC * MC);
         float[] strip = buffer(2, MC * gw);
         float[] cs = kBlocks > 1 ? buffer(3, mPad * nPad) : null;
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = kStart(k, kBlocks, kb);
             int kc = kStart(k, kBlocks, kb + 1) - pc;
-            b.pack(pc, kc, j0, ncols, bp, 0);
+            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
             boolean last = kb == kBlocks - 1;
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
@@ -579,7 +641,7 @@ public final class FusedLinear {
                 if (!last) {
                     for (int jr = 0; jr < nPad; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, cs, (row + ir) * nPad + jr, nPad, kb > 0);
+                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, kb > 0);
                         }
                     }
                     continue;
@@ -591,9 +653,9 @@ public final class FusedLinear {
                     for (int jr = g; jr < ge; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
                             if (cs == null) {
-                                Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, strip, ir * gw + jr - g, gw, false);
+                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, strip, ir * gw + jr - g, gw, false);
                             } else {
-                                Gemm.kernel(kc, ap, ir * kc, bp, jr * kc, cs, (row + ir) * nPad + jr, nPad, true);
+                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, true);
                             }
                         }
                     }

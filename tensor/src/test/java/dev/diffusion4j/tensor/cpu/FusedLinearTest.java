@@ -53,7 +53,8 @@ class FusedLinearTest {
     @CsvSource({"1,1,1,F32,1,true,true", "5,3,7,F16,2,false,true", "13,17,33,F32,2,true,false",
             "37,700,70,F16,2,true,true", "250,64,96,F32,2,true,true", "250,64,96,BF16,1,false,false",
             "200,1100,1030,F16,2,true,false", "0,5,5,F32,2,true,true", "4,0,6,F32,2,true,true",
-            "193,45,64,F16,2,false,true", "1100,330,1000,F16,2,true,true"})
+            "193,45,64,F16,2,false,true", "1100,330,1000,F16,2,true,true", "300,700,70,F16,2,false,false",
+            "3,0,40,F32,2,false,false"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
