@@ -26,6 +26,8 @@ public final class FusedLinear {
     private static final int NC = Gemm.NC;
     /** Floats of packed B shared by the tasks of one call (32 MiB); larger B is packed per task. */
     private static final int SHARED_B = 8 << 20;
+    /** Rows from which B is packed once for all row tiles. */
+    private static final int SHARED_MIN_ROWS = 1024;
     /** Floats of partial sums one task may keep over the K blocks (4 MiB). */
     private static final int TILE_C = 1 << 20;
 
@@ -484,13 +486,6 @@ public final class FusedLinear {
         long nPadAll = (long) groups * gw;
         if (threads > 1) {
             int want = 2 * threads;
-            if ((long) k * nPadAll <= SHARED_B) {
-                // B will be packed once for all row tiles (a 16-bit weight costs more to pack than its rows of A):
-                // split the rows first.
-                while ((mt * nt < want || (mt * nt) % threads != 0) && mPanels / (mt + 1) >= 2) {
-                    mt++;
-                }
-            }
             int minGroups = Math.max(1, 4 / group);
             for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
                 boolean canN = groups / (nt + 1) >= minGroups;
@@ -512,7 +507,10 @@ public final class FusedLinear {
                 mt += threads;
             }
         }
-        float[] shared = mt > 1 && (long) k * nPadAll <= SHARED_B ? new float[(int) (k * nPadAll)] : null;
+        // Row tiles would each pack the same columns of B: pack them once, for all (tall products only: for a
+        // few rows, the extra pass and the cross-thread reads cost more than they save).
+        float[] shared = mt > 1 && m >= SHARED_MIN_ROWS && (long) k * nPadAll <= SHARED_B
+                ? new float[(int) (k * nPadAll)] : null;
         if (shared != null) {
             int chunks = Math.min(groups, 2 * threads);
             pool.parallelFor(kBlocks * chunks, 1, (from, to) -> {
