@@ -240,20 +240,28 @@ public final class FusedLinear {
             }
         };
         pool = Gemm.poolFor(pool, x, weight);
-        gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2, (i0, mr, j0, nc, cs, co, ldcs) -> {
-            int jo = j0 / 2;
-            for (int r = 0; r < mr; r++) {
-                int src = co + r * ldcs;
-                int dst = (i0 + r) * h + jo;
-                for (int t = 0; t < NR; t += V) {
-                    FloatVector a = FloatVector.fromArray(S, cs, src + t).add(FloatVector.fromArray(S, b, jo + t));
-                    FloatVector g = FloatVector.fromArray(S, cs, src + NR + t)
-                            .add(FloatVector.fromArray(S, b, h + jo + t));
-                    a.mul(Elementwise.geluErf(g)).intoArray(ya, dst + t);
-                }
-            }
-        }, null);
+        gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2,
+                (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, i0 * h + j0 / 2), null);
         return y;
+    }
+
+    /**
+     * {@code y[yo + r·h + t] = (a + bias[jo + t]) · gelu(g + bias[h + jo + t])} for the {@code rows} rows of a strip
+     * holding an a panel and its gate panel side by side ({@code a = cs[co + r·ldcs + t]},
+     * {@code g = cs[co + r·ldcs + NR + t]}, {@code t < NR}). A method of its own, so that C2 compiles the loop
+     * with the GELU inlined (vectors not boxed).
+     */
+    private static void gegluStrip(float[] cs, int co, int ldcs, int rows, float[] bias, int jo, int h, float[] y,
+                                   int yo) {
+        for (int r = 0; r < rows; r++) {
+            int src = co + r * ldcs;
+            int dst = yo + r * h;
+            for (int t = 0; t < NR; t += V) {
+                FloatVector a = FloatVector.fromArray(S, cs, src + t).add(FloatVector.fromArray(S, bias, jo + t));
+                FloatVector g = FloatVector.fromArray(S, cs, src + NR + t).add(FloatVector.fromArray(S, bias, h + jo + t));
+                a.mul(Elementwise.geluErf(g)).intoArray(y, dst + t);
+            }
+        }
     }
 
     /**
