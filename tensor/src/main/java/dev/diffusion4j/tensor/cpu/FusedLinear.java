@@ -248,19 +248,31 @@ public final class FusedLinear {
     /**
      * {@code y[yo + r·h + t] = (a + bias[jo + t]) · gelu(g + bias[h + jo + t])} for the {@code rows} rows of a strip
      * holding an a panel and its gate panel side by side ({@code a = cs[co + r·ldcs + t]},
-     * {@code g = cs[co + r·ldcs + NR + t]}, {@code t < NR}). A method of its own, so that C2 compiles the loop
-     * with the GELU inlined (vectors not boxed).
+     * {@code g = cs[co + r·ldcs + NR + t]}, {@code t < NR}); the strip is scratch and gets the biases added in
+     * place. The GELU runs in {@link #gegluRow}, a small method of its own: inlined into a bigger loop body, C2
+     * stopped at its node limit, left {@code exp} out of line and boxed the vectors (slower than a separate pass).
      */
     private static void gegluStrip(float[] cs, int co, int ldcs, int rows, float[] bias, int jo, int h, float[] y,
                                    int yo) {
         for (int r = 0; r < rows; r++) {
             int src = co + r * ldcs;
-            int dst = yo + r * h;
             for (int t = 0; t < NR; t += V) {
-                FloatVector a = FloatVector.fromArray(S, cs, src + t).add(FloatVector.fromArray(S, bias, jo + t));
-                FloatVector g = FloatVector.fromArray(S, cs, src + NR + t).add(FloatVector.fromArray(S, bias, h + jo + t));
-                a.mul(Elementwise.geluErf(g)).intoArray(y, dst + t);
+                FloatVector.fromArray(S, cs, src + t).add(FloatVector.fromArray(S, bias, jo + t)).intoArray(cs, src + t);
+                FloatVector.fromArray(S, cs, src + NR + t).add(FloatVector.fromArray(S, bias, h + jo + t))
+                        .intoArray(cs, src + NR + t);
             }
+        }
+        for (int r = 0; r < rows; r++) {
+            gegluRow(cs, co + r * ldcs, y, yo + r * h);
+        }
+    }
+
+    /** {@code y[d + t] = cs[s + t] · gelu(cs[s + NR + t])} for {@code t < NR}. */
+    private static void gegluRow(float[] cs, int s, float[] y, int d) {
+        for (int t = 0; t < NR; t += V) {
+            FloatVector a = FloatVector.fromArray(S, cs, s + t);
+            FloatVector g = FloatVector.fromArray(S, cs, s + NR + t);
+            a.mul(Elementwise.geluErf(g)).intoArray(y, d + t);
         }
     }
 
