@@ -3,5 +3,6 @@ module dev.diffusion4j.benchmarks {
     requires dev.diffusion4j.core;
     requires jmh.core;
     requires com.fasterxml.jackson.jr.ob;
+    requires java.management;
     exports dev.diffusion4j.benchmarks;
 }

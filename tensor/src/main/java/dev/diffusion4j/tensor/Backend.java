@@ -24,6 +24,55 @@ public interface Backend {
     Tensor linear(Tensor x, Tensor weight, Tensor bias);
 
     /**
+     * {@code linear(x, weight, bias) + residual}, residual of the output's shape {@code [..., out]} (or null):
+     * a layer and its skip connection. Backends may add the residual while the product is in cache.
+     */
+    default Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        Tensor y = linear(x, weight, bias);
+        return residual == null ? y : add(y, residual);
+    }
+
+    /**
+     * Several linear layers of one input, e.g. attention's {@code to_q}, {@code to_k}, {@code to_v}: returns
+     * {@code linear(x, weights[p], biases[p])} for each p ({@code biases} or its elements may be null).
+     * Backends may compute them as one product over the concatenated weights.
+     */
+    default Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
+        Tensor[] out = new Tensor[weights.length];
+        for (int p = 0; p < weights.length; p++) {
+            out[p] = linear(x, weights[p], biases == null ? null : biases[p]);
+        }
+        return out;
+    }
+
+    /**
+     * {@code geglu(linear(x, weight, bias))}: the GEGLU feed-forward projection. Backends may apply GEGLU to
+     * the product while it is in cache, without storing the twice-as-wide projection.
+     */
+    default Tensor linearGeglu(Tensor x, Tensor weight, Tensor bias) {
+        return geglu(linear(x, weight, bias));
+    }
+
+    /**
+     * A linear layer over the channels of an image: x {@code [N, C, H, W]}, weight {@code [out, C]} → the sequence
+     * {@code [N, H·W, out]}, i.e. {@code linear(transpose(x.reshape(N, C, H·W)), weight, bias)}. Backends may
+     * read x in place rather than transposing it first.
+     */
+    default Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
+        return linear(transpose(x.reshape(x.dim(0), x.dim(1), x.dim(2) * x.dim(3))), weight, bias);
+    }
+
+    /**
+     * The way back: x {@code [N, H·W, in]}, weight {@code [C, in]} → the image
+     * {@code transpose(linear(x, weight, bias)).reshape(N, C, H, W) + residual} (residual {@code [N, C, H, W]}
+     * or null). Backends may write the image straight from the product.
+     */
+    default Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
+        Tensor y = transpose(linear(x, weight, bias)).reshape(x.dim(0), weight.dim(0), height, width);
+        return residual == null ? y : add(y, residual);
+    }
+
+    /**
      * 2-D convolution: x {@code [N, Cin, H, W]}, weight {@code [Cout, Cin, kH, kW]}, bias {@code [Cout]} or
      * null, zero padding per side.
      */

@@ -28,10 +28,20 @@ public final class ProfilingBackend implements Backend {
 
     private final Backend inner;
     private final Map<String, Acc> stats = new ConcurrentHashMap<>();
+    private final boolean byShape;
 
     /** Profiles {@code inner}. */
     public ProfilingBackend(Backend inner) {
+        this(inner, false);
+    }
+
+    /**
+     * Profiles {@code inner}; with {@code byShape}, linear layers and attention are counted per shape
+     * (e.g. {@code linear 8192x320>320}, rows x in > out), to see which of them fall short.
+     */
+    public ProfilingBackend(Backend inner, boolean byShape) {
         this.inner = inner;
+        this.byShape = byShape;
     }
 
     private Tensor time(String op, double flops, Supplier<Tensor> f) {
@@ -85,7 +95,58 @@ public final class ProfilingBackend implements Backend {
     @Override
     public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
         double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
-        return time("linear", flops, () -> inner.linear(x, weight, bias));
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) : "linear";
+        return time(op, flops, () -> inner.linear(x, weight, bias));
+    }
+
+    @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0)
+                + (residual != null ? "+res" : "") : "linear";
+        return time(op, flops, () -> inner.linear(x, weight, bias, residual));
+    }
+
+    @Override
+    public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
+        long out = 0;
+        for (Tensor w : weights) {
+            out += w.dim(0);
+        }
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * x.dim(-1) * out;
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + x.dim(-1) + ">" + weights.length + "x"
+                + (weights.length > 0 ? weights[0].dim(0) : 0) : "linear";
+        Tensor[][] result = new Tensor[1][];
+        time(op, flops, () -> {
+            result[0] = inner.linears(x, weights, biases);
+            return null;
+        });
+        return result[0];
+    }
+
+    /** Counted as a linear layer (its GEGLU included). */
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor weight, Tensor bias) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + "+geglu"
+                : "linear";
+        return time(op, flops, () -> inner.linearGeglu(x, weight, bias));
+    }
+
+    @Override
+    public Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
+        long rows = x.numel() / Math.max(1, x.dim(1));
+        double flops = 2.0 * rows * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + rows + "x" + weight.dim(1) + ">" + weight.dim(0) + " from NCHW" : "linear";
+        return time(op, flops, () -> inner.linearFromChannels(x, weight, bias));
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + " to NCHW"
+                + (residual != null ? "+res" : "") : "linear";
+        return time(op, flops, () -> inner.linearToChannels(x, weight, bias, residual, height, width));
     }
 
     @Override
@@ -181,7 +242,9 @@ public final class ProfilingBackend implements Backend {
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, float scale, boolean causal) {
         double flops = 4.0 * q.dim(0) * q.dim(1) * k.dim(1) * q.dim(2);
-        return time("attention", flops, () -> inner.attention(q, k, v, heads, scale, causal));
+        String op = byShape ? "attention " + q.dim(0) + "x" + q.dim(1) + "x" + k.dim(1) + " h" + heads + "x" + q.dim(2) / heads
+                : "attention";
+        return time(op, flops, () -> inner.attention(q, k, v, heads, scale, causal));
     }
 
     @Override

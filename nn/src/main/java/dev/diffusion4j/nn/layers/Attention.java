@@ -38,10 +38,24 @@ public final class Attention {
 
     /** x {@code [B, T, queryDim]}, context {@code [B, S, contextDim]} or null → {@code [B, T, queryDim]}. */
     public Tensor forward(Tensor x, Tensor context) {
-        Tensor kv = context == null ? x : context;
-        Tensor q = toQ.forward(x);
-        Tensor k = toK.forward(kv);
-        Tensor v = toV.forward(kv);
-        return toOut.forward(backend.attention(q, k, v, heads, scale, false));
+        return forward(x, context, null);
+    }
+
+    /**
+     * {@link #forward(Tensor, Tensor)} plus {@code residual} ({@code [B, T, queryDim]} or null), added by the
+     * output projection. The projections that share an input run as one product.
+     */
+    public Tensor forward(Tensor x, Tensor context, Tensor residual) {
+        Tensor q;
+        Tensor[] kv;
+        if (context == null) {
+            Tensor[] qkv = Linear.forward(x, toQ, toK, toV);
+            q = qkv[0];
+            kv = new Tensor[] {qkv[1], qkv[2]};
+        } else {
+            q = toQ.forward(x);
+            kv = Linear.forward(context, toK, toV);
+        }
+        return toOut.forward(backend.attention(q, kv[0], kv[1], heads, scale, false), residual);
     }
 }

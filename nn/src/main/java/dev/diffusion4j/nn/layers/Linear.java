@@ -21,4 +21,28 @@ public final class Linear {
     public Tensor forward(Tensor x) {
         return backend.linear(x, weight, bias);
     }
+
+    /** {@code forward(x) + residual} (residual {@code [..., out]}), the sum fused into the product. */
+    public Tensor forward(Tensor x, Tensor residual) {
+        return backend.linear(x, weight, bias, residual);
+    }
+
+    /** GEGLU of this layer's output ({@code [..., 2·h]} → {@code [..., h]}), never storing the output itself. */
+    public Tensor forwardGeglu(Tensor x) {
+        return backend.linearGeglu(x, weight, bias);
+    }
+
+    /**
+     * The outputs of several layers of the same input and backend ({@code to_q}, {@code to_k}, {@code to_v}),
+     * computed as one product where the backend can.
+     */
+    public static Tensor[] forward(Tensor x, Linear... layers) {
+        Tensor[] weights = new Tensor[layers.length];
+        Tensor[] biases = new Tensor[layers.length];
+        for (int i = 0; i < layers.length; i++) {
+            weights[i] = layers[i].weight;
+            biases[i] = layers[i].bias;
+        }
+        return layers[0].backend.linears(x, weights, biases);
+    }
 }

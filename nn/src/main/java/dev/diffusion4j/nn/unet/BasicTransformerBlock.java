@@ -8,7 +8,6 @@ import dev.diffusion4j.tensor.Tensor;
 
 /** diffusers' {@code BasicTransformerBlock}: self-attention, cross-attention on the text, GEGLU feed-forward, each pre-normed and residual. */
 final class BasicTransformerBlock {
-    private final Backend backend;
     private final LayerNorm norm1;
     private final Attention attn1;
     private final LayerNorm norm2;
@@ -18,7 +17,6 @@ final class BasicTransformerBlock {
 
     BasicTransformerBlock(Backend backend, StateDict weights, String prefix, int dim, int heads, int dimHead,
                           int crossAttentionDim) {
-        this.backend = backend;
         this.norm1 = new LayerNorm(backend, weights, prefix + ".norm1", dim, 1e-5);
         this.attn1 = new Attention(backend, weights, prefix + ".attn1", dim, dim, heads, dimHead, false);
         this.norm2 = new LayerNorm(backend, weights, prefix + ".norm2", dim, 1e-5);
@@ -29,8 +27,9 @@ final class BasicTransformerBlock {
 
     /** x {@code [B, HW, dim]}, context {@code [B, 77, crossAttentionDim]}. */
     Tensor forward(Tensor x, Tensor context) {
-        Tensor h = backend.add(attn1.forward(norm1.forward(x), null), x);
-        h = backend.add(attn2.forward(norm2.forward(h), context), h);
-        return backend.add(ff.forward(norm3.forward(h)), h);
+        // Each residual is added by the block's output projection.
+        Tensor h = attn1.forward(norm1.forward(x), null, x);
+        h = attn2.forward(norm2.forward(h), context, h);
+        return ff.forward(norm3.forward(h), h);
     }
 }

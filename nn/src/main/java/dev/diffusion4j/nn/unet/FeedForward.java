@@ -7,18 +7,17 @@ import dev.diffusion4j.tensor.Tensor;
 
 /** diffusers' {@code FeedForward} with GEGLU: {@code net.0.proj} to 2 × inner, {@code a · gelu(gate)}, {@code net.2} back. */
 final class FeedForward {
-    private final Backend backend;
     private final Linear proj;
     private final Linear out;
 
     FeedForward(Backend backend, StateDict weights, String prefix, int dim) {
-        this.backend = backend;
         int inner = dim * 4;
         this.proj = new Linear(backend, weights, prefix + ".net.0.proj", dim, inner * 2, true);
         this.out = new Linear(backend, weights, prefix + ".net.2", inner, dim, true);
     }
 
-    Tensor forward(Tensor x) {
-        return out.forward(backend.geglu(proj.forward(x)));
+    /** {@code net.2(geglu(net.0.proj(x))) + residual}: GEGLU and the residual fused into the two products. */
+    Tensor forward(Tensor x, Tensor residual) {
+        return out.forward(proj.forwardGeglu(x), residual);
     }
 }

@@ -47,16 +47,13 @@ final class Transformer2DModel {
 
     /** x {@code [B, C, H, W]}, context {@code [B, S, crossAttentionDim]}. */
     Tensor forward(Tensor x, Tensor context) {
-        int b = x.dim(0);
-        int c = x.dim(1);
         int h = x.dim(2);
         int w = x.dim(3);
-        Tensor seq = backend.transpose(norm.forward(x).reshape(b, c, h * w));
-        seq = backend.linear(seq, projInWeight, projInBias);
+        // proj_in reads the normalised image in place, proj_out writes the image and adds x: no transposed copies.
+        Tensor seq = backend.linearFromChannels(norm.forward(x), projInWeight, projInBias);
         for (BasicTransformerBlock block : blocks) {
             seq = block.forward(seq, context);
         }
-        seq = backend.linear(seq, projOutWeight, projOutBias);
-        return backend.add(backend.transpose(seq).reshape(b, c, h, w), x);
+        return backend.linearToChannels(seq, projOutWeight, projOutBias, x, h, w);
     }
 }

@@ -46,7 +46,33 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
-        return Gemm.linear(pool, x, weight, bias);
+        // FusedLinear's driver: a 16-bit weight is packed once for all row tiles.
+        return FusedLinear.linear(pool, x, weight, bias, null);
+    }
+
+    @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        return FusedLinear.linear(pool, x, weight, bias, residual);
+    }
+
+    @Override
+    public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
+        return FusedLinear.linears(pool, x, weights, biases);
+    }
+
+    @Override
+    public Tensor linearGeglu(Tensor x, Tensor weight, Tensor bias) {
+        return FusedLinear.linearGeglu(pool, x, weight, bias);
+    }
+
+    @Override
+    public Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
+        return FusedLinear.linearFromChannels(pool, x, weight, bias);
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
+        return FusedLinear.linearToChannels(pool, x, weight, bias, residual, height, width);
     }
 
     @Override

@@ -131,7 +131,7 @@ public final class Elementwise {
     }
 
     /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
-    private static FloatVector geluErf(FloatVector v) {
+    static FloatVector geluErf(FloatVector v) {
         return v.mul(0.5f).mul(VectorFunctions.onePlusErf(v.mul(SQRT1_2)));
     }
 

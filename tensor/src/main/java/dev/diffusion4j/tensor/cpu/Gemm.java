@@ -57,7 +57,7 @@ public final class Gemm {
     private static final boolean HALF_VECTORS = V == 16;
 
     /** Products (m·n·k) below which a GEMM runs on the calling thread alone. */
-    private static final double SERIAL_BELOW = 1 << 18;
+    static final double SERIAL_BELOW = 1 << 18;
 
     /** Steps of K after which a panel of MR rows ends on a vector boundary (lcm(MR, V) / MR). */
     static final int GATHER_K = lcm(MR, V) / MR;
@@ -444,7 +444,7 @@ public final class Gemm {
 
     // BEGIN GENERATED KERNEL (MR=12, 2 vectors; regenerate rather than edit by hand)
     /** Register tile 12 rows x 2 vectors: C[0..12, 0..NR) (+)= Apanel . Bpanel over kc. */
-    private static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, boolean add) {
+    static void kernel(int kc, float[] ap, int ai, float[] bp, int bi, float[] c, int ci, int ldc, boolean add) {
         FloatVector c0_0 = FloatVector.zero(S); FloatVector c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S); FloatVector c1_1 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S); FloatVector c2_1 = FloatVector.zero(S);
@@ -661,13 +661,23 @@ public final class Gemm {
     // Packing of strided tensor views
 
     /** A strided matrix view over a heap F32 array or an F32/F16/BF16/Q8_0 little-endian segment. */
-    private static final class Strided {
+    static final class Strided {
         private final float[] arr;
         private final MemorySegment seg;
         private final DType dtype;
         private final long off;
         private final long rs;
         private final long cs;
+
+        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][]);
+
+        private static float[] scratch(int which, int size) {
+            float[][] s = SCRATCH.get();
+            if (s[which] == null || s[which].length < size) {
+                s[which] = new float[size];
+            }
+            return s[which];
+        }
 
         Strided(Tensor t, long offset, long rowStride, long colStride) {
             this.dtype = t.dtype();
@@ -821,11 +831,17 @@ public final class Gemm {
         }
 
         void packB(int k0, int kc, int j0, int nc, float[] dst) {
+            packB(k0, kc, j0, nc, dst, 0);
+        }
+
+        /** {@link PackB#pack} writing the panels from {@code dst[dOff]} on. */
+        void packB(int k0, int kc, int j0, int nc, float[] dst, int dOff) {
             int panels = (nc + NR - 1) / NR;
-            float[] tmp = rs == 1 && arr == null ? new float[kc] : null;
+            // Per-thread scratch: FusedLinear packs panel by panel, a new block per call would cost as much as the packing.
+            float[] tmp = rs == 1 && arr == null ? scratch(0, kc) : null;
             float[] block = null;
             for (int p = 0; p < panels; p++) {
-                int d = p * NR * kc;
+                int d = dOff + p * NR * kc;
                 int cols = Math.min(NR, nc - p * NR);
                 if (cs == 1 && arr != null && cols == NR) {
                     // Whole panel from heap rows: vector copies.
@@ -849,7 +865,7 @@ public final class Gemm {
                     }
                     if (cols == NR && arr == null) {
                         if (block == null) {
-                            block = new float[NR * kc];
+                            block = scratch(1, NR * kc);
                         }
                         for (int j = 0; j < NR; j++) {
                             run(off + (long) (j0 + p * NR + j) * cs + k0, kc, block, j * kc);

@@ -1,0 +1,689 @@
+package dev.diffusion4j.tensor.cpu;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Linear layers whose last step runs inside the GEMM: bias and residual added, several layers of one input
+ * (to_q, to_k, to_v) computed as one product, GEGLU applied to the two halves of the feed-forward projection
+ * while they are in cache. The wide intermediate of a GEGLU projection is never stored.
+ *
+ * <p>The driver ({@link #gemm}) is {@link Gemm#gemm}'s (same blocking, micro-kernel and task grid) except
+ * where C goes: in the last block of K each strip (one group of panels × one block of rows) is finished in
+ * cache and handed to an {@link Epilogue}, which writes the layer's output from it; sums over earlier K blocks
+ * wait in a per-thread tile, so no C the size of the product is ever allocated.
+ */
+public final class FusedLinear {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int V = S.length();
+    private static final int MR = Gemm.MR;
+    private static final int NR = Gemm.NR;
+    private static final int KC = Gemm.KC;
+    private static final int MC = Gemm.MC;
+    private static final int NC = Gemm.NC;
+    /** Floats of packed B shared by the tasks of one call (32 MiB); larger B is packed per task. */
+    private static final int SHARED_B = 8 << 20;
+    /** Rows from which B is packed once for all row tiles. */
+    private static final int SHARED_MIN_ROWS = 1024;
+    /** Floats of partial sums one task may keep over the K blocks (4 MiB). */
+    private static final int TILE_C = 1 << 20;
+
+    /** Per-thread buffers: packed B block, packed A block, one strip of C, partial sums of a task's C. */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][]);
+
+    private FusedLinear() {
+    }
+
+    /**
+     * Receives finished blocks of {@code C = A·B} (no bias): rows {@code [i0, i0 + rows)} and columns
+     * {@code [j0, j0 + cols)}, element {@code (i, j)} at {@code cs[csOff + (i - i0)·ldcs + (j - j0)]}. Blocks
+     * do not overlap and cover C once; they may arrive on any pool thread, in any order.
+     */
+    @FunctionalInterface
+    public interface Epilogue {
+        void apply(int i0, int rows, int j0, int cols, float[] cs, int csOff, int ldcs);
+    }
+
+    /**
+     * Where C goes when nothing is to be added to it (the product is the output): element {@code (i, j)} at
+     * {@code array(j)[offset(i, j)]}, rows {@code ld(j)} apart; the same array, stride and a contiguous run
+     * of columns for every panel of {@link Gemm#NR} columns. The kernel then writes (and accumulates over the
+     * K blocks) in place, as {@link Gemm#gemm} does.
+     */
+    interface Direct {
+        float[] array(int j);
+
+        int offset(int i, int j);
+
+        int ld(int j);
+    }
+
+    /** Packs B like {@link Gemm.PackB#pack}, from {@code dst[dOff]} on. */
+    @FunctionalInterface
+    interface PackBAt {
+        void pack(int k0, int kc, int j0, int nc, float[] dst, int dOff);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Tensor-level entries
+
+    /**
+     * {@code y = x · weightᵀ + bias + residual}: x {@code [..., in]}, weight {@code [out, in]}, bias
+     * {@code [out]} or null, residual null or of the output's shape {@code [..., out]}.
+     */
+    public static Tensor linear(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        int rows = checkLinear("linear", x, weight, bias);
+        int out = weight.dim(0);
+        int[] dims = outDims(x, out);
+        if (residual != null && !residual.shape().equals(Shape.of(dims))) {
+            throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
+                    + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
+        }
+        Tensor y = Tensor.zeros(dims);
+        Tensor res = residual == null ? null : Kernels.heap(residual);
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        float[] ya = y.array();
+        float[] ra = res == null ? null : res.array();
+        int ro = res == null ? 0 : res.offset();
+        pool = Gemm.poolFor(pool, x, weight);
+        if (b == null && ra == null) {
+            gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1, null,
+                    new Direct() {
+                        @Override
+                        public float[] array(int j) {
+                            return ya;
+                        }
+
+                        @Override
+                        public int offset(int i, int j) {
+                            return i * out + j;
+                        }
+
+                        @Override
+                        public int ld(int j) {
+                            return out;
+                        }
+                    });
+            return y;
+        }
+        gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1,
+                (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, ra, ro + i0 * out + j0, out,
+                        ya, i0 * out + j0, out), null);
+        return y;
+    }
+
+    /**
+     * Several linear layers of one input, e.g. {@code to_q}, {@code to_k}, {@code to_v}: x {@code [..., in]},
+     * weights {@code [out_p, in]}, biases {@code [out_p]} (the array or its elements may be null). Returns
+     * {@code [..., out_p]} per layer, computed as one product over the concatenated weights (x packed once)
+     * when every {@code out_p} is a multiple of {@link Gemm#NR}, else layer by layer.
+     */
+    public static Tensor[] linears(ComputePool pool, Tensor x, Tensor[] weights, Tensor[] biases) {
+        if (weights.length == 0 || (biases != null && biases.length != weights.length)) {
+            throw new IllegalArgumentException("linears: " + weights.length + " weights and "
+                    + (biases == null ? "no" : String.valueOf(biases.length)) + " biases");
+        }
+        int parts = weights.length;
+        int rows = 0;
+        boolean whole = true;
+        int[] start = new int[parts + 1];
+        for (int p = 0; p < parts; p++) {
+            rows = checkLinear("linears", x, weights[p], biases == null ? null : biases[p]);
+            whole &= weights[p].dim(0) % NR == 0;
+            start[p + 1] = start[p] + weights[p].dim(0);
+        }
+        Tensor[] outs = new Tensor[parts];
+        if (!whole || parts == 1) {
+            for (int p = 0; p < parts; p++) {
+                outs[p] = Gemm.linear(pool, x, weights[p], biases == null ? null : biases[p]);
+            }
+            return outs;
+        }
+        float[][] arrays = new float[parts][];
+        float[][] bs = new float[parts][];
+        Gemm.Strided[] views = new Gemm.Strided[parts];
+        for (int p = 0; p < parts; p++) {
+            outs[p] = Tensor.zeros(outDims(x, weights[p].dim(0)));
+            arrays[p] = outs[p].array();
+            Tensor bias = biases == null ? null : biases[p];
+            bs[p] = bias == null ? null : Gemm.toFloats(bias);
+            views[p] = new Gemm.Strided(weights[p], 0, 1, weights[p].dim(1));
+        }
+        pool = Gemm.poolFor(pool, x);
+        for (Tensor w : weights) {
+            pool = Gemm.poolFor(pool, w);
+        }
+        int in = x.dim(-1);
+        // Every panel of NR columns lies in one layer: pack each layer's run of panels from its weight.
+        PackBAt b = (k0, kc, j0, nc, dst, dOff) -> {
+            for (int j = j0; j < j0 + nc; ) {
+                int p = part(start, j);
+                int end = Math.min(j0 + nc, start[p + 1]);
+                views[p].packB(k0, kc, j - start[p], end - j, dst, dOff + (j - j0) * kc);
+                j = end;
+            }
+        };
+        boolean anyBias = false;
+        for (float[] bias : bs) {
+            anyBias |= bias != null;
+        }
+        if (!anyBias) {
+            // Nothing to add: the kernel writes each layer's output in place.
+            Direct direct = new Direct() {
+                @Override
+                public float[] array(int j) {
+                    return arrays[part(start, j)];
+                }
+
+                @Override
+                public int offset(int i, int j) {
+                    int p = part(start, j);
+                    return i * (start[p + 1] - start[p]) + j - start[p];
+                }
+
+                @Override
+                public int ld(int j) {
+                    int p = part(start, j);
+                    return start[p + 1] - start[p];
+                }
+            };
+            gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, null, direct);
+            return outs;
+        }
+        gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, (i0, mr, j0, nc, cs, co, ldcs) -> {
+            int p = part(start, j0);
+            int w = start[p + 1] - start[p];
+            int jp = j0 - start[p];
+            store(cs, co, ldcs, mr, nc, bs[p], jp, null, 0, 0, arrays[p], i0 * w + jp, w);
+        }, null);
+        return outs;
+    }
+
+    private static int part(int[] start, int j) {
+        int p = 0;
+        while (j >= start[p + 1]) {
+            p++;
+        }
+        return p;
+    }
+
+    /**
+     * GEGLU of a linear layer, {@code a · gelu(g)} (exact GELU) where {@code [a, g] = x · weightᵀ + bias} is split
+     * into halves along the last dimension: x {@code [..., in]}, weight {@code [2·h, in]}, bias {@code [2·h]} or
+     * null; returns {@code [..., h]}. The {@code [..., 2·h]} product is never stored when h is a multiple of
+     * {@link Gemm#NR}: B's panels alternate between the two halves, and each pair becomes output while in cache.
+     */
+    public static Tensor linearGeglu(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
+        int rows = checkLinear("linearGeglu", x, weight, bias);
+        if (weight.dim(0) % 2 != 0) {
+            throw new IllegalArgumentException("linearGeglu: weight " + weight.shape()
+                    + " must have an even number of rows (the two halves a and gate)");
+        }
+        int h = weight.dim(0) / 2;
+        if (h % NR != 0) {
+            return Elementwise.geglu(pool, Gemm.linear(pool, x, weight, bias));
+        }
+        int in = weight.dim(1);
+        Tensor y = Tensor.zeros(outDims(x, h));
+        float[] ya = y.array();
+        float[] b = bias == null ? new float[2 * h] : Gemm.toFloats(bias);
+        Gemm.Strided view = new Gemm.Strided(weight, 0, 1, in);
+        // B' panel 2q is panel q of the a half, panel 2q + 1 panel q of the gate half.
+        PackBAt pb = (k0, kc, j0, nc, dst, dOff) -> {
+            for (int j = j0; j < j0 + nc; j += NR) {
+                int q = j / NR;
+                int src = (q / 2) * NR + (q % 2) * h;
+                view.packB(k0, kc, src, NR, dst, dOff + (j - j0) * kc);
+            }
+        };
+        pool = Gemm.poolFor(pool, x, weight);
+        gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2,
+                (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, i0 * h + j0 / 2), null);
+        return y;
+    }
+
+    /**
+     * {@code y[yo + r·h + t] = (a + bias[jo + t]) · gelu(g + bias[h + jo + t])} for the {@code rows} rows of a strip
+     * holding an a panel and its gate panel side by side ({@code a = cs[co + r·ldcs + t]},
+     * {@code g = cs[co + r·ldcs + NR + t]}, {@code t < NR}); the strip is scratch and gets the biases added in
+     * place. The GELU runs in {@link #gegluRow}, a small method of its own: inlined into a bigger loop body, C2
+     * stopped at its node limit, left {@code exp} out of line and boxed the vectors (slower than a separate pass).
+     */
+    private static void gegluStrip(float[] cs, int co, int ldcs, int rows, float[] bias, int jo, int h, float[] y,
+                                   int yo) {
+        for (int r = 0; r < rows; r++) {
+            int src = co + r * ldcs;
+            for (int t = 0; t < NR; t += V) {
+                FloatVector.fromArray(S, cs, src + t).add(FloatVector.fromArray(S, bias, jo + t)).intoArray(cs, src + t);
+                FloatVector.fromArray(S, cs, src + NR + t).add(FloatVector.fromArray(S, bias, h + jo + t))
+                        .intoArray(cs, src + NR + t);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            gegluRow(cs, co + r * ldcs, y, yo + r * h);
+        }
+    }
+
+    /** {@code y[d + t] = cs[s + t] · gelu(cs[s + NR + t])} for {@code t < NR}. */
+    private static void gegluRow(float[] cs, int s, float[] y, int d) {
+        for (int t = 0; t < NR; t += V) {
+            FloatVector a = FloatVector.fromArray(S, cs, s + t);
+            FloatVector g = FloatVector.fromArray(S, cs, s + NR + t);
+            a.mul(Elementwise.geluErf(g)).intoArray(y, d + t);
+        }
+    }
+
+    /**
+     * A linear layer over the channels of an image: x {@code [N, C, H, W]}, weight {@code [out, C]}, bias
+     * {@code [out]} or null; returns the sequence {@code [N, H·W, out]}, i.e.
+     * {@code linear(transpose(x.reshape(N, C, H·W)), weight, bias)}, reading x in place (no transposed copy).
+     */
+    public static Tensor linearFromChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
+        if (x == null || weight == null || x.rank() != 4 || weight.rank() != 2 || x.dim(1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("linearFromChannels: shapes x " + (x == null ? "null" : x.shape())
+                    + ", weight " + (weight == null ? "null" : weight.shape()) + ", bias "
+                    + (bias == null ? "none" : bias.shape()) + " (expected x [N, C, H, W], weight [out, C], bias [out])");
+        }
+        int n = x.dim(0);
+        int c = x.dim(1);
+        int hw = Math.multiplyExact(x.dim(2), x.dim(3));
+        int out = weight.dim(0);
+        if ((long) n * hw * Math.max(1, out) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("linearFromChannels: output of x " + x.shape() + " and weight "
+                    + weight.shape() + " is too large for a heap tensor");
+        }
+        Tensor y = Tensor.zeros(n, hw, out);
+        float[] ya = y.array();
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        pool = Gemm.poolFor(pool, x, weight);
+        PackBAt pb = weightB(weight);
+        for (int bi = 0; bi < n; bi++) {
+            int base = bi * hw * out;
+            // A(i, k) = x[bi, k, i]: consecutive rows are consecutive pixels of one channel.
+            gemm(pool, hw, out, c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1,
+                    (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, null, 0, 0,
+                            ya, base + i0 * out + j0, out), null);
+        }
+        return y;
+    }
+
+    /**
+     * The way back to an image: x {@code [N, H·W, in]}, weight {@code [C, in]}, bias {@code [C]} or null,
+     * residual {@code [N, C, H, W]} or null; returns {@code [N, C, H, W]} =
+     * {@code transpose(linear(x, weight, bias)).reshape(N, C, H, W) + residual}, written in place from the
+     * product (no channels-last copy).
+     */
+    public static Tensor linearToChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
+                                          int height, int width) {
+        if (x == null || weight == null || x.rank() != 3 || weight.rank() != 2 || x.dim(2) != weight.dim(1)
+                || height < 0 || width < 0 || (long) height * width != x.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("linearToChannels: shapes x " + (x == null ? "null" : x.shape())
+                    + ", weight " + (weight == null ? "null" : weight.shape()) + ", bias "
+                    + (bias == null ? "none" : bias.shape()) + ", image " + height + "x" + width
+                    + " (expected x [N, H·W, in], weight [C, in], bias [C])");
+        }
+        int n = x.dim(0);
+        int hw = x.dim(1);
+        int out = weight.dim(0);
+        Shape shape = Shape.of(n, out, height, width);
+        if (residual != null && !residual.shape().equals(shape)) {
+            throw new IllegalArgumentException("linearToChannels: residual " + residual.shape()
+                    + " does not match the output " + shape + " of x " + x.shape() + " and weight " + weight.shape());
+        }
+        if (shape.numel() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("linearToChannels: output " + shape + " is too large for a heap tensor");
+        }
+        Tensor y = Tensor.zeros(shape);
+        float[] ya = y.array();
+        Tensor res = residual == null ? null : Kernels.heap(residual);
+        float[] ra = res == null ? null : res.array();
+        int ro = res == null ? 0 : res.offset();
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        int in = x.dim(2);
+        pool = Gemm.poolFor(pool, x, weight);
+        gemm(pool, n * hw, out, in, Gemm.viewA(x, 0, in, 1), weightB(weight), 1,
+                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, hw, out),
+                null);
+        return y;
+    }
+
+    /**
+     * Writes rows {@code [i0, i0 + rows)} (pixels of the flattened batch) × channels {@code [j0, j0 + cols)} of a
+     * strip of C to the NCHW output, adding bias and residual: per channel, runs of consecutive pixels of one
+     * image are gathered from the strip's column (stride ldcs) a vector at a time.
+     */
+    private static void storeToChannels(float[] cs, int co, int ldcs, int i0, int rows, int j0, int cols, float[] bias,
+                                        float[] res, int ro, float[] y, int hw, int out) {
+        int[] idx = new int[V];
+        for (int t = 0; t < V; t++) {
+            idx[t] = t * ldcs;
+        }
+        for (int r = 0; r < rows; ) {
+            int img = (i0 + r) / hw;
+            int pix = (i0 + r) % hw;
+            int run = Math.min(rows - r, hw - pix);
+            for (int j = 0; j < cols; j++) {
+                float bj = bias == null ? 0f : bias[j0 + j];
+                int dst = (img * out + j0 + j) * hw + pix;
+                int src = co + r * ldcs + j;
+                int t = 0;
+                for (; t + V <= run; t += V) {
+                    FloatVector v = FloatVector.fromArray(S, cs, src + t * ldcs, idx, 0).add(bj);
+                    if (res != null) {
+                        v = v.add(FloatVector.fromArray(S, res, ro + dst + t));
+                    }
+                    v.intoArray(y, dst + t);
+                }
+                for (; t < run; t++) {
+                    float v = cs[src + t * ldcs] + bj;
+                    y[dst + t] = res == null ? v : v + res[ro + dst + t];
+                }
+            }
+            r += run;
+        }
+    }
+
+    private static int checkLinear(String op, Tensor x, Tensor weight, Tensor bias) {
+        if (x == null || weight == null || x.rank() < 1 || weight.rank() != 2 || x.dim(-1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException(op + ": shapes x " + (x == null ? "null" : x.shape()) + ", weight "
+                    + (weight == null ? "null" : weight.shape()) + ", bias " + (bias == null ? "none" : bias.shape())
+                    + " (expected x [..., in], weight [out, in], bias [out])");
+        }
+        long rows = x.shape().product(0, x.rank() - 1);
+        if (rows * Math.max(1, weight.dim(0)) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(op + ": output of x " + x.shape() + " and weight " + weight.shape()
+                    + " is too large for a heap tensor");
+        }
+        return (int) rows;
+    }
+
+    private static int[] outDims(Tensor x, int out) {
+        int[] dims = x.shape().dims();
+        dims[dims.length - 1] = out;
+        return dims;
+    }
+
+    /** B = weightᵀ of a row-major {@code [out, in]} weight. */
+    private static PackBAt weightB(Tensor weight) {
+        Gemm.Strided s = new Gemm.Strided(weight, 0, 1, weight.dim(1));
+        return s::packB;
+    }
+
+    /**
+     * {@code y[yo + r·ldy + j] = cs[co + r·ldcs + j] + bias[bo + j] + res[ro + r·ldr + j]} for {@code r < rows},
+     * {@code j < cols}; bias and res may be null.
+     */
+    private static void store(float[] cs, int co, int ldcs, int rows, int cols, float[] bias, int bo,
+                              float[] res, int ro, int ldr, float[] y, int yo, int ldy) {
+        int full = cols - cols % V;
+        for (int r = 0; r < rows; r++) {
+            int s = co + r * ldcs;
+            int d = yo + r * ldy;
+            int e = ro + r * ldr;
+            int j = 0;
+            for (; j < full; j += V) {
+                FloatVector v = FloatVector.fromArray(S, cs, s + j);
+                if (bias != null) {
+                    v = v.add(FloatVector.fromArray(S, bias, bo + j));
+                }
+                if (res != null) {
+                    v = v.add(FloatVector.fromArray(S, res, e + j));
+                }
+                v.intoArray(y, d + j);
+            }
+            for (; j < cols; j++) {
+                float v = cs[s + j];
+                if (bias != null) {
+                    v += bias[bo + j];
+                }
+                if (res != null) {
+                    v += res[e + j];
+                }
+                y[d + j] = v;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // The driver
+
+    private static float[] buffer(int which, int size) {
+        float[][] bufs = BUFFERS.get();
+        float[] buf = bufs[which];
+        if (buf == null || buf.length < size) {
+            buf = new float[size];
+            bufs[which] = buf;
+        }
+        return buf;
+    }
+
+    /**
+     * {@code C = A·B} ({@code m × n}, depth {@code k}) handed to {@code epilogue} one strip at a time, never
+     * stored whole. Each block has at most {@link Gemm#MC} rows and is a whole group of {@code group}
+     * panels of {@link Gemm#NR} columns (clipped at n; {@code j0} a multiple of {@code group·NR}). With
+     * {@code direct} instead (group 1, epilogue null), C is written in place there.
+     */
+    static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue,
+                     Direct direct) {
+        if (m < 0 || n < 0 || k < 0 || group < 1) {
+            throw new IllegalArgumentException("gemm: bad sizes m=" + m + " n=" + n + " k=" + k + " group=" + group);
+        }
+        if (m == 0 || n == 0) {
+            return;
+        }
+        int gw = group * NR;
+        if (k == 0 && direct != null) {
+            for (int j = 0; j < n; j += NR) {
+                for (int i = 0; i < m; i++) {
+                    java.util.Arrays.fill(direct.array(j), direct.offset(i, j), direct.offset(i, j) + Math.min(NR, n - j), 0f);
+                }
+            }
+            return;
+        }
+        if (k == 0) {
+            float[] zero = new float[MC * gw];
+            for (int i0 = 0; i0 < m; i0 += MC) {
+                for (int j0 = 0; j0 < n; j0 += gw) {
+                    epilogue.apply(i0, Math.min(MC, m - i0), j0, Math.min(gw, n - j0), zero, 0, gw);
+                }
+            }
+            return;
+        }
+        int groups = (n + gw - 1) / gw;
+        int mPanels = (m + MR - 1) / MR;
+        int kBlocks = (k + KC - 1) / KC;
+        // As Gemm#gemm: column tiles of at most NC (a packed K block of B stays in L2), split further along N
+        // while tiles stay wide, else along M, into at least two tiles per thread, a multiple of the thread count.
+        int nt = Math.max(1, (groups * gw + NC - 1) / NC);
+        int mt = 1;
+        int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
+        long nPadAll = (long) groups * gw;
+        if (threads > 1) {
+            int want = 2 * threads;
+            int minGroups = Math.max(1, 4 / group);
+            for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
+                boolean canN = groups / (nt + 1) >= minGroups;
+                boolean canM = mPanels / (mt + 1) >= 2;
+                if (canN && ((double) n / nt >= (double) m / mt || !canM)) {
+                    nt++;
+                } else if (canM) {
+                    mt++;
+                } else if (groups / (nt + 1) >= 1) {
+                    nt++;
+                } else {
+                    break;
+                }
+            }
+        }
+        if (kBlocks > 1 && direct == null) {
+            // Partial sums of a tile over the K blocks before the last are kept per thread: bound them.
+            while ((long) ((mPanels + mt - 1) / mt) * MR * ((groups + nt - 1) / nt) * gw > TILE_C && mPanels / (mt + threads) >= 1) {
+                mt += threads;
+            }
+        }
+        // Row tiles would each pack the same columns of B: pack them once, for all (tall products only: for a
+        // few rows, the extra pass and the cross-thread reads cost more than they save).
+        float[] shared = mt > 1 && m >= SHARED_MIN_ROWS && (long) k * nPadAll <= SHARED_B
+                ? new float[(int) (k * nPadAll)] : null;
+        if (shared != null) {
+            int chunks = Math.min(groups, 2 * threads);
+            pool.parallelFor(kBlocks * chunks, 1, (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int kb = t / chunks;
+                    int c = t % chunks;
+                    int g0 = (int) ((long) groups * c / chunks);
+                    int g1 = (int) ((long) groups * (c + 1) / chunks);
+                    int pc = kStart(k, kBlocks, kb);
+                    int kc = kStart(k, kBlocks, kb + 1) - pc;
+                    if (g0 < g1) {
+                        int j0 = g0 * gw;
+                        b.pack(pc, kc, j0, Math.min(n, g1 * gw) - j0, shared, (int) (pc * nPadAll) + j0 * kc);
+                    }
+                }
+            });
+        }
+        final int fmt = mt;
+        final int fnt = nt;
+        final int ldShared = (int) nPadAll;
+        ComputePool.RangeBody body = (from, to) -> {
+            for (int t = from; t < to; t++) {
+                int ti = t / fnt;
+                int tj = t % fnt;
+                int i0 = (int) ((long) mPanels * ti / fmt) * MR;
+                int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
+                int j0 = (int) ((long) groups * tj / fnt) * gw;
+                int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
+                if (i0 < i1 && j0 < j1 && direct != null) {
+                    taskDirect(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, direct);
+                } else if (i0 < i1 && j0 < j1) {
+                    task(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, gw, epilogue);
+                }
+            }
+        };
+        if (threads > 1 && mt * nt > 1) {
+            pool.parallelFor(mt * nt, 1, body);
+        } else {
+            body.run(0, mt * nt);
+        }
+    }
+
+    /**
+     * The packed K block {@code [pc, pc + kc)} of B's columns {@code [j0, j0 + ncols)}: packed here into
+     * {@code own} unless {@code shared} holds all of B (block by block, {@code ldShared} columns each); returns
+     * the offset of its first panel in the array the task reads.
+     */
+    private static int packB(PackBAt b, float[] shared, int ldShared, int pc, int kc, int j0, int ncols, float[] own) {
+        if (shared != null) {
+            return pc * ldShared + j0 * kc;
+        }
+        b.pack(pc, kc, j0, ncols, own, 0);
+        return 0;
+    }
+
+    /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
+    private static int kStart(int k, int kBlocks, int kb) {
+        return (int) ((long) k * kb / kBlocks);
+    }
+
+    /** {@link #task} writing C in place (as Gemm's tiles do): whole register tiles directly, edge tiles through a scratch. */
+    private static void taskDirect(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
+                                   float[] shared, int ldShared, Direct direct) {
+        int ncols = j1 - j0;
+        int nPad = (ncols + NR - 1) / NR * NR;
+        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
+        float[] ap = buffer(1, KC * MC);
+        float[] tile = buffer(2, MR * NR);
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kStart(k, kBlocks, kb);
+            int kc = kStart(k, kBlocks, kb + 1) - pc;
+            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
+            boolean add = kb > 0;
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                a.pack(ic, mc, pc, kc, ap);
+                for (int jr = 0; jr < nPad; jr += NR) {
+                    int j = j0 + jr;
+                    int cols = Math.min(NR, ncols - jr);
+                    float[] d = direct.array(j);
+                    int ld = direct.ld(j);
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int rows = Math.min(MR, mc - ir);
+                        int off = direct.offset(ic + ir, j);
+                        if (rows == MR && cols == NR) {
+                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, d, off, ld, add);
+                            continue;
+                        }
+                        Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, tile, 0, NR, false);
+                        for (int r = 0; r < rows; r++) {
+                            for (int t = 0; t < cols; t++) {
+                                int o = off + r * ld + t;
+                                d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Rows [i0, i1) and columns [j0, j1) of C, in Gemm's order (K block, then blocks of rows, then panels).
+     * Before the last K block the partial sums go to a per-thread tile of C; in the last, each strip of one
+     * group of panels × one block of rows is finished (from that tile, or from zero when K is one block) and
+     * handed to the epilogue while in cache.
+     */
+    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
+                             float[] shared, int ldShared, int gw, Epilogue epilogue) {
+        int ncols = j1 - j0;
+        int nPad = (ncols + NR - 1) / NR * NR;
+        int mPad = (i1 - i0 + MR - 1) / MR * MR;
+        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
+        float[] ap = buffer(1, KC * MC);
+        float[] strip = buffer(2, MC * gw);
+        float[] cs = kBlocks > 1 ? buffer(3, mPad * nPad) : null;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kStart(k, kBlocks, kb);
+            int kc = kStart(k, kBlocks, kb + 1) - pc;
+            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
+            boolean last = kb == kBlocks - 1;
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                a.pack(ic, mc, pc, kc, ap);
+                int row = ic - i0;
+                if (!last) {
+                    for (int jr = 0; jr < nPad; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, kb > 0);
+                        }
+                    }
+                    continue;
+                }
+                // Panel by panel (its B in L1 over the rows), then the group's strip of C while in L1/L2.
+                for (int g = 0; g < nPad; g += gw) {
+                    int ge = Math.min(nPad, g + gw);
+                    int cols = Math.min(ge, ncols) - g;
+                    for (int jr = g; jr < ge; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            if (cs == null) {
+                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, strip, ir * gw + jr - g, gw, false);
+                            } else {
+                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, true);
+                            }
+                        }
+                    }
+                    if (cs == null) {
+                        epilogue.apply(ic, mc, j0 + g, cols, strip, 0, gw);
+                    } else {
+                        epilogue.apply(ic, mc, j0 + g, cols, cs, row * nPad + g, nPad);
+                    }
+                }
+            }
+        }
+    }
+}

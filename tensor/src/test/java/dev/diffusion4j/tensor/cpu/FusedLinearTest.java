@@ -1,0 +1,251 @@
+package dev.diffusion4j.tensor.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.Tensor;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** {@link FusedLinear} against double-precision references: epilogues, concatenated layers, GEGLU. */
+class FusedLinearTest {
+    private static final ComputePool POOL1 = new ComputePool(1);
+    private static final ComputePool POOL2 = new ComputePool(2);
+
+    @AfterAll
+    static void closePools() {
+        POOL1.close();
+        POOL2.close();
+    }
+
+    private static ComputePool pool(int threads) {
+        return threads == 1 ? POOL1 : POOL2;
+    }
+
+    /** {@code x · wᵀ + b} in double: x {@code [m, k]}, w {@code [n, k]} (already rounded to its dtype). */
+    private static double[] refLinear(float[] x, float[] w, float[] b, int m, int k, int n) {
+        double[] y = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = b == null ? 0 : b[j];
+                for (int p = 0; p < k; p++) {
+                    s += (double) x[i * k + p] * w[j * k + p];
+                }
+                y[i * n + j] = s;
+            }
+        }
+        return y;
+    }
+
+    private static Tensor weight(Arena arena, float[] w, DType dtype, int n, int k) {
+        return dtype == DType.F32 && arena == null ? Tensor.of(w.clone(), n, k) : GemmTest.segment(arena, w, dtype, n, k);
+    }
+
+    @ParameterizedTest(name = "m={0} k={1} n={2} {3} threads={4} bias={5} residual={6}")
+    @CsvSource({"1,1,1,F32,1,true,true", "5,3,7,F16,2,false,true", "13,17,33,F32,2,true,false",
+            "37,700,70,F16,2,true,true", "250,64,96,F32,2,true,true", "250,64,96,BF16,1,false,false",
+            "200,1100,1030,F16,2,true,false", "0,5,5,F32,2,true,true", "4,0,6,F32,2,true,true",
+            "193,45,64,F16,2,false,true", "1100,330,1000,F16,2,true,true", "300,700,70,F16,2,false,false",
+            "3,0,40,F32,2,false,false", "1030,40,64,F32,2,false,false"})
+    void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        float[] x = GemmTest.random(rnd, m * k);
+        float[] w = GemmTest.rounded(GemmTest.random(rnd, n * k), dtype);
+        float[] b = bias ? GemmTest.random(rnd, n) : null;
+        float[] r = residual ? GemmTest.random(rnd, m * n) : null;
+        try (Arena arena = Arena.ofShared()) {
+            Tensor wt = weight(arena, w, dtype, n, k);
+            Tensor bt = b == null ? null : GemmTest.segment(arena, b, DType.F32, n);
+            Tensor rt = r == null ? null : Tensor.of(r.clone(), 1, m, n);
+            Tensor y = FusedLinear.linear(pool(threads), Tensor.of(x.clone(), 1, m, k), wt, bt, rt);
+            assertArrayEquals(new int[] {1, m, n}, y.shape().dims(), "seed " + seed);
+            double[] want = refLinear(x, w, b, m, k, n);
+            if (r != null) {
+                for (int i = 0; i < want.length; i++) {
+                    want[i] += r[i];
+                }
+            }
+            GemmTest.assertClose(want, y.toFloatArray(), k, 1, "seed " + seed + " linear+residual");
+        }
+    }
+
+    @ParameterizedTest(name = "m={0} k={1} outs={2} threads={3}")
+    @CsvSource({"77,40,64 32 96,2", "154,768,320 320,2", "3,5,32 32 32,1", "250,330,96 64 32,2", "9,12,33 64,2",
+            "300,20,128 160,1", "4,0,32 64,2"})
+    void linearsMatchOneLayerEach(int m, int k, String outs, int threads) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        String[] o = outs.split(" ");
+        Tensor x = Tensor.of(GemmTest.random(rnd, m * k), m, k);
+        Tensor[] ws = new Tensor[o.length];
+        Tensor[] bs = new Tensor[o.length];
+        float[][] wf = new float[o.length][];
+        float[][] bf = new float[o.length][];
+        try (Arena arena = Arena.ofShared()) {
+            for (int p = 0; p < o.length; p++) {
+                int n = Integer.parseInt(o[p]);
+                wf[p] = GemmTest.rounded(GemmTest.random(rnd, n * k), DType.F16);
+                ws[p] = GemmTest.segment(arena, wf[p], DType.F16, n, k);
+                // Every other layer without bias.
+                bf[p] = p % 2 == 0 ? GemmTest.random(rnd, n) : null;
+                bs[p] = bf[p] == null ? null : Tensor.of(bf[p].clone(), n);
+            }
+            Tensor[] ys = FusedLinear.linears(pool(threads), x, ws, bs);
+            assertEquals(o.length, ys.length);
+            for (int p = 0; p < o.length; p++) {
+                int n = ws[p].dim(0);
+                assertArrayEquals(new int[] {m, n}, ys[p].shape().dims(), "seed " + seed + " layer " + p);
+                GemmTest.assertClose(refLinear(x.toFloatArray(), wf[p], bf[p], m, k, n), ys[p].toFloatArray(), k, 1,
+                        "seed " + seed + " layer " + p + " of " + outs);
+            }
+            // No biases at all (the kernel writes the outputs in place).
+            Tensor[] nb = FusedLinear.linears(pool(threads), x, ws, null);
+            for (int p = 0; p < o.length; p++) {
+                GemmTest.assertClose(refLinear(x.toFloatArray(), wf[p], null, m, k, ws[p].dim(0)), nb[p].toFloatArray(),
+                        k, 1, "seed " + seed + " no biases, layer " + p + " of " + outs);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "m={0} k={1} h={2} {3} threads={4}")
+    @CsvSource({"1,7,32,F32,1", "19,33,64,F16,2", "130,320,128,F16,2", "40,700,96,BF16,2", "250,64,160,F32,2",
+            "21,13,40,F32,2", "5,3,1,F32,1", "1030,20,32,F16,2"})
+    void linearGegluMatchesReference(int m, int k, int h, DType dtype, int threads) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        float[] x = GemmTest.random(rnd, m * k);
+        float[] w = GemmTest.rounded(GemmTest.random(rnd, 2 * h * k), dtype);
+        float[] b = GemmTest.random(rnd, 2 * h);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor y = FusedLinear.linearGeglu(pool(threads), Tensor.of(x.clone(), m, k),
+                    weight(arena, w, dtype, 2 * h, k), Tensor.of(b.clone(), 2 * h));
+            assertArrayEquals(new int[] {m, h}, y.shape().dims(), "seed " + seed);
+            double[] proj = refLinear(x, w, b, m, k, 2 * h);
+            double[] want = new double[m * h];
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < h; j++) {
+                    want[i * h + j] = proj[i * 2 * h + j] * Reference.geluErf(proj[i * 2 * h + h + j]);
+                }
+            }
+            // The product's rounding error, scaled by |gelu(g)| + |a·gelu'(g)| (both below about 2·max).
+            GemmTest.assertClose(want, y.toFloatArray(), k, 4, "seed " + seed + " linearGeglu");
+        }
+    }
+
+    @Test
+    void gegluWithoutBias() {
+        Random rnd = new Random(7);
+        int m = 30;
+        int k = 50;
+        int h = 64;
+        float[] x = GemmTest.random(rnd, m * k);
+        float[] w = GemmTest.random(rnd, 2 * h * k);
+        Tensor y = FusedLinear.linearGeglu(POOL2, Tensor.of(x, m, k), Tensor.of(w, 2 * h, k), null);
+        double[] proj = refLinear(x, w, null, m, k, 2 * h);
+        double[] want = new double[m * h];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < h; j++) {
+                want[i * h + j] = proj[i * 2 * h + j] * Reference.geluErf(proj[i * 2 * h + h + j]);
+            }
+        }
+        GemmTest.assertClose(want, y.toFloatArray(), k, 4, "geglu without bias");
+    }
+
+    @ParameterizedTest(name = "n={0} c={1} h={2} w={3} out={4} {5} threads={6}")
+    @CsvSource({"2,5,3,7,9,F32,2", "1,40,16,16,64,F16,2", "2,330,5,9,33,F16,2", "3,8,1,1,32,F32,1",
+            "2,64,13,11,100,BF16,2"})
+    void linearFromAndToChannelsMatchTransposedLinear(int n, int c, int h, int w, int out, DType dtype, int threads) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int hw = h * w;
+        float[] x = GemmTest.random(rnd, n * c * hw);
+        float[] win = GemmTest.rounded(GemmTest.random(rnd, out * c), dtype);
+        float[] bin = GemmTest.random(rnd, out);
+        float[] wout = GemmTest.rounded(GemmTest.random(rnd, c * out), dtype);
+        float[] bout = GemmTest.random(rnd, c);
+        float[] res = GemmTest.random(rnd, n * c * hw);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor seq = FusedLinear.linearFromChannels(pool(threads), Tensor.of(x.clone(), n, c, h, w),
+                    weight(arena, win, dtype, out, c), Tensor.of(bin.clone(), out));
+            assertArrayEquals(new int[] {n, hw, out}, seq.shape().dims(), "seed " + seed);
+            // Reference: the image transposed to [N·HW, C] rows, then x·Wᵀ + b.
+            float[] xt = new float[n * hw * c];
+            for (int b = 0; b < n; b++) {
+                for (int ch = 0; ch < c; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        xt[(b * hw + p) * c + ch] = x[(b * c + ch) * hw + p];
+                    }
+                }
+            }
+            double[] wantSeq = refLinear(xt, win, bin, n * hw, c, out);
+            GemmTest.assertClose(wantSeq, seq.toFloatArray(), c, 1, "seed " + seed + " linearFromChannels");
+
+            float[] s = seq.toFloatArray();
+            Tensor img = FusedLinear.linearToChannels(pool(threads), seq, weight(arena, wout, dtype, c, out),
+                    Tensor.of(bout.clone(), c), Tensor.of(res.clone(), n, c, h, w), h, w);
+            assertArrayEquals(new int[] {n, c, h, w}, img.shape().dims(), "seed " + seed);
+            double[] rows = refLinear(s, wout, bout, n * hw, out, c);
+            double[] want = new double[n * c * hw];
+            for (int b = 0; b < n; b++) {
+                for (int ch = 0; ch < c; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        int i = (b * c + ch) * hw + p;
+                        want[i] = rows[(b * hw + p) * c + ch] + res[i];
+                    }
+                }
+            }
+            GemmTest.assertClose(want, img.toFloatArray(), out, 1, "seed " + seed + " linearToChannels");
+            Tensor noRes = FusedLinear.linearToChannels(pool(threads), seq, weight(arena, wout, dtype, c, out), null,
+                    null, h, w);
+            for (int i = 0; i < want.length; i++) {
+                int b = i / (c * hw);
+                int ch = i / hw % c;
+                int p = i % hw;
+                want[i] = rows[(b * hw + p) * c + ch] - bout[ch];
+            }
+            GemmTest.assertClose(want, noRes.toFloatArray(), out, 1, "seed " + seed + " linearToChannels, no bias");
+        }
+    }
+
+    @Test
+    void badShapesNameTheOp() {
+        Tensor x = Tensor.zeros(2, 3, 8);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linear(POOL1, x, Tensor.zeros(4, 7), null, null));
+        assertTrue(e.getMessage().startsWith("linear:") && e.getMessage().contains("[2, 3, 8]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linear(POOL1, x, Tensor.zeros(4, 8), null, Tensor.zeros(2, 3, 5)));
+        assertTrue(e.getMessage().contains("residual") && e.getMessage().contains("[2, 3, 5]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linear(POOL1, x, Tensor.zeros(4, 8), Tensor.zeros(5), null));
+        assertTrue(e.getMessage().contains("bias [5]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearGeglu(POOL1, x, Tensor.zeros(5, 8), null));
+        assertTrue(e.getMessage().startsWith("linearGeglu:") && e.getMessage().contains("[5, 8]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linears(POOL1, x, new Tensor[] {Tensor.zeros(4, 8), Tensor.zeros(4, 9)}, null));
+        assertTrue(e.getMessage().startsWith("linears:") && e.getMessage().contains("[4, 9]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linears(POOL1, x, new Tensor[] {Tensor.zeros(4, 8)}, new Tensor[2]));
+        assertTrue(e.getMessage().startsWith("linears:"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearFromChannels(POOL1, Tensor.zeros(1, 6, 2, 2), Tensor.zeros(4, 5), null));
+        assertTrue(e.getMessage().startsWith("linearFromChannels:") && e.getMessage().contains("[1, 6, 2, 2]"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearToChannels(POOL1, x, Tensor.zeros(4, 8), null, null, 2, 2));
+        assertTrue(e.getMessage().startsWith("linearToChannels:") && e.getMessage().contains("2x2"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.linearToChannels(POOL1, x, Tensor.zeros(4, 8), null, Tensor.zeros(2, 4, 1, 2), 3, 1));
+        assertTrue(e.getMessage().contains("residual [2, 4, 1, 2]"), e.getMessage());
+    }
+}
