@@ -32,7 +32,7 @@ public final class FusedLinear {
     private static final int TILE_C = 1 << 20;
 
     /** Per-thread buffers: packed B block, packed A block, one strip of C, partial sums of a task's C. */
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[4][]);
+    private static final ThreadBuffers BUFFERS = new ThreadBuffers(4);
 
     private FusedLinear() {
     }
@@ -454,13 +454,7 @@ public final class FusedLinear {
     // The driver
 
     private static float[] buffer(int which, int size) {
-        float[][] bufs = BUFFERS.get();
-        float[] buf = bufs[which];
-        if (buf == null || buf.length < size) {
-            buf = new float[size];
-            bufs[which] = buf;
-        }
-        return buf;
+        return BUFFERS.get(which, size);
     }
 
     /**

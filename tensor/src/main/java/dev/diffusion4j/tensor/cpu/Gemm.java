@@ -80,7 +80,7 @@ public final class Gemm {
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** Per-thread packing buffers, grown on demand (kernels run nested on pool threads, never re-entrantly). */
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][]);
+    private static final ThreadBuffers BUFFERS = new ThreadBuffers(3);
 
     /** Runs everything on the calling thread (for operands that other threads may not read). */
     private static final ComputePool SERIAL = new ComputePool(1);
@@ -341,13 +341,7 @@ public final class Gemm {
     }
 
     private static float[] buffer(int which, int size) {
-        float[][] bufs = BUFFERS.get();
-        float[] buf = bufs[which];
-        if (buf == null || buf.length < size) {
-            buf = new float[size];
-            bufs[which] = buf;
-        }
-        return buf;
+        return BUFFERS.get(which, size);
     }
 
     /** One task: rows [i0, i1) and columns [j0, j1) of C over all of K. */
