@@ -4,10 +4,8 @@ import dev.diffusion4j.nn.ModelConfig;
 import dev.diffusion4j.nn.Probe;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.layers.Conv2d;
-import dev.diffusion4j.nn.layers.Linear;
 import dev.diffusion4j.nn.unet.DownBlock2D;
-import dev.diffusion4j.nn.unet.TextTimeEmbedding;
-import dev.diffusion4j.nn.unet.Timesteps;
+import dev.diffusion4j.nn.unet.TimeEmbedding;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.unet.UNet2DConditionConfig;
 import dev.diffusion4j.nn.unet.UNetMidBlock2DCrossAttn;
@@ -42,11 +40,7 @@ public final class ControlNetModel {
 
     private final ControlNetConfig config;
     private final Backend backend;
-    private final Timesteps timeProj;
-    private final Linear timeLinear1;
-    private final Linear timeLinear2;
-    /** SDXL's {@code add_embedding} ({@code addition_embed_type: text_time}), null otherwise. */
-    private final TextTimeEmbedding addEmbedding;
+    private final TimeEmbedding timeEmbedding;
     private final Conv2d convIn;
     private final ControlNetConditioningEmbedding condEmbedding;
     private final List<DownBlock2D> downBlocks = new ArrayList<>();
@@ -61,11 +55,7 @@ public final class ControlNetModel {
         UNet2DConditionConfig u = config.unet();
         int[] ch = u.blockOutChannels();
         int n = ch.length;
-        int temb = u.timeEmbedDim();
-        this.timeProj = new Timesteps(ch[0], u.flipSinToCos(), u.freqShift());
-        this.timeLinear1 = new Linear(backend, weights, "time_embedding.linear_1", ch[0], temb, true);
-        this.timeLinear2 = new Linear(backend, weights, "time_embedding.linear_2", temb, temb, true);
-        this.addEmbedding = u.textTime() ? new TextTimeEmbedding(backend, weights, "add_embedding", u) : null;
+        this.timeEmbedding = new TimeEmbedding(backend, weights, u);
         this.convIn = new Conv2d(backend, weights, "conv_in", u.inChannels(), ch[0], 3, 1, 1);
         this.condEmbedding = new ControlNetConditioningEmbedding(backend, weights, "controlnet_cond_embedding",
                 config.conditioningChannels(), config.conditioningEmbeddingOutChannels(), ch[0]);
@@ -207,21 +197,7 @@ public final class ControlNetModel {
                     + (1 << this.condEmbedding.downsamplings()) + ")");
         }
         float[] t = UNet2DConditionConfig.perSample("ControlNetModel", timesteps, batch);
-        Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(timeProj.forward(t))));
-        probe.record("time_embedding", emb);
-        if (addEmbedding != null) {
-            if (added == null) {
-                throw new IllegalArgumentException("ControlNetModel: addition_embed_type text_time needs text_embeds and"
-                        + " time_ids (AddedCond)");
-            }
-            Tensor aug = addEmbedding.forward("ControlNetModel", added, batch);
-            probe.record("add_embedding", aug);
-            emb = backend.add(emb, aug);
-        } else if (added != null) {
-            throw new IllegalArgumentException("ControlNetModel: added conditioning given, but the config has no "
-                    + "addition_embed_type");
-        }
-        Tensor embSilu = backend.silu(emb);
+        Tensor embSilu = timeEmbedding.forwardSilu("ControlNetModel", t, added, batch, probe);
 
         Tensor h = convIn.forward(sample);
         probe.record("controlnet_cond_embedding", condEmbedding);

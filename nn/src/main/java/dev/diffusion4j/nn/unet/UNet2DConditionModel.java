@@ -5,7 +5,6 @@ import dev.diffusion4j.nn.Probe;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.layers.Conv2d;
 import dev.diffusion4j.nn.layers.GroupNorm;
-import dev.diffusion4j.nn.layers.Linear;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
 import java.util.ArrayList;
@@ -23,11 +22,7 @@ import java.util.List;
 public final class UNet2DConditionModel {
     private final UNet2DConditionConfig config;
     private final Backend backend;
-    private final Timesteps timeProj;
-    private final Linear timeLinear1;
-    private final Linear timeLinear2;
-    // SDXL text_time added conditioning (null otherwise): add_time_proj and add_embedding.linear_{1,2}
-    private final TextTimeEmbedding addEmbedding;
+    private final TimeEmbedding timeEmbedding;
     private final Conv2d convIn;
     private final List<DownBlock2D> downBlocks = new ArrayList<>();
     private final UNetMidBlock2DCrossAttn midBlock;
@@ -41,11 +36,7 @@ public final class UNet2DConditionModel {
         this.backend = backend;
         int[] ch = config.blockOutChannels();
         int n = ch.length;
-        int temb = config.timeEmbedDim();
-        this.timeProj = new Timesteps(ch[0], config.flipSinToCos(), config.freqShift());
-        this.timeLinear1 = new Linear(backend, weights, "time_embedding.linear_1", ch[0], temb, true);
-        this.timeLinear2 = new Linear(backend, weights, "time_embedding.linear_2", temb, temb, true);
-        this.addEmbedding = config.textTime() ? new TextTimeEmbedding(backend, weights, "add_embedding", config) : null;
+        this.timeEmbedding = new TimeEmbedding(backend, weights, config);
         this.convIn = new Conv2d(backend, weights, "conv_in", config.inChannels(), ch[0], 3, 1, 1);
 
         int[] heads = config.numAttentionHeads();
@@ -170,24 +161,7 @@ public final class UNet2DConditionModel {
         int factor = 1 << upsamplers;
         boolean forwardUpsampleSize = sample.dim(2) % factor != 0 || sample.dim(3) % factor != 0;
 
-        Tensor tProj = timeProj.forward(t);
-        probe.record("time_proj", tProj);
-        Tensor emb = timeLinear2.forward(backend.silu(timeLinear1.forward(tProj)));
-        probe.record("time_embedding", emb);
-        if (config.textTime()) {
-            if (added == null) {
-                throw new IllegalArgumentException("UNet2DConditionModel: addition_embed_type text_time needs text_embeds"
-                        + " and time_ids (AddedCond)");
-            }
-            Tensor aug = addEmbedding.forward("UNet2DConditionModel", added, batch);
-            probe.record("add_embedding", aug);
-            emb = backend.add(emb, aug);
-        } else if (added != null) {
-            throw new IllegalArgumentException("UNet2DConditionModel: added conditioning given, but the config has no "
-                    + "addition_embed_type");
-        }
-        // Every resnet applies SiLU to the time embedding first: do it once.
-        Tensor embSilu = backend.silu(emb);
+        Tensor embSilu = timeEmbedding.forwardSilu("UNet2DConditionModel", t, added, batch, probe);
 
         Tensor h = convIn.forward(sample);
         probe.record("conv_in", h);
