@@ -65,17 +65,6 @@ class LoraParityTest {
         }
     }
 
-    private static int[][] ids(SafeTensors st, String name) {
-        long[] v = st.longs(name);
-        int rows = (int) st.entries().get(name).shape()[0];
-        int cols = v.length / rows;
-        int[][] out = new int[rows][cols];
-        for (int i = 0; i < v.length; i++) {
-            out[i / cols][i % cols] = (int) v[i];
-        }
-        return out;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"1.0", "0.6"})
     void mergedModelsMatchDiffusers(String scale) throws Exception {
@@ -88,7 +77,7 @@ class LoraParityTest {
         assertEquals(modules, merged.loraReport().merged().get(file), "every module merged");
         try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
              SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
-            int[][] ids = ids(in, "input_ids");
+            int[][] ids = ParityCases.ids(in, "input_ids");
             Tensor sample = in.tensor("sample");
             Tensor ehs = in.tensor("encoder_hidden_states");
             float t = in.longs("timestep")[0];

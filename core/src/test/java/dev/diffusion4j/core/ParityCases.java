@@ -65,6 +65,19 @@ final class ParityCases {
         }
     }
 
+    /** Token ids stored as I64 {@code [rows, tokens]} (or one row {@code [tokens]}). */
+    static int[][] ids(SafeTensors st, String name) {
+        long[] v = st.longs(name);
+        long[] shape = st.entries().get(name).shape();
+        int rows = shape.length == 2 ? (int) shape[0] : 1;
+        int cols = v.length / rows;
+        int[][] out = new int[rows][cols];
+        for (int i = 0; i < v.length; i++) {
+            out[i / cols][i % cols] = (int) v[i];
+        }
+        return out;
+    }
+
     /** The reference's {@code image_uint8} (NHWC) against our image: the max difference of one channel. */
     static int imageDiff(SafeTensors out, GenerationResult result) {
         long[] shape = out.entries().get("image_uint8").shape();

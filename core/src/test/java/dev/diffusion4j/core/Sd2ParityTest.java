@@ -46,20 +46,6 @@ class Sd2ParityTest {
         return models.get(layout);
     }
 
-    private static int[][] ids(SafeTensors st, String name) {
-        long[] v = st.longs(name);
-        long[] shape = st.entries().get(name).shape();
-        int rows = shape.length == 2 ? (int) shape[0] : 1;
-        int cols = v.length / rows;
-        int[][] out = new int[rows][cols];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                out[r][c] = (int) v[r * cols + c];
-            }
-        }
-        return out;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"folder", "single_file"})
     void textEncoder(String layout) throws Exception {
@@ -68,7 +54,7 @@ class Sd2ParityTest {
         Map<String, Object> c = JSON.std.mapFrom(Files.readString(dir.resolve("case.json")));
         try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
              SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
-            int[][] ids = ids(in, "input_ids");
+            int[][] ids = ParityCases.ids(in, "input_ids");
             @SuppressWarnings("unchecked")
             List<String> prompts = (List<String>) c.get("prompts");
             for (int i = 0; i < prompts.size(); i++) {
@@ -168,7 +154,7 @@ class Sd2ParityTest {
         try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
              SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
             double te = check("single_file text encoder", out.tensor("text_encoder_last_hidden_state"),
-                    m.textEncoder().encode(ids(in, "input_ids"), 1), 1e-4, 1e-4);
+                    m.textEncoder().encode(ParityCases.ids(in, "input_ids"), 1), 1e-4, 1e-4);
             double un = check("single_file unet", out.tensor("unet_sample_out"), m.unet().forward(in.tensor("unet_sample"),
                     new float[] {in.longs("unet_timestep")[0]}, in.tensor("unet_encoder_hidden_states")), 2e-4, 1e-3);
             System.out.printf("sd2 single_file case: text encoder %.3g, unet %.3g%n", te, un);

@@ -49,16 +49,6 @@ class SdxlParityTest {
         return models.get(layout);
     }
 
-    private static int[][] ids(SafeTensors st, String name) {
-        long[] v = st.longs(name);
-        int rows = v.length / 77;
-        int[][] out = new int[rows][77];
-        for (int i = 0; i < v.length; i++) {
-            out[i / 77][i % 77] = (int) v[i];
-        }
-        return out;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"folder", "single_file"})
     void textEncoders(String layout) throws Exception {
@@ -70,8 +60,8 @@ class SdxlParityTest {
         List<String> prompts = (List<String>) ((Map<String, Object>) c.get("prompts_row0_row1")).get("tokenizer");
         try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
              SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
-            int[][] ids1 = ids(in, "input_ids");
-            int[][] ids2 = ids(in, "input_ids_2");
+            int[][] ids1 = ParityCases.ids(in, "input_ids");
+            int[][] ids2 = ParityCases.ids(in, "input_ids_2");
             for (int i = 0; i < prompts.size(); i++) {
                 assertArrayEquals(ids1[i], m.tokenizer().inputIds(prompts.get(i)).inputIds(), "tokenizer ids " + i);
                 assertArrayEquals(ids2[i], m.tokenizer2().inputIds(prompts.get(i)).inputIds(),
@@ -180,7 +170,7 @@ class SdxlParityTest {
         try (SafeTensors in = SafeTensors.open(dir.resolve("inputs.safetensors"));
              SafeTensors out = SafeTensors.open(dir.resolve("outputs.safetensors"))) {
             SdxlTextEncoders.Encoded e = new SdxlTextEncoders(m.textEncoder(), m.textEncoder2())
-                    .encode(ids(in, "input_ids"), ids(in, "input_ids_2"));
+                    .encode(ParityCases.ids(in, "input_ids"), ParityCases.ids(in, "input_ids_2"));
             double pe = check("single_file prompt_embeds", out.tensor("prompt_embeds"), e.promptEmbeds(), 1e-4, 0);
             double po = check("single_file pooled", out.tensor("pooled_prompt_embeds"), e.pooled(), 1e-4, 0);
             Tensor u = m.unet().forward(in.tensor("unet_sample"), new float[] {in.longs("unet_timestep")[0]},
