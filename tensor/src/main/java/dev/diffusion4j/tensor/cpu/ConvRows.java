@@ -25,19 +25,19 @@ interface ConvRows {
     /** Writes row {@code y} of channel {@code c} of image {@code n} ({@link #width()} floats) to {@code dst[off…]}. */
     void row(int n, int c, int y, float[] dst, int off);
 
-    /** The rows of a heap F32 NCHW tensor's array, starting at {@code offset}. */
-    static ConvRows of(float[] x, int offset, int batch, int channels, int height, int width) {
-        return new Sized(batch, channels, height, width) {
-            @Override
-            public void row(int n, int c, int y, float[] dst, int off) {
-                System.arraycopy(x, offset + ((n * channels + c) * height + y) * width, dst, off, width);
-            }
-        };
-    }
-
     /** The rows of a heap F32 NCHW tensor. */
     static ConvRows of(Tensor x) {
-        return of(x.array(), x.offset(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+        float[] a = x.array();
+        int offset = x.offset();
+        int channels = x.dim(1);
+        int height = x.dim(2);
+        int width = x.dim(3);
+        return new Sized(x.dim(0), channels, height, width) {
+            @Override
+            public void row(int n, int c, int y, float[] dst, int off) {
+                System.arraycopy(a, offset + ((n * channels + c) * height + y) * width, dst, off, width);
+            }
+        };
     }
 
     /**

@@ -147,8 +147,7 @@ public final class Winograd {
             throw new IllegalArgumentException("winograd conv3x3: x must be [N, Cin, H, W], got " + x.shape()
                     + " (weight " + weight.shape() + ")");
         }
-        Tensor xin = x.isHeap() ? x : x.toHeapF32();
-        ConvRows rows = ConvRows.of(xin.array(), xin.offset(), x.dim(0), x.dim(1), x.dim(2), x.dim(3));
+        ConvRows rows = ConvRows.of(Kernels.heap(x));
         return conv3x3(pool, rows, weight, bias, residual, false, padTop, padBottom, padLeft, padRight);
     }
 
