@@ -14,11 +14,12 @@ import java.util.Locale;
  * A whole 512×512 txt2img through the library, as a user runs it: {@link StableDiffusion#load} on a diffusers folder
  * of the real SD 1.5 size with random F16 weights (memory-mapped like any checkpoint), then text encoding, guided
  * steps (batch 2) and the VAE decode. Prints the time of each stage, seconds per step, GFLOP/s and the peak RSS of
- * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)] [low-memory] [q8]}; the
+ * the process. Usage: {@code java ... Txt2ImgRun [steps (20)] [folder (/tmp/d4j-sd15-random)] [low-memory] [q8] [stream]}; the
  * folder is written first when missing (about 2.1 GB; the tokenizer comes from {@code models/demo/tokenizer});
  * {@code low-memory} releases each stage's weight pages when it is done
  * ({@link StableDiffusion.LoadOptions#releaseWeightPages}); {@code q8} holds the U-Net's weights as
- * {@link Quantization#Q8_0} ({@link StableDiffusion.LoadOptions#quantization}).
+ * {@link Quantization#Q8_0} ({@link StableDiffusion.LoadOptions#quantization}); {@code stream} releases every op's
+ * weight pages when the op is done ({@link StableDiffusion.LoadOptions#streamWeights}).
  */
 public final class Txt2ImgRun {
     /** Where the random full-size model is written by default. */
@@ -33,12 +34,14 @@ public final class Txt2ImgRun {
         List<String> flags = args.length > 2 ? List.of(args).subList(2, args.length) : List.of();
         boolean lowMemory = flags.contains("low-memory");
         Quantization q = flags.contains("q8") ? Quantization.Q8_0 : Quantization.NONE;
+        boolean stream = flags.contains("stream");
         ensureModel(folder);
         long t0 = System.nanoTime();
-        try (StableDiffusion sd = StableDiffusion.load(folder,
-                StableDiffusion.LoadOptions.defaults().withReleaseWeightPages(lowMemory).withQuantization(q))) {
-            System.out.printf(Locale.ROOT, "load (%s%s) %6.2f s, peak RSS after load %.2f GiB%n", q,
-                    lowMemory ? ", low-memory" : "", (System.nanoTime() - t0) / 1e9,
+        StableDiffusion.LoadOptions options = StableDiffusion.LoadOptions.defaults()
+                .withReleaseWeightPages(lowMemory).withQuantization(q).withStreamWeights(stream);
+        try (StableDiffusion sd = StableDiffusion.load(folder, options)) {
+            System.out.printf(Locale.ROOT, "load (%s%s%s) %6.2f s, peak RSS after load %.2f GiB%n", q,
+                    lowMemory ? ", low-memory" : "", stream ? ", streamed weights" : "", (System.nanoTime() - t0) / 1e9,
                     FullSizeModels.peakRssBytes() / 1073741824.0);
             // The peak so far after each step (the U-Net stage), to tell it from the decode's.
             GenerationResult r = generate(sd, steps, e -> System.out.printf(Locale.ROOT,

@@ -12,6 +12,7 @@ import dev.diffusion4j.nn.vae.AutoencoderKL;
 import dev.diffusion4j.nn.vae.AutoencoderTiny;
 import dev.diffusion4j.samplers.SchedulerConfig;
 import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.StreamedWeightsBackend;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.Checkpoint;
@@ -58,13 +59,24 @@ public final class StableDiffusion implements AutoCloseable {
      * @param quantization how the U-Net's weights are held: {@link Quantization#NONE} (as stored, the default) or
      *     {@link Quantization#Q8_0} (8-bit blocks made at load, after merging LoRAs, in memory the model owns; the
      *     mapped pages of the U-Net are released once it is quantised, so only the 8-bit copy stays resident)
+     * @param streamWeights drop the memory-mapped pages of every op's weights as soon as the op is done (the backend
+     *     is wrapped in a {@link StreamedWeightsBackend}): only the weights of the op in progress are resident, the
+     *     rest wait in the operating system's page cache; the lowest peak memory, for the page faults of reading
+     *     every weight back on every step
      */
     public record LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config,
-                              List<LoraSpec> loras, boolean releaseWeightPages, Quantization quantization) {
+                              List<LoraSpec> loras, boolean releaseWeightPages, Quantization quantization,
+                              boolean streamWeights) {
         /** Validates and copies the LoRA list; a null quantization is {@link Quantization#NONE}. */
         public LoadOptions {
             loras = loras == null ? List.of() : List.copyOf(loras);
             quantization = quantization == null ? Quantization.NONE : quantization;
+        }
+
+        /** Options without weight streaming. */
+        public LoadOptions(Backend backend, Path tokenizer, Path unet, String variant, Path config,
+                           List<LoraSpec> loras, boolean releaseWeightPages, Quantization quantization) {
+            this(backend, tokenizer, unet, variant, config, loras, releaseWeightPages, quantization, false);
         }
 
         /** Options with weights as stored (no quantization). */
@@ -90,44 +102,50 @@ public final class StableDiffusion implements AutoCloseable {
 
         /** With another backend. */
         public LoadOptions withBackend(Backend b) {
-            return new LoadOptions(b, tokenizer, unet, variant, config, loras, releaseWeightPages, quantization);
+            return new LoadOptions(b, tokenizer, unet, variant, config, loras, releaseWeightPages, quantization, streamWeights);
         }
 
         /** With a tokenizer folder ({@code vocab.json} + {@code merges.txt}). */
         public LoadOptions withTokenizer(Path p) {
-            return new LoadOptions(backend, p, unet, variant, config, loras, releaseWeightPages, quantization);
+            return new LoadOptions(backend, p, unet, variant, config, loras, releaseWeightPages, quantization, streamWeights);
         }
 
         /** With a U-Net from another diffusers component folder (e.g. an inpainting U-Net). */
         public LoadOptions withUnet(Path p) {
-            return new LoadOptions(backend, tokenizer, p, variant, config, loras, releaseWeightPages, quantization);
+            return new LoadOptions(backend, tokenizer, p, variant, config, loras, releaseWeightPages, quantization, streamWeights);
         }
 
         /** With weight files of a variant, e.g. "fp16" for {@code *.fp16.safetensors}. */
         public LoadOptions withVariant(String v) {
-            return new LoadOptions(backend, tokenizer, unet, v, config, loras, releaseWeightPages, quantization);
+            return new LoadOptions(backend, tokenizer, unet, v, config, loras, releaseWeightPages, quantization, streamWeights);
         }
 
         /** With a diffusers folder supplying the configs, tokenizer and scheduler config of a single-file checkpoint. */
         public LoadOptions withConfig(Path diffusersFolder) {
-            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras, releaseWeightPages, quantization);
+            return new LoadOptions(backend, tokenizer, unet, variant, diffusersFolder, loras, releaseWeightPages, quantization, streamWeights);
         }
 
         /** With one more LoRA merged at load (see {@link StableDiffusion#withLoras}). */
         public LoadOptions withLora(Path file, double scale) {
             List<LoraSpec> l = new ArrayList<>(loras);
             l.add(new LoraSpec(file, scale));
-            return new LoadOptions(backend, tokenizer, unet, variant, config, l, releaseWeightPages, quantization);
+            return new LoadOptions(backend, tokenizer, unet, variant, config, l, releaseWeightPages, quantization, streamWeights);
         }
 
         /** With each stage's weight pages released once the stage is done (see {@link LoadOptions}). */
         public LoadOptions withReleaseWeightPages(boolean release) {
-            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, release, quantization);
+            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, release, quantization, streamWeights);
         }
 
         /** With the U-Net's weights held as {@code q} (see {@link LoadOptions}). */
         public LoadOptions withQuantization(Quantization q) {
-            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, releaseWeightPages, q);
+            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, releaseWeightPages, q, streamWeights);
+        }
+
+        /** With every op's weight pages released once the op is done (see {@link LoadOptions}). */
+        public LoadOptions withStreamWeights(boolean stream) {
+            return new LoadOptions(backend, tokenizer, unet, variant, config, loras, releaseWeightPages, quantization,
+                    stream);
         }
     }
 
@@ -282,7 +300,8 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** Loads a diffusers folder or a single-file checkpoint. */
     public static StableDiffusion load(Path path, LoadOptions options) throws IOException {
-        Backend backend = options.backend() != null ? options.backend() : CpuBackend.create();
+        Backend given = options.backend() != null ? options.backend() : CpuBackend.create();
+        Backend backend = options.streamWeights() ? new StreamedWeightsBackend(given) : given;
         List<AutoCloseable> owned = new ArrayList<>();
         try {
             Checkpoint ck = Checkpoint.open(path, new Checkpoint.Options(options.variant(), false));

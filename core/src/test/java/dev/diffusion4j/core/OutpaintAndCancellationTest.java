@@ -68,6 +68,20 @@ class OutpaintAndCancellationTest {
     }
 
     @Test
+    void streamingWeightPagesChangesNoPixel() throws Exception {
+        GenerationRequest req = GenerationRequest.builder().prompt("a boat").seed(5).steps(2).width(64).height(64).build();
+        try (StableDiffusion kept = StableDiffusion.load(ParityCases.fixtureDir("models", "tiny-sd"));
+             StableDiffusion streamed = StableDiffusion.load(ParityCases.fixtureDir("models", "tiny-sd"),
+                     StableDiffusion.LoadOptions.defaults().withStreamWeights(true))) {
+            assertTrue(streamed.backend() instanceof dev.diffusion4j.tensor.StreamedWeightsBackend, streamed.backend().name());
+            float[] want = kept.generate(req).decoded().toFloatArray();
+            for (int i = 0; i < 2; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, streamed.generate(req).decoded().toFloatArray());
+            }
+        }
+    }
+
+    @Test
     void cancellationStopsBeforeTheNextStep() throws Exception {
         try (StableDiffusion sd = StableDiffusion.load(ParityCases.fixtureDir("models", "tiny-sd"))) {
             Cancellation cancel = new Cancellation();

@@ -144,6 +144,11 @@ final class GenerateCommand implements Callable<Integer> {
             + "the stage is done (text encoder, U-Net, VAE): lower peak memory, a little slower per image.")
     boolean lowMemory;
 
+    @Option(names = "--stream-weights", description = "Release every op's memory-mapped weights from resident memory "
+            + "as soon as the op is done (they wait in the page cache): the lowest peak memory, for the page faults of "
+            + "reading the weights back on every step.")
+    boolean streamWeights;
+
     @Option(names = "--quantize", paramLabel = "TYPE", description = "Hold the U-Net's weights as: none (as stored, "
             + "default) or q8_0 (8-bit blocks made at load: about half the memory of F16, a small parity error).")
     String quantize = "none";
@@ -282,7 +287,8 @@ final class GenerateCommand implements Callable<Integer> {
         }
         StableDiffusion.LoadOptions options = StableDiffusion.LoadOptions.defaults()
                 .withTokenizer(HubModels.tokenizerFor(model, tokenizer, config, err))
-                .withUnet(unet).withVariant(variant).withConfig(config).withReleaseWeightPages(lowMemory);
+                .withUnet(unet).withVariant(variant).withConfig(config).withReleaseWeightPages(lowMemory)
+                .withStreamWeights(streamWeights);
         try {
             options = options.withQuantization(dev.diffusion4j.core.Quantization.parse(quantize));
         } catch (IllegalArgumentException e) {

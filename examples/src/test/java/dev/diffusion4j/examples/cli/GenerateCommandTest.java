@@ -75,6 +75,34 @@ class GenerateCommandTest {
         assertTrue(info.out().contains("Seed: 5"), info.out());
     }
 
+    /** The largest difference of one RGB channel between two images of the same size. */
+    private static int maxChannelDifference(java.awt.image.BufferedImage ref, java.awt.image.BufferedImage img) {
+        int max = 0;
+        for (int y = 0; y < ref.getHeight(); y++) {
+            for (int x = 0; x < ref.getWidth(); x++) {
+                for (int s = 0; s <= 16; s += 8) {
+                    max = Math.max(max, Math.abs(((ref.getRGB(x, y) >> s) & 0xFF) - ((img.getRGB(x, y) >> s) & 0xFF)));
+                }
+            }
+        }
+        return max;
+    }
+
+    @Test
+    void streamWeightsAndLowMemoryReproduceTheReferenceImage() throws Exception {
+        Path f = fixtures();
+        Path out = tmp.resolve("streamed.png");
+        Run r = run("generate", "--model", f.resolve("models/tiny-sd").toString(),
+                "--prompt", "a photograph of an astronaut riding a horse", "--seed", "42", "--steps", "8",
+                "--cfg-scale", "7.5", "--sampler", "pndm", "--width", "64", "--height", "64",
+                "--stream-weights", "--low-memory", "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        java.awt.image.BufferedImage ref = javax.imageio.ImageIO.read(f.resolve("txt2img/pndm_64x64/image.png").toFile());
+        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(out.toFile());
+        int max = maxChannelDifference(ref, img);
+        assertTrue(max <= 1, "streamed-weights image differs from the reference by " + max);
+    }
+
     @Test
     void quantizeQ8RunsAndNamesBadTypes() throws Exception {
         Path f = fixtures();
@@ -87,14 +115,7 @@ class GenerateCommandTest {
         // within a few levels of the F32 reference (measured: 1)
         java.awt.image.BufferedImage ref = javax.imageio.ImageIO.read(f.resolve("txt2img/pndm_64x64/image.png").toFile());
         java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(out.toFile());
-        int max = 0;
-        for (int y = 0; y < ref.getHeight(); y++) {
-            for (int x = 0; x < ref.getWidth(); x++) {
-                for (int s = 0; s <= 16; s += 8) {
-                    max = Math.max(max, Math.abs(((ref.getRGB(x, y) >> s) & 0xFF) - ((img.getRGB(x, y) >> s) & 0xFF)));
-                }
-            }
-        }
+        int max = maxChannelDifference(ref, img);
         assertTrue(max <= 3, "q8_0 image differs from the F32 reference by " + max);
         Run bad = run("generate", "--model", model, "--prompt", "x", "--quantize", "q4_0", "--output",
                 tmp.resolve("never.png").toString());
