@@ -4,8 +4,10 @@ import dev.diffusion4j.nn.clip.CLIPTextConfig;
 import dev.diffusion4j.nn.clip.CLIPTextModel;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.lang.foreign.Arena;
@@ -30,8 +32,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The real SD 1.5 models with random F16 weights (memory-mapped checkpoints hold F16 the same way): one U-Net
  * evaluation with classifier-free guidance (batch 2, 64×64 latents, 77 text tokens), one VAE decode at 512×512, and
- * the CLIP ViT-L/14 text tower on 2 × 77 tokens. Single-shot: each invocation is seconds long. Peak RSS of the fork is
- * printed at the end of each trial.
+ * the CLIP ViT-L/14 text tower on 2 × 77 tokens. Single-shot: each invocation is seconds long. At the end of each
+ * trial the fork prints its peak RSS and where the time of the measured iterations went, op by op
+ * ({@link ProfilingBackend}: calls, milliseconds, share, GFLOP/s).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -58,12 +61,15 @@ public class FullSizeBenchmark {
     private Tensor context;
     private Tensor z;
     private int[][] ids;
+    private ProfilingBackend profile;
+    private int iteration;
 
     @Setup(Level.Trial)
     public void setUp() {
         arena = Arena.ofShared();
         pool = new ComputePool(threads);
-        CpuBackend be = new CpuBackend(pool);
+        profile = new ProfilingBackend(new CpuBackend(pool));
+        Backend be = profile;
         unet = new UNet2DConditionModel(FullSizeModels.unetConfig(), FullSizeModels.randomWeights(DType.F16, arena, 1), be);
         vae = new AutoencoderKL(FullSizeModels.vaeConfig(), FullSizeModels.randomWeights(DType.F16, arena, 2), be);
         Map<String, Object> clip = new HashMap<>();
@@ -88,9 +94,18 @@ public class FullSizeBenchmark {
         }
     }
 
+    /** Forgets the warm-up iteration's op totals, so the breakdown covers the measured iterations only. */
+    @Setup(Level.Iteration)
+    public void startIteration() {
+        if (iteration++ == 1) {
+            profile.reset();
+        }
+    }
+
     @TearDown(Level.Trial)
     public void tearDown() {
-        System.out.printf(Locale.ROOT, "%npeak RSS of this fork: %.2f GiB%n", FullSizeModels.peakRssBytes() / 1073741824.0);
+        System.out.printf(Locale.ROOT, "%npeak RSS of this fork: %.2f GiB; per op over the measured iterations:%n%s",
+                FullSizeModels.peakRssBytes() / 1073741824.0, profile.report());
         pool.close();
         arena.close();
     }

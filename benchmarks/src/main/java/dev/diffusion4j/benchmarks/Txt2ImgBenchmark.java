@@ -2,7 +2,10 @@ package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.core.GenerationResult;
 import dev.diffusion4j.core.StableDiffusion;
+import dev.diffusion4j.tensor.ProfilingBackend;
+import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.io.IOException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -23,8 +26,9 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * A whole 512×512 txt2img of {@code steps} guided steps through the library on the real SD 1.5 size with random F16
  * weights read from disk (see {@link Txt2ImgRun}; the folder is written on first use). Single shot, one measured
- * run: minutes long. Per-stage times and peak RSS are printed; run through {@code ./bench} the fork gets bench's
- * larger heap, so take memory figures from {@link Txt2ImgRun} (run in the job's 640 MiB heap).
+ * run: minutes long. Per-stage times, peak RSS and the per-op breakdown ({@link ProfilingBackend}) are printed. The
+ * fork runs in the job's 640 MiB heap. {@code -p weights=stream} streams the weights
+ * ({@link StableDiffusion.LoadOptions#streamWeights}), {@code -p weights=low-memory} releases each stage's pages.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -37,13 +41,24 @@ public class Txt2ImgBenchmark {
     @Param({"20"})
     public int steps;
 
+    /** {@code mapped} (the default: weights stay mapped), {@code low-memory} or {@code stream}. */
+    @Param({"mapped"})
+    public String weights;
+
+    private ProfilingBackend profile;
+
     private StableDiffusion sd;
     private GenerationResult last;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         Txt2ImgRun.ensureModel(Txt2ImgRun.DEFAULT_FOLDER);
-        sd = StableDiffusion.load(Txt2ImgRun.DEFAULT_FOLDER);
+        if (!List.of("mapped", "low-memory", "stream").contains(weights)) {
+            throw new IllegalArgumentException("weights=" + weights + ": expected mapped, low-memory or stream");
+        }
+        profile = new ProfilingBackend(CpuBackend.create());
+        sd = StableDiffusion.load(Txt2ImgRun.DEFAULT_FOLDER, StableDiffusion.LoadOptions.defaults().withBackend(profile)
+                .withReleaseWeightPages(weights.equals("low-memory")).withStreamWeights(weights.equals("stream")));
     }
 
     @TearDown(Level.Trial)
@@ -53,6 +68,7 @@ public class Txt2ImgBenchmark {
             System.out.printf(Locale.ROOT, "%ntext %.2f s, %d steps %.1f s (%.2f s/step), decode %.2f s, peak RSS %.2f GiB%n",
                     t.textMillis() / 1000, steps, t.totalStepMillis() / 1000, t.totalStepMillis() / 1000 / steps,
                     t.decodeMillis() / 1000, FullSizeModels.peakRssBytes() / 1073741824.0);
+            System.out.print(profile.report());
         }
         sd.close();
     }
