@@ -4,6 +4,8 @@
  */
 module dev.diffusion4j.tensor {
     requires jdk.incubator.vector;
+    // process CPU time for ProfilingBackend
+    requires jdk.management;
 
     exports dev.diffusion4j.tensor;
     exports dev.diffusion4j.tensor.cpu;

@@ -11,16 +11,23 @@ import dev.diffusion4j.tensor.Quantized;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.ConvAlgorithm;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
  * A quick (non-JMH) timing of the full-size SD 1.5 U-Net (batch 2, 64×64 latents: one guided step) and VAE decode
  * (512×512) with F16 random weights, with peak RSS. Usage: {@code java ... FullSizeTiming [unet|vae|both] [runs]
- * [auto|direct] [none|q8] [shapes]} (the third picks the 3×3 convolution algorithm, {@link ConvAlgorithm}, default
- * auto; the fourth quantises the weights {@link Quantization#Q8_0} takes, as {@code LoadOptions.withQuantization}
- * does; {@code shapes} breaks the linear layers and attention of the profile down by shape).
+ * [auto|direct] [none|q8] [shapes] [timeline]} (the third picks the 3×3 convolution algorithm, {@link ConvAlgorithm},
+ * default auto; the fourth quantises the weights {@link Quantization#Q8_0} takes, as {@code LoadOptions.withQuantization}
+ * does; {@code shapes} breaks the linear layers and attention of the profile down by shape; {@code timeline} writes
+ * the last run's ops in order, with their wall time and busy cores, to {@code d4j-timeline-unet.csv} /
+ * {@code d4j-timeline-vae.csv} in the temporary directory).
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
@@ -37,13 +44,29 @@ public final class FullSizeTiming {
         });
     }
 
+    /** Writes the recorded timeline (if any) to {@code d4j-timeline-<what>.csv} in the temporary directory. */
+    private static void writeTimeline(ProfilingBackend be, String what) {
+        if (be.timeline().isEmpty()) {
+            return;
+        }
+        Path file = Path.of(System.getProperty("java.io.tmpdir"), "d4j-timeline-" + what + ".csv");
+        try {
+            Files.writeString(file, be.timelineCsv());
+            System.out.println("timeline of the last run (" + be.timeline().size() + " ops): " + file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         ConvAlgorithm algorithm = args.length > 2 ? ConvAlgorithm.valueOf(args[2].toUpperCase(Locale.ROOT)) : ConvAlgorithm.AUTO;
         System.out.println("3x3 convolutions: " + algorithm);
-        boolean shapes = args.length > 4 && args[4].equals("shapes");
-        ProfilingBackend be = new ProfilingBackend(new CpuBackend(ComputePool.shared(), algorithm), shapes);
+        List<String> flags = args.length > 4 ? List.of(args).subList(4, args.length) : List.of();
+        boolean shapes = flags.contains("shapes");
+        boolean timeline = flags.contains("timeline");
+        ProfilingBackend be = new ProfilingBackend(new CpuBackend(ComputePool.shared(), algorithm), shapes, timeline);
         Quantization q = args.length > 3 ? Quantization.parse(args[3]) : Quantization.NONE;
         try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
@@ -54,6 +77,9 @@ public final class FullSizeTiming {
                 Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
                 double[] s = new double[runs];
                 for (int i = 0; i < runs; i++) {
+                    if (timeline && i == runs - 1) {
+                        be.reset(); // the timeline (and so the profile) of the last run only
+                    }
                     long t0 = System.nanoTime();
                     unet.forward(x, new float[] {500f}, ctx);
                     s[i] = (System.nanoTime() - t0) / 1e9;
@@ -63,6 +89,7 @@ public final class FullSizeTiming {
                     }
                 }
                 System.out.print(be.report());
+                writeTimeline(be, "unet");
                 be.reset();
                 Arrays.sort(s);
                 System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);
@@ -74,12 +101,16 @@ public final class FullSizeTiming {
                 Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
                 double[] s = new double[runs];
                 for (int i = 0; i < runs; i++) {
+                    if (timeline && i == runs - 1) {
+                        be.reset();
+                    }
                     long t0 = System.nanoTime();
                     vae.decode(z);
                     s[i] = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "vae decode 512x512: %.2f s (%.0f GFLOP/s at 2.52 TFLOP)%n", s[i], 2520 / s[i]);
                 }
                 System.out.print(be.report());
+                writeTimeline(be, "vae");
                 be.reset();
                 Arrays.sort(s);
                 System.out.printf(Locale.ROOT, "vae median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);

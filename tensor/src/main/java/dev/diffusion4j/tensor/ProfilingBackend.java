@@ -8,27 +8,48 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 /**
- * A {@link Backend} that forwards every op to another and adds up the wall time, the call count and the FLOPs of
- * each op kind: where the time of a forward pass goes. Thread-safe.
+ * A {@link Backend} that forwards every op to another and adds up the wall time, the process CPU time, the call
+ * count and the FLOPs of each op kind: where the time of a forward pass goes, and how many cores each kind of op
+ * kept busy (CPU time over wall time: 2.0 means both cores of a 2-core machine all along). Optionally it records a
+ * timeline, one {@link Event} per op in call order. Thread-safe (CPU time is the whole process's, so ops that run
+ * concurrently from several threads share it).
  */
 public final class ProfilingBackend implements Backend {
-    /** Totals of one op kind. */
-    public record OpStats(String op, long calls, double millis, double gflop) {
+    /** Totals of one op kind; {@code cpuMillis} is the process CPU time spent meanwhile (-1 when unknown). */
+    public record OpStats(String op, long calls, double millis, double cpuMillis, double gflop) {
         /** GFLOP/s achieved (0 for ops without a FLOP count). */
         public double gflops() {
             return millis > 0 ? gflop / (millis / 1e3) : 0;
         }
+
+        /** Average busy cores while this op ran (process CPU time over wall time), or -1 when unknown. */
+        public double cores() {
+            return cpuMillis >= 0 && millis > 0 ? cpuMillis / millis : -1;
+        }
+    }
+
+    /** One op of the timeline: start (ns since the first op), wall and process CPU time (ns; CPU -1 when unknown). */
+    public record Event(String op, long startNanos, long wallNanos, long cpuNanos) {
     }
 
     private static final class Acc {
         final LongAdder calls = new LongAdder();
         final LongAdder nanos = new LongAdder();
+        final LongAdder cpuNanos = new LongAdder();
         final java.util.concurrent.atomic.DoubleAdder flops = new java.util.concurrent.atomic.DoubleAdder();
     }
+
+    /** The process CPU time source, or null where the JVM has none. */
+    private static final com.sun.management.OperatingSystemMXBean OS =
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                    instanceof com.sun.management.OperatingSystemMXBean os && os.getProcessCpuTime() >= 0 ? os : null;
 
     private final Backend inner;
     private final Map<String, Acc> stats = new ConcurrentHashMap<>();
     private final boolean byShape;
+    private final boolean recordTimeline;
+    private final java.util.Queue<Event> timeline = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private volatile long origin = -1;
 
     /** Profiles {@code inner}. */
     public ProfilingBackend(Backend inner) {
@@ -40,40 +61,87 @@ public final class ProfilingBackend implements Backend {
      * (e.g. {@code linear 8192x320>320}, rows x in > out), to see which of them fall short.
      */
     public ProfilingBackend(Backend inner, boolean byShape) {
+        this(inner, byShape, false);
+    }
+
+    /**
+     * Profiles {@code inner}, per shape or not (see {@link #ProfilingBackend(Backend, boolean)}); with
+     * {@code recordTimeline} every op is also kept as an {@link Event} ({@link #timeline()}, {@link #timelineCsv()}).
+     */
+    public ProfilingBackend(Backend inner, boolean byShape, boolean recordTimeline) {
         this.inner = inner;
         this.byShape = byShape;
+        this.recordTimeline = recordTimeline;
+    }
+
+    private static long cpuNanos() {
+        return OS != null ? OS.getProcessCpuTime() : -1;
     }
 
     private Tensor time(String op, double flops, Supplier<Tensor> f) {
+        long c0 = cpuNanos();
         long t0 = System.nanoTime();
         Tensor r = f.get();
+        long wall = System.nanoTime() - t0;
+        long cpu = c0 >= 0 ? cpuNanos() - c0 : -1;
         Acc a = stats.computeIfAbsent(op, k -> new Acc());
         a.calls.increment();
-        a.nanos.add(System.nanoTime() - t0);
+        a.nanos.add(wall);
+        a.cpuNanos.add(cpu);
         a.flops.add(flops);
+        if (recordTimeline) {
+            if (origin < 0) {
+                origin = t0;
+            }
+            timeline.add(new Event(op, t0 - origin, wall, cpu));
+        }
         return r;
     }
 
     /** The totals so far, by op name. */
     public Map<String, OpStats> stats() {
         Map<String, OpStats> out = new TreeMap<>();
-        stats.forEach((k, a) -> out.put(k, new OpStats(k, a.calls.sum(), a.nanos.sum() / 1e6, a.flops.sum() / 1e9)));
+        stats.forEach((k, a) -> out.put(k, new OpStats(k, a.calls.sum(), a.nanos.sum() / 1e6,
+                OS != null ? a.cpuNanos.sum() / 1e6 : -1, a.flops.sum() / 1e9)));
         return out;
     }
 
-    /** Forgets the totals. */
-    public void reset() {
-        stats.clear();
+    /** The ops recorded so far in call order (empty unless constructed to record a timeline). */
+    public java.util.List<Event> timeline() {
+        return java.util.List.copyOf(timeline);
     }
 
-    /** A table of the totals, most expensive first. */
+    /**
+     * The timeline as CSV, one op per line: start and wall time (ms), busy cores (process CPU time over wall time,
+     * empty when unknown) and the op.
+     */
+    public String timelineCsv() {
+        StringBuilder b = new StringBuilder("start_ms,wall_ms,cores,op\n");
+        for (Event e : timeline) {
+            String cores = e.cpuNanos() >= 0 && e.wallNanos() > 0
+                    ? String.format(Locale.ROOT, "%.2f", (double) e.cpuNanos() / e.wallNanos()) : "";
+            b.append(String.format(Locale.ROOT, "%.3f,%.3f,%s,\"%s\"%n", e.startNanos() / 1e6, e.wallNanos() / 1e6,
+                    cores, e.op()));
+        }
+        return b.toString();
+    }
+
+    /** Forgets the totals and the timeline. */
+    public void reset() {
+        stats.clear();
+        timeline.clear();
+        origin = -1;
+    }
+
+    /** A table of the totals, most expensive first; {@code cores}: average busy cores while the op ran. */
     public String report() {
         double total = stats().values().stream().mapToDouble(OpStats::millis).sum();
-        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%-16s %7s %10s %6s %9s %9s%n",
-                "op", "calls", "ms", "%", "GFLOP", "GFLOP/s"));
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "%-16s %7s %10s %6s %9s %9s %6s%n",
+                "op", "calls", "ms", "%", "GFLOP", "GFLOP/s", "cores"));
         stats().values().stream().sorted((x, y) -> Double.compare(y.millis(), x.millis())).forEach(s -> b.append(
-                String.format(Locale.ROOT, "%-16s %7d %10.1f %6.1f %9.1f %9.1f%n", s.op(), s.calls(), s.millis(),
-                        100 * s.millis() / total, s.gflop(), s.gflops())));
+                String.format(Locale.ROOT, "%-16s %7d %10.1f %6.1f %9.1f %9.1f %6s%n", s.op(), s.calls(), s.millis(),
+                        100 * s.millis() / total, s.gflop(), s.gflops(),
+                        s.cores() >= 0 ? String.format(Locale.ROOT, "%.2f", s.cores()) : "-")));
         b.append(String.format(Locale.ROOT, "%-16s %7s %10.1f%n", "total", "", total));
         return b.toString();
     }
