@@ -2,6 +2,7 @@ package dev.diffusion4j.nn;
 
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.weights.SafeTensors;
 import java.util.Arrays;
 import java.util.List;
@@ -127,7 +128,8 @@ public interface StateDict {
 
             @Override
             public Tensor get(String key, int... dims) {
-                return made.computeIfAbsent(key, k -> maker.apply(k, dims.clone()));
+                // Made to be kept: never from a TensorScope's recycled storage.
+                return made.computeIfAbsent(key, k -> TensorScope.unscoped(() -> maker.apply(k, dims.clone())));
             }
         };
     }

@@ -8,27 +8,28 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 /**
- * A {@link Backend} that forwards every op to another and adds up the wall time, the process CPU time, the call
- * count and the FLOPs of each op kind: where the time of a forward pass goes, and how many cores each kind of op
- * kept busy (CPU time over wall time: 2.0 means both cores of a 2-core machine all along). Optionally it records a
- * timeline, one {@link Event} per op in call order. Thread-safe (CPU time is the whole process's, so ops that run
- * concurrently from several threads share it).
+ * A {@link Backend} that forwards every op to another and adds up the wall time, the CPU time of the Java threads
+ * (the caller and the compute pool's workers; not the garbage collector's), the call count and the FLOPs of each op
+ * kind: where the time of a forward pass goes, and how many cores each kind of op kept busy (CPU time over wall time:
+ * 2.0 means both cores of a 2-core machine all along). Optionally it records a timeline, one {@link Event} per op
+ * in call order. Thread-safe (CPU time is that of all Java threads, so ops that run concurrently from several
+ * threads share it).
  */
 public final class ProfilingBackend implements Backend {
-    /** Totals of one op kind; {@code cpuMillis} is the process CPU time spent meanwhile (-1 when unknown). */
+    /** Totals of one op kind; {@code cpuMillis} is the Java threads' CPU time spent meanwhile (-1 when unknown). */
     public record OpStats(String op, long calls, double millis, double cpuMillis, double gflop) {
         /** GFLOP/s achieved (0 for ops without a FLOP count). */
         public double gflops() {
             return millis > 0 ? gflop / (millis / 1e3) : 0;
         }
 
-        /** Average busy cores while this op ran (process CPU time over wall time), or -1 when unknown. */
+        /** Average busy cores while this op ran (CPU time over wall time), or -1 when unknown. */
         public double cores() {
             return cpuMillis >= 0 && millis > 0 ? cpuMillis / millis : -1;
         }
     }
 
-    /** One op of the timeline: start (ns since the first op), wall and process CPU time (ns; CPU -1 when unknown). */
+    /** One op of the timeline: start (ns since the first op), wall and CPU time (ns; CPU -1 when unknown). */
     public record Event(String op, long startNanos, long wallNanos, long cpuNanos) {
     }
 
@@ -39,10 +40,13 @@ public final class ProfilingBackend implements Backend {
         final java.util.concurrent.atomic.DoubleAdder flops = new java.util.concurrent.atomic.DoubleAdder();
     }
 
-    /** The process CPU time source, or null where the JVM has none. */
-    private static final com.sun.management.OperatingSystemMXBean OS =
-            java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                    instanceof com.sun.management.OperatingSystemMXBean os && os.getProcessCpuTime() >= 0 ? os : null;
+    /**
+     * Per-thread CPU clocks (nanosecond resolution; the process clock of {@code OperatingSystemMXBean} ticks in
+     * 10 ms), or null where the JVM has none.
+     */
+    private static final com.sun.management.ThreadMXBean THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t
+                    && t.isThreadCpuTimeSupported() && t.isThreadCpuTimeEnabled() ? t : null;
 
     private final Backend inner;
     private final Map<String, Acc> stats = new ConcurrentHashMap<>();
@@ -74,8 +78,16 @@ public final class ProfilingBackend implements Backend {
         this.recordTimeline = recordTimeline;
     }
 
+    /** CPU time of all live Java threads (the caller and the compute pool's workers among them), or -1. */
     private static long cpuNanos() {
-        return OS != null ? OS.getProcessCpuTime() : -1;
+        if (THREADS == null) {
+            return -1;
+        }
+        long sum = 0;
+        for (long c : THREADS.getThreadCpuTime(THREADS.getAllThreadIds())) {
+            sum += Math.max(c, 0);
+        }
+        return sum;
     }
 
     private Tensor time(String op, double flops, Supplier<Tensor> f) {
@@ -83,7 +95,8 @@ public final class ProfilingBackend implements Backend {
         long t0 = System.nanoTime();
         Tensor r = f.get();
         long wall = System.nanoTime() - t0;
-        long cpu = c0 >= 0 ? cpuNanos() - c0 : -1;
+        // A thread that ended meanwhile takes its CPU time with it: never below zero.
+        long cpu = c0 >= 0 ? Math.max(0, cpuNanos() - c0) : -1;
         Acc a = stats.computeIfAbsent(op, k -> new Acc());
         a.calls.increment();
         a.nanos.add(wall);
@@ -102,7 +115,7 @@ public final class ProfilingBackend implements Backend {
     public Map<String, OpStats> stats() {
         Map<String, OpStats> out = new TreeMap<>();
         stats.forEach((k, a) -> out.put(k, new OpStats(k, a.calls.sum(), a.nanos.sum() / 1e6,
-                OS != null ? a.cpuNanos.sum() / 1e6 : -1, a.flops.sum() / 1e9)));
+                THREADS != null ? a.cpuNanos.sum() / 1e6 : -1, a.flops.sum() / 1e9)));
         return out;
     }
 
@@ -112,8 +125,8 @@ public final class ProfilingBackend implements Backend {
     }
 
     /**
-     * The timeline as CSV, one op per line: start and wall time (ms), busy cores (process CPU time over wall time,
-     * empty when unknown) and the op.
+     * The timeline as CSV, one op per line: start and wall time (ms), busy cores (CPU time over wall time, empty
+     * when unknown) and the op.
      */
     public String timelineCsv() {
         StringBuilder b = new StringBuilder("start_ms,wall_ms,cores,op\n");

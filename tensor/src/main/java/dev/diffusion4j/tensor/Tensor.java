@@ -42,9 +42,12 @@ public final class Tensor {
         return zeros(Shape.of(dims));
     }
 
-    /** A new zero-filled F32 heap tensor. */
+    /**
+     * A new zero-filled F32 heap tensor. Inside a {@link TensorScope} a large one may reuse the storage of a
+     * tensor the scope's thread no longer needs.
+     */
     public static Tensor zeros(Shape shape) {
-        return new Tensor(shape, DType.F32, new float[heapSize(shape)], 0, null);
+        return new Tensor(shape, DType.F32, TensorScope.allocate(heapSize(shape)), 0, null);
     }
 
     /** Wraps {@code data} (not copied) as an F32 tensor of the given shape. */

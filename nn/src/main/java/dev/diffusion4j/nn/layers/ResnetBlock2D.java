@@ -3,6 +3,7 @@ package dev.diffusion4j.nn.layers;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 
 /**
  * diffusers' {@code ResnetBlock2D} (time-embedding shift "default"): GroupNorm → SiLU → conv1 → (+ projected time
@@ -39,18 +40,20 @@ public final class ResnetBlock2D {
      * @param tembSilu SiLU of the time embedding {@code [N, tembChannels]} (computed once per U-Net call), or null
      */
     public Tensor forward(Tensor x, Tensor tembSilu) {
-        // The shortcut first, so x (the largest tensor of a VAE up block) is not needed after conv1.
-        Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x;
-        Tensor h = conv1.forwardNormSilu(norm1, x, null);
-        if (timeEmbProj != null) {
-            if (tembSilu == null) {
-                throw new IllegalArgumentException("ResnetBlock2D: this block needs a time embedding");
-            }
-            Tensor t = timeEmbProj.forward(tembSilu);
-            h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));
+        if (timeEmbProj != null && tembSilu == null) {
+            throw new IllegalArgumentException("ResnetBlock2D: this block needs a time embedding");
         }
-        // A computed shortcut is ours: the output is accumulated into it rather than into a copy.
-        Tensor out = conv2.forwardNormSilu(norm2, h, shortcut, convShortcut != null);
-        return outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor);
+        try (TensorScope scope = TensorScope.open()) {
+            // The shortcut first, so x (the largest tensor of a VAE up block) is not needed after conv1.
+            Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x;
+            Tensor h = conv1.forwardNormSilu(norm1, x, null);
+            if (timeEmbProj != null) {
+                Tensor t = timeEmbProj.forward(tembSilu);
+                h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));
+            }
+            // A computed shortcut is ours: the output is accumulated into it rather than into a copy.
+            Tensor out = conv2.forwardNormSilu(norm2, h, shortcut, convShortcut != null);
+            return scope.keep(outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor));
+        }
     }
 }

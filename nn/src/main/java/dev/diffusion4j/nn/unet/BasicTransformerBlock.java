@@ -5,6 +5,7 @@ import dev.diffusion4j.nn.layers.Attention;
 import dev.diffusion4j.nn.layers.LayerNorm;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 
 /** diffusers' {@code BasicTransformerBlock}: self-attention, cross-attention on the text, GEGLU feed-forward, each pre-normed and residual. */
 final class BasicTransformerBlock {
@@ -27,9 +28,11 @@ final class BasicTransformerBlock {
 
     /** x {@code [B, HW, dim]}, context {@code [B, 77, crossAttentionDim]}. */
     Tensor forward(Tensor x, Tensor context) {
-        // Each residual is added by the block's output projection.
-        Tensor h = attn1.forward(norm1.forward(x), null, x);
-        h = attn2.forward(norm2.forward(h), context, h);
-        return ff.forward(norm3.forward(h), h);
+        try (TensorScope scope = TensorScope.open()) {
+            // Each residual is added by the block's output projection.
+            Tensor h = attn1.forward(norm1.forward(x), null, x);
+            h = attn2.forward(norm2.forward(h), context, h);
+            return scope.keep(ff.forward(norm3.forward(h), h));
+        }
     }
 }

@@ -6,6 +6,7 @@ import dev.diffusion4j.nn.layers.Downsample2D;
 import dev.diffusion4j.nn.layers.ResnetBlock2D;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -37,20 +38,22 @@ public final class DownBlock2D {
 
     /** Runs the block; appends its skip tensors to {@code skips} and returns the output. */
     public Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe) {
-        Tensor h = x;
-        for (int j = 0; j < resnets.size(); j++) {
-            h = resnets.get(j).forward(h, tembSilu);
-            if (!attentions.isEmpty()) {
-                h = attentions.get(j).forward(h, context);
-                probe.record(name + ".attentions." + j, h);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = x;
+            for (int j = 0; j < resnets.size(); j++) {
+                h = resnets.get(j).forward(h, tembSilu);
+                if (!attentions.isEmpty()) {
+                    h = attentions.get(j).forward(h, context);
+                    probe.record(name + ".attentions." + j, h);
+                }
+                skips.add(scope.keep(h));
             }
-            skips.add(h);
+            if (downsampler != null) {
+                h = downsampler.forward(h);
+                skips.add(h);
+            }
+            return scope.keep(h);
         }
-        if (downsampler != null) {
-            h = downsampler.forward(h);
-            skips.add(h);
-        }
-        return h;
     }
 
     int skipCount() {

@@ -4,6 +4,7 @@ import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.layers.GroupNorm;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -49,11 +50,13 @@ final class Transformer2DModel {
     Tensor forward(Tensor x, Tensor context) {
         int h = x.dim(2);
         int w = x.dim(3);
-        // proj_in reads the normalised image in place, proj_out writes the image and adds x: no transposed copies.
-        Tensor seq = backend.linearFromChannels(norm.forward(x), projInWeight, projInBias);
-        for (BasicTransformerBlock block : blocks) {
-            seq = block.forward(seq, context);
+        try (TensorScope scope = TensorScope.open()) {
+            // proj_in reads the normalised image in place, proj_out writes the image and adds x: no transposed copies.
+            Tensor seq = backend.linearFromChannels(norm.forward(x), projInWeight, projInBias);
+            for (BasicTransformerBlock block : blocks) {
+                seq = block.forward(seq, context);
+            }
+            return scope.keep(backend.linearToChannels(seq, projOutWeight, projOutBias, x, h, w));
         }
-        return backend.linearToChannels(seq, projOutWeight, projOutBias, x, h, w);
     }
 }

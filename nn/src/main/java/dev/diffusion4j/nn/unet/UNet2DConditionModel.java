@@ -7,6 +7,7 @@ import dev.diffusion4j.nn.layers.Conv2d;
 import dev.diffusion4j.nn.layers.GroupNorm;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -153,6 +154,18 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, AddedCond added,
                           List<Tensor> downResiduals, Tensor midResidual, Probe probe) {
+        if (probe != Probe.NONE) {
+            // A probe keeps intermediates past the call: none of them may be recycled.
+            return forwardBody(sample, timesteps, encoderHiddenStates, added, downResiduals, midResidual, probe);
+        }
+        try (TensorScope scope = TensorScope.open()) {
+            return scope.keep(forwardBody(sample, timesteps, encoderHiddenStates, added, downResiduals, midResidual,
+                    probe));
+        }
+    }
+
+    private Tensor forwardBody(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, AddedCond added,
+                               List<Tensor> downResiduals, Tensor midResidual, Probe probe) {
         config.checkInputs("UNet2DConditionModel", sample, encoderHiddenStates);
         int batch = sample.dim(0);
         float[] t = UNet2DConditionConfig.perSample("UNet2DConditionModel", timesteps, batch);

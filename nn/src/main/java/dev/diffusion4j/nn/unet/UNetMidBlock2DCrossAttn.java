@@ -4,6 +4,7 @@ import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.layers.ResnetBlock2D;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -28,11 +29,13 @@ public final class UNetMidBlock2DCrossAttn {
 
     /** Runs the block on {@code x}; {@code tembSilu} is SiLU of the time embedding. */
     public Tensor forward(Tensor x, Tensor tembSilu, Tensor context) {
-        Tensor h = resnets.get(0).forward(x, tembSilu);
-        for (int j = 0; j < attentions.size(); j++) {
-            h = attentions.get(j).forward(h, context);
-            h = resnets.get(j + 1).forward(h, tembSilu);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = resnets.get(0).forward(x, tembSilu);
+            for (int j = 0; j < attentions.size(); j++) {
+                h = attentions.get(j).forward(h, context);
+                h = resnets.get(j + 1).forward(h, tembSilu);
+            }
+            return scope.keep(h);
         }
-        return h;
     }
 }

@@ -5,6 +5,7 @@ import dev.diffusion4j.nn.layers.ResnetBlock2D;
 import dev.diffusion4j.nn.layers.Upsample2D;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -48,15 +49,17 @@ final class UpBlock2D {
      * up-sample to (ignored without an up-sampler).
      */
     Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, int upsampleH, int upsampleW) {
-        Tensor h = x;
-        for (int j = 0; j < resnets.size(); j++) {
-            Tensor skip = skips.removeLast();
-            h = resnets.get(j).forward(backend.concatChannels(h, skip), tembSilu);
-            if (!attentions.isEmpty()) {
-                h = attentions.get(j).forward(h, context);
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = x;
+            for (int j = 0; j < resnets.size(); j++) {
+                Tensor skip = skips.removeLast();
+                h = resnets.get(j).forward(backend.concatChannels(h, skip), tembSilu);
+                if (!attentions.isEmpty()) {
+                    h = attentions.get(j).forward(h, context);
+                }
             }
+            return scope.keep(upsampler != null ? upsampler.forward(h, upsampleH, upsampleW) : h);
         }
-        return upsampler != null ? upsampler.forward(h, upsampleH, upsampleW) : h;
     }
 
     boolean hasUpsampler() {

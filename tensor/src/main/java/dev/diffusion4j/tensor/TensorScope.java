@@ -1,0 +1,175 @@
+package dev.diffusion4j.tensor;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * A stretch of a forward pass whose intermediate activations are recycled: the storage of every large heap tensor
+ * that {@link Tensor#zeros} makes on this thread while the scope is open goes back to a per-thread pool when the
+ * scope closes, unless it was {@linkplain #keep kept}, and a later {@link Tensor#zeros} of the same size takes it
+ * from there (zero-filled again) instead of allocating.
+ *
+ * <p>Why: one guided SD 1.5 U-Net step makes about 4 GB of short-lived activations (tens of MB each); allocating
+ * them fresh costs the zeroing of new memory, the garbage collections and cache misses on every op. A model opens a
+ * scope around each of its blocks and keeps what the block returns:
+ * <pre>{@code
+ * try (TensorScope scope = TensorScope.open()) {
+ *     Tensor h = ...;              // intermediates
+ *     return scope.keep(out);      // survives; recycled by the enclosing scope, if any, when that closes
+ * }
+ * }</pre>
+ * Rules: a tensor made inside a scope must not be used after the scope closes unless it (or a view of it) was kept;
+ * scopes nest and close in reverse order on the thread that opened them; code that makes tensors to keep for longer
+ * (caches, lazily made weights) runs {@link #unscoped}. When the outermost scope of a thread closes, the pool is
+ * dropped, so nothing is held between forward passes. Tensors made on other threads, small ones (under
+ * {@value #MIN_POOLED} floats) and those made with no scope open are ordinary garbage-collected arrays.
+ */
+public final class TensorScope implements AutoCloseable {
+    /** Arrays smaller than this many floats are not pooled (cheap to allocate, many sizes). */
+    public static final int MIN_POOLED = 1 << 14;
+    /** At most this many bytes of free arrays wait in a thread's pool; more are left to the garbage collector. */
+    static final long POOL_LIMIT_BYTES = 256L << 20;
+
+    private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
+
+    /** Free arrays by length, shared by the nested scopes of one thread. */
+    private static final class Pool {
+        final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
+        long bytes;
+        long reused;
+
+        float[] take(int n) {
+            ArrayDeque<float[]> q = free.get(n);
+            float[] a = q == null ? null : q.pollLast();
+            if (a != null) {
+                bytes -= 4L * n;
+                reused++;
+            }
+            return a;
+        }
+
+        void offer(float[] a) {
+            if (bytes + 4L * a.length <= POOL_LIMIT_BYTES) {
+                free.computeIfAbsent(a.length, k -> new ArrayDeque<>()).addLast(a);
+                bytes += 4L * a.length;
+            }
+        }
+    }
+
+    private final TensorScope parent;
+    private final Pool pool;
+    private final Thread owner;
+    private final List<float[]> owned = new ArrayList<>();
+    private final Set<float[]> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    private boolean closed;
+
+    private TensorScope(TensorScope parent) {
+        this.parent = parent;
+        this.pool = parent != null ? parent.pool : new Pool();
+        this.owner = Thread.currentThread();
+    }
+
+    /** Opens a scope on the calling thread, nested in the one already open there (if any). */
+    public static TensorScope open() {
+        TensorScope s = new TensorScope(CURRENT.get());
+        CURRENT.set(s);
+        return s;
+    }
+
+    /**
+     * Keeps {@code t}'s storage past this scope (views of it included): it is handed to the enclosing scope, or, for
+     * the outermost one, left to the garbage collector. Returns {@code t}; null and non-heap tensors pass through.
+     */
+    public Tensor keep(Tensor t) {
+        if (t != null && t.isHeap()) {
+            kept.add(t.array());
+        }
+        return t;
+    }
+
+    /** Keeps each of {@code tensors} (see {@link #keep(Tensor)}). */
+    public void keepAll(Iterable<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            keep(t);
+        }
+    }
+
+    /** Runs {@code f} with no scope open on this thread: what it makes is never recycled (caches, lazy weights). */
+    public static <T> T unscoped(Supplier<T> f) {
+        TensorScope s = CURRENT.get();
+        CURRENT.remove();
+        try {
+            return f.get();
+        } finally {
+            if (s != null) {
+                CURRENT.set(s);
+            }
+        }
+    }
+
+    /** Arrays handed out again from this thread's pool since its outermost scope opened (for tests and profiling). */
+    public long reusedArrays() {
+        return pool.reused;
+    }
+
+    /** A zero-filled array of {@code n} floats: from the pool of the open scope (and owned by it) or new. */
+    static float[] allocate(int n) {
+        if (n < MIN_POOLED) {
+            return new float[n];
+        }
+        TensorScope s = CURRENT.get();
+        if (s == null) {
+            return new float[n];
+        }
+        float[] a = s.pool.take(n);
+        if (a == null) {
+            a = new float[n];
+        } else {
+            Arrays.fill(a, 0f);
+        }
+        s.owned.add(a);
+        return a;
+    }
+
+    /**
+     * Recycles what this scope made and did not keep; kept arrays go to the enclosing scope.
+     *
+     * @throws IllegalStateException when called on another thread or while a scope nested in this one is open
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        if (Thread.currentThread() != owner || CURRENT.get() != this) {
+            throw new IllegalStateException("TensorScope: closed on another thread or before a scope nested in it");
+        }
+        closed = true;
+        for (float[] a : owned) {
+            if (kept.contains(a)) {
+                if (parent != null) {
+                    parent.owned.add(a);
+                }
+            } else {
+                pool.offer(a);
+            }
+        }
+        owned.clear();
+        kept.clear();
+        if (parent != null) {
+            CURRENT.set(parent);
+        } else {
+            CURRENT.remove();
+            pool.free.clear();
+            pool.bytes = 0;
+        }
+    }
+}

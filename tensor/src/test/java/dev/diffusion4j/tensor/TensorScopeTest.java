@@ -1,0 +1,118 @@
+package dev.diffusion4j.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/** {@link TensorScope}: what is recycled, what is kept, and when the pool is dropped. */
+class TensorScopeTest {
+    private static final int N = TensorScope.MIN_POOLED;
+
+    private static Tensor filled(float v) {
+        Tensor t = Tensor.zeros(2, N / 2);
+        Arrays.fill(t.array(), v);
+        return t;
+    }
+
+    private static boolean allZero(Tensor t) {
+        for (float f : t.array()) {
+            if (f != 0f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void recycledStorageComesBackZeroedAndKeptStorageIsNotReused() {
+        try (TensorScope outer = TensorScope.open()) {
+            Tensor kept;
+            float[] dropped;
+            try (TensorScope inner = TensorScope.open()) {
+                dropped = filled(3f).array();
+                kept = inner.keep(filled(7f));
+            }
+            Tensor reused = Tensor.zeros(N);
+            assertSame(dropped, reused.array(), "the inner scope's unkept storage is reused");
+            assertTrue(allZero(reused), "and zero-filled again");
+            assertEquals(1, outer.reusedArrays());
+            Tensor fresh = Tensor.zeros(N);
+            assertNotSame(kept.array(), fresh.array(), "kept storage is not handed out while the outer scope is open");
+            assertTrue(Arrays.equals(kept.array(), filled(7f).array()), "kept values intact");
+        }
+    }
+
+    @Test
+    void keptViewsKeepTheirStorageAndOtherSizesAreNotMixed() {
+        try (TensorScope outer = TensorScope.open()) {
+            Tensor view;
+            try (TensorScope inner = TensorScope.open()) {
+                Tensor t = filled(5f);
+                view = inner.keep(t.reshape(N));
+                Tensor other = Tensor.zeros(N + 16);
+                other.array()[0] = 1f;
+            }
+            Tensor same = Tensor.zeros(N);
+            assertNotSame(view.array(), same.array());
+            Tensor bigger = Tensor.zeros(N + 16);
+            assertTrue(allZero(bigger));
+            assertEquals(5f, view.array()[N - 1]);
+        }
+    }
+
+    @Test
+    void theOutermostScopeDropsThePoolAndSmallOrUnscopedTensorsAreNeverPooled() {
+        float[] made;
+        try (TensorScope only = TensorScope.open()) {
+            made = Tensor.zeros(N).array();
+        }
+        // No scope open: a plain new array, never the storage recycled above.
+        assertNotSame(made, Tensor.zeros(N).array());
+        try (TensorScope outer = TensorScope.open()) {
+            float[] small;
+            try (TensorScope inner = TensorScope.open()) {
+                small = Tensor.zeros(N - 1).array();
+            }
+            assertNotSame(small, Tensor.zeros(N - 1).array(), "small arrays are not pooled");
+            float[] lazy = TensorScope.unscoped(() -> Tensor.zeros(N).array());
+            try (TensorScope inner = TensorScope.open()) {
+                assertNotSame(lazy, Tensor.zeros(N).array());
+            }
+            assertNotSame(lazy, Tensor.zeros(N).array(), "what unscoped code makes is never recycled");
+        }
+    }
+
+    @Test
+    void scopesCloseInOrderOnTheirOwnThread() throws Exception {
+        TensorScope outer = TensorScope.open();
+        TensorScope inner = TensorScope.open();
+        assertThrows(IllegalStateException.class, outer::close, "outer before inner");
+        CompletableFuture<Throwable> other = CompletableFuture.supplyAsync(() -> {
+            try {
+                inner.close();
+                return null;
+            } catch (IllegalStateException e) {
+                return e;
+            }
+        });
+        assertTrue(other.get() instanceof IllegalStateException, "closed from another thread");
+        inner.close();
+        inner.close(); // closing twice is harmless
+        outer.close();
+        // Other threads have no scope: their tensors are plain arrays.
+        float[][] seen = new float[1][];
+        try (TensorScope s = TensorScope.open()) {
+            Thread t = Thread.ofPlatform().start(() -> seen[0] = Tensor.zeros(N).array());
+            t.join();
+        }
+        try (TensorScope s = TensorScope.open()) {
+            assertNotSame(seen[0], Tensor.zeros(N).array());
+        }
+    }
+}
