@@ -205,29 +205,40 @@ public final class Attention {
         int d = g.d();
         int dv = g.dv();
         int tk = g.tk();
+        int channels = g.channels();
         int b = hd / g.heads();
         int h = hd % g.heads();
         int kpHead = hd * g.tkp() * d;
         int vpHead = hd * tk * dv;
         float[] ka = k.array();
         float[] va = v.array();
-        int jEnd = Math.min((kb + 1) * g.bk(), tk);
-        for (int j = kb * g.bk(); j < jEnd; j++) {
-            int src = (b * tk + j) * g.channels() + h * d;
-            // K: [group of KR keys][channel][key in group].
-            int kDst = kpHead + j / KR * KR * d + j % KR;
-            for (int c = 0; c < d; c++) {
-                kp[kDst + c * KR] = ka[k.offset() + src + c];
-            }
-            // V: [channel group][key][channel in group].
-            for (int c0 = 0; c0 < dv; c0 += 6) {
-                int gw = groupWidth(dv, c0);
-                int vDst = vpHead + c0 * tk + j * gw;
-                int n = Math.min(gw, d - c0);
-                System.arraycopy(va, v.offset() + src + c0, vp, vDst, n);
+        int j0 = kb * g.bk();
+        int jEnd = Math.min(j0 + g.bk(), tk);
+        int rowBase = (b * tk) * channels + h * d;
+        // K: [group of KR keys][channel][key in group]; written in order, KR rows read side by side. Keys
+        // tk..tkp of the last group stay zero.
+        for (int jg = j0; jg < jEnd; jg += KR) {
+            int n = Math.min(KR, jEnd - jg);
+            int dst = kpHead + jg * d;
+            for (int r = 0; r < n; r++) {
+                int src = k.offset() + rowBase + (jg + r) * channels;
+                for (int c = 0, o = dst + r; c < d; c++, o += KR) {
+                    kp[o] = ka[src + c];
+                }
             }
         }
-        // Keys tk..tkp of kp and channel d of vp (odd d) stay zero.
+        // V: [channel group][key][channel in group]; channel d of an odd head size stays zero.
+        for (int c0 = 0; c0 < dv; c0 += 6) {
+            int gw = groupWidth(dv, c0);
+            int n = Math.min(gw, d - c0);
+            int dst = vpHead + c0 * tk + j0 * gw;
+            int src = v.offset() + rowBase + j0 * channels + c0;
+            for (int j = j0; j < jEnd; j++, dst += gw, src += channels) {
+                for (int r = 0; r < n; r++) {
+                    vp[dst + r] = va[src + r];
+                }
+            }
+        }
     }
 
     private static void queryBlock(Geometry g, Scratch sc, Tensor q, float[] kp, float[] vp, Tensor out,
