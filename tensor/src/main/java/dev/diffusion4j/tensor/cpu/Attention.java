@@ -233,9 +233,17 @@ public final class Attention {
             int n = Math.min(gw, d - c0);
             int dst = vpHead + c0 * tk + j0 * gw;
             int src = v.offset() + rowBase + j0 * channels + c0;
-            for (int j = j0; j < jEnd; j++, dst += gw, src += channels) {
-                for (int r = 0; r < n; r++) {
-                    vp[dst + r] = va[src + r];
+            if (n <= L) {
+                // One masked vector per key and group.
+                VectorMask<Float> part = SP.indexInRange(0, n);
+                for (int j = j0; j < jEnd; j++, dst += gw, src += channels) {
+                    FloatVector.fromArray(SP, va, src, part).intoArray(vp, dst, part);
+                }
+            } else {
+                for (int j = j0; j < jEnd; j++, dst += gw, src += channels) {
+                    for (int r = 0; r < n; r++) {
+                        vp[dst + r] = va[src + r];
+                    }
                 }
             }
         }
