@@ -14,13 +14,13 @@ import jdk.incubator.vector.VectorSpecies;
  * Multi-head scaled dot-product attention in tiles with an online softmax (flash-attention style).
  *
  * <p>Everything runs "transposed": one vector lane per query. Per (batch, head) K and V are packed once:
- * K in groups of {@value #KR} keys, {@code [group][channel][key of the group]}, so the score kernel reads one
- * contiguous run of {@value #KR} floats per head-dimension step; V in groups of up to 6 channels,
+ * K in groups of 6 keys, {@code [group][channel][key of the group]}, so the score kernel reads one
+ * contiguous run of 6 floats per head-dimension step; V in groups of up to 6 channels,
  * {@code [channel group][key][channel of the group]}. A task owns one block of {@code BQ} = 4 vectors of
  * queries of one head; it transposes them to {@code Qt [d][BQ]} and walks the key blocks:
  * <ol>
  *   <li>{@code S^T [BK][BQ] = K_block · Qt}: micro-kernel of 6 broadcast keys × 4 query vectors (24
- *       accumulators, the contraction over the head dimension; blocks of {@value #BK} keys, or all keys in
+ *       accumulators, the contraction over the head dimension; blocks of 96 keys, or all keys in
  *       one block when there are at most {@code 2·BK});</li>
  *   <li>per query lane: {@code P = 2^(S - m)} against a running reference {@code m}, its sum {@code l};</li>
  *   <li>{@code Ot [d][BQ] = Ot·alpha + V_block^T · P^T} (6, 4 or 2 broadcast channels × 4 query vectors).</li>
@@ -33,11 +33,11 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code 2^(S - max)}. Every later block starts the score accumulators at {@code -m} (so the kernel yields
  * {@code S - m} directly) and records the largest {@code S - m} per lane on the way out; the exponentials then
  * need no maximum pass. The reference is raised to the largest score seen after each block; what was
- * accumulated against the old one is rescaled by {@code alpha} when the next block is added. Scores above
- * the reference by at most {@value #HEADROOM} (powers of 2) are allowed, so {@code P ≤ 2^64} and every sum stays
- * finite; a block with a larger jump is redone the classic way. Mathematically the result does not depend
- * on the reference: softmax is invariant to the shift, and terms below {@code 2^-126} of the largest vanish
- * either way.
+ * accumulated against the old one is rescaled by {@code alpha} when the next block is added. Scores may
+ * exceed the reference by at most {@code HEADROOM} = 64 (base 2), so {@code P ≤ 2^64} and every sum stays
+ * finite; a block with a larger jump is redone the classic way. The result does not depend on the
+ * reference beyond rounding: softmax is invariant to the shift, and the reference never exceeds the largest
+ * score seen, so the largest term is ≥ 1 and the ones flushed to {@code 2^-126} are negligible beside it.
  *
  * <p>Scores are kept in base 2: q is pre-multiplied by {@code scale · log2(e)} so the softmax needs
  * {@code 2^x}, computed as in {@link #exp2Neg} (range reduction to {@code [-0.5, 0.5]}, a degree-6 minimax
@@ -565,8 +565,10 @@ public final class Attention {
                     .reinterpretAsFloats();
             FloatVector p0t = p0c.add(MAGIC127);
             FloatVector p0f = p0c.sub(p0t.sub(MAGIC127));
-            FloatVector p0 = p0f.fma(P6, P5).fma(p0f, c4).fma(p0f, c3).fma(p0f, c2).fma(p0f, c1).fma(p0f, one)
-                    .mul(((IntVector) p0t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector p0 = p0f.fma(P6, P5).fma(p0f, c4).fma(p0f, c3).fma(p0f, c2).fma(p0f, c1)
+                    .fma(p0f, one)
+                    .mul(((IntVector) p0t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
             p0.intoArray(s, so + 0 * L);
             sum0 = sum0.add(p0);
             FloatVector x1 = FloatVector.fromArray(SP, s, so + 1 * L);
@@ -574,8 +576,10 @@ public final class Attention {
                     .reinterpretAsFloats();
             FloatVector p1t = p1c.add(MAGIC127);
             FloatVector p1f = p1c.sub(p1t.sub(MAGIC127));
-            FloatVector p1 = p1f.fma(P6, P5).fma(p1f, c4).fma(p1f, c3).fma(p1f, c2).fma(p1f, c1).fma(p1f, one)
-                    .mul(((IntVector) p1t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector p1 = p1f.fma(P6, P5).fma(p1f, c4).fma(p1f, c3).fma(p1f, c2).fma(p1f, c1)
+                    .fma(p1f, one)
+                    .mul(((IntVector) p1t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
             p1.intoArray(s, so + 1 * L);
             sum1 = sum1.add(p1);
             FloatVector x2 = FloatVector.fromArray(SP, s, so + 2 * L);
@@ -583,8 +587,10 @@ public final class Attention {
                     .reinterpretAsFloats();
             FloatVector p2t = p2c.add(MAGIC127);
             FloatVector p2f = p2c.sub(p2t.sub(MAGIC127));
-            FloatVector p2 = p2f.fma(P6, P5).fma(p2f, c4).fma(p2f, c3).fma(p2f, c2).fma(p2f, c1).fma(p2f, one)
-                    .mul(((IntVector) p2t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector p2 = p2f.fma(P6, P5).fma(p2f, c4).fma(p2f, c3).fma(p2f, c2).fma(p2f, c1)
+                    .fma(p2f, one)
+                    .mul(((IntVector) p2t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
             p2.intoArray(s, so + 2 * L);
             sum2 = sum2.add(p2);
             FloatVector x3 = FloatVector.fromArray(SP, s, so + 3 * L);
@@ -592,15 +598,21 @@ public final class Attention {
                     .reinterpretAsFloats();
             FloatVector p3t = p3c.add(MAGIC127);
             FloatVector p3f = p3c.sub(p3t.sub(MAGIC127));
-            FloatVector p3 = p3f.fma(P6, P5).fma(p3f, c4).fma(p3f, c3).fma(p3f, c2).fma(p3f, c1).fma(p3f, one)
-                    .mul(((IntVector) p3t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            FloatVector p3 = p3f.fma(P6, P5).fma(p3f, c4).fma(p3f, c3).fma(p3f, c2).fma(p3f, c1)
+                    .fma(p3f, one)
+                    .mul(((IntVector) p3t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
             p3.intoArray(s, so + 3 * L);
             sum3 = sum3.add(p3);
         }
-        FloatVector.fromArray(SP, l, 0 * L).fma(FloatVector.fromArray(SP, alpha, 0 * L), sum0).intoArray(l, 0 * L);
-        FloatVector.fromArray(SP, l, 1 * L).fma(FloatVector.fromArray(SP, alpha, 1 * L), sum1).intoArray(l, 1 * L);
-        FloatVector.fromArray(SP, l, 2 * L).fma(FloatVector.fromArray(SP, alpha, 2 * L), sum2).intoArray(l, 2 * L);
-        FloatVector.fromArray(SP, l, 3 * L).fma(FloatVector.fromArray(SP, alpha, 3 * L), sum3).intoArray(l, 3 * L);
+        FloatVector.fromArray(SP, l, 0 * L).fma(FloatVector.fromArray(SP, alpha, 0 * L), sum0)
+                .intoArray(l, 0 * L);
+        FloatVector.fromArray(SP, l, 1 * L).fma(FloatVector.fromArray(SP, alpha, 1 * L), sum1)
+                .intoArray(l, 1 * L);
+        FloatVector.fromArray(SP, l, 2 * L).fma(FloatVector.fromArray(SP, alpha, 2 * L), sum2)
+                .intoArray(l, 2 * L);
+        FloatVector.fromArray(SP, l, 3 * L).fma(FloatVector.fromArray(SP, alpha, 3 * L), sum3)
+                .intoArray(l, 3 * L);
     }
 
     /**
@@ -642,17 +654,35 @@ public final class Attention {
             FloatVector q2 = FloatVector.fromArray(SP, qt, qc + 2 * L);
             FloatVector q3 = FloatVector.fromArray(SP, qt, qc + 3 * L);
             FloatVector k0 = FloatVector.broadcast(SP, kp[kc + 0]);
-            a00 = q0.fma(k0, a00); a01 = q1.fma(k0, a01); a02 = q2.fma(k0, a02); a03 = q3.fma(k0, a03);
+            a00 = q0.fma(k0, a00);
+            a01 = q1.fma(k0, a01);
+            a02 = q2.fma(k0, a02);
+            a03 = q3.fma(k0, a03);
             FloatVector k1 = FloatVector.broadcast(SP, kp[kc + 1]);
-            a10 = q0.fma(k1, a10); a11 = q1.fma(k1, a11); a12 = q2.fma(k1, a12); a13 = q3.fma(k1, a13);
+            a10 = q0.fma(k1, a10);
+            a11 = q1.fma(k1, a11);
+            a12 = q2.fma(k1, a12);
+            a13 = q3.fma(k1, a13);
             FloatVector k2 = FloatVector.broadcast(SP, kp[kc + 2]);
-            a20 = q0.fma(k2, a20); a21 = q1.fma(k2, a21); a22 = q2.fma(k2, a22); a23 = q3.fma(k2, a23);
+            a20 = q0.fma(k2, a20);
+            a21 = q1.fma(k2, a21);
+            a22 = q2.fma(k2, a22);
+            a23 = q3.fma(k2, a23);
             FloatVector k3 = FloatVector.broadcast(SP, kp[kc + 3]);
-            a30 = q0.fma(k3, a30); a31 = q1.fma(k3, a31); a32 = q2.fma(k3, a32); a33 = q3.fma(k3, a33);
+            a30 = q0.fma(k3, a30);
+            a31 = q1.fma(k3, a31);
+            a32 = q2.fma(k3, a32);
+            a33 = q3.fma(k3, a33);
             FloatVector k4 = FloatVector.broadcast(SP, kp[kc + 4]);
-            a40 = q0.fma(k4, a40); a41 = q1.fma(k4, a41); a42 = q2.fma(k4, a42); a43 = q3.fma(k4, a43);
+            a40 = q0.fma(k4, a40);
+            a41 = q1.fma(k4, a41);
+            a42 = q2.fma(k4, a42);
+            a43 = q3.fma(k4, a43);
             FloatVector k5 = FloatVector.broadcast(SP, kp[kc + 5]);
-            a50 = q0.fma(k5, a50); a51 = q1.fma(k5, a51); a52 = q2.fma(k5, a52); a53 = q3.fma(k5, a53);
+            a50 = q0.fma(k5, a50);
+            a51 = q1.fma(k5, a51);
+            a52 = q2.fma(k5, a52);
+            a53 = q3.fma(k5, a53);
         }
         IntVector m0 = IntVector.fromArray(IS, maxBits, 0 * L);
         IntVector m1 = IntVector.fromArray(IS, maxBits, 1 * L);
@@ -662,32 +692,50 @@ public final class Attention {
         a01.intoArray(s, so + 0 * BQ + 1 * L);
         a02.intoArray(s, so + 0 * BQ + 2 * L);
         a03.intoArray(s, so + 0 * BQ + 3 * L);
-        m0 = m0.lanewise(VectorOperators.MAX, a00.reinterpretAsInts()); m1 = m1.lanewise(VectorOperators.MAX, a01.reinterpretAsInts()); m2 = m2.lanewise(VectorOperators.MAX, a02.reinterpretAsInts()); m3 = m3.lanewise(VectorOperators.MAX, a03.reinterpretAsInts());
+        m0 = m0.lanewise(VectorOperators.MAX, a00.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a01.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a02.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a03.reinterpretAsInts());
         a10.intoArray(s, so + 1 * BQ + 0 * L);
         a11.intoArray(s, so + 1 * BQ + 1 * L);
         a12.intoArray(s, so + 1 * BQ + 2 * L);
         a13.intoArray(s, so + 1 * BQ + 3 * L);
-        m0 = m0.lanewise(VectorOperators.MAX, a10.reinterpretAsInts()); m1 = m1.lanewise(VectorOperators.MAX, a11.reinterpretAsInts()); m2 = m2.lanewise(VectorOperators.MAX, a12.reinterpretAsInts()); m3 = m3.lanewise(VectorOperators.MAX, a13.reinterpretAsInts());
+        m0 = m0.lanewise(VectorOperators.MAX, a10.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a11.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a12.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a13.reinterpretAsInts());
         a20.intoArray(s, so + 2 * BQ + 0 * L);
         a21.intoArray(s, so + 2 * BQ + 1 * L);
         a22.intoArray(s, so + 2 * BQ + 2 * L);
         a23.intoArray(s, so + 2 * BQ + 3 * L);
-        m0 = m0.lanewise(VectorOperators.MAX, a20.reinterpretAsInts()); m1 = m1.lanewise(VectorOperators.MAX, a21.reinterpretAsInts()); m2 = m2.lanewise(VectorOperators.MAX, a22.reinterpretAsInts()); m3 = m3.lanewise(VectorOperators.MAX, a23.reinterpretAsInts());
+        m0 = m0.lanewise(VectorOperators.MAX, a20.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a21.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a22.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a23.reinterpretAsInts());
         a30.intoArray(s, so + 3 * BQ + 0 * L);
         a31.intoArray(s, so + 3 * BQ + 1 * L);
         a32.intoArray(s, so + 3 * BQ + 2 * L);
         a33.intoArray(s, so + 3 * BQ + 3 * L);
-        m0 = m0.lanewise(VectorOperators.MAX, a30.reinterpretAsInts()); m1 = m1.lanewise(VectorOperators.MAX, a31.reinterpretAsInts()); m2 = m2.lanewise(VectorOperators.MAX, a32.reinterpretAsInts()); m3 = m3.lanewise(VectorOperators.MAX, a33.reinterpretAsInts());
+        m0 = m0.lanewise(VectorOperators.MAX, a30.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a31.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a32.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a33.reinterpretAsInts());
         a40.intoArray(s, so + 4 * BQ + 0 * L);
         a41.intoArray(s, so + 4 * BQ + 1 * L);
         a42.intoArray(s, so + 4 * BQ + 2 * L);
         a43.intoArray(s, so + 4 * BQ + 3 * L);
-        m0 = m0.lanewise(VectorOperators.MAX, a40.reinterpretAsInts()); m1 = m1.lanewise(VectorOperators.MAX, a41.reinterpretAsInts()); m2 = m2.lanewise(VectorOperators.MAX, a42.reinterpretAsInts()); m3 = m3.lanewise(VectorOperators.MAX, a43.reinterpretAsInts());
+        m0 = m0.lanewise(VectorOperators.MAX, a40.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a41.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a42.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a43.reinterpretAsInts());
         a50.intoArray(s, so + 5 * BQ + 0 * L);
         a51.intoArray(s, so + 5 * BQ + 1 * L);
         a52.intoArray(s, so + 5 * BQ + 2 * L);
         a53.intoArray(s, so + 5 * BQ + 3 * L);
-        m0 = m0.lanewise(VectorOperators.MAX, a50.reinterpretAsInts()); m1 = m1.lanewise(VectorOperators.MAX, a51.reinterpretAsInts()); m2 = m2.lanewise(VectorOperators.MAX, a52.reinterpretAsInts()); m3 = m3.lanewise(VectorOperators.MAX, a53.reinterpretAsInts());
+        m0 = m0.lanewise(VectorOperators.MAX, a50.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a51.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a52.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a53.reinterpretAsInts());
         m0.intoArray(maxBits, 0 * L);
         m1.intoArray(maxBits, 1 * L);
         m2.intoArray(maxBits, 2 * L);
@@ -703,30 +751,54 @@ public final class Attention {
         FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
         FloatVector s2 = FloatVector.fromArray(SP, alpha, 2 * L);
         FloatVector s3 = FloatVector.fromArray(SP, alpha, 3 * L);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L).mul(s0);
-        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L).mul(s1);
-        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L).mul(s2);
-        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L).mul(s3);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L).mul(s0);
-        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L).mul(s1);
-        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L).mul(s2);
-        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L).mul(s3);
-        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 0 * L).mul(s0);
-        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L).mul(s1);
-        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L).mul(s2);
-        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L).mul(s3);
-        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 0 * L).mul(s0);
-        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L).mul(s1);
-        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L).mul(s2);
-        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L).mul(s3);
-        FloatVector a40 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 0 * L).mul(s0);
-        FloatVector a41 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 1 * L).mul(s1);
-        FloatVector a42 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 2 * L).mul(s2);
-        FloatVector a43 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 3 * L).mul(s3);
-        FloatVector a50 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 0 * L).mul(s0);
-        FloatVector a51 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 1 * L).mul(s1);
-        FloatVector a52 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 2 * L).mul(s2);
-        FloatVector a53 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 3 * L).mul(s3);
+        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a40 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a41 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a42 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a43 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a50 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a51 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a52 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a53 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 3 * L)
+                .mul(s3);
         for (int j = 0; j < w; j++) {
             int pj = j * BQ;
             int vj = vo + 6 * j;
@@ -735,17 +807,35 @@ public final class Attention {
             FloatVector p2 = FloatVector.fromArray(SP, p, pj + 2 * L);
             FloatVector p3 = FloatVector.fromArray(SP, p, pj + 3 * L);
             FloatVector v0 = FloatVector.broadcast(SP, vp[vj + 0]);
-            a00 = p0.fma(v0, a00); a01 = p1.fma(v0, a01); a02 = p2.fma(v0, a02); a03 = p3.fma(v0, a03);
+            a00 = p0.fma(v0, a00);
+            a01 = p1.fma(v0, a01);
+            a02 = p2.fma(v0, a02);
+            a03 = p3.fma(v0, a03);
             FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
-            a10 = p0.fma(v1, a10); a11 = p1.fma(v1, a11); a12 = p2.fma(v1, a12); a13 = p3.fma(v1, a13);
+            a10 = p0.fma(v1, a10);
+            a11 = p1.fma(v1, a11);
+            a12 = p2.fma(v1, a12);
+            a13 = p3.fma(v1, a13);
             FloatVector v2 = FloatVector.broadcast(SP, vp[vj + 2]);
-            a20 = p0.fma(v2, a20); a21 = p1.fma(v2, a21); a22 = p2.fma(v2, a22); a23 = p3.fma(v2, a23);
+            a20 = p0.fma(v2, a20);
+            a21 = p1.fma(v2, a21);
+            a22 = p2.fma(v2, a22);
+            a23 = p3.fma(v2, a23);
             FloatVector v3 = FloatVector.broadcast(SP, vp[vj + 3]);
-            a30 = p0.fma(v3, a30); a31 = p1.fma(v3, a31); a32 = p2.fma(v3, a32); a33 = p3.fma(v3, a33);
+            a30 = p0.fma(v3, a30);
+            a31 = p1.fma(v3, a31);
+            a32 = p2.fma(v3, a32);
+            a33 = p3.fma(v3, a33);
             FloatVector v4 = FloatVector.broadcast(SP, vp[vj + 4]);
-            a40 = p0.fma(v4, a40); a41 = p1.fma(v4, a41); a42 = p2.fma(v4, a42); a43 = p3.fma(v4, a43);
+            a40 = p0.fma(v4, a40);
+            a41 = p1.fma(v4, a41);
+            a42 = p2.fma(v4, a42);
+            a43 = p3.fma(v4, a43);
             FloatVector v5 = FloatVector.broadcast(SP, vp[vj + 5]);
-            a50 = p0.fma(v5, a50); a51 = p1.fma(v5, a51); a52 = p2.fma(v5, a52); a53 = p3.fma(v5, a53);
+            a50 = p0.fma(v5, a50);
+            a51 = p1.fma(v5, a51);
+            a52 = p2.fma(v5, a52);
+            a53 = p3.fma(v5, a53);
         }
         a00.intoArray(ot, oo + 0 * BQ + 0 * L);
         a01.intoArray(ot, oo + 0 * BQ + 1 * L);
@@ -782,22 +872,38 @@ public final class Attention {
         FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
         FloatVector s2 = FloatVector.fromArray(SP, alpha, 2 * L);
         FloatVector s3 = FloatVector.fromArray(SP, alpha, 3 * L);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L).mul(s0);
-        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L).mul(s1);
-        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L).mul(s2);
-        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L).mul(s3);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L).mul(s0);
-        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L).mul(s1);
-        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L).mul(s2);
-        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L).mul(s3);
-        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 0 * L).mul(s0);
-        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L).mul(s1);
-        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L).mul(s2);
-        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L).mul(s3);
-        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 0 * L).mul(s0);
-        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L).mul(s1);
-        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L).mul(s2);
-        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L).mul(s3);
+        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L)
+                .mul(s3);
         for (int j = 0; j < w; j++) {
             int pj = j * BQ;
             int vj = vo + 4 * j;
@@ -806,13 +912,25 @@ public final class Attention {
             FloatVector p2 = FloatVector.fromArray(SP, p, pj + 2 * L);
             FloatVector p3 = FloatVector.fromArray(SP, p, pj + 3 * L);
             FloatVector v0 = FloatVector.broadcast(SP, vp[vj + 0]);
-            a00 = p0.fma(v0, a00); a01 = p1.fma(v0, a01); a02 = p2.fma(v0, a02); a03 = p3.fma(v0, a03);
+            a00 = p0.fma(v0, a00);
+            a01 = p1.fma(v0, a01);
+            a02 = p2.fma(v0, a02);
+            a03 = p3.fma(v0, a03);
             FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
-            a10 = p0.fma(v1, a10); a11 = p1.fma(v1, a11); a12 = p2.fma(v1, a12); a13 = p3.fma(v1, a13);
+            a10 = p0.fma(v1, a10);
+            a11 = p1.fma(v1, a11);
+            a12 = p2.fma(v1, a12);
+            a13 = p3.fma(v1, a13);
             FloatVector v2 = FloatVector.broadcast(SP, vp[vj + 2]);
-            a20 = p0.fma(v2, a20); a21 = p1.fma(v2, a21); a22 = p2.fma(v2, a22); a23 = p3.fma(v2, a23);
+            a20 = p0.fma(v2, a20);
+            a21 = p1.fma(v2, a21);
+            a22 = p2.fma(v2, a22);
+            a23 = p3.fma(v2, a23);
             FloatVector v3 = FloatVector.broadcast(SP, vp[vj + 3]);
-            a30 = p0.fma(v3, a30); a31 = p1.fma(v3, a31); a32 = p2.fma(v3, a32); a33 = p3.fma(v3, a33);
+            a30 = p0.fma(v3, a30);
+            a31 = p1.fma(v3, a31);
+            a32 = p2.fma(v3, a32);
+            a33 = p3.fma(v3, a33);
         }
         a00.intoArray(ot, oo + 0 * BQ + 0 * L);
         a01.intoArray(ot, oo + 0 * BQ + 1 * L);
@@ -841,14 +959,22 @@ public final class Attention {
         FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
         FloatVector s2 = FloatVector.fromArray(SP, alpha, 2 * L);
         FloatVector s3 = FloatVector.fromArray(SP, alpha, 3 * L);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L).mul(s0);
-        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L).mul(s1);
-        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L).mul(s2);
-        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L).mul(s3);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L).mul(s0);
-        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L).mul(s1);
-        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L).mul(s2);
-        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L).mul(s3);
+        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
+                .mul(s3);
         for (int j = 0; j < w; j++) {
             int pj = j * BQ;
             int vj = vo + 2 * j;
@@ -857,9 +983,15 @@ public final class Attention {
             FloatVector p2 = FloatVector.fromArray(SP, p, pj + 2 * L);
             FloatVector p3 = FloatVector.fromArray(SP, p, pj + 3 * L);
             FloatVector v0 = FloatVector.broadcast(SP, vp[vj + 0]);
-            a00 = p0.fma(v0, a00); a01 = p1.fma(v0, a01); a02 = p2.fma(v0, a02); a03 = p3.fma(v0, a03);
+            a00 = p0.fma(v0, a00);
+            a01 = p1.fma(v0, a01);
+            a02 = p2.fma(v0, a02);
+            a03 = p3.fma(v0, a03);
             FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
-            a10 = p0.fma(v1, a10); a11 = p1.fma(v1, a11); a12 = p2.fma(v1, a12); a13 = p3.fma(v1, a13);
+            a10 = p0.fma(v1, a10);
+            a11 = p1.fma(v1, a11);
+            a12 = p2.fma(v1, a12);
+            a13 = p3.fma(v1, a13);
         }
         a00.intoArray(ot, oo + 0 * BQ + 0 * L);
         a01.intoArray(ot, oo + 0 * BQ + 1 * L);
