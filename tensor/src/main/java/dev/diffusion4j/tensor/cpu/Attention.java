@@ -13,37 +13,51 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Multi-head scaled dot-product attention in tiles with an online softmax (flash-attention style).
  *
- * <p>Everything runs "transposed": one vector lane per query. Per (batch, head) K and V are packed once
- * (K rows padded to a multiple of 4 keys, V rows to a multiple of 4 channels). A task owns one block of
- * {@code BQ} queries of one head; it transposes them to {@code Qt [d][BQ]} and walks the key blocks:
+ * <p>Everything runs "transposed": one vector lane per query. Per (batch, head) K and V are packed once:
+ * K in groups of 6 keys, {@code [group][channel][key of the group]}, so the score kernel reads one
+ * contiguous run of 6 floats per head-dimension step; V in groups of up to 6 channels,
+ * {@code [channel group][key][channel of the group]}. A task owns one block of {@code BQ} = 4 vectors of
+ * queries of one head; it transposes them to {@code Qt [d][BQ]} and walks the key blocks:
  * <ol>
- *   <li>{@code S^T [BK][BQ] = K_block · Qt} (micro-kernel: 4 broadcast keys × up to 4 query vectors; blocks
- *       of 64 keys, or all keys in one block when there are at most 128);</li>
- *   <li>per query lane: running maximum {@code m}, {@code P = 2^(S - m)}, running sum {@code l}, and the
- *       factor {@code alpha = 2^(m_old - m_new)} for what was accumulated before; all lane-wise, so no
- *       horizontal reductions;</li>
- *   <li>{@code Ot [d][BQ] = Ot·alpha + V_block^T · P^T} (4 broadcast channels × up to 4 query vectors).</li>
+ *   <li>{@code S^T [BK][BQ] = K_block · Qt}: micro-kernel of 6 broadcast keys × 4 query vectors (24
+ *       accumulators, the contraction over the head dimension; blocks of 96 keys, or all keys in
+ *       one block when there are at most {@code 2·BK});</li>
+ *   <li>per query lane: {@code P = 2^(S - m)} against a running reference {@code m}, its sum {@code l};</li>
+ *   <li>{@code Ot [d][BQ] = Ot·alpha + V_block^T · P^T} (6, 4 or 2 broadcast channels × 4 query vectors).</li>
  * </ol>
  * The tokens × tokens score matrix never exists: extra memory is one packed copy of K and V plus a few
- * tiles per thread. The head dimension is the contraction (or broadcast) index of both micro-kernels,
- * so head sizes like 40 or 17 need no masked vectors.
+ * tiles per thread.
+ *
+ * <p>The softmax keeps the maximum lazily. The first key block (and every block of a causal call, and a block
+ * whose scores jump far above the reference) takes the classic online step: scores, their maximum, then
+ * {@code 2^(S - max)}. Every later block starts the score accumulators at {@code -m} (so the kernel yields
+ * {@code S - m} directly) and records the largest {@code S - m} per lane on the way out; the exponentials then
+ * need no maximum pass. The reference is raised to the largest score seen after each block; what was
+ * accumulated against the old one is rescaled by {@code alpha} when the next block is added. Scores may
+ * exceed the reference by at most {@code HEADROOM} = 64 (base 2), so {@code P ≤ 2^64} and every sum stays
+ * finite; a block with a larger jump is redone the classic way. The result does not depend on the
+ * reference beyond rounding: softmax is invariant to the shift, and the reference never exceeds the largest
+ * score seen, so the largest term is ≥ 1 and the ones flushed to {@code 2^-126} are negligible beside it.
  *
  * <p>Scores are kept in base 2: q is pre-multiplied by {@code scale · log2(e)} so the softmax needs
  * {@code 2^x}, computed as in {@link #exp2Neg} (range reduction to {@code [-0.5, 0.5]}, a degree-6 minimax
- * polynomial, within about 1 ulp). Measured on the whole kernel it was a little faster than
- * {@code lanewise(VectorOperators.EXP)} (0.43 against 0.41 of the FMA peak, 4096 tokens × 8 heads × 40).
+ * polynomial, within about 1 ulp).
  */
 public final class Attention {
     private static final VectorSpecies<Float> SP = FloatVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Integer> IS = VectorSpecies.of(int.class, SP.vectorShape());
     private static final int L = SP.length();
-    /** Queries per task: 4 vectors, the widest micro-kernel; also the row stride of every tile. */
+    /** Queries per task: 4 vectors, the width of every micro-kernel; also the row stride of every tile. */
     private static final int BQ = 4 * L;
-    /** Keys per block (a multiple of 4), unless all keys fit in two. */
-    private static final int BK = 64;
-    /** Head-dimension chunk of the score kernel: keeps {@code DC × BQ} floats of Qt in L1. */
-    private static final int DC = 128;
+    /** Keys per step of the score kernel (its broadcast rows). */
+    private static final int KR = 6;
+    /** Keys per block (a multiple of {@link #KR}), unless all keys fit in two. */
+    private static final int BK = 96;
+    /** How far (base 2) a score may exceed the lazy reference before its block is redone the classic way. */
+    private static final int HEADROOM = 64;
     private static final float LOG2E = 1.4426950408889634f;
+    /** Accumulator start of the padding keys of a group: their exponentials underflow. */
+    private static final float PAD_SCORE = -1e30f;
 
     private Attention() {
     }
@@ -89,11 +103,12 @@ public final class Attention {
         Tensor kh = heap(k);
         Tensor vh = heap(v);
         int d = channels / heads;
-        int d4 = (d + 3) & ~3;
-        int tk4 = (tk + 3) & ~3;
+        // V channels padded to even: groups of 6, then one of 4 or 2.
+        int dv = (d + 1) & ~1;
+        int tkp = (tk + KR - 1) / KR * KR;
         int nHeads = batch * heads;
-        long kpSize = (long) nHeads * tk4 * d;
-        long vpSize = (long) nHeads * tk * d4;
+        long kpSize = (long) nHeads * tkp * d;
+        long vpSize = (long) nHeads * tk * dv;
         if (Math.max(kpSize, vpSize) > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("attention: k " + k.shape() + " / v " + v.shape() + " with heads="
                     + heads + " too large to pack (" + Math.max(kpSize, vpSize) + " elements)");
@@ -102,9 +117,9 @@ public final class Attention {
         float[] vp = new float[(int) vpSize];
         // Short key sequences (text: 77 tokens) in one block: a second, small block would cost a full round
         // of accumulator rescaling for a few keys.
-        int bk = tk <= 2 * BK ? tk4 : BK;
+        int bk = tkp <= 2 * BK ? tkp : BK;
         int kBlocks = (tk + bk - 1) / bk;
-        Geometry g = new Geometry(heads, d, d4, channels, tq, tk, tk4, bk, causal, scale * LOG2E);
+        Geometry g = new Geometry(heads, d, dv, channels, tq, tk, tkp, bk, causal, scale * LOG2E);
 
         // Phase 1: pack K and V of every (batch, head), contiguous per head.
         pool.parallelFor(nHeads * kBlocks, (from, to) -> {
@@ -142,11 +157,11 @@ public final class Attention {
     }
 
     /** Sizes shared by every task of one call. */
-    private record Geometry(int heads, int d, int d4, int channels, int tq, int tk, int tk4, int bk,
+    private record Geometry(int heads, int d, int dv, int channels, int tq, int tk, int tkp, int bk,
                             boolean causal, float qScale, int[] rowIdx) {
-        Geometry(int heads, int d, int d4, int channels, int tq, int tk, int tk4, int bk, boolean causal,
+        Geometry(int heads, int d, int dv, int channels, int tq, int tk, int tkp, int bk, boolean causal,
                  float qScale) {
-            this(heads, d, d4, channels, tq, tk, tk4, bk, causal, qScale, rowIndices(channels));
+            this(heads, d, dv, channels, tq, tk, tkp, bk, causal, qScale, rowIndices(channels));
         }
 
         /** Gather indices of L consecutive query rows of q: stride {@code channels}. */
@@ -167,43 +182,82 @@ public final class Attention {
         final float[] m = new float[BQ];
         final float[] l = new float[BQ];
         final float[] alpha = new float[BQ];
+        /** Accumulator starts of the score kernel: zeros (raw scores), {@code -m}, {@code -m} with padding rows. */
+        final float[] zero = new float[KR * BQ];
+        final float[] negM = new float[KR * BQ];
+        final float[] negMTail = new float[KR * BQ];
+        final int[] maxBits = new int[BQ];
 
         Scratch(Geometry g) {
             qt = new float[g.d() * BQ];
             s = new float[g.bk() * BQ];
             // Rows up to a multiple of L too: the output gather reads L rows from every multiple of L.
-            ot = new float[Math.max(g.d4(), (g.d() + L - 1) / L * L) * BQ];
+            ot = new float[Math.max(g.dv(), (g.d() + L - 1) / L * L) * BQ];
         }
+    }
+
+    /** Width of the V channel group that starts at {@code c0}: 6, then 4 or 2 for the rest. */
+    private static int groupWidth(int dv, int c0) {
+        return Math.min(6, dv - c0);
     }
 
     private static void packKv(Geometry g, Tensor k, Tensor v, int hd, int kb, float[] kp, float[] vp) {
         int d = g.d();
-        int d4 = g.d4();
+        int dv = g.dv();
+        int tk = g.tk();
+        int channels = g.channels();
         int b = hd / g.heads();
         int h = hd % g.heads();
-        int kpHead = hd * g.tk4() * d;
-        int vpHead = hd * g.tk() * d4;
+        int kpHead = hd * g.tkp() * d;
+        int vpHead = hd * tk * dv;
         float[] ka = k.array();
         float[] va = v.array();
-        int jEnd = Math.min((kb + 1) * g.bk(), g.tk());
-        for (int j = kb * g.bk(); j < jEnd; j++) {
-            int src = (b * g.tk() + j) * g.channels() + h * d;
-            System.arraycopy(ka, k.offset() + src, kp, kpHead + j * d, d);
-            System.arraycopy(va, v.offset() + src, vp, vpHead + j * d4, d);
+        int j0 = kb * g.bk();
+        int jEnd = Math.min(j0 + g.bk(), tk);
+        int rowBase = (b * tk) * channels + h * d;
+        // K: [group of KR keys][channel][key in group]; written in order, KR rows read side by side. Keys
+        // tk..tkp of the last group stay zero.
+        for (int jg = j0; jg < jEnd; jg += KR) {
+            int n = Math.min(KR, jEnd - jg);
+            int dst = kpHead + jg * d;
+            for (int r = 0; r < n; r++) {
+                int src = k.offset() + rowBase + (jg + r) * channels;
+                for (int c = 0, o = dst + r; c < d; c++, o += KR) {
+                    kp[o] = ka[src + c];
+                }
+            }
         }
-        // Keys tk..tk4 of kp and channels d..d4 of vp stay zero.
+        // V: [channel group][key][channel in group]; channel d of an odd head size stays zero.
+        for (int c0 = 0; c0 < dv; c0 += 6) {
+            int gw = groupWidth(dv, c0);
+            int n = Math.min(gw, d - c0);
+            int dst = vpHead + c0 * tk + j0 * gw;
+            int src = v.offset() + rowBase + j0 * channels + c0;
+            if (n <= L) {
+                // One masked vector per key and group.
+                VectorMask<Float> part = SP.indexInRange(0, n);
+                for (int j = j0; j < jEnd; j++, dst += gw, src += channels) {
+                    FloatVector.fromArray(SP, va, src, part).intoArray(vp, dst, part);
+                }
+            } else {
+                for (int j = j0; j < jEnd; j++, dst += gw, src += channels) {
+                    for (int r = 0; r < n; r++) {
+                        vp[dst + r] = va[src + r];
+                    }
+                }
+            }
+        }
     }
 
     private static void queryBlock(Geometry g, Scratch sc, Tensor q, float[] kp, float[] vp, Tensor out,
                                    int hd, int qb) {
         int d = g.d();
-        int d4 = g.d4();
+        int dv = g.dv();
+        int tk = g.tk();
         int b = hd / g.heads();
         int h = hd % g.heads();
         int qs = qb * BQ;
         int rows = Math.min(BQ, g.tq() - qs);
-        int nq = (rows + L - 1) / L;
-        int lanes = nq * L;
         float[] qt = sc.qt;
         float[] s = sc.s;
         float[] ot = sc.ot;
@@ -225,6 +279,9 @@ public final class Attention {
                 }
             }
         } else {
+            for (int c = 0; c < d; c++) {
+                Arrays.fill(qt, c * BQ + rows, c * BQ + BQ, 0f);
+            }
             for (int r = 0; r < rows; r++) {
                 int src = qBase + r * g.channels();
                 for (int c = 0; c < d; c++) {
@@ -232,60 +289,52 @@ public final class Attention {
                 }
             }
         }
-        if (rows < lanes) {
-            for (int c = 0; c < d; c++) {
-                Arrays.fill(qt, c * BQ + rows, c * BQ + lanes, 0f);
-            }
-        }
-        Arrays.fill(ot, 0, d4 * BQ, 0f);
+        Arrays.fill(ot, 0, dv * BQ, 0f);
         // -MAX rather than -inf: m - mNew stays a number even before a row has seen a key.
         Arrays.fill(m, -Float.MAX_VALUE);
         Arrays.fill(l, 0f);
+        Arrays.fill(alpha, 1f);
 
-        int kEnd = g.causal() ? Math.min(g.tk(), qs + rows) : g.tk();
-        int kpHead = hd * g.tk4() * d;
-        int vpHead = hd * g.tk() * d4;
+        int kEnd = g.causal() ? Math.min(tk, qs + rows) : tk;
+        int kpHead = hd * g.tkp() * d;
+        int vpHead = hd * tk * dv;
         int bk = g.bk();
         for (int ks = 0; ks < kEnd; ks += bk) {
             int w = Math.min(bk, kEnd - ks);
-            int w4 = (w + 3) & ~3;
-            // S^T = K_block · Qt, in chunks of the head dimension so the Qt rows in use stay in L1.
-            for (int c0 = 0; c0 < d; c0 += DC) {
-                int c1 = Math.min(d, c0 + DC);
-                boolean acc = c0 > 0;
-                for (int jr = 0; jr < w4; jr += 4) {
-                    int ko = kpHead + (ks + jr) * d;
-                    int so = jr * BQ;
-                    switch (nq) {
-                        case 4 -> qk4x4(kp, ko, d, qt, c0, c1, s, so, acc);
-                        case 3 -> qk4x3(kp, ko, d, qt, c0, c1, s, so, acc);
-                        case 2 -> qk4x2(kp, ko, d, qt, c0, c1, s, so, acc);
-                        default -> qk4x1(kp, ko, d, qt, c0, c1, s, so, acc);
+            int ko = kpHead + ks * d;
+            // Later blocks of a non-causal call: the lazy reference (see the class comment).
+            boolean lazy = ks > 0 && !g.causal() && lazyScores(sc, kp, ko, d, qt, s, w);
+            if (!lazy) {
+                for (int jr = 0; jr < w; jr += KR) {
+                    qk6x4(kp, ko + jr * d, d, qt, sc.zero, s, jr * BQ, sc.maxBits);
+                }
+                // Causal: in a block that reaches past the first query, key j is hidden from queries i < j.
+                boolean diagonal = g.causal() && ks + w - 1 > qs;
+                for (int io = 0; io < BQ; io += L) {
+                    if (diagonal) {
+                        softmaxCausal(s, io, w, m, l, alpha, qs + io - ks);
+                    } else {
+                        softmax(s, io, w, m, l, alpha);
                     }
                 }
             }
-            // Causal: in a block that reaches past the first query, key j is hidden from queries i < j.
-            boolean diagonal = g.causal() && ks + w - 1 > qs;
-            for (int io = 0; io < lanes; io += L) {
-                if (diagonal) {
-                    softmaxCausal(s, io, w, m, l, alpha, qs + io - ks);
-                } else {
-                    softmax(s, io, w, m, l, alpha);
+            // Ot = Ot·alpha + V_block^T · P^T, in channel groups of 6 (then 4 or 2).
+            for (int c0 = 0; c0 < dv; c0 += 6) {
+                int vo = vpHead + c0 * tk + ks * groupWidth(dv, c0);
+                switch (groupWidth(dv, c0)) {
+                    case 6 -> pv6x4(vp, vo, w, s, ot, c0 * BQ, alpha);
+                    case 4 -> pv4x4(vp, vo, w, s, ot, c0 * BQ, alpha);
+                    default -> pv2x4(vp, vo, w, s, ot, c0 * BQ, alpha);
                 }
             }
-            // Ot = Ot·alpha + V_block^T · P^T.
-            int vo = vpHead + ks * d4;
-            for (int c = 0; c < d4; c += 4) {
-                switch (nq) {
-                    case 4 -> pv4x4(vp, vo + c, d4, w, s, ot, c * BQ, alpha);
-                    case 3 -> pv4x3(vp, vo + c, d4, w, s, ot, c * BQ, alpha);
-                    case 2 -> pv4x2(vp, vo + c, d4, w, s, ot, c * BQ, alpha);
-                    default -> pv4x1(vp, vo + c, d4, w, s, ot, c * BQ, alpha);
-                }
+            if (lazy) {
+                raiseReference(sc);
+            } else {
+                Arrays.fill(alpha, 1f);
             }
         }
         // out = Ot^T / l: per query row, gather L channels (stride BQ) of Ot, scale, store contiguously.
-        for (int io = 0; io < lanes; io += L) {
+        for (int io = 0; io < BQ; io += L) {
             FloatVector.broadcast(SP, 1f).div(FloatVector.fromArray(SP, l, io)).intoArray(alpha, io);
         }
         float[] oa = out.array();
@@ -315,9 +364,60 @@ public final class Attention {
     }
 
     /**
+     * Scores of one key block against the lazy reference: {@code s = 2^(S - m)} for the {@code w} keys, the
+     * lane sums folded into {@code l} (after its pending {@code alpha}), the largest {@code S - m} left in
+     * {@code maxBits}. Returns false, having changed nothing but {@code s}, when some score exceeds the
+     * reference by more than {@link #HEADROOM}: the caller redoes the block the classic way.
+     */
+    private static boolean lazyScores(Scratch sc, float[] kp, int ko, int d, float[] qt, float[] s, int w) {
+        float[] negM = sc.negM;
+        float[] negMTail = sc.negMTail;
+        int valid = w % KR;
+        for (int io = 0; io < BQ; io += L) {
+            FloatVector nm = FloatVector.fromArray(SP, sc.m, io).neg();
+            for (int r = 0; r < KR; r++) {
+                nm.intoArray(negM, r * BQ + io);
+                (valid == 0 || r < valid ? nm : FloatVector.broadcast(SP, PAD_SCORE)).intoArray(negMTail, r * BQ + io);
+            }
+        }
+        Arrays.fill(sc.maxBits, Integer.MIN_VALUE);
+        int wFull = w - valid;
+        for (int jr = 0; jr < wFull; jr += KR) {
+            qk6x4(kp, ko + jr * d, d, qt, negM, s, jr * BQ, sc.maxBits);
+        }
+        if (valid > 0) {
+            qk6x4(kp, ko + wFull * d, d, qt, negMTail, s, wFull * BQ, sc.maxBits);
+        }
+        // maxBits holds the largest S - m as int bits: exact when it is ≥ 0 (see raiseReference).
+        for (int io = 0; io < BQ; io += L) {
+            IntVector mb = IntVector.fromArray(IS, sc.maxBits, io);
+            if (mb.reinterpretAsFloats().compare(VectorOperators.GT, (float) HEADROOM).anyTrue()) {
+                return false;
+            }
+        }
+        expRows(s, w, sc.l, sc.alpha);
+        return true;
+    }
+
+    /**
+     * After a lazy block: raises {@code m} by the block's largest {@code S - m} where that is positive and
+     * leaves in {@code alpha} the factor that brings {@code Ot} and {@code l} over to the new reference.
+     * {@code maxBits} is the signed-int maximum of the float bits: every negative float orders below every
+     * non-negative one that way, and among non-negative floats the int order is the float order.
+     */
+    private static void raiseReference(Scratch sc) {
+        for (int io = 0; io < BQ; io += L) {
+            IntVector mb = IntVector.fromArray(IS, sc.maxBits, io);
+            FloatVector inc = mb.max(0).reinterpretAsFloats();
+            FloatVector.fromArray(SP, sc.m, io).add(inc).intoArray(sc.m, io);
+            exp2Neg(inc.neg()).intoArray(sc.alpha, io);
+        }
+    }
+
+    /**
      * Online-softmax step for the L queries at lane offset {@code io} over the {@code w} key rows of a score
      * tile: updates the running maximum {@code m} and sum {@code l}, turns the scores into probabilities
-     * in place and leaves in {@code alpha} the factor for what was accumulated before.
+     * in place and leaves in {@code alpha} the factor for what was accumulated before (times the pending one).
      */
     private static void softmax(float[] s, int io, int w, float[] m, float[] l, float[] alpha) {
         // Two partial maxima: one chain would wait on the max latency at every key.
@@ -334,19 +434,24 @@ public final class Attention {
         }
         FloatVector mOld = FloatVector.fromArray(SP, m, io);
         FloatVector mNew = mOld.max(mx0.max(mx1));
-        FloatVector a = exp2Neg(mOld.sub(mNew));
+        FloatVector a = exp2Neg(mOld.sub(mNew)).mul(FloatVector.fromArray(SP, alpha, io));
         a.intoArray(alpha, io);
         mNew.intoArray(m, io);
         FloatVector sum = FloatVector.zero(SP);
+        FloatVector c1 = FloatVector.broadcast(SP, P1);
+        FloatVector c2 = FloatVector.broadcast(SP, P2);
+        FloatVector c3 = FloatVector.broadcast(SP, P3);
+        FloatVector c4 = FloatVector.broadcast(SP, P4);
+        FloatVector one = FloatVector.broadcast(SP, 1f);
         for (j = 0, so = io; j < w; j++, so += BQ) {
-            // exp2Neg written out: C2 gives up inlining it here (node count) and would box the vectors.
-            FloatVector x = FloatVector.fromArray(SP, s, so).sub(mNew).max(-126f);
-            FloatVector t = x.add(MAGIC127);
-            FloatVector f = x.sub(t.sub(MAGIC127));
-            FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(SP, P4)).fma(f, FloatVector.broadcast(SP, P3))
-                    .fma(f, FloatVector.broadcast(SP, P2)).fma(f, FloatVector.broadcast(SP, P1))
-                    .fma(f, FloatVector.broadcast(SP, 1f))
-                    .mul(t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+            // exp2Clamped written out: C2 gives up inlining it here (node count) and would box the vectors.
+            FloatVector x = FloatVector.fromArray(SP, s, so).sub(mNew);
+            FloatVector xc = ((IntVector) x.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
+                    .reinterpretAsFloats();
+            FloatVector t = xc.add(MAGIC127);
+            FloatVector f = xc.sub(t.sub(MAGIC127));
+            FloatVector p = f.fma(P6, P5).fma(f, c4).fma(f, c3).fma(f, c2).fma(f, c1).fma(f, one)
+                    .mul(((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
             p.intoArray(s, so);
             sum = sum.add(p);
         }
@@ -367,7 +472,7 @@ public final class Attention {
         }
         FloatVector mOld = FloatVector.fromArray(SP, m, io);
         FloatVector mNew = mOld.max(mx);
-        FloatVector a = exp2Neg(mOld.sub(mNew));
+        FloatVector a = exp2Neg(mOld.sub(mNew)).mul(FloatVector.fromArray(SP, alpha, io));
         a.intoArray(alpha, io);
         mNew.intoArray(m, io);
         FloatVector sum = FloatVector.zero(SP);
@@ -382,6 +487,8 @@ public final class Attention {
 
     private static final float MAGIC = 12582912f; // 1.5 · 2^23: adding it rounds to an integer in the low bits
     private static final float MAGIC127 = MAGIC + 127f; // the same, with the exponent bias added on the way
+    /** Bits of -126f: as unsigned ints, every float below it (and -inf) compares above, every other below. */
+    private static final int CLAMP_BITS = Float.floatToRawIntBits(-126f);
     // Minimax (relative error) polynomial for 2^f on [-0.5, 0.5], degree 6: error 2e-9, about 1 ulp in float.
     private static final float P1 = 0.6931471824645996f;
     private static final float P2 = 0.24022647738456726f;
@@ -410,320 +517,401 @@ public final class Attention {
         return p.mul((FloatVector) bits.reinterpretAsFloats());
     }
 
+    /**
+     * {@link #exp2Neg(FloatVector)} for {@code x <= HEADROOM}, the same value, in fewer instructions for the
+     * hot loops: the clamp at -126 is one unsigned integer minimum on the bits (a float {@code max} takes
+     * several, for its NaN and signed-zero rules), and the exponent bias rides in the rounding constant.
+     */
+    static FloatVector exp2Clamped(FloatVector x) {
+        FloatVector xc = ((IntVector) x.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
+                .reinterpretAsFloats();
+        FloatVector t = xc.add(MAGIC127);
+        FloatVector f = xc.sub(t.sub(MAGIC127));
+        FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(SP, P4)).fma(f, FloatVector.broadcast(SP, P3))
+                .fma(f, FloatVector.broadcast(SP, P2)).fma(f, FloatVector.broadcast(SP, P1))
+                .fma(f, FloatVector.broadcast(SP, 1f));
+        return p.mul(((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+    }
+
     /** Scalar twin of {@link #exp2Neg(FloatVector)}, for tests. */
     static float exp2Neg(float x) {
         return exp2Neg(FloatVector.broadcast(SP, x)).lane(0);
     }
 
+    /** Scalar twin of {@link #exp2Clamped(FloatVector)}, for tests. */
+    static float exp2Clamped(float x) {
+        return exp2Clamped(FloatVector.broadcast(SP, x)).lane(0);
+    }
+
     /**
-     * Scores of 4 keys × 4·L queries, transposed: {@code s[(r)·BQ + i] (+)= Σ_c kp[ko + r·d + c] · qt[c·BQ + i]}
-     * for c in {@code [c0, c1)}; starts from zero unless {@code accumulate}.
+     * The exponential pass of a lazy block: {@code s = 2^s} for rows {@code [0, w)} of the tile (the scores
+     * already have the reference subtracted), and {@code l = l·alpha + Σ_rows}. The exponential is written out
+     * ({@link #exp2Clamped}): C2 would not inline it into this loop and would box the vectors.
      */
-    private static void qk4x4(float[] kp, int ko, int d, float[] qt, int c0, int c1, float[] s, int so,
-                               boolean accumulate) {
-        FloatVector a00;
-        FloatVector a01;
-        FloatVector a02;
-        FloatVector a03;
-        FloatVector a10;
-        FloatVector a11;
-        FloatVector a12;
-        FloatVector a13;
-        FloatVector a20;
-        FloatVector a21;
-        FloatVector a22;
-        FloatVector a23;
-        FloatVector a30;
-        FloatVector a31;
-        FloatVector a32;
-        FloatVector a33;
-        if (accumulate) {
-            a00 = FloatVector.fromArray(SP, s, so);
-            a01 = FloatVector.fromArray(SP, s, so + 1 * L);
-            a02 = FloatVector.fromArray(SP, s, so + 2 * L);
-            a03 = FloatVector.fromArray(SP, s, so + 3 * L);
-            a10 = FloatVector.fromArray(SP, s, so + 1 * BQ);
-            a11 = FloatVector.fromArray(SP, s, so + 1 * BQ + 1 * L);
-            a12 = FloatVector.fromArray(SP, s, so + 1 * BQ + 2 * L);
-            a13 = FloatVector.fromArray(SP, s, so + 1 * BQ + 3 * L);
-            a20 = FloatVector.fromArray(SP, s, so + 2 * BQ);
-            a21 = FloatVector.fromArray(SP, s, so + 2 * BQ + 1 * L);
-            a22 = FloatVector.fromArray(SP, s, so + 2 * BQ + 2 * L);
-            a23 = FloatVector.fromArray(SP, s, so + 2 * BQ + 3 * L);
-            a30 = FloatVector.fromArray(SP, s, so + 3 * BQ);
-            a31 = FloatVector.fromArray(SP, s, so + 3 * BQ + 1 * L);
-            a32 = FloatVector.fromArray(SP, s, so + 3 * BQ + 2 * L);
-            a33 = FloatVector.fromArray(SP, s, so + 3 * BQ + 3 * L);
-        } else {
-            a00 = FloatVector.zero(SP);
-            a01 = FloatVector.zero(SP);
-            a02 = FloatVector.zero(SP);
-            a03 = FloatVector.zero(SP);
-            a10 = FloatVector.zero(SP);
-            a11 = FloatVector.zero(SP);
-            a12 = FloatVector.zero(SP);
-            a13 = FloatVector.zero(SP);
-            a20 = FloatVector.zero(SP);
-            a21 = FloatVector.zero(SP);
-            a22 = FloatVector.zero(SP);
-            a23 = FloatVector.zero(SP);
-            a30 = FloatVector.zero(SP);
-            a31 = FloatVector.zero(SP);
-            a32 = FloatVector.zero(SP);
-            a33 = FloatVector.zero(SP);
+    private static void expRows(float[] s, int w, float[] l, float[] alpha) {
+        FloatVector c1 = FloatVector.broadcast(SP, P1);
+        FloatVector c2 = FloatVector.broadcast(SP, P2);
+        FloatVector c3 = FloatVector.broadcast(SP, P3);
+        FloatVector c4 = FloatVector.broadcast(SP, P4);
+        FloatVector one = FloatVector.broadcast(SP, 1f);
+        FloatVector sum0 = FloatVector.zero(SP);
+        FloatVector sum1 = FloatVector.zero(SP);
+        FloatVector sum2 = FloatVector.zero(SP);
+        FloatVector sum3 = FloatVector.zero(SP);
+        for (int j = 0; j < w; j++) {
+            int so = j * BQ;
+            FloatVector x0 = FloatVector.fromArray(SP, s, so + 0 * L);
+            FloatVector p0c = ((IntVector) x0.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
+                    .reinterpretAsFloats();
+            FloatVector p0t = p0c.add(MAGIC127);
+            FloatVector p0f = p0c.sub(p0t.sub(MAGIC127));
+            FloatVector p0 = p0f.fma(P6, P5).fma(p0f, c4).fma(p0f, c3).fma(p0f, c2).fma(p0f, c1)
+                    .fma(p0f, one)
+                    .mul(((IntVector) p0t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
+            p0.intoArray(s, so + 0 * L);
+            sum0 = sum0.add(p0);
+            FloatVector x1 = FloatVector.fromArray(SP, s, so + 1 * L);
+            FloatVector p1c = ((IntVector) x1.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
+                    .reinterpretAsFloats();
+            FloatVector p1t = p1c.add(MAGIC127);
+            FloatVector p1f = p1c.sub(p1t.sub(MAGIC127));
+            FloatVector p1 = p1f.fma(P6, P5).fma(p1f, c4).fma(p1f, c3).fma(p1f, c2).fma(p1f, c1)
+                    .fma(p1f, one)
+                    .mul(((IntVector) p1t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
+            p1.intoArray(s, so + 1 * L);
+            sum1 = sum1.add(p1);
+            FloatVector x2 = FloatVector.fromArray(SP, s, so + 2 * L);
+            FloatVector p2c = ((IntVector) x2.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
+                    .reinterpretAsFloats();
+            FloatVector p2t = p2c.add(MAGIC127);
+            FloatVector p2f = p2c.sub(p2t.sub(MAGIC127));
+            FloatVector p2 = p2f.fma(P6, P5).fma(p2f, c4).fma(p2f, c3).fma(p2f, c2).fma(p2f, c1)
+                    .fma(p2f, one)
+                    .mul(((IntVector) p2t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
+            p2.intoArray(s, so + 2 * L);
+            sum2 = sum2.add(p2);
+            FloatVector x3 = FloatVector.fromArray(SP, s, so + 3 * L);
+            FloatVector p3c = ((IntVector) x3.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
+                    .reinterpretAsFloats();
+            FloatVector p3t = p3c.add(MAGIC127);
+            FloatVector p3f = p3c.sub(p3t.sub(MAGIC127));
+            FloatVector p3 = p3f.fma(P6, P5).fma(p3f, c4).fma(p3f, c3).fma(p3f, c2).fma(p3f, c1)
+                    .fma(p3f, one)
+                    .mul(((IntVector) p3t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
+                            .reinterpretAsFloats());
+            p3.intoArray(s, so + 3 * L);
+            sum3 = sum3.add(p3);
         }
-        for (int c = c0, qc = c0 * BQ; c < c1; c++, qc += BQ) {
-            FloatVector q0 = FloatVector.fromArray(SP, qt, qc);
+        FloatVector.fromArray(SP, l, 0 * L).fma(FloatVector.fromArray(SP, alpha, 0 * L), sum0)
+                .intoArray(l, 0 * L);
+        FloatVector.fromArray(SP, l, 1 * L).fma(FloatVector.fromArray(SP, alpha, 1 * L), sum1)
+                .intoArray(l, 1 * L);
+        FloatVector.fromArray(SP, l, 2 * L).fma(FloatVector.fromArray(SP, alpha, 2 * L), sum2)
+                .intoArray(l, 2 * L);
+        FloatVector.fromArray(SP, l, 3 * L).fma(FloatVector.fromArray(SP, alpha, 3 * L), sum3)
+                .intoArray(l, 3 * L);
+    }
+
+    /**
+     * Scores of 6 keys × 4·L queries minus the running maximum, transposed: {@code s[r·BQ + i] = init[r·BQ + i]
+     * + Σ_c kp[ko + 6c + r] · qt[c·BQ + i]} (K packed 6 keys per head-dimension step). The lane-wise largest
+     * score, as int bits (see {@link #maxBits}), goes into {@code maxBits[i]}.
+     */
+    private static void qk6x4(float[] kp, int ko, int d, float[] qt, float[] init, float[] s, int so,
+                               int[] maxBits) {
+        FloatVector a00 = FloatVector.fromArray(SP, init, 0 * BQ + 0 * L);
+        FloatVector a01 = FloatVector.fromArray(SP, init, 0 * BQ + 1 * L);
+        FloatVector a02 = FloatVector.fromArray(SP, init, 0 * BQ + 2 * L);
+        FloatVector a03 = FloatVector.fromArray(SP, init, 0 * BQ + 3 * L);
+        FloatVector a10 = FloatVector.fromArray(SP, init, 1 * BQ + 0 * L);
+        FloatVector a11 = FloatVector.fromArray(SP, init, 1 * BQ + 1 * L);
+        FloatVector a12 = FloatVector.fromArray(SP, init, 1 * BQ + 2 * L);
+        FloatVector a13 = FloatVector.fromArray(SP, init, 1 * BQ + 3 * L);
+        FloatVector a20 = FloatVector.fromArray(SP, init, 2 * BQ + 0 * L);
+        FloatVector a21 = FloatVector.fromArray(SP, init, 2 * BQ + 1 * L);
+        FloatVector a22 = FloatVector.fromArray(SP, init, 2 * BQ + 2 * L);
+        FloatVector a23 = FloatVector.fromArray(SP, init, 2 * BQ + 3 * L);
+        FloatVector a30 = FloatVector.fromArray(SP, init, 3 * BQ + 0 * L);
+        FloatVector a31 = FloatVector.fromArray(SP, init, 3 * BQ + 1 * L);
+        FloatVector a32 = FloatVector.fromArray(SP, init, 3 * BQ + 2 * L);
+        FloatVector a33 = FloatVector.fromArray(SP, init, 3 * BQ + 3 * L);
+        FloatVector a40 = FloatVector.fromArray(SP, init, 4 * BQ + 0 * L);
+        FloatVector a41 = FloatVector.fromArray(SP, init, 4 * BQ + 1 * L);
+        FloatVector a42 = FloatVector.fromArray(SP, init, 4 * BQ + 2 * L);
+        FloatVector a43 = FloatVector.fromArray(SP, init, 4 * BQ + 3 * L);
+        FloatVector a50 = FloatVector.fromArray(SP, init, 5 * BQ + 0 * L);
+        FloatVector a51 = FloatVector.fromArray(SP, init, 5 * BQ + 1 * L);
+        FloatVector a52 = FloatVector.fromArray(SP, init, 5 * BQ + 2 * L);
+        FloatVector a53 = FloatVector.fromArray(SP, init, 5 * BQ + 3 * L);
+        for (int c = 0; c < d; c++) {
+            int qc = c * BQ;
+            int kc = ko + 6 * c;
+            FloatVector q0 = FloatVector.fromArray(SP, qt, qc + 0 * L);
             FloatVector q1 = FloatVector.fromArray(SP, qt, qc + 1 * L);
             FloatVector q2 = FloatVector.fromArray(SP, qt, qc + 2 * L);
             FloatVector q3 = FloatVector.fromArray(SP, qt, qc + 3 * L);
-            FloatVector k0 = FloatVector.broadcast(SP, kp[ko + c]);
+            FloatVector k0 = FloatVector.broadcast(SP, kp[kc + 0]);
             a00 = q0.fma(k0, a00);
             a01 = q1.fma(k0, a01);
             a02 = q2.fma(k0, a02);
             a03 = q3.fma(k0, a03);
-            FloatVector k1 = FloatVector.broadcast(SP, kp[ko + 1 * d + c]);
+            FloatVector k1 = FloatVector.broadcast(SP, kp[kc + 1]);
             a10 = q0.fma(k1, a10);
             a11 = q1.fma(k1, a11);
             a12 = q2.fma(k1, a12);
             a13 = q3.fma(k1, a13);
-            FloatVector k2 = FloatVector.broadcast(SP, kp[ko + 2 * d + c]);
+            FloatVector k2 = FloatVector.broadcast(SP, kp[kc + 2]);
             a20 = q0.fma(k2, a20);
             a21 = q1.fma(k2, a21);
             a22 = q2.fma(k2, a22);
             a23 = q3.fma(k2, a23);
-            FloatVector k3 = FloatVector.broadcast(SP, kp[ko + 3 * d + c]);
+            FloatVector k3 = FloatVector.broadcast(SP, kp[kc + 3]);
             a30 = q0.fma(k3, a30);
             a31 = q1.fma(k3, a31);
             a32 = q2.fma(k3, a32);
             a33 = q3.fma(k3, a33);
+            FloatVector k4 = FloatVector.broadcast(SP, kp[kc + 4]);
+            a40 = q0.fma(k4, a40);
+            a41 = q1.fma(k4, a41);
+            a42 = q2.fma(k4, a42);
+            a43 = q3.fma(k4, a43);
+            FloatVector k5 = FloatVector.broadcast(SP, kp[kc + 5]);
+            a50 = q0.fma(k5, a50);
+            a51 = q1.fma(k5, a51);
+            a52 = q2.fma(k5, a52);
+            a53 = q3.fma(k5, a53);
         }
-        a00.intoArray(s, so);
-        a01.intoArray(s, so + 1 * L);
-        a02.intoArray(s, so + 2 * L);
-        a03.intoArray(s, so + 3 * L);
-        a10.intoArray(s, so + 1 * BQ);
+        IntVector m0 = IntVector.fromArray(IS, maxBits, 0 * L);
+        IntVector m1 = IntVector.fromArray(IS, maxBits, 1 * L);
+        IntVector m2 = IntVector.fromArray(IS, maxBits, 2 * L);
+        IntVector m3 = IntVector.fromArray(IS, maxBits, 3 * L);
+        a00.intoArray(s, so + 0 * BQ + 0 * L);
+        a01.intoArray(s, so + 0 * BQ + 1 * L);
+        a02.intoArray(s, so + 0 * BQ + 2 * L);
+        a03.intoArray(s, so + 0 * BQ + 3 * L);
+        m0 = m0.lanewise(VectorOperators.MAX, a00.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a01.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a02.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a03.reinterpretAsInts());
+        a10.intoArray(s, so + 1 * BQ + 0 * L);
         a11.intoArray(s, so + 1 * BQ + 1 * L);
         a12.intoArray(s, so + 1 * BQ + 2 * L);
         a13.intoArray(s, so + 1 * BQ + 3 * L);
-        a20.intoArray(s, so + 2 * BQ);
+        m0 = m0.lanewise(VectorOperators.MAX, a10.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a11.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a12.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a13.reinterpretAsInts());
+        a20.intoArray(s, so + 2 * BQ + 0 * L);
         a21.intoArray(s, so + 2 * BQ + 1 * L);
         a22.intoArray(s, so + 2 * BQ + 2 * L);
         a23.intoArray(s, so + 2 * BQ + 3 * L);
-        a30.intoArray(s, so + 3 * BQ);
+        m0 = m0.lanewise(VectorOperators.MAX, a20.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a21.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a22.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a23.reinterpretAsInts());
+        a30.intoArray(s, so + 3 * BQ + 0 * L);
         a31.intoArray(s, so + 3 * BQ + 1 * L);
         a32.intoArray(s, so + 3 * BQ + 2 * L);
         a33.intoArray(s, so + 3 * BQ + 3 * L);
+        m0 = m0.lanewise(VectorOperators.MAX, a30.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a31.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a32.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a33.reinterpretAsInts());
+        a40.intoArray(s, so + 4 * BQ + 0 * L);
+        a41.intoArray(s, so + 4 * BQ + 1 * L);
+        a42.intoArray(s, so + 4 * BQ + 2 * L);
+        a43.intoArray(s, so + 4 * BQ + 3 * L);
+        m0 = m0.lanewise(VectorOperators.MAX, a40.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a41.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a42.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a43.reinterpretAsInts());
+        a50.intoArray(s, so + 5 * BQ + 0 * L);
+        a51.intoArray(s, so + 5 * BQ + 1 * L);
+        a52.intoArray(s, so + 5 * BQ + 2 * L);
+        a53.intoArray(s, so + 5 * BQ + 3 * L);
+        m0 = m0.lanewise(VectorOperators.MAX, a50.reinterpretAsInts());
+        m1 = m1.lanewise(VectorOperators.MAX, a51.reinterpretAsInts());
+        m2 = m2.lanewise(VectorOperators.MAX, a52.reinterpretAsInts());
+        m3 = m3.lanewise(VectorOperators.MAX, a53.reinterpretAsInts());
+        m0.intoArray(maxBits, 0 * L);
+        m1.intoArray(maxBits, 1 * L);
+        m2.intoArray(maxBits, 2 * L);
+        m3.intoArray(maxBits, 3 * L);
     }
 
     /**
-     * Scores of 4 keys × 3·L queries, transposed: {@code s[(r)·BQ + i] (+)= Σ_c kp[ko + r·d + c] · qt[c·BQ + i]}
-     * for c in {@code [c0, c1)}; starts from zero unless {@code accumulate}.
+     * Output rows c..c+5 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
+     * + Σ_(j<w) vp[vo + 6j + r] · p[j·BQ + i]} (V packed 6 channels per key).
      */
-    private static void qk4x3(float[] kp, int ko, int d, float[] qt, int c0, int c1, float[] s, int so,
-                               boolean accumulate) {
-        FloatVector a00;
-        FloatVector a01;
-        FloatVector a02;
-        FloatVector a10;
-        FloatVector a11;
-        FloatVector a12;
-        FloatVector a20;
-        FloatVector a21;
-        FloatVector a22;
-        FloatVector a30;
-        FloatVector a31;
-        FloatVector a32;
-        if (accumulate) {
-            a00 = FloatVector.fromArray(SP, s, so);
-            a01 = FloatVector.fromArray(SP, s, so + 1 * L);
-            a02 = FloatVector.fromArray(SP, s, so + 2 * L);
-            a10 = FloatVector.fromArray(SP, s, so + 1 * BQ);
-            a11 = FloatVector.fromArray(SP, s, so + 1 * BQ + 1 * L);
-            a12 = FloatVector.fromArray(SP, s, so + 1 * BQ + 2 * L);
-            a20 = FloatVector.fromArray(SP, s, so + 2 * BQ);
-            a21 = FloatVector.fromArray(SP, s, so + 2 * BQ + 1 * L);
-            a22 = FloatVector.fromArray(SP, s, so + 2 * BQ + 2 * L);
-            a30 = FloatVector.fromArray(SP, s, so + 3 * BQ);
-            a31 = FloatVector.fromArray(SP, s, so + 3 * BQ + 1 * L);
-            a32 = FloatVector.fromArray(SP, s, so + 3 * BQ + 2 * L);
-        } else {
-            a00 = FloatVector.zero(SP);
-            a01 = FloatVector.zero(SP);
-            a02 = FloatVector.zero(SP);
-            a10 = FloatVector.zero(SP);
-            a11 = FloatVector.zero(SP);
-            a12 = FloatVector.zero(SP);
-            a20 = FloatVector.zero(SP);
-            a21 = FloatVector.zero(SP);
-            a22 = FloatVector.zero(SP);
-            a30 = FloatVector.zero(SP);
-            a31 = FloatVector.zero(SP);
-            a32 = FloatVector.zero(SP);
-        }
-        for (int c = c0, qc = c0 * BQ; c < c1; c++, qc += BQ) {
-            FloatVector q0 = FloatVector.fromArray(SP, qt, qc);
-            FloatVector q1 = FloatVector.fromArray(SP, qt, qc + 1 * L);
-            FloatVector q2 = FloatVector.fromArray(SP, qt, qc + 2 * L);
-            FloatVector k0 = FloatVector.broadcast(SP, kp[ko + c]);
-            a00 = q0.fma(k0, a00);
-            a01 = q1.fma(k0, a01);
-            a02 = q2.fma(k0, a02);
-            FloatVector k1 = FloatVector.broadcast(SP, kp[ko + 1 * d + c]);
-            a10 = q0.fma(k1, a10);
-            a11 = q1.fma(k1, a11);
-            a12 = q2.fma(k1, a12);
-            FloatVector k2 = FloatVector.broadcast(SP, kp[ko + 2 * d + c]);
-            a20 = q0.fma(k2, a20);
-            a21 = q1.fma(k2, a21);
-            a22 = q2.fma(k2, a22);
-            FloatVector k3 = FloatVector.broadcast(SP, kp[ko + 3 * d + c]);
-            a30 = q0.fma(k3, a30);
-            a31 = q1.fma(k3, a31);
-            a32 = q2.fma(k3, a32);
-        }
-        a00.intoArray(s, so);
-        a01.intoArray(s, so + 1 * L);
-        a02.intoArray(s, so + 2 * L);
-        a10.intoArray(s, so + 1 * BQ);
-        a11.intoArray(s, so + 1 * BQ + 1 * L);
-        a12.intoArray(s, so + 1 * BQ + 2 * L);
-        a20.intoArray(s, so + 2 * BQ);
-        a21.intoArray(s, so + 2 * BQ + 1 * L);
-        a22.intoArray(s, so + 2 * BQ + 2 * L);
-        a30.intoArray(s, so + 3 * BQ);
-        a31.intoArray(s, so + 3 * BQ + 1 * L);
-        a32.intoArray(s, so + 3 * BQ + 2 * L);
-    }
-
-    /**
-     * Scores of 4 keys × 2·L queries, transposed: {@code s[(r)·BQ + i] (+)= Σ_c kp[ko + r·d + c] · qt[c·BQ + i]}
-     * for c in {@code [c0, c1)}; starts from zero unless {@code accumulate}.
-     */
-    private static void qk4x2(float[] kp, int ko, int d, float[] qt, int c0, int c1, float[] s, int so,
-                               boolean accumulate) {
-        FloatVector a00;
-        FloatVector a01;
-        FloatVector a10;
-        FloatVector a11;
-        FloatVector a20;
-        FloatVector a21;
-        FloatVector a30;
-        FloatVector a31;
-        if (accumulate) {
-            a00 = FloatVector.fromArray(SP, s, so);
-            a01 = FloatVector.fromArray(SP, s, so + 1 * L);
-            a10 = FloatVector.fromArray(SP, s, so + 1 * BQ);
-            a11 = FloatVector.fromArray(SP, s, so + 1 * BQ + 1 * L);
-            a20 = FloatVector.fromArray(SP, s, so + 2 * BQ);
-            a21 = FloatVector.fromArray(SP, s, so + 2 * BQ + 1 * L);
-            a30 = FloatVector.fromArray(SP, s, so + 3 * BQ);
-            a31 = FloatVector.fromArray(SP, s, so + 3 * BQ + 1 * L);
-        } else {
-            a00 = FloatVector.zero(SP);
-            a01 = FloatVector.zero(SP);
-            a10 = FloatVector.zero(SP);
-            a11 = FloatVector.zero(SP);
-            a20 = FloatVector.zero(SP);
-            a21 = FloatVector.zero(SP);
-            a30 = FloatVector.zero(SP);
-            a31 = FloatVector.zero(SP);
-        }
-        for (int c = c0, qc = c0 * BQ; c < c1; c++, qc += BQ) {
-            FloatVector q0 = FloatVector.fromArray(SP, qt, qc);
-            FloatVector q1 = FloatVector.fromArray(SP, qt, qc + 1 * L);
-            FloatVector k0 = FloatVector.broadcast(SP, kp[ko + c]);
-            a00 = q0.fma(k0, a00);
-            a01 = q1.fma(k0, a01);
-            FloatVector k1 = FloatVector.broadcast(SP, kp[ko + 1 * d + c]);
-            a10 = q0.fma(k1, a10);
-            a11 = q1.fma(k1, a11);
-            FloatVector k2 = FloatVector.broadcast(SP, kp[ko + 2 * d + c]);
-            a20 = q0.fma(k2, a20);
-            a21 = q1.fma(k2, a21);
-            FloatVector k3 = FloatVector.broadcast(SP, kp[ko + 3 * d + c]);
-            a30 = q0.fma(k3, a30);
-            a31 = q1.fma(k3, a31);
-        }
-        a00.intoArray(s, so);
-        a01.intoArray(s, so + 1 * L);
-        a10.intoArray(s, so + 1 * BQ);
-        a11.intoArray(s, so + 1 * BQ + 1 * L);
-        a20.intoArray(s, so + 2 * BQ);
-        a21.intoArray(s, so + 2 * BQ + 1 * L);
-        a30.intoArray(s, so + 3 * BQ);
-        a31.intoArray(s, so + 3 * BQ + 1 * L);
-    }
-
-    /**
-     * Scores of 4 keys × 1·L queries, transposed: {@code s[(r)·BQ + i] (+)= Σ_c kp[ko + r·d + c] · qt[c·BQ + i]}
-     * for c in {@code [c0, c1)}; starts from zero unless {@code accumulate}.
-     */
-    private static void qk4x1(float[] kp, int ko, int d, float[] qt, int c0, int c1, float[] s, int so,
-                               boolean accumulate) {
-        FloatVector a00;
-        FloatVector a10;
-        FloatVector a20;
-        FloatVector a30;
-        if (accumulate) {
-            a00 = FloatVector.fromArray(SP, s, so);
-            a10 = FloatVector.fromArray(SP, s, so + 1 * BQ);
-            a20 = FloatVector.fromArray(SP, s, so + 2 * BQ);
-            a30 = FloatVector.fromArray(SP, s, so + 3 * BQ);
-        } else {
-            a00 = FloatVector.zero(SP);
-            a10 = FloatVector.zero(SP);
-            a20 = FloatVector.zero(SP);
-            a30 = FloatVector.zero(SP);
-        }
-        for (int c = c0, qc = c0 * BQ; c < c1; c++, qc += BQ) {
-            FloatVector q0 = FloatVector.fromArray(SP, qt, qc);
-            FloatVector k0 = FloatVector.broadcast(SP, kp[ko + c]);
-            a00 = q0.fma(k0, a00);
-            FloatVector k1 = FloatVector.broadcast(SP, kp[ko + 1 * d + c]);
-            a10 = q0.fma(k1, a10);
-            FloatVector k2 = FloatVector.broadcast(SP, kp[ko + 2 * d + c]);
-            a20 = q0.fma(k2, a20);
-            FloatVector k3 = FloatVector.broadcast(SP, kp[ko + 3 * d + c]);
-            a30 = q0.fma(k3, a30);
-        }
-        a00.intoArray(s, so);
-        a10.intoArray(s, so + 1 * BQ);
-        a20.intoArray(s, so + 2 * BQ);
-        a30.intoArray(s, so + 3 * BQ);
-    }
-
-    /**
-     * Accumulator rows c..c+3 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + j·dv + r] · p[j·BQ + i]}.
-     */
-    private static void pv4x4(float[] vp, int vo, int dv, int w, float[] p, float[] ot, int oo, float[] alpha) {
-        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0);
+    private static void pv6x4(float[] vp, int vo, int w, float[] p, float[] ot, int oo, float[] alpha) {
+        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0 * L);
         FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
         FloatVector s2 = FloatVector.fromArray(SP, alpha, 2 * L);
         FloatVector s3 = FloatVector.fromArray(SP, alpha, 3 * L);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo).mul(s0);
-        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 1 * L).mul(s1);
-        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 2 * L).mul(s2);
-        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 3 * L).mul(s3);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ).mul(s0);
-        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L).mul(s1);
-        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L).mul(s2);
-        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L).mul(s3);
-        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ).mul(s0);
-        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L).mul(s1);
-        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L).mul(s2);
-        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L).mul(s3);
-        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ).mul(s0);
-        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L).mul(s1);
-        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L).mul(s2);
-        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L).mul(s3);
-        for (int j = 0, vj = vo, pj = 0; j < w; j++, vj += dv, pj += BQ) {
-            FloatVector p0 = FloatVector.fromArray(SP, p, pj);
+        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a40 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a41 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a42 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a43 = FloatVector.fromArray(SP, ot, oo + 4 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a50 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a51 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a52 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a53 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 3 * L)
+                .mul(s3);
+        for (int j = 0; j < w; j++) {
+            int pj = j * BQ;
+            int vj = vo + 6 * j;
+            FloatVector p0 = FloatVector.fromArray(SP, p, pj + 0 * L);
             FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
             FloatVector p2 = FloatVector.fromArray(SP, p, pj + 2 * L);
             FloatVector p3 = FloatVector.fromArray(SP, p, pj + 3 * L);
-            FloatVector v0 = FloatVector.broadcast(SP, vp[vj]);
+            FloatVector v0 = FloatVector.broadcast(SP, vp[vj + 0]);
+            a00 = p0.fma(v0, a00);
+            a01 = p1.fma(v0, a01);
+            a02 = p2.fma(v0, a02);
+            a03 = p3.fma(v0, a03);
+            FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
+            a10 = p0.fma(v1, a10);
+            a11 = p1.fma(v1, a11);
+            a12 = p2.fma(v1, a12);
+            a13 = p3.fma(v1, a13);
+            FloatVector v2 = FloatVector.broadcast(SP, vp[vj + 2]);
+            a20 = p0.fma(v2, a20);
+            a21 = p1.fma(v2, a21);
+            a22 = p2.fma(v2, a22);
+            a23 = p3.fma(v2, a23);
+            FloatVector v3 = FloatVector.broadcast(SP, vp[vj + 3]);
+            a30 = p0.fma(v3, a30);
+            a31 = p1.fma(v3, a31);
+            a32 = p2.fma(v3, a32);
+            a33 = p3.fma(v3, a33);
+            FloatVector v4 = FloatVector.broadcast(SP, vp[vj + 4]);
+            a40 = p0.fma(v4, a40);
+            a41 = p1.fma(v4, a41);
+            a42 = p2.fma(v4, a42);
+            a43 = p3.fma(v4, a43);
+            FloatVector v5 = FloatVector.broadcast(SP, vp[vj + 5]);
+            a50 = p0.fma(v5, a50);
+            a51 = p1.fma(v5, a51);
+            a52 = p2.fma(v5, a52);
+            a53 = p3.fma(v5, a53);
+        }
+        a00.intoArray(ot, oo + 0 * BQ + 0 * L);
+        a01.intoArray(ot, oo + 0 * BQ + 1 * L);
+        a02.intoArray(ot, oo + 0 * BQ + 2 * L);
+        a03.intoArray(ot, oo + 0 * BQ + 3 * L);
+        a10.intoArray(ot, oo + 1 * BQ + 0 * L);
+        a11.intoArray(ot, oo + 1 * BQ + 1 * L);
+        a12.intoArray(ot, oo + 1 * BQ + 2 * L);
+        a13.intoArray(ot, oo + 1 * BQ + 3 * L);
+        a20.intoArray(ot, oo + 2 * BQ + 0 * L);
+        a21.intoArray(ot, oo + 2 * BQ + 1 * L);
+        a22.intoArray(ot, oo + 2 * BQ + 2 * L);
+        a23.intoArray(ot, oo + 2 * BQ + 3 * L);
+        a30.intoArray(ot, oo + 3 * BQ + 0 * L);
+        a31.intoArray(ot, oo + 3 * BQ + 1 * L);
+        a32.intoArray(ot, oo + 3 * BQ + 2 * L);
+        a33.intoArray(ot, oo + 3 * BQ + 3 * L);
+        a40.intoArray(ot, oo + 4 * BQ + 0 * L);
+        a41.intoArray(ot, oo + 4 * BQ + 1 * L);
+        a42.intoArray(ot, oo + 4 * BQ + 2 * L);
+        a43.intoArray(ot, oo + 4 * BQ + 3 * L);
+        a50.intoArray(ot, oo + 5 * BQ + 0 * L);
+        a51.intoArray(ot, oo + 5 * BQ + 1 * L);
+        a52.intoArray(ot, oo + 5 * BQ + 2 * L);
+        a53.intoArray(ot, oo + 5 * BQ + 3 * L);
+    }
+
+    /**
+     * Output rows c..c+3 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
+     * + Σ_(j<w) vp[vo + 4j + r] · p[j·BQ + i]} (V packed 4 channels per key).
+     */
+    private static void pv4x4(float[] vp, int vo, int w, float[] p, float[] ot, int oo, float[] alpha) {
+        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0 * L);
+        FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
+        FloatVector s2 = FloatVector.fromArray(SP, alpha, 2 * L);
+        FloatVector s3 = FloatVector.fromArray(SP, alpha, 3 * L);
+        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a23 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L)
+                .mul(s3);
+        for (int j = 0; j < w; j++) {
+            int pj = j * BQ;
+            int vj = vo + 4 * j;
+            FloatVector p0 = FloatVector.fromArray(SP, p, pj + 0 * L);
+            FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
+            FloatVector p2 = FloatVector.fromArray(SP, p, pj + 2 * L);
+            FloatVector p3 = FloatVector.fromArray(SP, p, pj + 3 * L);
+            FloatVector v0 = FloatVector.broadcast(SP, vp[vj + 0]);
             a00 = p0.fma(v0, a00);
             a01 = p1.fma(v0, a01);
             a02 = p2.fma(v0, a02);
@@ -744,145 +932,75 @@ public final class Attention {
             a32 = p2.fma(v3, a32);
             a33 = p3.fma(v3, a33);
         }
-        a00.intoArray(ot, oo);
-        a01.intoArray(ot, oo + 1 * L);
-        a02.intoArray(ot, oo + 2 * L);
-        a03.intoArray(ot, oo + 3 * L);
-        a10.intoArray(ot, oo + 1 * BQ);
+        a00.intoArray(ot, oo + 0 * BQ + 0 * L);
+        a01.intoArray(ot, oo + 0 * BQ + 1 * L);
+        a02.intoArray(ot, oo + 0 * BQ + 2 * L);
+        a03.intoArray(ot, oo + 0 * BQ + 3 * L);
+        a10.intoArray(ot, oo + 1 * BQ + 0 * L);
         a11.intoArray(ot, oo + 1 * BQ + 1 * L);
         a12.intoArray(ot, oo + 1 * BQ + 2 * L);
         a13.intoArray(ot, oo + 1 * BQ + 3 * L);
-        a20.intoArray(ot, oo + 2 * BQ);
+        a20.intoArray(ot, oo + 2 * BQ + 0 * L);
         a21.intoArray(ot, oo + 2 * BQ + 1 * L);
         a22.intoArray(ot, oo + 2 * BQ + 2 * L);
         a23.intoArray(ot, oo + 2 * BQ + 3 * L);
-        a30.intoArray(ot, oo + 3 * BQ);
+        a30.intoArray(ot, oo + 3 * BQ + 0 * L);
         a31.intoArray(ot, oo + 3 * BQ + 1 * L);
         a32.intoArray(ot, oo + 3 * BQ + 2 * L);
         a33.intoArray(ot, oo + 3 * BQ + 3 * L);
     }
 
     /**
-     * Accumulator rows c..c+3 × 3·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + j·dv + r] · p[j·BQ + i]}.
+     * Output rows c..c+1 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
+     * + Σ_(j<w) vp[vo + 2j + r] · p[j·BQ + i]} (V packed 2 channels per key).
      */
-    private static void pv4x3(float[] vp, int vo, int dv, int w, float[] p, float[] ot, int oo, float[] alpha) {
-        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0);
+    private static void pv2x4(float[] vp, int vo, int w, float[] p, float[] ot, int oo, float[] alpha) {
+        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0 * L);
         FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
         FloatVector s2 = FloatVector.fromArray(SP, alpha, 2 * L);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo).mul(s0);
-        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 1 * L).mul(s1);
-        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 2 * L).mul(s2);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ).mul(s0);
-        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L).mul(s1);
-        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L).mul(s2);
-        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ).mul(s0);
-        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L).mul(s1);
-        FloatVector a22 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 2 * L).mul(s2);
-        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ).mul(s0);
-        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L).mul(s1);
-        FloatVector a32 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 2 * L).mul(s2);
-        for (int j = 0, vj = vo, pj = 0; j < w; j++, vj += dv, pj += BQ) {
-            FloatVector p0 = FloatVector.fromArray(SP, p, pj);
+        FloatVector s3 = FloatVector.fromArray(SP, alpha, 3 * L);
+        FloatVector a00 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a02 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a03 = FloatVector.fromArray(SP, ot, oo + 0 * BQ + 3 * L)
+                .mul(s3);
+        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 0 * L)
+                .mul(s0);
+        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L)
+                .mul(s1);
+        FloatVector a12 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 2 * L)
+                .mul(s2);
+        FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
+                .mul(s3);
+        for (int j = 0; j < w; j++) {
+            int pj = j * BQ;
+            int vj = vo + 2 * j;
+            FloatVector p0 = FloatVector.fromArray(SP, p, pj + 0 * L);
             FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
             FloatVector p2 = FloatVector.fromArray(SP, p, pj + 2 * L);
-            FloatVector v0 = FloatVector.broadcast(SP, vp[vj]);
+            FloatVector p3 = FloatVector.fromArray(SP, p, pj + 3 * L);
+            FloatVector v0 = FloatVector.broadcast(SP, vp[vj + 0]);
             a00 = p0.fma(v0, a00);
             a01 = p1.fma(v0, a01);
             a02 = p2.fma(v0, a02);
+            a03 = p3.fma(v0, a03);
             FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
             a10 = p0.fma(v1, a10);
             a11 = p1.fma(v1, a11);
             a12 = p2.fma(v1, a12);
-            FloatVector v2 = FloatVector.broadcast(SP, vp[vj + 2]);
-            a20 = p0.fma(v2, a20);
-            a21 = p1.fma(v2, a21);
-            a22 = p2.fma(v2, a22);
-            FloatVector v3 = FloatVector.broadcast(SP, vp[vj + 3]);
-            a30 = p0.fma(v3, a30);
-            a31 = p1.fma(v3, a31);
-            a32 = p2.fma(v3, a32);
+            a13 = p3.fma(v1, a13);
         }
-        a00.intoArray(ot, oo);
-        a01.intoArray(ot, oo + 1 * L);
-        a02.intoArray(ot, oo + 2 * L);
-        a10.intoArray(ot, oo + 1 * BQ);
+        a00.intoArray(ot, oo + 0 * BQ + 0 * L);
+        a01.intoArray(ot, oo + 0 * BQ + 1 * L);
+        a02.intoArray(ot, oo + 0 * BQ + 2 * L);
+        a03.intoArray(ot, oo + 0 * BQ + 3 * L);
+        a10.intoArray(ot, oo + 1 * BQ + 0 * L);
         a11.intoArray(ot, oo + 1 * BQ + 1 * L);
         a12.intoArray(ot, oo + 1 * BQ + 2 * L);
-        a20.intoArray(ot, oo + 2 * BQ);
-        a21.intoArray(ot, oo + 2 * BQ + 1 * L);
-        a22.intoArray(ot, oo + 2 * BQ + 2 * L);
-        a30.intoArray(ot, oo + 3 * BQ);
-        a31.intoArray(ot, oo + 3 * BQ + 1 * L);
-        a32.intoArray(ot, oo + 3 * BQ + 2 * L);
-    }
-
-    /**
-     * Accumulator rows c..c+3 × 2·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + j·dv + r] · p[j·BQ + i]}.
-     */
-    private static void pv4x2(float[] vp, int vo, int dv, int w, float[] p, float[] ot, int oo, float[] alpha) {
-        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0);
-        FloatVector s1 = FloatVector.fromArray(SP, alpha, 1 * L);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo).mul(s0);
-        FloatVector a01 = FloatVector.fromArray(SP, ot, oo + 1 * L).mul(s1);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ).mul(s0);
-        FloatVector a11 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 1 * L).mul(s1);
-        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ).mul(s0);
-        FloatVector a21 = FloatVector.fromArray(SP, ot, oo + 2 * BQ + 1 * L).mul(s1);
-        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ).mul(s0);
-        FloatVector a31 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 1 * L).mul(s1);
-        for (int j = 0, vj = vo, pj = 0; j < w; j++, vj += dv, pj += BQ) {
-            FloatVector p0 = FloatVector.fromArray(SP, p, pj);
-            FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
-            FloatVector v0 = FloatVector.broadcast(SP, vp[vj]);
-            a00 = p0.fma(v0, a00);
-            a01 = p1.fma(v0, a01);
-            FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
-            a10 = p0.fma(v1, a10);
-            a11 = p1.fma(v1, a11);
-            FloatVector v2 = FloatVector.broadcast(SP, vp[vj + 2]);
-            a20 = p0.fma(v2, a20);
-            a21 = p1.fma(v2, a21);
-            FloatVector v3 = FloatVector.broadcast(SP, vp[vj + 3]);
-            a30 = p0.fma(v3, a30);
-            a31 = p1.fma(v3, a31);
-        }
-        a00.intoArray(ot, oo);
-        a01.intoArray(ot, oo + 1 * L);
-        a10.intoArray(ot, oo + 1 * BQ);
-        a11.intoArray(ot, oo + 1 * BQ + 1 * L);
-        a20.intoArray(ot, oo + 2 * BQ);
-        a21.intoArray(ot, oo + 2 * BQ + 1 * L);
-        a30.intoArray(ot, oo + 3 * BQ);
-        a31.intoArray(ot, oo + 3 * BQ + 1 * L);
-    }
-
-    /**
-     * Accumulator rows c..c+3 × 1·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + j·dv + r] · p[j·BQ + i]}.
-     */
-    private static void pv4x1(float[] vp, int vo, int dv, int w, float[] p, float[] ot, int oo, float[] alpha) {
-        FloatVector s0 = FloatVector.fromArray(SP, alpha, 0);
-        FloatVector a00 = FloatVector.fromArray(SP, ot, oo).mul(s0);
-        FloatVector a10 = FloatVector.fromArray(SP, ot, oo + 1 * BQ).mul(s0);
-        FloatVector a20 = FloatVector.fromArray(SP, ot, oo + 2 * BQ).mul(s0);
-        FloatVector a30 = FloatVector.fromArray(SP, ot, oo + 3 * BQ).mul(s0);
-        for (int j = 0, vj = vo, pj = 0; j < w; j++, vj += dv, pj += BQ) {
-            FloatVector p0 = FloatVector.fromArray(SP, p, pj);
-            FloatVector v0 = FloatVector.broadcast(SP, vp[vj]);
-            a00 = p0.fma(v0, a00);
-            FloatVector v1 = FloatVector.broadcast(SP, vp[vj + 1]);
-            a10 = p0.fma(v1, a10);
-            FloatVector v2 = FloatVector.broadcast(SP, vp[vj + 2]);
-            a20 = p0.fma(v2, a20);
-            FloatVector v3 = FloatVector.broadcast(SP, vp[vj + 3]);
-            a30 = p0.fma(v3, a30);
-        }
-        a00.intoArray(ot, oo);
-        a10.intoArray(ot, oo + 1 * BQ);
-        a20.intoArray(ot, oo + 2 * BQ);
-        a30.intoArray(ot, oo + 3 * BQ);
+        a13.intoArray(ot, oo + 1 * BQ + 3 * L);
     }
 
 }

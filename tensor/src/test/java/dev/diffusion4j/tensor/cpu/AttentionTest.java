@@ -164,6 +164,73 @@ class AttentionTest {
         run(seed, batch, tq, tk, heads, d, causal, 1f);
     }
 
+    /**
+     * More keys than fit in one block (2·96): every block after the first takes the lazy-reference path.
+     * Odd token counts, head sizes that are not multiples of the 6-key / 6-channel steps or the vector
+     * length, partial query blocks.
+     */
+    @ParameterizedTest(name = "B={0} Tq={1} Tk={2} heads={3} d={4} causal={5}")
+    @CsvSource({
+        "1, 70, 193, 2, 40, false",
+        "2, 65, 389, 3, 17, false",
+        "1, 130, 500, 2, 80, false",
+        "1, 33, 301, 1, 160, false",
+        "1, 17, 777, 2, 1, false",
+        "1, 64, 289, 2, 3, false",
+        "2, 100, 250, 1, 64, false",
+        "1, 300, 300, 2, 40, true",
+        "1, 257, 257, 1, 17, true",
+    })
+    void manyKeyBlocksMatchReference(int batch, int tq, int tk, int heads, int d, boolean causal) {
+        long seed = new Random().nextLong();
+        run(seed, batch, tq, tk, heads, d, causal, 1f);
+        // Large scores over several blocks: the reference moves by tens of powers of two between blocks.
+        run(seed + 1, batch, tq, tk, heads, d, causal, 6f);
+    }
+
+    /**
+     * Scores that grow from block to block, so the lazy reference is raised (and the accumulated output
+     * rescaled) after every block; in one case a late key beats the reference by far more than the headroom
+     * of 2^64, which sends its block down the classic path.
+     */
+    @ParameterizedTest(name = "jump={0} d={1}")
+    @CsvSource({"1, 40", "4, 40", "40, 17", "200, 80", "1000, 40"})
+    void risingScoresRescaleCorrectly(float jump, int d) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int tq = 70;
+        int tk = 600;
+        int heads = 2;
+        int c = heads * d;
+        Tensor q = random(rnd, 1f, 1, tq, c);
+        Tensor k = random(rnd, 1f, 1, tk, c);
+        Tensor v = random(rnd, 1f, 1, tk, c);
+        // Keys aligned with their query direction, more so for later keys: scores rise along the sequence.
+        float[] qa = q.array();
+        float[] ka = k.array();
+        for (int j = 0; j < tk; j++) {
+            float f = jump * j / tk;
+            for (int e = 0; e < c; e++) {
+                ka[j * c + e] += f * qa[(j % tq) * c + e];
+            }
+        }
+        // One late key far above everything before it (for every query of head 0).
+        int late = 500;
+        for (int e = 0; e < d; e++) {
+            ka[late * c + e] = 0;
+            for (int i = 0; i < tq; i++) {
+                ka[late * c + e] += jump * qa[i * c + e] / tq;
+            }
+        }
+        float scale = (float) (1 / Math.sqrt(d));
+        Tensor out = Attention.attention(pool, q, k, v, heads, scale, false);
+        double[] ref = reference(q, k, v, heads, scale, false, 0, tq);
+        check(seed, "rising scores jump=" + jump + " d=" + d, out, ref, 0, tq, maxAbs(v), 2e-5);
+        for (float x : out.toFloatArray()) {
+            assertTrue(Float.isFinite(x), "non-finite output, seed=" + seed);
+        }
+    }
+
     @Test
     void largeScoresStayFinite() {
         long seed = new Random().nextLong();
@@ -301,5 +368,31 @@ class AttentionTest {
         // Underflow and -inf: at most 2^-126 (negligible beside the softmax's largest term, 1).
         assertTrue(Attention.exp2Neg(Float.NEGATIVE_INFINITY) <= 0x1p-126f);
         assertTrue(Attention.exp2Neg(-1000f) <= 0x1p-126f);
+    }
+
+    /** The lazy path's exponential: same polynomial, bit-level clamp; also valid up to the headroom, 2^64. */
+    @Test
+    void exp2ClampedIsAccurate() {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int worst = 0;
+        float worstX = 0;
+        for (int i = 0; i < 200_000; i++) {
+            float x = (float) (rnd.nextDouble() * 190 - 126);
+            float got = Attention.exp2Clamped(x);
+            float want = (float) Math.pow(2, x);
+            int ulps = Math.abs(Float.floatToRawIntBits(got) - Float.floatToRawIntBits(want));
+            if (ulps > worst) {
+                worst = ulps;
+                worstX = x;
+            }
+        }
+        assertTrue(worst <= 2, "exp2Clamped error " + worst + " ulp at x=" + worstX + " seed=" + seed);
+        assertEquals(1f, Attention.exp2Clamped(0f));
+        assertEquals(0x1p64f, Attention.exp2Clamped(64f));
+        assertEquals(0x1p-100f, Attention.exp2Clamped(-100f));
+        assertTrue(Attention.exp2Clamped(Float.NEGATIVE_INFINITY) <= 0x1p-126f);
+        assertTrue(Attention.exp2Clamped(-1e30f) <= 0x1p-126f);
+        assertTrue(Attention.exp2Clamped(-0f) == 1f);
     }
 }
