@@ -120,6 +120,33 @@ public final class TensorScope implements AutoCloseable {
         return pool.reused;
     }
 
+    /**
+     * A zero-filled array of {@code n} floats for a kernel's own use during one op (e.g. packed operands): from the
+     * pool of the scope open on this thread, or new. Hand it back with {@link #release} when the op is done; it is
+     * not owned by the scope, so an array never released is simply left to the garbage collector.
+     */
+    public static float[] scratch(int n) {
+        TensorScope s = n >= MIN_POOLED ? CURRENT.get() : null;
+        float[] a = s == null ? null : s.pool.take(n);
+        if (a == null) {
+            return new float[n];
+        }
+        Arrays.fill(a, 0f);
+        return a;
+    }
+
+    /**
+     * Gives back an array from {@link #scratch} that nothing reads or writes any more (on the thread that took it),
+     * for a later {@link #scratch} or {@link Tensor#zeros} of the same size in the open scope. Without an open
+     * scope it does nothing.
+     */
+    public static void release(float[] a) {
+        TensorScope s = a != null && a.length >= MIN_POOLED ? CURRENT.get() : null;
+        if (s != null) {
+            s.pool.offer(a);
+        }
+    }
+
     /** A zero-filled array of {@code n} floats: from the pool of the open scope (and owned by it) or new. */
     static float[] allocate(int n) {
         if (n < MIN_POOLED) {

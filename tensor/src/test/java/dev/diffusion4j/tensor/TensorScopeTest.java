@@ -89,6 +89,25 @@ class TensorScopeTest {
     }
 
     @Test
+    void scratchArraysAreReusedOnlyAfterRelease() {
+        float[] outside = TensorScope.scratch(N);
+        TensorScope.release(outside); // no scope: nothing to give back to
+        try (TensorScope scope = TensorScope.open()) {
+            assertNotSame(outside, TensorScope.scratch(N));
+            float[] a = TensorScope.scratch(N);
+            a[3] = 9f;
+            float[] b = TensorScope.scratch(N);
+            assertNotSame(a, b, "not handed out twice while in use");
+            TensorScope.release(a);
+            float[] c = TensorScope.scratch(N);
+            assertSame(a, c, "released scratch is reused");
+            assertEquals(0f, c[3], "zero-filled again");
+            TensorScope.release(c);
+            assertSame(a, Tensor.zeros(N).array(), "and may become a tensor of the scope");
+        }
+    }
+
+    @Test
     void scopesCloseInOrderOnTheirOwnThread() throws Exception {
         TensorScope outer = TensorScope.open();
         TensorScope inner = TensorScope.open();

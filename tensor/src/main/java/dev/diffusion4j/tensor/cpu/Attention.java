@@ -3,6 +3,7 @@ package dev.diffusion4j.tensor.cpu;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -113,8 +114,9 @@ public final class Attention {
             throw new IllegalArgumentException("attention: k " + k.shape() + " / v " + v.shape() + " with heads="
                     + heads + " too large to pack (" + Math.max(kpSize, vpSize) + " elements)");
         }
-        float[] kp = new float[(int) kpSize];
-        float[] vp = new float[(int) vpSize];
+        // Packed copies live for this call only: reused storage inside a TensorScope.
+        float[] kp = TensorScope.scratch((int) kpSize);
+        float[] vp = TensorScope.scratch((int) vpSize);
         // Short key sequences (text: 77 tokens) in one block: a second, small block would cost a full round
         // of accumulator rescaling for a few keys.
         int bk = tkp <= 2 * BK ? tkp : BK;
@@ -149,6 +151,8 @@ public final class Attention {
                 }
             }
         });
+        TensorScope.release(kp);
+        TensorScope.release(vp);
         return out;
     }
 
