@@ -41,14 +41,13 @@ public final class Winograd {
     /** Floats of the transformed input of one band (24 MiB); one tile row is always taken whole. */
     static final int V_BUDGET = 6 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
-    static final int MAX_BAND_TILES = 512;
+    static final int MAX_BAND_TILES = Integer.getInteger("wx.band", 512);
     /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
-    private static final int MAX_BLOCK_PANELS = 8;
-    /**
-     * Floats of the 36 GEMM outputs of all concurrent tasks together (16 MiB), unless one panel of rows per thread
-     * needs more (maps wider than 2000 on 2 threads).
-     */
-    static final int M_BUDGET = 4 << 20;
+    private static final int MAX_BLOCK_PANELS = Integer.getInteger("wx.panels", 8);
+    /** Largest tiles of one task's chunk (a multiple of {@link Gemm#NR}): its 36 GEMM outputs stay in L2. */
+    private static final int CHUNK_TILES = Integer.getInteger("wx.chunk", 128);
+    /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
+    static final int U_BUDGET = Integer.getInteger("wx.ubudget", 10 << 20);
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
@@ -69,6 +68,12 @@ public final class Winograd {
 
     private Winograd() {
     }
+
+    static final boolean PROFILE = Boolean.getBoolean("d4j.winograd.profile");
+    /** Nanoseconds per phase: input transform, weight transform, GEMMs, output transform, wall. */
+    public static final java.util.concurrent.atomic.LongAdder[] PHASES = {new java.util.concurrent.atomic.LongAdder(),
+            new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(),
+            new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder()};
 
     private static int[] partial(int step) {
         int[] map = new int[L * L];
@@ -158,6 +163,17 @@ public final class Winograd {
      */
     static Tensor conv3x3(ComputePool pool, ConvRows x, Tensor weight, Tensor bias, Tensor residual,
                           boolean residualIsScratch, int padTop, int padBottom, int padLeft, int padRight) {
+        return conv3x3(pool, x, weight, bias, residual, residualIsScratch, padTop, padBottom, padLeft, padRight,
+                MAX_BAND_TILES, CHUNK_TILES, U_BUDGET);
+    }
+
+    /**
+     * As above with the schedule's limits given (tests make them small): the most tiles per band and per task
+     * chunk, and the most floats of transformed weights held at once.
+     */
+    static Tensor conv3x3(ComputePool pool, ConvRows x, Tensor weight, Tensor bias, Tensor residual,
+                          boolean residualIsScratch, int padTop, int padBottom, int padLeft, int padRight,
+                          int bandTiles, int chunkTiles, int uBudget) {
         int n = x.batch();
         int cin = x.channels();
         int h = x.height();
@@ -197,15 +213,27 @@ public final class Winograd {
             }
         }
         pool = Gemm.poolFor(pool, weight, bias);
-        return new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout, wout,
-                padTop, padLeft, pool).run();
+        long q0 = PROFILE ? System.nanoTime() : 0;
+        Tensor result = new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout,
+                wout, padTop, padLeft, pool, bandTiles, chunkTiles, uBudget).run();
+        if (PROFILE) PHASES[4].add(System.nanoTime() - q0);
+        return result;
     }
 
     private static int roundUp(int v, int m) {
         return (v + m - 1) / m * m;
     }
 
-    /** One call's sizes, shared buffers and per-task scratch. */
+    /**
+     * One call's sizes, shared buffers and per-task scratch.
+     *
+     * <p>Schedule: the tiles are taken in bands of tile rows; per band the input is transformed once (V, all input
+     * channels, by all threads), then, per group of output channels, the group's weights are transformed once into
+     * U (all 36 positions, in the GEMM's packed layout; only for the first band when one group holds every output
+     * channel, so the weights are transformed once per call), then tasks of (a block of at most
+     * {@link #MAX_BLOCK_PANELS} panels of output channels) × (a chunk of at most {@link #CHUNK_TILES} tiles) each run
+     * their 36 GEMMs into a small M that stays in L2 and transform it straight to the output.
+     */
     private static final class Plan {
         final ConvRows x;
         final Tensor weight;
@@ -226,23 +254,45 @@ public final class Winograd {
         final int tilesY;
         final int rowsPerBand;
         final int tpMax;
-        final int ldMax;
         /** Width of a band row buffer: the input columns of every tile, plus gather slack. */
         final int bw;
-        final int blocks;
         final int mPanels;
+        /** Input channels of a U row, padded to whole gather groups ({@link Gemm#GATHER_K}). */
+        final int cinP;
+        /** Input channel blocks of the weight transform (each at most {@link Gemm#KC}, starting on a gather group). */
         final int kBlocks;
         final int kbMax;
+        /** Panels of output channels per group (whose U is held at once), groups, and blocks per group. */
+        final int groupPanels;
+        final int groups;
+        final int blocksPerGroup;
+        /** Most rows of one block, and most tiles of one chunk (a multiple of NR). */
         final int cbMax;
+        final int chunkMax;
+        /**
+         * One band of one chunk: each block's weights serve one task, which transforms them itself (a few planes at
+         * a time, used while in cache) instead of into U.
+         */
+        final boolean fused;
         final float[] out;
-        /** Transformed input of one band: {@code V[ξ][ci][t]}, row stride {@code ld}. */
+        /**
+         * Transformed input of one band in the GEMM's panel order: {@code V[ξ][t / NR][ci][t % NR]}, so each B panel
+         * the GEMM reads in place is one contiguous run (streamed by the prefetcher, not one page per row).
+         */
         final float[] v;
+        /**
+         * Transformed weights of one group: {@code U[ξ][panel][ci][r]} (co = group start + panel·MR + r), the
+         * packed layout of {@link Gemm}'s A with {@link #cinP} columns per panel.
+         */
+        final float[] u;
+        final int uPlane;
+        final int[] rowOffsets;
         final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<float[]> bands = new ConcurrentLinkedQueue<>();
         final Tensor outTensor;
 
         Plan(ConvRows x, Tensor weight, float[] bias, float[] res, int resOff, Tensor reuse, int cout, int hout, int wout,
-             int padTop, int padLeft, ComputePool pool) {
+             int padTop, int padLeft, ComputePool pool, int bandTiles, int chunkTiles, int uBudget) {
             this.x = x;
             this.weight = weight;
             this.bias = bias;
@@ -258,30 +308,67 @@ public final class Winograd {
             this.wout = wout;
             this.padTop = padTop;
             this.padLeft = padLeft;
+            int threads = pool.threads();
             tilesX = (wout + M - 1) / M;
             tilesY = (hout + M - 1) / M;
             int tileRows = n * tilesY;
-            int maxTiles = Math.min(MAX_BAND_TILES, V_BUDGET / (P * cin));
+            int maxTiles = Math.min(bandTiles, V_BUDGET / (P * cin));
             int rows = Math.max(1, Math.min(tileRows, maxTiles / tilesX));
             int nBands = (tileRows + rows - 1) / rows;
             rowsPerBand = (tileRows + nBands - 1) / nBands;
             tpMax = roundUp(rowsPerBand * tilesX, Gemm.NR);
-            ldMax = tpMax + L;
-            bw = roundUp(roundUp(tilesX, L) * M + A, L);
+            // Slack of one vector of tiles: a run of tiles may start at any tile (panels of NR end anywhere in a row).
+            bw = roundUp((roundUp(tilesX, L) + L) * M + A, L);
             mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
-            int threads = pool.threads();
-            // Panels per block: at most 8, fewer when the blocks' 36 GEMM outputs would pass M_BUDGET (wide maps,
-            // many threads).
-            int maxPanels = Math.max(1, Math.min(MAX_BLOCK_PANELS, M_BUDGET / threads / (P * Gemm.MR * ldMax)));
-            int nb = Math.max((mPanels + maxPanels - 1) / maxPanels, 2 * threads);
-            nb = roundUp(nb, threads);
-            blocks = Math.min(nb, mPanels);
-            cbMax = (mPanels + blocks - 1) / blocks * Gemm.MR;
+            cinP = roundUp(cin, GATHER_K);
             kBlocks = (cin + Gemm.KC - 1) / Gemm.KC;
-            kbMax = (cin + kBlocks - 1) / kBlocks;
-            v = new float[Math.multiplyExact(P * cin, ldMax) + L];
+            int kb = 0;
+            for (int b = 0; b < kBlocks; b++) {
+                kb = Math.max(kb, kStart(b + 1) - kStart(b));
+            }
+            kbMax = kb;
+            // Chunks of the band's tiles: whole panels of NR, balanced.
+            int bandPanels = tpMax / Gemm.NR;
+            int maxChunkPanels = Math.max(1, chunkTiles / Gemm.NR);
+            int chunks = (bandPanels + maxChunkPanels - 1) / maxChunkPanels;
+            chunkMax = (bandPanels + chunks - 1) / chunks * Gemm.NR;
+            fused = chunks == 1 && rowsPerBand >= tileRows;
+            // Groups: as many panels as U_BUDGET holds; blocks: at most MAX_BLOCK_PANELS panels, and enough tasks
+            // (blocks × chunks) for every thread twice.
+            int fit = fused ? mPanels : (int) Math.max(1, Math.min(mPanels, uBudget / ((long) P * cinP * Gemm.MR)));
+            int ng = (mPanels + fit - 1) / fit;
+            groups = ng;
+            groupPanels = (mPanels + ng - 1) / ng;
+            int nb = (groupPanels + MAX_BLOCK_PANELS - 1) / MAX_BLOCK_PANELS;
+            while (nb < groupPanels && (nb * chunks < 2 * threads || nb * chunks % threads != 0)) {
+                nb++;
+            }
+            blocksPerGroup = nb;
+            cbMax = (groupPanels + nb - 1) / nb * Gemm.MR;
+            uPlane = groupPanels * Gemm.MR * cinP;
+            u = fused ? null : new float[Math.multiplyExact(P, uPlane) + L];
+            v = new float[Math.multiplyExact(P * cin, tpMax) + L];
+            rowOffsets = new int[cin];
+            for (int k = 0; k < cin; k++) {
+                rowOffsets[k] = k * Gemm.NR;
+            }
             outTensor = reuse != null ? reuse : Tensor.zeros(n, cout, hout, wout);
             out = outTensor.array();
+        }
+
+        /** First input channel of weight-transform block {@code b}: on a gather group, so blocks never overlap. */
+        int kStart(int b) {
+            return b >= kBlocks ? cin : (int) ((long) cin * b / kBlocks) / GATHER_K * GATHER_K;
+        }
+
+        /** First panel of block {@code b} of group {@code g}, relative to the group. */
+        int blockPanel(int g, int b) {
+            int panels = groupPanelsOf(g);
+            return (int) ((long) panels * b / blocksPerGroup);
+        }
+
+        int groupPanelsOf(int g) {
+            return Math.min(mPanels, (g + 1) * groupPanels) - g * groupPanels;
         }
 
         Tensor run() {
@@ -289,30 +376,50 @@ public final class Winograd {
             for (int r0 = 0; r0 < tileRows; r0 += rowsPerBand) {
                 final int first = r0;
                 final int count = Math.min(rowsPerBand, tileRows - r0);
-                final int tp = roundUp(count * tilesX, Gemm.NR);
-                // Row stride of V and M: a power-of-two stride (tp = 256…) would map the GEMM's B panel rows onto
-                // a few L1 sets; one more vector makes it an odd number of cache lines.
-                final int ld = tp + L;
-                int[] rowOffsets = new int[cin];
-                for (int k = 0; k < cin; k++) {
-                    rowOffsets[k] = k * ld;
-                }
+                final int tiles = count * tilesX;
+                final int tp = roundUp(tiles, Gemm.NR);
                 pool.parallelFor(cin * count, (from, to) -> {
+                    long q0 = PROFILE ? System.nanoTime() : 0;
                     float[] buf = takeBand();
                     for (int i = from; i < to; i++) {
-                        transformInput(i / count, first, i % count, ld, buf);
+                        transformInput(i / count, first, i % count, tp, buf);
                     }
                     bands.add(buf);
+                    if (PROFILE) PHASES[0].add(System.nanoTime() - q0);
                 });
-                pool.parallelFor(blocks, 1, (from, to) -> {
-                    Scratch s = takeScratch();
-                    for (int b = from; b < to; b++) {
-                        int co0 = (int) ((long) mPanels * b / blocks) * Gemm.MR;
-                        int co1 = Math.min(cout, (int) ((long) mPanels * (b + 1) / blocks) * Gemm.MR);
-                        block(co0, co1, first, count, tp, ld, rowOffsets, s);
+                int bandPanels = tp / Gemm.NR;
+                int chunks = (bandPanels * Gemm.NR + chunkMax - 1) / chunkMax;
+                for (int g = 0; g < groups; g++) {
+                    final int group = g;
+                    if (!fused && (groups > 1 || r0 == 0)) {
+                        pool.parallelFor(blocksPerGroup, 1, (from, to) -> {
+                            long q0 = PROFILE ? System.nanoTime() : 0;
+                            Scratch s = takeScratch();
+                            for (int b = from; b < to; b++) {
+                                transformWeights(group, b, s);
+                            }
+                            scratch.add(s);
+                            if (PROFILE) PHASES[1].add(System.nanoTime() - q0);
+                        });
                     }
-                    scratch.add(s);
-                });
+                    pool.parallelFor(blocksPerGroup * chunks, 1, (from, to) -> {
+                        Scratch s = takeScratch();
+                        for (int t = from; t < to; t++) {
+                            int b = t / chunks;
+                            int c = t - b * chunks;
+                            int p0 = blockPanel(group, b);
+                            int p1 = blockPanel(group, b + 1);
+                            int co0 = (group * groupPanels + p0) * Gemm.MR;
+                            int co1 = Math.min(cout, (group * groupPanels + p1) * Gemm.MR);
+                            int t0 = (int) ((long) bandPanels * c / chunks) * Gemm.NR;
+                            int t1 = (int) ((long) bandPanels * (c + 1) / chunks) * Gemm.NR;
+                            if (co0 < co1 && t0 < Math.min(t1, tiles)) {
+                                task(p0, co0, co1, first, t0, t1, Math.min(t1, tiles), tp, s);
+                            }
+                        }
+                        scratch.add(s);
+                    });
+                }
             }
             return outTensor;
         }
@@ -327,8 +434,8 @@ public final class Winograd {
             return s != null ? s : new Scratch(this);
         }
 
-        /** Transforms channel {@code ci} of tile row {@code first + rr} into {@code V[·][ci][rr·tilesX …]}. */
-        private void transformInput(int ci, int first, int rr, int ld, float[] buf) {
+        /** Transforms channel {@code ci} of tile row {@code first + rr} into V (tiles {@code rr·tilesX …}). */
+        private void transformInput(int ci, int first, int rr, int tp, float[] buf) {
             int r = first + rr;
             int img = r / tilesY;
             int ty = r - img * tilesY;
@@ -346,10 +453,13 @@ public final class Winograd {
                 bt(buf, b, bw, false, buf, t + b, bw, L);
             }
             // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (4-strided gathers).
-            int plane = cin * ld;
-            for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
-                int lanes = Math.min(L, tilesX - tx0);
-                int dst = ci * ld + rr * tilesX + tx0;
+            int plane = cin * tp;
+            for (int tx0 = 0, lanes; tx0 < tilesX; tx0 += lanes) {
+                // A run of tiles within one panel of NR.
+                int tile = rr * tilesX + tx0;
+                int col = tile % Gemm.NR;
+                lanes = Math.min(Math.min(L, tilesX - tx0), Gemm.NR - col);
+                int dst = (tile - col) * cin + ci * Gemm.NR + col;
                 for (int i = 0; i < A; i++) {
                     bt(buf, t + i * bw + tx0 * M, 1, true, v, dst + i * A * plane, plane, lanes);
                 }
@@ -357,28 +467,76 @@ public final class Winograd {
         }
 
         /**
-         * Output channels {@code [co0, co1)} of one band. Per K block of input channels: the kernels de-interleaved
-         * once, then for each row i of the 6×6 transformed tile its six weight planes and their six GEMMs, so the
-         * planes are still in cache when the GEMM copies them.
+         * Output channels {@code [co0, co1)} (panel {@code p0} of the group's U) of the band's tiles {@code [t0, t1)}
+         * ({@code tEnd} the last real one): the 36 GEMMs {@code M[ξ] = U[ξ]·V[ξ]} over all input channels, then
+         * the output transform.
          */
-        private void block(int co0, int co1, int first, int count, int tp, int ld, int[] rowOffsets, Scratch s) {
+        private void task(int p0, int co0, int co1, int first, int t0, int t1, int tEnd, int tp, Scratch s) {
+            long q0 = PROFILE ? System.nanoTime() : 0;
             int cb = co1 - co0;
+            int nc = t1 - t0;
+            // Row stride of M: one vector more than the chunk, so that rows do not fall on the same L1 sets.
+            int ldm = nc + L;
+            if (fused) {
+                // The weights serve this task only: per input channel block, each row of six transformed planes is
+                // made just before its six GEMMs, while it is in cache.
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int ci0 = kStart(kb);
+                    int kc = kStart(kb + 1) - ci0;
+                    int ldk = roundUp(kc, GATHER_K);
+                    int plane = roundUp(cb, Gemm.MR) * ldk;
+                    long w0 = PROFILE ? System.nanoTime() : 0;
+                    deinterleave(co0, cb, ci0, kc, ldk, plane, s);
+                    if (PROFILE) PHASES[1].add(System.nanoTime() - w0);
+                    for (int i = 0; i < A; i++) {
+                        w0 = PROFILE ? System.nanoTime() : 0;
+                        transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
+                        if (PROFILE) PHASES[1].add(System.nanoTime() - w0);
+                        for (int j = 0; j < A; j++) {
+                            int p = i * A + j;
+                            Gemm.gemm(SERIAL, cb, nc, kc, new Packed(s.u, j * plane, ldk),
+                                    new Band(v, p * cin * tp + t0 * cin + ci0 * Gemm.NR, cin * Gemm.NR, rowOffsets),
+                                    s.m, p * cb * ldm, ldm, null, null, kb > 0);
+                        }
+                    }
+                }
+            }
+            for (int p = 0; p < P && !fused; p++) {
+                Gemm.gemm(SERIAL, cb, nc, cin, new Packed(u, p * uPlane + p0 * Gemm.MR * cinP, cinP),
+                        new Band(v, p * cin * tp + t0 * cin, cin * Gemm.NR, rowOffsets), s.m, p * cb * ldm, ldm,
+                        null, null, false);
+            }
+            long q1 = PROFILE ? System.nanoTime() : 0;
+            if (PROFILE) PHASES[2].add(q1 - q0);
+            transformOutput(co0, cb, first, t0, tEnd, ldm, s);
+            if (PROFILE) PHASES[3].add(System.nanoTime() - q1);
+        }
+
+        /**
+         * Transforms the weights of block {@code b} of group {@code g} into U, one input channel block at a time: the
+         * kernels de-interleaved, then for each row i of the 6×6 transformed tile its six planes.
+         */
+        private void transformWeights(int g, int b, Scratch s) {
+            int p0 = blockPanel(g, b);
+            int p1 = blockPanel(g, b + 1);
+            int co0 = (g * groupPanels + p0) * Gemm.MR;
+            int co1 = Math.min(cout, (g * groupPanels + p1) * Gemm.MR);
+            if (co0 >= co1) {
+                return;
+            }
+            int cb = co1 - co0;
+            // In order: a block's padding columns (past kc, up to a gather group) are overwritten by the next block.
             for (int kb = 0; kb < kBlocks; kb++) {
-                int ci0 = (int) ((long) cin * kb / kBlocks);
-                int kc = (int) ((long) cin * (kb + 1) / kBlocks) - ci0;
+                int ci0 = kStart(kb);
+                int kc = kStart(kb + 1) - ci0;
                 int ldk = roundUp(kc, GATHER_K);
                 int plane = roundUp(cb, Gemm.MR) * ldk;
                 deinterleave(co0, cb, ci0, kc, ldk, plane, s);
                 for (int i = 0; i < A; i++) {
-                    transformWeights(i, plane, s);
-                    for (int j = 0; j < A; j++) {
-                        int p = i * A + j;
-                        Gemm.gemm(SERIAL, cb, tp, kc, new Packed(s.u, j * plane, ldk),
-                                new Band(v, (p * cin + ci0) * ld, rowOffsets), s.m, p * cb * ld, ld, null, null, kb > 0);
-                    }
+                    transformWeights(i, plane, ldk, s.gt, u, i * A * uPlane + p0 * Gemm.MR * cinP + ci0 * Gemm.MR, cinP,
+                            uPlane);
                 }
             }
-            transformOutput(co0, cb, first, count, ld, s);
         }
 
         /**
@@ -422,58 +580,73 @@ public final class Winograd {
         }
 
         /**
-         * {@code U[j][co - co0][ci - ci0] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along
-         * input channels: {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}.
+         * {@code U[6i + j] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along input channels:
+         * {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}. The de-interleaved planes hold panels of
+         * {@code MR × ldk}; each goes to {@code u[uOff + panel·MR·uRow …]}, position j at {@code j·up} further.
          */
-        private void transformWeights(int i, int plane, Scratch s) {
-            float[] gt = s.gt;
-            float[] u = s.u;
+        private static void transformWeights(int i, int plane, int ldk, float[] gt, float[] u, int uOff, int uRow,
+                                             int up) {
             float q0 = G[i][0];
             float q1 = G[i][1];
             float q2 = G[i][2];
-            for (int o = 0; o < plane; o += L) {
-                FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
-                        .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
-                        .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
-                FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
-                        .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
-                        .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
-                FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
-                        .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
-                        .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
-                FloatVector sum = t0.add(t2);
-                FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
-                FloatVector odd = t1.mul(1f / 12);
-                t0.mul(0.25f).intoArray(u, o);
-                sum.add(t1).mul(-1f / 6).intoArray(u, plane + o);
-                sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * plane + o);
-                even.add(odd).intoArray(u, 3 * plane + o);
-                even.sub(odd).intoArray(u, 4 * plane + o);
-                t2.intoArray(u, 5 * plane + o);
+            int panelLen = Gemm.MR * ldk;
+            for (int p = 0; p * panelLen < plane; p++) {
+                int src = p * panelLen;
+                int dst = uOff + p * Gemm.MR * uRow;
+                for (int e = 0; e < panelLen; e += L) {
+                    int o = src + e;
+                    int d = dst + e;
+                    FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
+                            .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
+                            .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
+                    FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
+                            .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
+                            .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
+                    FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
+                            .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
+                            .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
+                    FloatVector sum = t0.add(t2);
+                    FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
+                    FloatVector odd = t1.mul(1f / 12);
+                    t0.mul(0.25f).intoArray(u, d);
+                    sum.add(t1).mul(-1f / 6).intoArray(u, up + d);
+                    sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * up + d);
+                    even.add(odd).intoArray(u, 3 * up + d);
+                    even.sub(odd).intoArray(u, 4 * up + d);
+                    t2.intoArray(u, 5 * up + d);
+                }
             }
         }
 
-        /** {@code out = Aᵀ M A + bias (+ residual)} for the block's channels and the band's tiles. */
-        private void transformOutput(int co0, int cb, int first, int count, int ld, Scratch s) {
+        /**
+         * {@code out = Aᵀ M A + bias (+ residual)} for the block's channels and the band's tiles {@code [t0, tEnd)}
+         * (M column {@code t - t0}).
+         */
+        private void transformOutput(int co0, int cb, int first, int t0, int tEnd, int ldm, Scratch s) {
             float[] m = s.m;
             float[] ss = s.ts;
             float[] ys = s.ys;
-            int plane = cb * ld;
+            int plane = cb * ldm;
+            int rr0 = t0 / tilesX;
+            int rr1 = (tEnd - 1) / tilesX;
             for (int r = 0; r < cb; r++) {
                 int co = co0 + r;
                 float b = bias == null ? 0f : bias[co];
-                for (int rr = 0; rr < count; rr++) {
+                for (int rr = rr0; rr <= rr1; rr++) {
                     int row = first + rr;
                     int img = row / tilesY;
                     int ty = row - img * tilesY;
                     int chan = (img * cout + co) * hout;
-                    for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
-                        int mi = r * ld + rr * tilesX + tx0;
+                    int txStart = Math.max(0, t0 - rr * tilesX);
+                    int txEnd = Math.min(tilesX, tEnd - rr * tilesX);
+                    for (int tx0 = txStart; tx0 < txEnd; tx0 += L) {
+                        int mi = r * ldm + rr * tilesX + tx0 - t0;
                         // Aᵀ·M column by column into ss[i][c] (i < 4), then each row i by ·A into ys[j].
                         for (int c = 0; c < A; c++) {
                             at(m, mi + c * plane, A * plane, ss, c * L, A * L);
                         }
-                        int left = wout - tx0 * M;
+                        // Columns left in the row and in the chunk.
+                        int left = Math.min(wout - tx0 * M, (txEnd - tx0) * M);
                         for (int i = 0; i < M && ty * M + i < hout; i++) {
                             at(ss, i * A * L, L, ys, 0, L);
                             int base = (chan + ty * M + i) * wout + tx0 * M;
@@ -512,10 +685,7 @@ public final class Winograd {
         }
     }
 
-    /**
-     * Per-task buffers: one converted kernel row, the de-interleaved kernels, six transformed weight planes, the 36
-     * GEMM outputs and small stage buffers.
-     */
+    /** Per-task buffers: the converted and the de-interleaved kernels of a block, its 36 GEMM outputs, stage buffers. */
     private static final class Scratch {
         final float[] g;
         final float[] gt;
@@ -529,8 +699,8 @@ public final class Winograd {
             // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
             g = new float[(plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9];
             gt = new float[9 * plane];
-            u = new float[A * plane];
-            m = new float[P * plan.cbMax * plan.ldMax + L];
+            u = plan.fused ? new float[A * plane] : null;
+            m = new float[P * plan.cbMax * (plan.chunkMax + L) + L];
             ts = new float[A * A * L];
             ys = new float[M * L];
         }
@@ -547,11 +717,15 @@ public final class Winograd {
         }
     }
 
-    /** {@code B(k, j) = data[base + k·ld + j]}: one position's transformed input, read in place by the GEMM. */
-    private record Band(float[] data, int base, int[] rowOffsets) implements Gemm.DirectB {
+    /**
+     * {@code B(k, j) = data[base + (j / NR)·panel + k·NR + j % NR]}: one position's transformed input in panel order,
+     * read in place by the GEMM.
+     */
+    private record Band(float[] data, int base, int panel, int[] rowOffsets) implements Gemm.DirectB {
         @Override
         public int colOffset(int j) {
-            return base + j;
+            int col = j % Gemm.NR;
+            return base + (j - col) / Gemm.NR * panel + col;
         }
     }
 
