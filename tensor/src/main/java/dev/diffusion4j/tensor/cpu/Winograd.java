@@ -7,6 +7,7 @@ import dev.diffusion4j.tensor.Tensor;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -61,6 +62,23 @@ public final class Winograd {
             {1f / 24, 1f / 12, 1f / 6},
             {1f / 24, -1f / 12, 1f / 6},
             {0f, 0f, 1f}};
+    /**
+     * Two-vector shuffles that take a tile's four columns apart and put them back together without gathers or
+     * scatters (a gather or scatter of L lanes costs about L loads or stores). Indices at or past L select from the
+     * second vector. {@code COLS_LO / COLS_HI}: from 2L consecutive floats (L/2 tiles of 4), columns 0 and 1 (resp.
+     * 2 and 3) of the L/2 tiles; {@code HALF_LO / HALF_HI}: the low (resp. high) halves of two vectors one after the
+     * other; {@code ZIP_LO / ZIP_HI}: the low (resp. high) halves of two vectors interleaved lane by lane;
+     * {@code PAIR_LO / PAIR_HI}: the same, two lanes at a time; {@code NEXT}: one lane on.
+     */
+    private static final VectorShuffle<Float> COLS_LO = shuffle(i -> 4 * (i % (L / 2)) + i / (L / 2));
+    private static final VectorShuffle<Float> COLS_HI = shuffle(i -> 4 * (i % (L / 2)) + i / (L / 2) + 2);
+    private static final VectorShuffle<Float> HALF_LO = shuffle(i -> i < L / 2 ? i : i + L / 2);
+    private static final VectorShuffle<Float> HALF_HI = shuffle(i -> i < L / 2 ? i + L / 2 : i + L);
+    private static final VectorShuffle<Float> ZIP_LO = shuffle(i -> i / 2 + (i % 2) * L);
+    private static final VectorShuffle<Float> ZIP_HI = shuffle(i -> i / 2 + L / 2 + (i % 2) * L);
+    private static final VectorShuffle<Float> PAIR_LO = shuffle(i -> 2 * (i / 4) + i % 2 + ((i / 2) % 2) * L);
+    private static final VectorShuffle<Float> PAIR_HI = shuffle(i -> 2 * (i / 4) + i % 2 + ((i / 2) % 2) * L + L / 2);
+    private static final VectorShuffle<Float> NEXT = shuffle(i -> i + 1);
     /** Lane offsets of 4-strided gathers and scatters (one lane per tile). */
     private static final int[] STRIDE4 = strided(M);
     /** For {@code l < L} lanes: {@code PARTIAL4[l·L + i]} is {@code 4·i} for {@code i < l}, else 0. */
@@ -83,6 +101,14 @@ public final class Winograd {
             }
         }
         return map;
+    }
+
+    private static VectorShuffle<Float> shuffle(java.util.function.IntUnaryOperator index) {
+        int[] map = new int[L];
+        for (int i = 0; i < L; i++) {
+            map[i] = index.applyAsInt(i);
+        }
+        return VectorShuffle.fromArray(S, map, 0);
     }
 
     private static int[] strided(int step) {
@@ -318,7 +344,8 @@ public final class Winograd {
             rowsPerBand = (tileRows + nBands - 1) / nBands;
             tpMax = roundUp(rowsPerBand * tilesX, Gemm.NR);
             // Slack of one vector of tiles: a run of tiles may start at any tile (panels of NR end anywhere in a row).
-            bw = roundUp((roundUp(tilesX, L) + L) * M + A, L);
+            // and of two vectors: the columns of L tiles are taken from L + 2 tiles' floats (see btTiles).
+            bw = roundUp((roundUp(tilesX, L) + L) * M + 2 * L, L);
             mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
             cinP = roundUp(cin, GATHER_K);
             kBlocks = (cin + Gemm.KC - 1) / Gemm.KC;
@@ -378,11 +405,11 @@ public final class Winograd {
                 final int count = Math.min(rowsPerBand, tileRows - r0);
                 final int tiles = count * tilesX;
                 final int tp = roundUp(tiles, Gemm.NR);
-                pool.parallelFor(cin * count, (from, to) -> {
+                pool.parallelFor(cin, (from, to) -> {
                     long q0 = PROFILE ? System.nanoTime() : 0;
                     float[] buf = takeBand();
-                    for (int i = from; i < to; i++) {
-                        transformInput(i / count, first, i % count, tp, buf);
+                    for (int ci = from; ci < to; ci++) {
+                        transformChannel(ci, first, count, tp, buf);
                     }
                     bands.add(buf);
                     if (PROFILE) PHASES[0].add(System.nanoTime() - q0);
@@ -434,21 +461,45 @@ public final class Winograd {
             return s != null ? s : new Scratch(this);
         }
 
-        /** Transforms channel {@code ci} of tile row {@code first + rr} into V (tiles {@code rr·tilesX …}). */
-        private void transformInput(int ci, int first, int rr, int tp, float[] buf) {
-            int r = first + rr;
-            int img = r / tilesY;
-            int ty = r - img * tilesY;
-            int y0 = ty * M - padTop;
-            // Six zero-bordered input rows d[0..5], then Bᵀd row-wise into t[0..5] (vectors along x).
-            int t = A * bw;
+        /**
+         * Transforms channel {@code ci} of the band's tile rows {@code first …} into V. Consecutive tile rows of an
+         * image share two input rows, which are kept rather than read again: a fused producer (GroupNorm + SiLU,
+         * upsampling) makes each row about once, not 1.5 times.
+         */
+        private void transformChannel(int ci, int first, int count, int tp, float[] buf) {
+            // buf: six zero-bordered input rows d[0..5] (columns outside [padLeft, padLeft + w) stay 0), then t.
             java.util.Arrays.fill(buf, 0, A * bw, 0f);
-            for (int i = 0; i < A; i++) {
-                int y = y0 + i;
-                if (y >= 0 && y < h) {
-                    x.row(img, ci, y, buf, i * bw + padLeft);
+            int prevImg = -1;
+            int prevTy = -2;
+            for (int rr = 0; rr < count; rr++) {
+                int r = first + rr;
+                int img = r / tilesY;
+                int ty = r - img * tilesY;
+                int y0 = ty * M - padTop;
+                int from = 0;
+                if (img == prevImg && ty == prevTy + 1) {
+                    // Rows 4 and 5 of the previous tile row are rows 0 and 1 of this one.
+                    System.arraycopy(buf, M * bw, buf, 0, (A - M) * bw);
+                    from = A - M;
                 }
+                for (int i = from; i < A; i++) {
+                    int y = y0 + i;
+                    if (y >= 0 && y < h) {
+                        x.row(img, ci, y, buf, i * bw + padLeft);
+                    } else {
+                        java.util.Arrays.fill(buf, i * bw, (i + 1) * bw, 0f);
+                    }
+                }
+                prevImg = img;
+                prevTy = ty;
+                transformInput(ci, rr, tp, buf);
             }
+        }
+
+        /** Bᵀ d B of channel {@code ci}'s tiles in band tile row {@code rr}, from its six input rows in buf, into V. */
+        private void transformInput(int ci, int rr, int tp, float[] buf) {
+            // Bᵀd row-wise into t[0..5] (vectors along x).
+            int t = A * bw;
             for (int b = 0; b < bw; b += L) {
                 bt(buf, b, bw, false, buf, t + b, bw, L);
             }
@@ -461,7 +512,7 @@ public final class Winograd {
                 lanes = Math.min(Math.min(L, tilesX - tx0), Gemm.NR - col);
                 int dst = (tile - col) * cin + ci * Gemm.NR + col;
                 for (int i = 0; i < A; i++) {
-                    bt(buf, t + i * bw + tx0 * M, 1, true, v, dst + i * A * plane, plane, lanes);
+                    btTiles(buf, t + i * bw + tx0 * M, v, dst + i * A * plane, plane, lanes);
                 }
             }
         }
@@ -649,13 +700,49 @@ public final class Winograd {
                         int left = Math.min(wout - tx0 * M, (txEnd - tx0) * M);
                         for (int i = 0; i < M && ty * M + i < hout; i++) {
                             at(ss, i * A * L, L, ys, 0, L);
-                            int base = (chan + ty * M + i) * wout + tx0 * M;
-                            for (int j = 0; j < M; j++) {
-                                store(ys, j * L, b, base + j, left - j);
-                            }
+                            storeRow(ys, b, (chan + ty * M + i) * wout + tx0 * M, left);
                         }
                     }
                 }
+            }
+        }
+
+        /**
+         * One output row of L tiles: {@code ys[j·L + a]} is column j of tile a, interleaved by shuffles into 4L
+         * consecutive floats {@code out[base …]} (plus b and the residual), the first {@code left} of them.
+         */
+        private void storeRow(float[] ys, float b, int base, int left) {
+            FloatVector y0 = FloatVector.fromArray(S, ys, 0);
+            FloatVector y1 = FloatVector.fromArray(S, ys, L);
+            FloatVector y2 = FloatVector.fromArray(S, ys, 2 * L);
+            FloatVector y3 = FloatVector.fromArray(S, ys, 3 * L);
+            FloatVector p0 = y0.rearrange(ZIP_LO, y1);
+            FloatVector p1 = y0.rearrange(ZIP_HI, y1);
+            FloatVector q0 = y2.rearrange(ZIP_LO, y3);
+            FloatVector q1 = y2.rearrange(ZIP_HI, y3);
+            storeOut(p0.rearrange(PAIR_LO, q0), b, base, left);
+            storeOut(p0.rearrange(PAIR_HI, q0), b, base + L, left - L);
+            storeOut(p1.rearrange(PAIR_LO, q1), b, base + 2 * L, left - 2 * L);
+            storeOut(p1.rearrange(PAIR_HI, q1), b, base + 3 * L, left - 3 * L);
+        }
+
+        /** {@code out[base …] = y + b (+ residual)}, the first {@code left} lanes. */
+        private void storeOut(FloatVector y, float b, int base, int left) {
+            if (left <= 0) {
+                return;
+            }
+            y = y.add(b);
+            if (left >= L) {
+                if (res != null) {
+                    y = y.add(FloatVector.fromArray(S, res, resOff + base));
+                }
+                y.intoArray(out, base);
+            } else {
+                VectorMask<Float> mask = S.indexInRange(0, left);
+                if (res != null) {
+                    y = y.add(FloatVector.fromArray(S, res, resOff + base, mask));
+                }
+                y.intoArray(out, base, mask);
             }
         }
 
@@ -759,6 +846,42 @@ public final class Winograd {
             d4 = FloatVector.fromArray(S, src, off + 4 * step);
             d5 = FloatVector.fromArray(S, src, off + 5 * step);
         }
+        FloatVector four = FloatVector.broadcast(S, 4f);
+        FloatVector five = FloatVector.broadcast(S, -5f);
+        FloatVector two = FloatVector.broadcast(S, 2f);
+        FloatVector e = d4.sub(d2);
+        VectorMask<Float> m = S.indexInRange(0, lanes);
+        d2.fma(five, d4).add(d0.mul(four)).intoArray(dst, doff, m);
+        d1.add(d2).fma(four.neg(), d3.add(d4)).intoArray(dst, doff + dstride, m);
+        d1.sub(d2).fma(four, d4.sub(d3)).intoArray(dst, doff + 2 * dstride, m);
+        d3.sub(d1).fma(two, e).intoArray(dst, doff + 3 * dstride, m);
+        d1.sub(d3).fma(two, e).intoArray(dst, doff + 4 * dstride, m);
+        d3.fma(five, d5).add(d1.mul(four)).intoArray(dst, doff + 5 * dstride, m);
+    }
+
+    /**
+     * {@code ·B} of F(4,3) along x for L tiles: column c of tile {@code a} is {@code src[off + 4a + c]} (c < 6), taken
+     * apart by shuffles of the contiguous floats; six vectors out at {@code dst[doff + j·dstride]}, the first
+     * {@code lanes} lanes. Reads {@code src[off … off + 5L]}.
+     */
+    private static void btTiles(float[] src, int off, float[] dst, int doff, int dstride, int lanes) {
+        FloatVector r0 = FloatVector.fromArray(S, src, off);
+        FloatVector r1 = FloatVector.fromArray(S, src, off + L);
+        FloatVector r2 = FloatVector.fromArray(S, src, off + 2 * L);
+        FloatVector r3 = FloatVector.fromArray(S, src, off + 3 * L);
+        FloatVector r4 = FloatVector.fromArray(S, src, off + 4 * L);
+        // Columns 0|1 and 2|3 of tiles 0…L/2-1 (from r0 r1) and L/2…L-1 (from r2 r3), then whole columns.
+        FloatVector c01a = r0.rearrange(COLS_LO, r1);
+        FloatVector c23a = r0.rearrange(COLS_HI, r1);
+        FloatVector c01b = r2.rearrange(COLS_LO, r3);
+        FloatVector c23b = r2.rearrange(COLS_HI, r3);
+        FloatVector d0 = c01a.rearrange(HALF_LO, c01b);
+        FloatVector d1 = c01a.rearrange(HALF_HI, c01b);
+        FloatVector d2 = c23a.rearrange(HALF_LO, c23b);
+        FloatVector d3 = c23a.rearrange(HALF_HI, c23b);
+        // Columns 4 and 5 are columns 0 and 1 of the next tile: one lane on, the last from the next floats.
+        FloatVector d4 = d0.rearrange(NEXT, r4);
+        FloatVector d5 = d1.rearrange(NEXT, FloatVector.fromArray(S, src, off + 4 * L + 1));
         FloatVector four = FloatVector.broadcast(S, 4f);
         FloatVector five = FloatVector.broadcast(S, -5f);
         FloatVector two = FloatVector.broadcast(S, 2f);
