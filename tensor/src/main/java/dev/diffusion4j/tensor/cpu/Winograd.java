@@ -17,15 +17,21 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code Cout × Cin} transformed weights, {@code V[ξ]}: {@code Cin × tiles} transformed input) on {@link Gemm}.
  * That is 36 multiplications per 16 outputs instead of 144, i.e. 4× fewer for whole tiles.
  *
- * <p>Memory stays bounded per call: the tiles are processed in bands of tile rows (the transformed input of
- * one band is at most {@link #V_BUDGET} floats, 24 MiB), each task holds its block's 36 GEMM outputs (all tasks
- * together at most {@link #M_BUDGET} floats, 16 MiB) and transforms the weights of its block of at most 96 output
- * channels and a block of at most {@link Gemm#KC} input channels at a time (about 3 MiB), per band: under 50 MiB
- * on 2 threads besides the output. Transformed weights are never kept across calls (weights are often
- * memory-mapped F16; the model must fit a memory budget).
+ * <p>Schedule (see {@link Plan}): the tiles are taken in bands of tile rows; per band the input is transformed once
+ * into V, laid out in the GEMM's B panels so the GEMMs read it in place as contiguous runs. The weights are
+ * transformed once per call into U in the GEMM's packed A layout, shared by all bands and threads (or, when one
+ * task covers all tiles, by each task for its own block just before use, while in cache). Tasks of (a block of
+ * output channels) × (a chunk of tiles) run their 36 GEMMs into a small M and transform it straight to the output.
  *
- * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered band of six
- * rows per tile row, so a fused producer (GroupNorm+SiLU, nearest upsampling) can stand in for a tensor.
+ * <p>Memory stays bounded per call: V of one band is at most {@link #V_BUDGET} floats (24 MiB), U at most
+ * {@link #U_BUDGET} floats (40 MiB: all transformed weights of up to 512 × 512 channels; more output channels are
+ * taken in groups, U made again per band and group), and each thread's scratch (its task's 36 GEMM outputs and the
+ * de-interleaved kernels) about 5 MiB: under 75 MiB on 2 threads besides the output. Transformed weights are never
+ * kept across calls (weights are often memory-mapped F16; the model must fit a memory budget).
+ *
+ * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered buffer of six
+ * rows (consecutive tile rows share two of them), so a fused producer (GroupNorm+SiLU, nearest upsampling) can
+ * stand in for a tensor and makes each row about once per band.
  *
  * <p>Accuracy (float32): the transforms scale values by up to about 10 (points 0, ±1, ±2, ∞), so the rounding
  * error is larger than the direct convolution's: against a double-precision reference ({@code WinogradTest}) the
@@ -42,13 +48,16 @@ public final class Winograd {
     /** Floats of the transformed input of one band (24 MiB); one tile row is always taken whole. */
     static final int V_BUDGET = 6 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
-    static final int MAX_BAND_TILES = Integer.getInteger("wx.band", 512);
+    static final int MAX_BAND_TILES = 512;
     /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
-    private static final int MAX_BLOCK_PANELS = Integer.getInteger("wx.panels", 8);
-    /** Largest tiles of one task's chunk (a multiple of {@link Gemm#NR}): its 36 GEMM outputs stay in L2. */
-    private static final int CHUNK_TILES = Integer.getInteger("wx.chunk", 128);
+    private static final int MAX_BLOCK_PANELS = 8;
+    /**
+     * Largest tiles of one task's chunk (a multiple of {@link Gemm#NR}): 128…512 measured within noise of each other
+     * on the decoder's sizes, 256 the best or close to it on most.
+     */
+    static final int CHUNK_TILES = 256;
     /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
-    static final int U_BUDGET = Integer.getInteger("wx.ubudget", 10 << 20);
+    static final int U_BUDGET = 10 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
@@ -79,28 +88,35 @@ public final class Winograd {
     private static final VectorShuffle<Float> PAIR_LO = shuffle(i -> 2 * (i / 4) + i % 2 + ((i / 2) % 2) * L);
     private static final VectorShuffle<Float> PAIR_HI = shuffle(i -> 2 * (i / 4) + i % 2 + ((i / 2) % 2) * L + L / 2);
     private static final VectorShuffle<Float> NEXT = shuffle(i -> i + 1);
-    /** Lane offsets of 4-strided gathers and scatters (one lane per tile). */
-    private static final int[] STRIDE4 = strided(M);
-    /** For {@code l < L} lanes: {@code PARTIAL4[l·L + i]} is {@code 4·i} for {@code i < l}, else 0. */
-    private static final int[] PARTIAL4 = partial(M);
+    /**
+     * Diagnostics: with {@code -Dd4j.winograd.profile=true} every call adds the nanoseconds of its phases here (summed
+     * over threads, except the wall time): input transform, weight transform, GEMMs, output transform, wall.
+     */
+    private static final boolean PROFILE = Boolean.getBoolean("d4j.winograd.profile");
+    private static final java.util.concurrent.atomic.LongAdder[] PHASES = new java.util.concurrent.atomic.LongAdder[5];
+
+    static {
+        for (int i = 0; i < PHASES.length; i++) {
+            PHASES[i] = new java.util.concurrent.atomic.LongAdder();
+        }
+    }
 
     private Winograd() {
     }
 
-    static final boolean PROFILE = Boolean.getBoolean("d4j.winograd.profile");
-    /** Nanoseconds per phase: input transform, weight transform, GEMMs, output transform, wall. */
-    public static final java.util.concurrent.atomic.LongAdder[] PHASES = {new java.util.concurrent.atomic.LongAdder(),
-            new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder(),
-            new java.util.concurrent.atomic.LongAdder(), new java.util.concurrent.atomic.LongAdder()};
-
-    private static int[] partial(int step) {
-        int[] map = new int[L * L];
-        for (int l = 0; l < L; l++) {
-            for (int i = 0; i < l; i++) {
-                map[l * L + i] = i * step;
-            }
+    /**
+     * The phase times added up since the last reset when {@code -Dd4j.winograd.profile=true} (else zeros), in
+     * nanoseconds: input transform, weight transform, GEMMs, output transform (each summed over threads; with the
+     * fused per-task weight transform, the GEMMs include it), and wall time of the calls.
+     *
+     * @param reset whether to start counting again from zero
+     */
+    public static long[] phaseNanos(boolean reset) {
+        long[] t = new long[PHASES.length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = reset ? PHASES[i].sumThenReset() : PHASES[i].sum();
         }
-        return map;
+        return t;
     }
 
     private static VectorShuffle<Float> shuffle(java.util.function.IntUnaryOperator index) {
@@ -111,13 +127,6 @@ public final class Winograd {
         return VectorShuffle.fromArray(S, map, 0);
     }
 
-    private static int[] strided(int step) {
-        int[] map = new int[L];
-        for (int i = 0; i < L; i++) {
-            map[i] = i * step;
-        }
-        return map;
-    }
 
     /**
      * Whether {@link Conv2d} should compute this convolution here: a 3×3 kernel, stride 1, padding at most 2
@@ -242,7 +251,9 @@ public final class Winograd {
         long q0 = PROFILE ? System.nanoTime() : 0;
         Tensor result = new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout,
                 wout, padTop, padLeft, pool, bandTiles, chunkTiles, uBudget).run();
-        if (PROFILE) PHASES[4].add(System.nanoTime() - q0);
+        if (PROFILE) {
+            PHASES[4].add(System.nanoTime() - q0);
+        }
         return result;
     }
 
@@ -412,7 +423,9 @@ public final class Winograd {
                         transformChannel(ci, first, count, tp, buf);
                     }
                     bands.add(buf);
-                    if (PROFILE) PHASES[0].add(System.nanoTime() - q0);
+                    if (PROFILE) {
+                        PHASES[0].add(System.nanoTime() - q0);
+                    }
                 });
                 int bandPanels = tp / Gemm.NR;
                 int chunks = (bandPanels * Gemm.NR + chunkMax - 1) / chunkMax;
@@ -426,7 +439,9 @@ public final class Winograd {
                                 transformWeights(group, b, s);
                             }
                             scratch.add(s);
-                            if (PROFILE) PHASES[1].add(System.nanoTime() - q0);
+                            if (PROFILE) {
+                                PHASES[1].add(System.nanoTime() - q0);
+                            }
                         });
                     }
                     pool.parallelFor(blocksPerGroup * chunks, 1, (from, to) -> {
@@ -501,9 +516,9 @@ public final class Winograd {
             // Bᵀd row-wise into t[0..5] (vectors along x).
             int t = A * bw;
             for (int b = 0; b < bw; b += L) {
-                bt(buf, b, bw, false, buf, t + b, bw, L);
+                bt(buf, b, bw, buf, t + b, bw, L);
             }
-            // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (4-strided gathers).
+            // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (see btTiles).
             int plane = cin * tp;
             for (int tx0 = 0, lanes; tx0 < tilesX; tx0 += lanes) {
                 // A run of tiles within one panel of NR.
@@ -536,13 +551,9 @@ public final class Winograd {
                     int kc = kStart(kb + 1) - ci0;
                     int ldk = roundUp(kc, GATHER_K);
                     int plane = roundUp(cb, Gemm.MR) * ldk;
-                    long w0 = PROFILE ? System.nanoTime() : 0;
                     deinterleave(co0, cb, ci0, kc, ldk, plane, s);
-                    if (PROFILE) PHASES[1].add(System.nanoTime() - w0);
                     for (int i = 0; i < A; i++) {
-                        w0 = PROFILE ? System.nanoTime() : 0;
                         transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
-                        if (PROFILE) PHASES[1].add(System.nanoTime() - w0);
                         for (int j = 0; j < A; j++) {
                             int p = i * A + j;
                             Gemm.gemm(SERIAL, cb, nc, kc, new Packed(s.u, j * plane, ldk),
@@ -558,9 +569,13 @@ public final class Winograd {
                         null, null, false);
             }
             long q1 = PROFILE ? System.nanoTime() : 0;
-            if (PROFILE) PHASES[2].add(q1 - q0);
+            if (PROFILE) {
+                PHASES[2].add(q1 - q0);
+            }
             transformOutput(co0, cb, first, t0, tEnd, ldm, s);
-            if (PROFILE) PHASES[3].add(System.nanoTime() - q1);
+            if (PROFILE) {
+                PHASES[3].add(System.nanoTime() - q1);
+            }
         }
 
         /**
@@ -746,30 +761,6 @@ public final class Winograd {
             }
         }
 
-        /**
-         * Scatters {@code src[off …] + b} as one output column of L tiles (element {@code base + 4·lane}), the
-         * first {@code ceil(left / 4)} of them, adding the residual when there is one.
-         */
-        private void store(float[] src, int off, float b, int base, int left) {
-            if (left <= 0) {
-                return;
-            }
-            int lanes = (left + M - 1) / M;
-            FloatVector y = FloatVector.fromArray(S, src, off).add(b);
-            if (lanes >= L) {
-                if (res != null) {
-                    y = y.add(FloatVector.fromArray(S, res, resOff + base, STRIDE4, 0));
-                }
-                y.intoArray(out, base, STRIDE4, 0);
-            } else {
-                // The masked lanes' indices are checked too, so they repeat lane 0's (which is in range).
-                VectorMask<Float> mask = S.indexInRange(0, lanes);
-                if (res != null) {
-                    y = y.add(FloatVector.fromArray(S, res, resOff + base, PARTIAL4, lanes * L, mask));
-                }
-                y.intoArray(out, base, PARTIAL4, lanes * L, mask);
-            }
-        }
     }
 
     /** Per-task buffers: the converted and the de-interleaved kernels of a block, its 36 GEMM outputs, stage buffers. */
@@ -820,32 +811,16 @@ public final class Winograd {
     // from a call that C2 does not inline (these methods are big) is boxed, which costs more than the arithmetic.
 
     /**
-     * {@code Bᵀ·d} of F(4,3) for six vectors {@code d_c} at {@code src[off + c·step]} (or, {@code gather}, at
-     * {@code src[off + c + 4·lane]}): six out, at {@code dst[doff + i·dstride]}, the first {@code lanes} lanes.
+     * {@code Bᵀ·d} of F(4,3) for six vectors {@code d_c} at {@code src[off + c·step]}: six out, at
+     * {@code dst[doff + i·dstride]}, the first {@code lanes} lanes.
      */
-    private static void bt(float[] src, int off, int step, boolean gather, float[] dst, int doff, int dstride,
-                           int lanes) {
-        FloatVector d0;
-        FloatVector d1;
-        FloatVector d2;
-        FloatVector d3;
-        FloatVector d4;
-        FloatVector d5;
-        if (gather) {
-            d0 = FloatVector.fromArray(S, src, off, STRIDE4, 0);
-            d1 = FloatVector.fromArray(S, src, off + 1, STRIDE4, 0);
-            d2 = FloatVector.fromArray(S, src, off + 2, STRIDE4, 0);
-            d3 = FloatVector.fromArray(S, src, off + 3, STRIDE4, 0);
-            d4 = FloatVector.fromArray(S, src, off + 4, STRIDE4, 0);
-            d5 = FloatVector.fromArray(S, src, off + 5, STRIDE4, 0);
-        } else {
-            d0 = FloatVector.fromArray(S, src, off);
-            d1 = FloatVector.fromArray(S, src, off + step);
-            d2 = FloatVector.fromArray(S, src, off + 2 * step);
-            d3 = FloatVector.fromArray(S, src, off + 3 * step);
-            d4 = FloatVector.fromArray(S, src, off + 4 * step);
-            d5 = FloatVector.fromArray(S, src, off + 5 * step);
-        }
+    private static void bt(float[] src, int off, int step, float[] dst, int doff, int dstride, int lanes) {
+        FloatVector d0 = FloatVector.fromArray(S, src, off);
+        FloatVector d1 = FloatVector.fromArray(S, src, off + step);
+        FloatVector d2 = FloatVector.fromArray(S, src, off + 2 * step);
+        FloatVector d3 = FloatVector.fromArray(S, src, off + 3 * step);
+        FloatVector d4 = FloatVector.fromArray(S, src, off + 4 * step);
+        FloatVector d5 = FloatVector.fromArray(S, src, off + 5 * step);
         FloatVector four = FloatVector.broadcast(S, 4f);
         FloatVector five = FloatVector.broadcast(S, -5f);
         FloatVector two = FloatVector.broadcast(S, 2f);
