@@ -49,13 +49,15 @@ public final class Winograd {
     static final int V_BUDGET = 6 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
     static final int MAX_BAND_TILES = 512;
-    /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
-    private static final int MAX_BLOCK_PANELS = 8;
     /**
-     * Largest tiles of one task's chunk (a multiple of {@link Gemm#NR}): 128…512 measured within noise of each other
-     * on the decoder's sizes, 256 the best or close to it on most.
+     * Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block, and largest tiles of its chunk
+     * (a multiple of {@link Gemm#NR}; at most a band). Chosen by thread CPU time on 1 thread against the previous
+     * schedule (8 panels, whole bands): 4 panels and 512 tiles were the best or within noise of it on every U-Net and
+     * decoder shape tried; 8 or 16 panels lost up to 15 % at 1280 channels on 16×16, 128…256-tile chunks were no
+     * better at 128…512 channels.
      */
-    static final int CHUNK_TILES = 256;
+    private static final int MAX_BLOCK_PANELS = 4;
+    static final int CHUNK_TILES = 512;
     /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
     static final int U_BUDGET = 10 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */
