@@ -4,6 +4,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Tensor;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -250,6 +251,8 @@ public final class Conv2d {
     static final class Im2col implements Gemm.PackB {
         private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
         private static final int LANES = S.length();
+        /** Lane i takes lane 2i of two vectors one after the other (indices from LANES on: the second). */
+        private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> 2 * i);
         private final float[] x;
         private final int xOff;
         private final int h;
@@ -281,6 +284,35 @@ public final class Conv2d {
             this.padTop = padTop;
             this.padLeft = padLeft;
             this.wout = wout;
+        }
+
+        /**
+         * {@code dst[o + t] = x[row + ix0 + 2t]} for {@code t < len}, 0 outside the row: the even lanes of two
+         * consecutive vectors (one shuffle) for the columns inside, element by element only near the array's end.
+         */
+        private void packStrideTwo(int row, int ix0, int len, float[] dst, int o) {
+            // Columns t in [lo, hi) read inside the row: ix0 + 2t in [0, w).
+            int lo = ix0 >= 0 ? 0 : Math.min(len, (1 - ix0) / 2);
+            int hi = Math.max(lo, Math.min(len, (w - ix0 + 1) / 2));
+            Arrays.fill(dst, o, o + lo, 0f);
+            Arrays.fill(dst, o + hi, o + len, 0f);
+            int t = lo;
+            for (; t < hi; t += LANES) {
+                int src = row + ix0 + 2 * t;
+                // Two vectors from src: lanes past the row's end (at most one vector's worth) are dropped.
+                if (src + 2 * LANES > x.length) {
+                    break;
+                }
+                FloatVector v = FloatVector.fromArray(S, x, src).rearrange(EVEN, FloatVector.fromArray(S, x, src + LANES));
+                if (t + LANES <= hi) {
+                    v.intoArray(dst, o + t);
+                } else {
+                    v.intoArray(dst, o + t, S.indexInRange(0, hi - t));
+                }
+            }
+            for (; t < hi; t++) {
+                dst[o + t] = x[row + ix0 + 2 * t];
+            }
         }
 
         @Override
@@ -348,6 +380,8 @@ public final class Conv2d {
                             for (int t = hi; t < len; t++) {
                                 dst[o + t] = 0f;
                             }
+                        } else if (stride == 2) {
+                            packStrideTwo(row, ix0, len, dst, o);
                         } else {
                             for (int t = 0; t < len; t++) {
                                 int ix = ix0 + t * stride;

@@ -7,6 +7,7 @@ import dev.diffusion4j.tensor.Tensor;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -16,15 +17,21 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code Cout × Cin} transformed weights, {@code V[ξ]}: {@code Cin × tiles} transformed input) on {@link Gemm}.
  * That is 36 multiplications per 16 outputs instead of 144, i.e. 4× fewer for whole tiles.
  *
- * <p>Memory stays bounded per call: the tiles are processed in bands of tile rows (the transformed input of
- * one band is at most {@link #V_BUDGET} floats, 24 MiB), each task holds its block's 36 GEMM outputs (all tasks
- * together at most {@link #M_BUDGET} floats, 16 MiB) and transforms the weights of its block of at most 96 output
- * channels and a block of at most {@link Gemm#KC} input channels at a time (about 3 MiB), per band: under 50 MiB
- * on 2 threads besides the output. Transformed weights are never kept across calls (weights are often
- * memory-mapped F16; the model must fit a memory budget).
+ * <p>Schedule (see {@link Plan}): the tiles are taken in bands of tile rows; per band the input is transformed once
+ * into V, laid out in the GEMM's B panels so the GEMMs read it in place as contiguous runs. The weights are
+ * transformed once per call into U in the GEMM's packed A layout, shared by all bands and threads (or, when one
+ * task covers all tiles, by each task for its own block just before use, while in cache). Tasks of (a block of
+ * output channels) × (a chunk of tiles) run their 36 GEMMs into a small M and transform it straight to the output.
  *
- * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered band of six
- * rows per tile row, so a fused producer (GroupNorm+SiLU, nearest upsampling) can stand in for a tensor.
+ * <p>Memory stays bounded per call: V of one band is at most {@link #V_BUDGET} floats (24 MiB), U at most
+ * {@link #U_BUDGET} floats (40 MiB: all transformed weights of up to 512 × 512 channels; more output channels are
+ * taken in groups, U made again per band and group), and each thread's scratch (its task's 36 GEMM outputs and the
+ * de-interleaved kernels) about 5 MiB: under 75 MiB on 2 threads besides the output. Transformed weights are never
+ * kept across calls (weights are often memory-mapped F16; the model must fit a memory budget).
+ *
+ * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered buffer of six
+ * rows (consecutive tile rows share two of them), so a fused producer (GroupNorm+SiLU, nearest upsampling) can
+ * stand in for a tensor and makes each row about once per band.
  *
  * <p>Accuracy (float32): the transforms scale values by up to about 10 (points 0, ±1, ±2, ∞), so the rounding
  * error is larger than the direct convolution's: against a double-precision reference ({@code WinogradTest}) the
@@ -42,13 +49,17 @@ public final class Winograd {
     static final int V_BUDGET = 6 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
     static final int MAX_BAND_TILES = 512;
-    /** Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block. */
-    private static final int MAX_BLOCK_PANELS = 8;
     /**
-     * Floats of the 36 GEMM outputs of all concurrent tasks together (16 MiB), unless one panel of rows per thread
-     * needs more (maps wider than 2000 on 2 threads).
+     * Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block, and largest tiles of its chunk
+     * (a multiple of {@link Gemm#NR}; at most a band). Chosen by thread CPU time on 1 thread against the previous
+     * schedule (8 panels, whole bands): 4 panels and 512 tiles were the best or within noise of it on every U-Net and
+     * decoder shape tried; 8 or 16 panels lost up to 15 % at 1280 channels on 16×16, 128…256-tile chunks were no
+     * better at 128…512 channels.
      */
-    static final int M_BUDGET = 4 << 20;
+    private static final int MAX_BLOCK_PANELS = 4;
+    static final int CHUNK_TILES = 512;
+    /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
+    static final int U_BUDGET = 10 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */
     private static final ComputePool SERIAL = new ComputePool(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
@@ -62,31 +73,62 @@ public final class Winograd {
             {1f / 24, 1f / 12, 1f / 6},
             {1f / 24, -1f / 12, 1f / 6},
             {0f, 0f, 1f}};
-    /** Lane offsets of 4-strided gathers and scatters (one lane per tile). */
-    private static final int[] STRIDE4 = strided(M);
-    /** For {@code l < L} lanes: {@code PARTIAL4[l·L + i]} is {@code 4·i} for {@code i < l}, else 0. */
-    private static final int[] PARTIAL4 = partial(M);
+    /**
+     * Two-vector shuffles that take a tile's four columns apart and put them back together without gathers or
+     * scatters (a gather or scatter of L lanes costs about L loads or stores). Indices at or past L select from the
+     * second vector. {@code COLS_LO / COLS_HI}: from 2L consecutive floats (L/2 tiles of 4), columns 0 and 1 (resp.
+     * 2 and 3) of the L/2 tiles; {@code HALF_LO / HALF_HI}: the low (resp. high) halves of two vectors one after the
+     * other; {@code ZIP_LO / ZIP_HI}: the low (resp. high) halves of two vectors interleaved lane by lane;
+     * {@code PAIR_LO / PAIR_HI}: the same, two lanes at a time; {@code NEXT}: one lane on.
+     */
+    private static final VectorShuffle<Float> COLS_LO = shuffle(i -> 4 * (i % (L / 2)) + i / (L / 2));
+    private static final VectorShuffle<Float> COLS_HI = shuffle(i -> 4 * (i % (L / 2)) + i / (L / 2) + 2);
+    private static final VectorShuffle<Float> HALF_LO = shuffle(i -> i < L / 2 ? i : i + L / 2);
+    private static final VectorShuffle<Float> HALF_HI = shuffle(i -> i < L / 2 ? i + L / 2 : i + L);
+    private static final VectorShuffle<Float> ZIP_LO = shuffle(i -> i / 2 + (i % 2) * L);
+    private static final VectorShuffle<Float> ZIP_HI = shuffle(i -> i / 2 + L / 2 + (i % 2) * L);
+    private static final VectorShuffle<Float> PAIR_LO = shuffle(i -> 2 * (i / 4) + i % 2 + ((i / 2) % 2) * L);
+    private static final VectorShuffle<Float> PAIR_HI = shuffle(i -> 2 * (i / 4) + i % 2 + ((i / 2) % 2) * L + L / 2);
+    private static final VectorShuffle<Float> NEXT = shuffle(i -> i + 1);
+    /**
+     * Diagnostics: with {@code -Dd4j.winograd.profile=true} every call adds the nanoseconds of its phases here (summed
+     * over threads, except the wall time): input transform, weight transform, GEMMs, output transform, wall.
+     */
+    private static final boolean PROFILE = Boolean.getBoolean("d4j.winograd.profile");
+    private static final java.util.concurrent.atomic.LongAdder[] PHASES = new java.util.concurrent.atomic.LongAdder[5];
+
+    static {
+        for (int i = 0; i < PHASES.length; i++) {
+            PHASES[i] = new java.util.concurrent.atomic.LongAdder();
+        }
+    }
 
     private Winograd() {
     }
 
-    private static int[] partial(int step) {
-        int[] map = new int[L * L];
-        for (int l = 0; l < L; l++) {
-            for (int i = 0; i < l; i++) {
-                map[l * L + i] = i * step;
-            }
+    /**
+     * The phase times added up since the last reset when {@code -Dd4j.winograd.profile=true} (else zeros), in
+     * nanoseconds: input transform, weight transform, GEMMs, output transform (each summed over threads; with the
+     * fused per-task weight transform, the GEMMs include it), and wall time of the calls.
+     *
+     * @param reset whether to start counting again from zero
+     */
+    public static long[] phaseNanos(boolean reset) {
+        long[] t = new long[PHASES.length];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = reset ? PHASES[i].sumThenReset() : PHASES[i].sum();
         }
-        return map;
+        return t;
     }
 
-    private static int[] strided(int step) {
+    private static VectorShuffle<Float> shuffle(java.util.function.IntUnaryOperator index) {
         int[] map = new int[L];
         for (int i = 0; i < L; i++) {
-            map[i] = i * step;
+            map[i] = index.applyAsInt(i);
         }
-        return map;
+        return VectorShuffle.fromArray(S, map, 0);
     }
+
 
     /**
      * Whether {@link Conv2d} should compute this convolution here: a 3×3 kernel, stride 1, padding at most 2
@@ -158,6 +200,17 @@ public final class Winograd {
      */
     static Tensor conv3x3(ComputePool pool, ConvRows x, Tensor weight, Tensor bias, Tensor residual,
                           boolean residualIsScratch, int padTop, int padBottom, int padLeft, int padRight) {
+        return conv3x3(pool, x, weight, bias, residual, residualIsScratch, padTop, padBottom, padLeft, padRight,
+                MAX_BAND_TILES, CHUNK_TILES, U_BUDGET);
+    }
+
+    /**
+     * As above with the schedule's limits given (tests make them small): the most tiles per band and per task
+     * chunk, and the most floats of transformed weights held at once.
+     */
+    static Tensor conv3x3(ComputePool pool, ConvRows x, Tensor weight, Tensor bias, Tensor residual,
+                          boolean residualIsScratch, int padTop, int padBottom, int padLeft, int padRight,
+                          int bandTiles, int chunkTiles, int uBudget) {
         int n = x.batch();
         int cin = x.channels();
         int h = x.height();
@@ -197,15 +250,29 @@ public final class Winograd {
             }
         }
         pool = Gemm.poolFor(pool, weight, bias);
-        return new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout, wout,
-                padTop, padLeft, pool).run();
+        long q0 = PROFILE ? System.nanoTime() : 0;
+        Tensor result = new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout,
+                wout, padTop, padLeft, pool, bandTiles, chunkTiles, uBudget).run();
+        if (PROFILE) {
+            PHASES[4].add(System.nanoTime() - q0);
+        }
+        return result;
     }
 
     private static int roundUp(int v, int m) {
         return (v + m - 1) / m * m;
     }
 
-    /** One call's sizes, shared buffers and per-task scratch. */
+    /**
+     * One call's sizes, shared buffers and per-task scratch.
+     *
+     * <p>Schedule: the tiles are taken in bands of tile rows; per band the input is transformed once (V, all input
+     * channels, by all threads), then, per group of output channels, the group's weights are transformed once into
+     * U (all 36 positions, in the GEMM's packed layout; only for the first band when one group holds every output
+     * channel, so the weights are transformed once per call), then tasks of (a block of at most
+     * {@link #MAX_BLOCK_PANELS} panels of output channels) × (a chunk of at most {@link #CHUNK_TILES} tiles) each run
+     * their 36 GEMMs into a small M that stays in L2 and transform it straight to the output.
+     */
     private static final class Plan {
         final ConvRows x;
         final Tensor weight;
@@ -226,23 +293,45 @@ public final class Winograd {
         final int tilesY;
         final int rowsPerBand;
         final int tpMax;
-        final int ldMax;
         /** Width of a band row buffer: the input columns of every tile, plus gather slack. */
         final int bw;
-        final int blocks;
         final int mPanels;
+        /** Input channels of a U row, padded to whole gather groups ({@link Gemm#GATHER_K}). */
+        final int cinP;
+        /** Input channel blocks of the weight transform (each at most {@link Gemm#KC}, starting on a gather group). */
         final int kBlocks;
         final int kbMax;
+        /** Panels of output channels per group (whose U is held at once), groups, and blocks per group. */
+        final int groupPanels;
+        final int groups;
+        final int blocksPerGroup;
+        /** Most rows of one block, and most tiles of one chunk (a multiple of NR). */
         final int cbMax;
+        final int chunkMax;
+        /**
+         * One band of one chunk: each block's weights serve one task, which transforms them itself (a few planes at
+         * a time, used while in cache) instead of into U.
+         */
+        final boolean fused;
         final float[] out;
-        /** Transformed input of one band: {@code V[ξ][ci][t]}, row stride {@code ld}. */
+        /**
+         * Transformed input of one band in the GEMM's panel order: {@code V[ξ][t / NR][ci][t % NR]}, so each B panel
+         * the GEMM reads in place is one contiguous run (streamed by the prefetcher, not one page per row).
+         */
         final float[] v;
+        /**
+         * Transformed weights of one group: {@code U[ξ][panel][ci][r]} (co = group start + panel·MR + r), the
+         * packed layout of {@link Gemm}'s A with {@link #cinP} columns per panel.
+         */
+        final float[] u;
+        final int uPlane;
+        final int[] rowOffsets;
         final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<float[]> bands = new ConcurrentLinkedQueue<>();
         final Tensor outTensor;
 
         Plan(ConvRows x, Tensor weight, float[] bias, float[] res, int resOff, Tensor reuse, int cout, int hout, int wout,
-             int padTop, int padLeft, ComputePool pool) {
+             int padTop, int padLeft, ComputePool pool, int bandTiles, int chunkTiles, int uBudget) {
             this.x = x;
             this.weight = weight;
             this.bias = bias;
@@ -258,30 +347,68 @@ public final class Winograd {
             this.wout = wout;
             this.padTop = padTop;
             this.padLeft = padLeft;
+            int threads = pool.threads();
             tilesX = (wout + M - 1) / M;
             tilesY = (hout + M - 1) / M;
             int tileRows = n * tilesY;
-            int maxTiles = Math.min(MAX_BAND_TILES, V_BUDGET / (P * cin));
+            int maxTiles = Math.min(bandTiles, V_BUDGET / (P * cin));
             int rows = Math.max(1, Math.min(tileRows, maxTiles / tilesX));
             int nBands = (tileRows + rows - 1) / rows;
             rowsPerBand = (tileRows + nBands - 1) / nBands;
             tpMax = roundUp(rowsPerBand * tilesX, Gemm.NR);
-            ldMax = tpMax + L;
-            bw = roundUp(roundUp(tilesX, L) * M + A, L);
+            // Slack of one vector of tiles: a run of tiles may start at any tile (panels of NR end anywhere in a row).
+            // and of two vectors: the columns of L tiles are taken from L + 2 tiles' floats (see btTiles).
+            bw = roundUp((roundUp(tilesX, L) + L) * M + 2 * L, L);
             mPanels = (cout + Gemm.MR - 1) / Gemm.MR;
-            int threads = pool.threads();
-            // Panels per block: at most 8, fewer when the blocks' 36 GEMM outputs would pass M_BUDGET (wide maps,
-            // many threads).
-            int maxPanels = Math.max(1, Math.min(MAX_BLOCK_PANELS, M_BUDGET / threads / (P * Gemm.MR * ldMax)));
-            int nb = Math.max((mPanels + maxPanels - 1) / maxPanels, 2 * threads);
-            nb = roundUp(nb, threads);
-            blocks = Math.min(nb, mPanels);
-            cbMax = (mPanels + blocks - 1) / blocks * Gemm.MR;
+            cinP = roundUp(cin, GATHER_K);
             kBlocks = (cin + Gemm.KC - 1) / Gemm.KC;
-            kbMax = (cin + kBlocks - 1) / kBlocks;
-            v = new float[Math.multiplyExact(P * cin, ldMax) + L];
+            int kb = 0;
+            for (int b = 0; b < kBlocks; b++) {
+                kb = Math.max(kb, kStart(b + 1) - kStart(b));
+            }
+            kbMax = kb;
+            // Chunks of the band's tiles: whole panels of NR, balanced.
+            int bandPanels = tpMax / Gemm.NR;
+            int maxChunkPanels = Math.max(1, chunkTiles / Gemm.NR);
+            int chunks = (bandPanels + maxChunkPanels - 1) / maxChunkPanels;
+            chunkMax = (bandPanels + chunks - 1) / chunks * Gemm.NR;
+            fused = chunks == 1 && rowsPerBand >= tileRows;
+            // Groups: as many panels as U_BUDGET holds; blocks: at most MAX_BLOCK_PANELS panels, and enough tasks
+            // (blocks × chunks) for every thread twice.
+            int fit = fused ? mPanels : (int) Math.max(1, Math.min(mPanels, uBudget / ((long) P * cinP * Gemm.MR)));
+            int ng = (mPanels + fit - 1) / fit;
+            groups = ng;
+            groupPanels = (mPanels + ng - 1) / ng;
+            int nb = (groupPanels + MAX_BLOCK_PANELS - 1) / MAX_BLOCK_PANELS;
+            while (nb < groupPanels && (nb * chunks < 2 * threads || nb * chunks % threads != 0)) {
+                nb++;
+            }
+            blocksPerGroup = nb;
+            cbMax = (groupPanels + nb - 1) / nb * Gemm.MR;
+            uPlane = groupPanels * Gemm.MR * cinP;
+            u = fused ? null : new float[Math.multiplyExact(P, uPlane) + L];
+            v = new float[Math.multiplyExact(P * cin, tpMax) + L];
+            rowOffsets = new int[cin];
+            for (int k = 0; k < cin; k++) {
+                rowOffsets[k] = k * Gemm.NR;
+            }
             outTensor = reuse != null ? reuse : Tensor.zeros(n, cout, hout, wout);
             out = outTensor.array();
+        }
+
+        /** First input channel of weight-transform block {@code b}: on a gather group, so blocks never overlap. */
+        int kStart(int b) {
+            return b >= kBlocks ? cin : (int) ((long) cin * b / kBlocks) / GATHER_K * GATHER_K;
+        }
+
+        /** First panel of block {@code b} of group {@code g}, relative to the group. */
+        int blockPanel(int g, int b) {
+            int panels = groupPanelsOf(g);
+            return (int) ((long) panels * b / blocksPerGroup);
+        }
+
+        int groupPanelsOf(int g) {
+            return Math.min(mPanels, (g + 1) * groupPanels) - g * groupPanels;
         }
 
         Tensor run() {
@@ -289,30 +416,54 @@ public final class Winograd {
             for (int r0 = 0; r0 < tileRows; r0 += rowsPerBand) {
                 final int first = r0;
                 final int count = Math.min(rowsPerBand, tileRows - r0);
-                final int tp = roundUp(count * tilesX, Gemm.NR);
-                // Row stride of V and M: a power-of-two stride (tp = 256…) would map the GEMM's B panel rows onto
-                // a few L1 sets; one more vector makes it an odd number of cache lines.
-                final int ld = tp + L;
-                int[] rowOffsets = new int[cin];
-                for (int k = 0; k < cin; k++) {
-                    rowOffsets[k] = k * ld;
-                }
-                pool.parallelFor(cin * count, (from, to) -> {
+                final int tiles = count * tilesX;
+                final int tp = roundUp(tiles, Gemm.NR);
+                pool.parallelFor(cin, (from, to) -> {
+                    long q0 = PROFILE ? System.nanoTime() : 0;
                     float[] buf = takeBand();
-                    for (int i = from; i < to; i++) {
-                        transformInput(i / count, first, i % count, ld, buf);
+                    for (int ci = from; ci < to; ci++) {
+                        transformChannel(ci, first, count, tp, buf);
                     }
                     bands.add(buf);
-                });
-                pool.parallelFor(blocks, 1, (from, to) -> {
-                    Scratch s = takeScratch();
-                    for (int b = from; b < to; b++) {
-                        int co0 = (int) ((long) mPanels * b / blocks) * Gemm.MR;
-                        int co1 = Math.min(cout, (int) ((long) mPanels * (b + 1) / blocks) * Gemm.MR);
-                        block(co0, co1, first, count, tp, ld, rowOffsets, s);
+                    if (PROFILE) {
+                        PHASES[0].add(System.nanoTime() - q0);
                     }
-                    scratch.add(s);
                 });
+                int bandPanels = tp / Gemm.NR;
+                int chunks = (bandPanels * Gemm.NR + chunkMax - 1) / chunkMax;
+                for (int g = 0; g < groups; g++) {
+                    final int group = g;
+                    if (!fused && (groups > 1 || r0 == 0)) {
+                        pool.parallelFor(blocksPerGroup, 1, (from, to) -> {
+                            long q0 = PROFILE ? System.nanoTime() : 0;
+                            Scratch s = takeScratch();
+                            for (int b = from; b < to; b++) {
+                                transformWeights(group, b, s);
+                            }
+                            scratch.add(s);
+                            if (PROFILE) {
+                                PHASES[1].add(System.nanoTime() - q0);
+                            }
+                        });
+                    }
+                    pool.parallelFor(blocksPerGroup * chunks, 1, (from, to) -> {
+                        Scratch s = takeScratch();
+                        for (int t = from; t < to; t++) {
+                            int b = t / chunks;
+                            int c = t - b * chunks;
+                            int p0 = blockPanel(group, b);
+                            int p1 = blockPanel(group, b + 1);
+                            int co0 = (group * groupPanels + p0) * Gemm.MR;
+                            int co1 = Math.min(cout, (group * groupPanels + p1) * Gemm.MR);
+                            int t0 = (int) ((long) bandPanels * c / chunks) * Gemm.NR;
+                            int t1 = (int) ((long) bandPanels * (c + 1) / chunks) * Gemm.NR;
+                            if (co0 < co1 && t0 < Math.min(t1, tiles)) {
+                                task(p0, co0, co1, first, t0, t1, Math.min(t1, tiles), tp, s);
+                            }
+                        }
+                        scratch.add(s);
+                    });
+                }
             }
             return outTensor;
         }
@@ -327,58 +478,133 @@ public final class Winograd {
             return s != null ? s : new Scratch(this);
         }
 
-        /** Transforms channel {@code ci} of tile row {@code first + rr} into {@code V[·][ci][rr·tilesX …]}. */
-        private void transformInput(int ci, int first, int rr, int ld, float[] buf) {
-            int r = first + rr;
-            int img = r / tilesY;
-            int ty = r - img * tilesY;
-            int y0 = ty * M - padTop;
-            // Six zero-bordered input rows d[0..5], then Bᵀd row-wise into t[0..5] (vectors along x).
-            int t = A * bw;
+        /**
+         * Transforms channel {@code ci} of the band's tile rows {@code first …} into V. Consecutive tile rows of an
+         * image share two input rows, which are kept rather than read again: a fused producer (GroupNorm + SiLU,
+         * upsampling) makes each row about once, not 1.5 times.
+         */
+        private void transformChannel(int ci, int first, int count, int tp, float[] buf) {
+            // buf: six zero-bordered input rows d[0..5] (columns outside [padLeft, padLeft + w) stay 0), then t.
             java.util.Arrays.fill(buf, 0, A * bw, 0f);
-            for (int i = 0; i < A; i++) {
-                int y = y0 + i;
-                if (y >= 0 && y < h) {
-                    x.row(img, ci, y, buf, i * bw + padLeft);
+            int prevImg = -1;
+            int prevTy = -2;
+            for (int rr = 0; rr < count; rr++) {
+                int r = first + rr;
+                int img = r / tilesY;
+                int ty = r - img * tilesY;
+                int y0 = ty * M - padTop;
+                int from = 0;
+                if (img == prevImg && ty == prevTy + 1) {
+                    // Rows 4 and 5 of the previous tile row are rows 0 and 1 of this one.
+                    System.arraycopy(buf, M * bw, buf, 0, (A - M) * bw);
+                    from = A - M;
                 }
+                for (int i = from; i < A; i++) {
+                    int y = y0 + i;
+                    if (y >= 0 && y < h) {
+                        x.row(img, ci, y, buf, i * bw + padLeft);
+                    } else {
+                        java.util.Arrays.fill(buf, i * bw, (i + 1) * bw, 0f);
+                    }
+                }
+                prevImg = img;
+                prevTy = ty;
+                transformInput(ci, rr, tp, buf);
             }
+        }
+
+        /** Bᵀ d B of channel {@code ci}'s tiles in band tile row {@code rr}, from its six input rows in buf, into V. */
+        private void transformInput(int ci, int rr, int tp, float[] buf) {
+            // Bᵀd row-wise into t[0..5] (vectors along x).
+            int t = A * bw;
             for (int b = 0; b < bw; b += L) {
-                bt(buf, b, bw, false, buf, t + b, bw, L);
+                bt(buf, b, bw, buf, t + b, bw, L);
             }
-            // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (4-strided gathers).
-            int plane = cin * ld;
-            for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
-                int lanes = Math.min(L, tilesX - tx0);
-                int dst = ci * ld + rr * tilesX + tx0;
+            // Column-wise (·B) over L tiles at once: tile tx's column c is t[i][4·tx + c] (see btTiles).
+            int plane = cin * tp;
+            for (int tx0 = 0, lanes; tx0 < tilesX; tx0 += lanes) {
+                // A run of tiles within one panel of NR.
+                int tile = rr * tilesX + tx0;
+                int col = tile % Gemm.NR;
+                lanes = Math.min(Math.min(L, tilesX - tx0), Gemm.NR - col);
+                int dst = (tile - col) * cin + ci * Gemm.NR + col;
                 for (int i = 0; i < A; i++) {
-                    bt(buf, t + i * bw + tx0 * M, 1, true, v, dst + i * A * plane, plane, lanes);
+                    btTiles(buf, t + i * bw + tx0 * M, v, dst + i * A * plane, plane, lanes);
                 }
             }
         }
 
         /**
-         * Output channels {@code [co0, co1)} of one band. Per K block of input channels: the kernels de-interleaved
-         * once, then for each row i of the 6×6 transformed tile its six weight planes and their six GEMMs, so the
-         * planes are still in cache when the GEMM copies them.
+         * Output channels {@code [co0, co1)} (panel {@code p0} of the group's U) of the band's tiles {@code [t0, t1)}
+         * ({@code tEnd} the last real one): the 36 GEMMs {@code M[ξ] = U[ξ]·V[ξ]} over all input channels, then
+         * the output transform.
          */
-        private void block(int co0, int co1, int first, int count, int tp, int ld, int[] rowOffsets, Scratch s) {
+        private void task(int p0, int co0, int co1, int first, int t0, int t1, int tEnd, int tp, Scratch s) {
+            long q0 = PROFILE ? System.nanoTime() : 0;
             int cb = co1 - co0;
+            int nc = t1 - t0;
+            // Row stride of M: one vector more than the chunk, so that rows do not fall on the same L1 sets.
+            int ldm = nc + L;
+            if (fused) {
+                // The weights serve this task only: per input channel block, each row of six transformed planes is
+                // made just before its six GEMMs, while it is in cache.
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int ci0 = kStart(kb);
+                    int kc = kStart(kb + 1) - ci0;
+                    int ldk = roundUp(kc, GATHER_K);
+                    int plane = roundUp(cb, Gemm.MR) * ldk;
+                    deinterleave(co0, cb, ci0, kc, ldk, plane, s);
+                    for (int i = 0; i < A; i++) {
+                        transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
+                        for (int j = 0; j < A; j++) {
+                            int p = i * A + j;
+                            Gemm.gemm(SERIAL, cb, nc, kc, new Packed(s.u, j * plane, ldk),
+                                    new Band(v, p * cin * tp + t0 * cin + ci0 * Gemm.NR, cin * Gemm.NR, rowOffsets),
+                                    s.m, p * cb * ldm, ldm, null, null, kb > 0);
+                        }
+                    }
+                }
+            }
+            for (int p = 0; p < P && !fused; p++) {
+                Gemm.gemm(SERIAL, cb, nc, cin, new Packed(u, p * uPlane + p0 * Gemm.MR * cinP, cinP),
+                        new Band(v, p * cin * tp + t0 * cin, cin * Gemm.NR, rowOffsets), s.m, p * cb * ldm, ldm,
+                        null, null, false);
+            }
+            long q1 = PROFILE ? System.nanoTime() : 0;
+            if (PROFILE) {
+                PHASES[2].add(q1 - q0);
+            }
+            transformOutput(co0, cb, first, t0, tEnd, ldm, s);
+            if (PROFILE) {
+                PHASES[3].add(System.nanoTime() - q1);
+            }
+        }
+
+        /**
+         * Transforms the weights of block {@code b} of group {@code g} into U, one input channel block at a time: the
+         * kernels de-interleaved, then for each row i of the 6×6 transformed tile its six planes.
+         */
+        private void transformWeights(int g, int b, Scratch s) {
+            int p0 = blockPanel(g, b);
+            int p1 = blockPanel(g, b + 1);
+            int co0 = (g * groupPanels + p0) * Gemm.MR;
+            int co1 = Math.min(cout, (g * groupPanels + p1) * Gemm.MR);
+            if (co0 >= co1) {
+                return;
+            }
+            int cb = co1 - co0;
+            // In order: a block's padding columns (past kc, up to a gather group) are overwritten by the next block.
             for (int kb = 0; kb < kBlocks; kb++) {
-                int ci0 = (int) ((long) cin * kb / kBlocks);
-                int kc = (int) ((long) cin * (kb + 1) / kBlocks) - ci0;
+                int ci0 = kStart(kb);
+                int kc = kStart(kb + 1) - ci0;
                 int ldk = roundUp(kc, GATHER_K);
                 int plane = roundUp(cb, Gemm.MR) * ldk;
                 deinterleave(co0, cb, ci0, kc, ldk, plane, s);
                 for (int i = 0; i < A; i++) {
-                    transformWeights(i, plane, s);
-                    for (int j = 0; j < A; j++) {
-                        int p = i * A + j;
-                        Gemm.gemm(SERIAL, cb, tp, kc, new Packed(s.u, j * plane, ldk),
-                                new Band(v, (p * cin + ci0) * ld, rowOffsets), s.m, p * cb * ld, ld, null, null, kb > 0);
-                    }
+                    transformWeights(i, plane, ldk, s.gt, u, i * A * uPlane + p0 * Gemm.MR * cinP + ci0 * Gemm.MR, cinP,
+                            uPlane);
                 }
             }
-            transformOutput(co0, cb, first, count, ld, s);
         }
 
         /**
@@ -422,64 +648,76 @@ public final class Winograd {
         }
 
         /**
-         * {@code U[j][co - co0][ci - ci0] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along
-         * input channels: {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}.
+         * {@code U[6i + j] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along input channels:
+         * {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}. The de-interleaved planes hold panels of
+         * {@code MR × ldk}; each goes to {@code u[uOff + panel·MR·uRow …]}, position j at {@code j·up} further.
          */
-        private void transformWeights(int i, int plane, Scratch s) {
-            float[] gt = s.gt;
-            float[] u = s.u;
+        private static void transformWeights(int i, int plane, int ldk, float[] gt, float[] u, int uOff, int uRow,
+                                             int up) {
             float q0 = G[i][0];
             float q1 = G[i][1];
             float q2 = G[i][2];
-            for (int o = 0; o < plane; o += L) {
-                FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
-                        .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
-                        .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
-                FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
-                        .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
-                        .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
-                FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
-                        .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
-                        .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
-                FloatVector sum = t0.add(t2);
-                FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
-                FloatVector odd = t1.mul(1f / 12);
-                t0.mul(0.25f).intoArray(u, o);
-                sum.add(t1).mul(-1f / 6).intoArray(u, plane + o);
-                sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * plane + o);
-                even.add(odd).intoArray(u, 3 * plane + o);
-                even.sub(odd).intoArray(u, 4 * plane + o);
-                t2.intoArray(u, 5 * plane + o);
+            int panelLen = Gemm.MR * ldk;
+            for (int p = 0; p * panelLen < plane; p++) {
+                int src = p * panelLen;
+                int dst = uOff + p * Gemm.MR * uRow;
+                for (int e = 0; e < panelLen; e += L) {
+                    int o = src + e;
+                    int d = dst + e;
+                    FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
+                            .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
+                            .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
+                    FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
+                            .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
+                            .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
+                    FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
+                            .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
+                            .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
+                    FloatVector sum = t0.add(t2);
+                    FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
+                    FloatVector odd = t1.mul(1f / 12);
+                    t0.mul(0.25f).intoArray(u, d);
+                    sum.add(t1).mul(-1f / 6).intoArray(u, up + d);
+                    sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * up + d);
+                    even.add(odd).intoArray(u, 3 * up + d);
+                    even.sub(odd).intoArray(u, 4 * up + d);
+                    t2.intoArray(u, 5 * up + d);
+                }
             }
         }
 
-        /** {@code out = Aᵀ M A + bias (+ residual)} for the block's channels and the band's tiles. */
-        private void transformOutput(int co0, int cb, int first, int count, int ld, Scratch s) {
+        /**
+         * {@code out = Aᵀ M A + bias (+ residual)} for the block's channels and the band's tiles {@code [t0, tEnd)}
+         * (M column {@code t - t0}).
+         */
+        private void transformOutput(int co0, int cb, int first, int t0, int tEnd, int ldm, Scratch s) {
             float[] m = s.m;
             float[] ss = s.ts;
             float[] ys = s.ys;
-            int plane = cb * ld;
+            int plane = cb * ldm;
+            int rr0 = t0 / tilesX;
+            int rr1 = (tEnd - 1) / tilesX;
             for (int r = 0; r < cb; r++) {
                 int co = co0 + r;
                 float b = bias == null ? 0f : bias[co];
-                for (int rr = 0; rr < count; rr++) {
+                for (int rr = rr0; rr <= rr1; rr++) {
                     int row = first + rr;
                     int img = row / tilesY;
                     int ty = row - img * tilesY;
                     int chan = (img * cout + co) * hout;
-                    for (int tx0 = 0; tx0 < tilesX; tx0 += L) {
-                        int mi = r * ld + rr * tilesX + tx0;
+                    int txStart = Math.max(0, t0 - rr * tilesX);
+                    int txEnd = Math.min(tilesX, tEnd - rr * tilesX);
+                    for (int tx0 = txStart; tx0 < txEnd; tx0 += L) {
+                        int mi = r * ldm + rr * tilesX + tx0 - t0;
                         // Aᵀ·M column by column into ss[i][c] (i < 4), then each row i by ·A into ys[j].
                         for (int c = 0; c < A; c++) {
                             at(m, mi + c * plane, A * plane, ss, c * L, A * L);
                         }
-                        int left = wout - tx0 * M;
+                        // Columns left in the row and in the chunk.
+                        int left = Math.min(wout - tx0 * M, (txEnd - tx0) * M);
                         for (int i = 0; i < M && ty * M + i < hout; i++) {
                             at(ss, i * A * L, L, ys, 0, L);
-                            int base = (chan + ty * M + i) * wout + tx0 * M;
-                            for (int j = 0; j < M; j++) {
-                                store(ys, j * L, b, base + j, left - j);
-                            }
+                            storeRow(ys, b, (chan + ty * M + i) * wout + tx0 * M, left);
                         }
                     }
                 }
@@ -487,35 +725,47 @@ public final class Winograd {
         }
 
         /**
-         * Scatters {@code src[off …] + b} as one output column of L tiles (element {@code base + 4·lane}), the
-         * first {@code ceil(left / 4)} of them, adding the residual when there is one.
+         * One output row of L tiles: {@code ys[j·L + a]} is column j of tile a, interleaved by shuffles into 4L
+         * consecutive floats {@code out[base …]} (plus b and the residual), the first {@code left} of them.
          */
-        private void store(float[] src, int off, float b, int base, int left) {
+        private void storeRow(float[] ys, float b, int base, int left) {
+            FloatVector y0 = FloatVector.fromArray(S, ys, 0);
+            FloatVector y1 = FloatVector.fromArray(S, ys, L);
+            FloatVector y2 = FloatVector.fromArray(S, ys, 2 * L);
+            FloatVector y3 = FloatVector.fromArray(S, ys, 3 * L);
+            FloatVector p0 = y0.rearrange(ZIP_LO, y1);
+            FloatVector p1 = y0.rearrange(ZIP_HI, y1);
+            FloatVector q0 = y2.rearrange(ZIP_LO, y3);
+            FloatVector q1 = y2.rearrange(ZIP_HI, y3);
+            storeOut(p0.rearrange(PAIR_LO, q0), b, base, left);
+            storeOut(p0.rearrange(PAIR_HI, q0), b, base + L, left - L);
+            storeOut(p1.rearrange(PAIR_LO, q1), b, base + 2 * L, left - 2 * L);
+            storeOut(p1.rearrange(PAIR_HI, q1), b, base + 3 * L, left - 3 * L);
+        }
+
+        /** {@code out[base …] = y + b (+ residual)}, the first {@code left} lanes. */
+        private void storeOut(FloatVector y, float b, int base, int left) {
             if (left <= 0) {
                 return;
             }
-            int lanes = (left + M - 1) / M;
-            FloatVector y = FloatVector.fromArray(S, src, off).add(b);
-            if (lanes >= L) {
+            y = y.add(b);
+            if (left >= L) {
                 if (res != null) {
-                    y = y.add(FloatVector.fromArray(S, res, resOff + base, STRIDE4, 0));
+                    y = y.add(FloatVector.fromArray(S, res, resOff + base));
                 }
-                y.intoArray(out, base, STRIDE4, 0);
+                y.intoArray(out, base);
             } else {
-                // The masked lanes' indices are checked too, so they repeat lane 0's (which is in range).
-                VectorMask<Float> mask = S.indexInRange(0, lanes);
+                VectorMask<Float> mask = S.indexInRange(0, left);
                 if (res != null) {
-                    y = y.add(FloatVector.fromArray(S, res, resOff + base, PARTIAL4, lanes * L, mask));
+                    y = y.add(FloatVector.fromArray(S, res, resOff + base, mask));
                 }
-                y.intoArray(out, base, PARTIAL4, lanes * L, mask);
+                y.intoArray(out, base, mask);
             }
         }
+
     }
 
-    /**
-     * Per-task buffers: one converted kernel row, the de-interleaved kernels, six transformed weight planes, the 36
-     * GEMM outputs and small stage buffers.
-     */
+    /** Per-task buffers: the converted and the de-interleaved kernels of a block, its 36 GEMM outputs, stage buffers. */
     private static final class Scratch {
         final float[] g;
         final float[] gt;
@@ -529,8 +779,8 @@ public final class Winograd {
             // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
             g = new float[(plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9];
             gt = new float[9 * plane];
-            u = new float[A * plane];
-            m = new float[P * plan.cbMax * plan.ldMax + L];
+            u = plan.fused ? new float[A * plane] : null;
+            m = new float[P * plan.cbMax * (plan.chunkMax + L) + L];
             ts = new float[A * A * L];
             ys = new float[M * L];
         }
@@ -547,11 +797,15 @@ public final class Winograd {
         }
     }
 
-    /** {@code B(k, j) = data[base + k·ld + j]}: one position's transformed input, read in place by the GEMM. */
-    private record Band(float[] data, int base, int[] rowOffsets) implements Gemm.DirectB {
+    /**
+     * {@code B(k, j) = data[base + (j / NR)·panel + k·NR + j % NR]}: one position's transformed input in panel order,
+     * read in place by the GEMM.
+     */
+    private record Band(float[] data, int base, int panel, int[] rowOffsets) implements Gemm.DirectB {
         @Override
         public int colOffset(int j) {
-            return base + j;
+            int col = j % Gemm.NR;
+            return base + (j - col) / Gemm.NR * panel + col;
         }
     }
 
@@ -559,32 +813,52 @@ public final class Winograd {
     // from a call that C2 does not inline (these methods are big) is boxed, which costs more than the arithmetic.
 
     /**
-     * {@code Bᵀ·d} of F(4,3) for six vectors {@code d_c} at {@code src[off + c·step]} (or, {@code gather}, at
-     * {@code src[off + c + 4·lane]}): six out, at {@code dst[doff + i·dstride]}, the first {@code lanes} lanes.
+     * {@code Bᵀ·d} of F(4,3) for six vectors {@code d_c} at {@code src[off + c·step]}: six out, at
+     * {@code dst[doff + i·dstride]}, the first {@code lanes} lanes.
      */
-    private static void bt(float[] src, int off, int step, boolean gather, float[] dst, int doff, int dstride,
-                           int lanes) {
-        FloatVector d0;
-        FloatVector d1;
-        FloatVector d2;
-        FloatVector d3;
-        FloatVector d4;
-        FloatVector d5;
-        if (gather) {
-            d0 = FloatVector.fromArray(S, src, off, STRIDE4, 0);
-            d1 = FloatVector.fromArray(S, src, off + 1, STRIDE4, 0);
-            d2 = FloatVector.fromArray(S, src, off + 2, STRIDE4, 0);
-            d3 = FloatVector.fromArray(S, src, off + 3, STRIDE4, 0);
-            d4 = FloatVector.fromArray(S, src, off + 4, STRIDE4, 0);
-            d5 = FloatVector.fromArray(S, src, off + 5, STRIDE4, 0);
-        } else {
-            d0 = FloatVector.fromArray(S, src, off);
-            d1 = FloatVector.fromArray(S, src, off + step);
-            d2 = FloatVector.fromArray(S, src, off + 2 * step);
-            d3 = FloatVector.fromArray(S, src, off + 3 * step);
-            d4 = FloatVector.fromArray(S, src, off + 4 * step);
-            d5 = FloatVector.fromArray(S, src, off + 5 * step);
-        }
+    private static void bt(float[] src, int off, int step, float[] dst, int doff, int dstride, int lanes) {
+        FloatVector d0 = FloatVector.fromArray(S, src, off);
+        FloatVector d1 = FloatVector.fromArray(S, src, off + step);
+        FloatVector d2 = FloatVector.fromArray(S, src, off + 2 * step);
+        FloatVector d3 = FloatVector.fromArray(S, src, off + 3 * step);
+        FloatVector d4 = FloatVector.fromArray(S, src, off + 4 * step);
+        FloatVector d5 = FloatVector.fromArray(S, src, off + 5 * step);
+        FloatVector four = FloatVector.broadcast(S, 4f);
+        FloatVector five = FloatVector.broadcast(S, -5f);
+        FloatVector two = FloatVector.broadcast(S, 2f);
+        FloatVector e = d4.sub(d2);
+        VectorMask<Float> m = S.indexInRange(0, lanes);
+        d2.fma(five, d4).add(d0.mul(four)).intoArray(dst, doff, m);
+        d1.add(d2).fma(four.neg(), d3.add(d4)).intoArray(dst, doff + dstride, m);
+        d1.sub(d2).fma(four, d4.sub(d3)).intoArray(dst, doff + 2 * dstride, m);
+        d3.sub(d1).fma(two, e).intoArray(dst, doff + 3 * dstride, m);
+        d1.sub(d3).fma(two, e).intoArray(dst, doff + 4 * dstride, m);
+        d3.fma(five, d5).add(d1.mul(four)).intoArray(dst, doff + 5 * dstride, m);
+    }
+
+    /**
+     * {@code ·B} of F(4,3) along x for L tiles: column c of tile {@code a} is {@code src[off + 4a + c]} (c < 6), taken
+     * apart by shuffles of the contiguous floats; six vectors out at {@code dst[doff + j·dstride]}, the first
+     * {@code lanes} lanes. Reads {@code src[off … off + 5L]}.
+     */
+    private static void btTiles(float[] src, int off, float[] dst, int doff, int dstride, int lanes) {
+        FloatVector r0 = FloatVector.fromArray(S, src, off);
+        FloatVector r1 = FloatVector.fromArray(S, src, off + L);
+        FloatVector r2 = FloatVector.fromArray(S, src, off + 2 * L);
+        FloatVector r3 = FloatVector.fromArray(S, src, off + 3 * L);
+        FloatVector r4 = FloatVector.fromArray(S, src, off + 4 * L);
+        // Columns 0|1 and 2|3 of tiles 0…L/2-1 (from r0 r1) and L/2…L-1 (from r2 r3), then whole columns.
+        FloatVector c01a = r0.rearrange(COLS_LO, r1);
+        FloatVector c23a = r0.rearrange(COLS_HI, r1);
+        FloatVector c01b = r2.rearrange(COLS_LO, r3);
+        FloatVector c23b = r2.rearrange(COLS_HI, r3);
+        FloatVector d0 = c01a.rearrange(HALF_LO, c01b);
+        FloatVector d1 = c01a.rearrange(HALF_HI, c01b);
+        FloatVector d2 = c23a.rearrange(HALF_LO, c23b);
+        FloatVector d3 = c23a.rearrange(HALF_HI, c23b);
+        // Columns 4 and 5 are columns 0 and 1 of the next tile: one lane on, the last from the next floats.
+        FloatVector d4 = d0.rearrange(NEXT, r4);
+        FloatVector d5 = d1.rearrange(NEXT, FloatVector.fromArray(S, src, off + 4 * L + 1));
         FloatVector four = FloatVector.broadcast(S, 4f);
         FloatVector five = FloatVector.broadcast(S, -5f);
         FloatVector two = FloatVector.broadcast(S, 2f);

@@ -187,6 +187,37 @@ class WinogradTest {
         }
     }
 
+    /**
+     * The schedules with small limits: several bands (the weights transformed once for all of them, or again per
+     * band when several groups of output channels take turns), chunks of tiles that start and end inside a tile row,
+     * input channel blocks of the weight transform that start on gather groups ({@code cin} 700: 232, 232, 236), and
+     * the fused one-chunk schedule; against a double reference, on 1 and 2 threads.
+     */
+    @ParameterizedTest(name = "n={0} cin={1} {2}x{3} cout={4} band={5} chunk={6} uPanels={7}")
+    @CsvSource({
+            "2, 37, 20, 30, 50, 64, 32, 2",   // 3 groups of 2 panels, several bands and chunks
+            "1, 37, 20, 30, 50, 64, 32, 100", // one group: U made once, for the first band
+            "1, 9, 9, 150, 26, 40, 32, 1",    // chunks inside a tile row, one panel per group
+            "2, 700, 12, 12, 30, 16, 32, 1",  // three input channel blocks; bands of 16 tiles
+            "1, 700, 10, 14, 30, 512, 128, 1", // fused (one band, one chunk), three input channel blocks
+    })
+    void schedulesMatchDoubleReference(int n, int cin, int h, int w, int cout, int band, int chunk, int uPanels) {
+        long seed = 77L * cin + 13L * w + band + uPanels;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] x = Reference.gaussian(rnd, n * cin * h * w, 0, 1);
+        float[] wt = Reference.gaussian(rnd, cout * cin * 9, 0, 1 / Math.sqrt(9.0 * cin));
+        float[] bias = Reference.gaussian(rnd, cout, 0, 1);
+        float[] residual = Reference.gaussian(rnd, n * cout * h * w, 0, 1);
+        double[] want = plus(Conv2dTest.reference(x, n, cin, h, w, wt, cout, 3, 3, bias, 1, 1, 1, 1, 1), residual);
+        int uBudget = 36 * ((cin + 3) / 4 * 4) * 12 * uPanels;
+        for (ComputePool pool : new ComputePool[] {POOL1, POOL2}) {
+            Tensor y = Winograd.conv3x3(pool, ConvRows.of(Tensor.of(x, n, cin, h, w)), Tensor.of(wt, cout, cin, 3, 3),
+                    Tensor.of(bias, cout), Tensor.of(residual, n, cout, h, w), false, 1, 1, 1, 1, band, chunk, uBudget);
+            double rel = relError(want, y.toFloatArray());
+            assertTrue(rel <= REL, "seed " + seed + " threads " + pool.threads() + ": relative error " + rel);
+        }
+    }
+
     /** The input is read only through {@link ConvRows}: a generated input (never a tensor) gives the same result. */
     @Test
     void readsInputThroughConvRows() {

@@ -1,0 +1,69 @@
+package dev.diffusion4j.benchmarks;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.HalfFloats;
+import dev.diffusion4j.tensor.Shape;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.Winograd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Where the time of Winograd 3×3 convolutions goes (stride 1, padding 1, bias, F16 weights off the heap): per shape,
+ * the wall time per call and the thread time of its phases (input transform, weight transform, the 36 GEMMs, output
+ * transform) from {@link Winograd#phaseNanos}. Needs {@code -Dd4j.winograd.profile=true}. Usage:
+ * {@code java ... WinogradPhases runs threads NxCinxCoutxHxW ...} ({@code runs} warm-up calls, then {@code runs}
+ * timed ones).
+ */
+public final class WinogradPhases {
+    private WinogradPhases() {
+    }
+
+    public static void main(String[] args) {
+        if (!Boolean.getBoolean("d4j.winograd.profile")) {
+            System.err.println("WinogradPhases needs -Dd4j.winograd.profile=true");
+            return;
+        }
+        int runs = Integer.parseInt(args[0]);
+        int threads = Integer.parseInt(args[1]);
+        Random rnd = new Random(3);
+        try (ComputePool pool = new ComputePool(threads); Arena arena = Arena.ofShared()) {
+            for (int a = 2; a < args.length; a++) {
+                String[] p = args[a].split("x");
+                int n = Integer.parseInt(p[0]);
+                int cin = Integer.parseInt(p[1]);
+                int cout = Integer.parseInt(p[2]);
+                int h = Integer.parseInt(p[3]);
+                int w = Integer.parseInt(p[4]);
+                Tensor x = Tensor.of(GemmBenchmark.random(rnd, n * cin * h * w), n, cin, h, w);
+                float[] wv = GemmBenchmark.random(rnd, cout * cin * 9);
+                MemorySegment seg = arena.allocate(2L * wv.length, 64);
+                ValueLayout.OfShort le = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < wv.length; i++) {
+                    seg.set(le, 2L * i, HalfFloats.floatToF16(wv[i]));
+                }
+                Tensor wt = Tensor.wrap(seg, DType.F16, Shape.of(cout, cin, 3, 3));
+                Tensor b = Tensor.of(GemmBenchmark.random(rnd, cout), cout);
+                for (int i = 0; i < runs; i++) {
+                    Winograd.conv3x3(pool, x, wt, b, null, 1, 1, 1, 1);
+                }
+                Winograd.phaseNanos(true);
+                for (int i = 0; i < runs; i++) {
+                    Winograd.conv3x3(pool, x, wt, b, null, 1, 1, 1, 1);
+                }
+                long[] t = Winograd.phaseNanos(true);
+                double flops = 2.0 * n * cout * cin * 9 * h * w;
+                double wall = t[4] / 1e6 / runs;
+                System.out.printf(Locale.ROOT, "%-20s threads %d: %8.1f ms per call (%4.0f direct-equivalent GFLOP/s);"
+                                + " thread ms: input %7.1f, weights %6.1f, GEMMs %7.1f (%4.0f GFLOP/s), output %7.1f%n",
+                        args[a], threads, wall, flops / wall / 1e6, t[0] / 1e6 / runs, t[1] / 1e6 / runs,
+                        t[2] / 1e6 / runs, flops / 4 / (t[2] / 1e6 / runs) / 1e6, t[3] / 1e6 / runs);
+            }
+        }
+    }
+}
