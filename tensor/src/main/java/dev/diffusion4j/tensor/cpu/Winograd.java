@@ -4,6 +4,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
@@ -251,8 +252,12 @@ public final class Winograd {
         }
         pool = Gemm.poolFor(pool, weight, bias);
         long q0 = PROFILE ? System.nanoTime() : 0;
-        Tensor result = new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout,
-                wout, padTop, padLeft, pool, bandTiles, chunkTiles, uBudget).run();
+        Plan plan = new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout,
+                wout, padTop, padLeft, pool, bandTiles, chunkTiles, uBudget);
+        Tensor result = plan.run();
+        // The transformed input and weights are this call's: reused storage inside a TensorScope.
+        TensorScope.release(plan.u);
+        TensorScope.release(plan.v);
         if (PROFILE) {
             PHASES[4].add(System.nanoTime() - q0);
         }
@@ -386,8 +391,8 @@ public final class Winograd {
             blocksPerGroup = nb;
             cbMax = (groupPanels + nb - 1) / nb * Gemm.MR;
             uPlane = groupPanels * Gemm.MR * cinP;
-            u = fused ? null : new float[Math.multiplyExact(P, uPlane) + L];
-            v = new float[Math.multiplyExact(P * cin, tpMax) + L];
+            u = fused ? null : TensorScope.scratch(Math.multiplyExact(P, uPlane) + L);
+            v = TensorScope.scratch(Math.multiplyExact(P * cin, tpMax) + L);
             rowOffsets = new int[cin];
             for (int k = 0; k < cin; k++) {
                 rowOffsets[k] = k * Gemm.NR;
