@@ -24,14 +24,10 @@ public final class FusedLinear {
     private static final int KC = Gemm.KC;
     private static final int MC = Gemm.MC;
     private static final int NC = Gemm.NC;
-    /** Floats of packed B shared by the tasks of one call (32 MiB); larger B is packed per task. */
-    private static final int SHARED_B = 8 << 20;
-    /** Rows from which B is packed once for all row tiles. */
-    private static final int SHARED_MIN_ROWS = 1024;
-    /** Floats of partial sums one task may keep over the K blocks (4 MiB). */
-    private static final int TILE_C = 1 << 20;
+    /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
+    private static final long CHUNK_B = 2 << 20;
 
-    /** Per-thread buffers: packed B block, packed A block, one strip of C, partial sums of a task's C. */
+    /** Per-thread buffers: packed B chunk (the calling thread's, shared), packed A block, strip of C, edge tile. */
     private static final ThreadBuffers BUFFERS = new ThreadBuffers(4);
 
     private FusedLinear() {
@@ -462,6 +458,13 @@ public final class FusedLinear {
      * stored whole. Each block has at most {@link Gemm#MC} rows and is a whole group of {@code group}
      * panels of {@link Gemm#NR} columns (clipped at n; {@code j0} a multiple of {@code group·NR}). With
      * {@code direct} instead (group 1, epilogue null), C is written in place there.
+     *
+     * <p>Order: B is cut into chunks of whole groups (at most {@link Gemm#NC} columns, at most {@link #CHUNK_B}
+     * packed floats), each packed once for all K by all threads together into one buffer the tasks share (a
+     * weight's F16 → F32 conversion then happens once per call, not once per row tile); the tasks of a chunk
+     * (row ranges × column ranges) run block of rows by block of rows, every K block of a block of rows before
+     * the next, so its strip of C ({@code MC × chunk} floats) stays in L2 while it accumulates and goes to the
+     * epilogue from there.
      */
     static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue,
                      Direct direct) {
@@ -492,92 +495,87 @@ public final class FusedLinear {
         int groups = (n + gw - 1) / gw;
         int mPanels = (m + MR - 1) / MR;
         int kBlocks = (k + KC - 1) / KC;
-        // As Gemm#gemm: column tiles of at most NC (a packed K block of B stays in L2), split further along N
-        // while tiles stay wide, else along M, into at least two tiles per thread, a multiple of the thread count.
-        int nt = Math.max(1, (groups * gw + NC - 1) / NC);
-        int mt = 1;
         int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
-        long nPadAll = (long) groups * gw;
-        if (threads > 1) {
-            int want = 2 * threads;
-            int minGroups = Math.max(1, 4 / group);
-            for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
-                boolean canN = groups / (nt + 1) >= minGroups;
-                boolean canM = mPanels / (mt + 1) >= 2;
-                if (canN && ((double) n / nt >= (double) m / mt || !canM)) {
-                    nt++;
-                } else if (canM) {
-                    mt++;
-                } else if (groups / (nt + 1) >= 1) {
-                    nt++;
-                } else {
-                    break;
-                }
+        // Chunks of equal width (whole groups), as wide as the strip in L2 and the packed-B bound allow.
+        int maxGroups = Math.max(1, Math.min(NC / gw, (int) Math.min(Integer.MAX_VALUE, CHUNK_B / ((long) k * gw))));
+        int chunks = (groups + maxGroups - 1) / maxGroups;
+        int chunkGroups = (groups + chunks - 1) / chunks;
+        int ldChunk = chunkGroups * gw;
+        // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
+        float[] bp = buffer(0, Math.multiplyExact(k, ldChunk));
+        for (int ch = 0; ch < chunks; ch++) {
+            int g0 = ch * chunkGroups;
+            int g1 = Math.min(groups, g0 + chunkGroups);
+            if (g0 >= g1) {
+                break;
             }
-        }
-        if (kBlocks > 1 && direct == null) {
-            // Partial sums of a tile over the K blocks before the last are kept per thread: bound them.
-            while ((long) ((mPanels + mt - 1) / mt) * MR * ((groups + nt - 1) / nt) * gw > TILE_C && mPanels / (mt + threads) >= 1) {
-                mt += threads;
-            }
-        }
-        // Row tiles would each pack the same columns of B: pack them once, for all (tall products only: for a
-        // few rows, the extra pass and the cross-thread reads cost more than they save).
-        float[] shared = mt > 1 && m >= SHARED_MIN_ROWS && (long) k * nPadAll <= SHARED_B
-                ? new float[(int) (k * nPadAll)] : null;
-        if (shared != null) {
-            int chunks = Math.min(groups, 2 * threads);
-            pool.parallelFor(kBlocks * chunks, 1, (from, to) -> {
+            int cj0 = g0 * gw;
+            int cj1 = Math.min(n, g1 * gw);
+            int cPanels = (cj1 - cj0 + NR - 1) / NR;
+            // Pack the chunk: K blocks × runs of panels, spread over the threads.
+            int runs = threads > 1 ? Math.min(cPanels, 2 * threads) : 1;
+            ComputePool.RangeBody pack = (from, to) -> {
                 for (int t = from; t < to; t++) {
-                    int kb = t / chunks;
-                    int c = t % chunks;
-                    int g0 = (int) ((long) groups * c / chunks);
-                    int g1 = (int) ((long) groups * (c + 1) / chunks);
+                    int kb = t / runs;
+                    int r = t % runs;
+                    int p0 = (int) ((long) cPanels * r / runs);
+                    int p1 = (int) ((long) cPanels * (r + 1) / runs);
                     int pc = kStart(k, kBlocks, kb);
                     int kc = kStart(k, kBlocks, kb + 1) - pc;
-                    if (g0 < g1) {
-                        int j0 = g0 * gw;
-                        b.pack(pc, kc, j0, Math.min(n, g1 * gw) - j0, shared, (int) (pc * nPadAll) + j0 * kc);
+                    if (p0 < p1) {
+                        int j = cj0 + p0 * NR;
+                        b.pack(pc, kc, j, Math.min(cj1, cj0 + p1 * NR) - j, bp, pc * ldChunk + p0 * NR * kc);
                     }
                 }
-            });
-        }
-        final int fmt = mt;
-        final int fnt = nt;
-        final int ldShared = (int) nPadAll;
-        ComputePool.RangeBody body = (from, to) -> {
-            for (int t = from; t < to; t++) {
-                int ti = t / fnt;
-                int tj = t % fnt;
-                int i0 = (int) ((long) mPanels * ti / fmt) * MR;
-                int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
-                int j0 = (int) ((long) groups * tj / fnt) * gw;
-                int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
-                if (i0 < i1 && j0 < j1 && direct != null) {
-                    taskDirect(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, direct);
-                } else if (i0 < i1 && j0 < j1) {
-                    task(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, gw, epilogue);
+            };
+            run(pool, threads, kBlocks * runs, pack);
+            // Tasks: at least two per thread and a multiple of the thread count; split the columns while their
+            // tiles stay wide (A is packed again per column tile), else the rows.
+            int cGroups = g1 - g0;
+            int mt = 1;
+            int nt = 1;
+            if (threads > 1) {
+                int want = 2 * threads;
+                int minGroups = Math.max(1, 4 / group);
+                for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
+                    boolean canN = cGroups / (nt + 1) >= minGroups;
+                    boolean canM = mPanels / (mt + 1) >= 2;
+                    if (canN && ((double) (cj1 - cj0) / nt >= (double) m / mt || !canM)) {
+                        nt++;
+                    } else if (canM) {
+                        mt++;
+                    } else if (cGroups / (nt + 1) >= 1) {
+                        nt++;
+                    } else {
+                        break;
+                    }
                 }
             }
-        };
-        if (threads > 1 && mt * nt > 1) {
-            pool.parallelFor(mt * nt, 1, body);
-        } else {
-            body.run(0, mt * nt);
+            final int fmt = mt;
+            final int fnt = nt;
+            ComputePool.RangeBody body = (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int ti = t / fnt;
+                    int tj = t % fnt;
+                    int i0 = (int) ((long) mPanels * ti / fmt) * MR;
+                    int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
+                    int j0 = cj0 + (int) ((long) cGroups * tj / fnt) * gw;
+                    int j1 = Math.min(cj1, cj0 + (int) ((long) cGroups * (tj + 1) / fnt) * gw);
+                    if (i0 < i1 && j0 < j1) {
+                        task(i0, i1, j0, j1, k, kBlocks, a, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
+                    }
+                }
+            };
+            run(pool, threads, mt * nt, body);
         }
     }
 
-    /**
-     * The packed K block {@code [pc, pc + kc)} of B's columns {@code [j0, j0 + ncols)}: packed here into
-     * {@code own} unless {@code shared} holds all of B (block by block, {@code ldShared} columns each); returns
-     * the offset of its first panel in the array the task reads.
-     */
-    private static int packB(PackBAt b, float[] shared, int ldShared, int pc, int kc, int j0, int ncols, float[] own) {
-        if (shared != null) {
-            return pc * ldShared + j0 * kc;
+    private static void run(ComputePool pool, int threads, int tasks, ComputePool.RangeBody body) {
+        if (threads > 1 && tasks > 1) {
+            pool.parallelFor(tasks, 1, body);
+        } else {
+            body.run(0, tasks);
         }
-        b.pack(pc, kc, j0, ncols, own, 0);
-        return 0;
     }
 
     /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
@@ -585,96 +583,69 @@ public final class FusedLinear {
         return (int) ((long) k * kb / kBlocks);
     }
 
-    /** {@link #task} writing C in place (as Gemm's tiles do): whole register tiles directly, edge tiles through a scratch. */
-    private static void taskDirect(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
-                                   float[] shared, int ldShared, Direct direct) {
+    /**
+     * Rows [i0, i1) and columns [j0, j1) of C, block of rows by block of rows: all K blocks of one block (B read
+     * from the chunk's packed buffer {@code bp}, K block at {@code pc·ldChunk}, this task's panels from column
+     * {@code cOff} of the chunk) accumulate in its strip, which in the last K block is handed to the epilogue one
+     * group of panels at a time while in cache; with {@code direct}, into C in place.
+     */
+    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] bp,
+                             int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
         float[] ap = buffer(1, KC * MC);
-        float[] tile = buffer(2, MR * NR);
-        for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = kStart(k, kBlocks, kb);
-            int kc = kStart(k, kBlocks, kb + 1) - pc;
-            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
-            boolean add = kb > 0;
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = Math.min(MC, i1 - ic);
+        float[] strip = direct == null ? buffer(2, MC * nPad) : null;
+        float[] tile = direct != null ? buffer(3, MR * NR) : null;
+        for (int ic = i0; ic < i1; ic += MC) {
+            int mc = Math.min(MC, i1 - ic);
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kStart(k, kBlocks, kb);
+                int kc = kStart(k, kBlocks, kb + 1) - pc;
+                int bo = pc * ldChunk + cOff * kc;
+                boolean add = kb > 0;
                 a.pack(ic, mc, pc, kc, ap);
-                for (int jr = 0; jr < nPad; jr += NR) {
-                    int j = j0 + jr;
-                    int cols = Math.min(NR, ncols - jr);
-                    float[] d = direct.array(j);
-                    int ld = direct.ld(j);
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int rows = Math.min(MR, mc - ir);
-                        int off = direct.offset(ic + ir, j);
-                        if (rows == MR && cols == NR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, d, off, ld, add);
-                            continue;
+                if (direct != null) {
+                    macroDirect(mc, ncols, kc, ap, bp, bo, ic, j0, direct, tile, add);
+                    continue;
+                }
+                boolean last = kb == kBlocks - 1;
+                // Panel by panel (its B in L1 over the rows); in the last K block the group's strip of C is
+                // finished and goes to the epilogue while in L1/L2.
+                for (int g = 0; g < nPad; g += gw) {
+                    int ge = Math.min(nPad, g + gw);
+                    for (int jr = g; jr < ge; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, strip, ir * nPad + jr, nPad, add);
                         }
-                        Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, tile, 0, NR, false);
-                        for (int r = 0; r < rows; r++) {
-                            for (int t = 0; t < cols; t++) {
-                                int o = off + r * ld + t;
-                                d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
-                            }
-                        }
+                    }
+                    if (last) {
+                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, g, nPad);
                     }
                 }
             }
         }
     }
 
-    /**
-     * Rows [i0, i1) and columns [j0, j1) of C, in Gemm's order (K block, then blocks of rows, then panels).
-     * Before the last K block the partial sums go to a per-thread tile of C; in the last, each strip of one
-     * group of panels × one block of rows is finished (from that tile, or from zero when K is one block) and
-     * handed to the epilogue while in cache.
-     */
-    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
-                             float[] shared, int ldShared, int gw, Epilogue epilogue) {
-        int ncols = j1 - j0;
-        int nPad = (ncols + NR - 1) / NR * NR;
-        int mPad = (i1 - i0 + MR - 1) / MR * MR;
-        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
-        float[] ap = buffer(1, KC * MC);
-        float[] strip = buffer(2, MC * gw);
-        float[] cs = kBlocks > 1 ? buffer(3, mPad * nPad) : null;
-        for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = kStart(k, kBlocks, kb);
-            int kc = kStart(k, kBlocks, kb + 1) - pc;
-            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
-            boolean last = kb == kBlocks - 1;
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = Math.min(MC, i1 - ic);
-                a.pack(ic, mc, pc, kc, ap);
-                int row = ic - i0;
-                if (!last) {
-                    for (int jr = 0; jr < nPad; jr += NR) {
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, kb > 0);
-                        }
-                    }
+    /** One K block of a block of rows into C in place: whole register tiles directly, edge tiles through a scratch. */
+    private static void macroDirect(int mc, int ncols, int kc, float[] ap, float[] bp, int bo, int ic, int j0,
+                                    Direct direct, float[] tile, boolean add) {
+        for (int jr = 0; jr < ncols; jr += NR) {
+            int j = j0 + jr;
+            int cols = Math.min(NR, ncols - jr);
+            float[] d = direct.array(j);
+            int ld = direct.ld(j);
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = Math.min(MR, mc - ir);
+                int off = direct.offset(ic + ir, j);
+                if (rows == MR && cols == NR) {
+                    Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, d, off, ld, add);
                     continue;
                 }
-                // Panel by panel (its B in L1 over the rows), then the group's strip of C while in L1/L2.
-                for (int g = 0; g < nPad; g += gw) {
-                    int ge = Math.min(nPad, g + gw);
-                    int cols = Math.min(ge, ncols) - g;
-                    for (int jr = g; jr < ge; jr += NR) {
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            if (cs == null) {
-                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, strip, ir * gw + jr - g, gw, false);
-                            } else {
-                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, true);
-                            }
-                        }
-                    }
-                    if (cs == null) {
-                        epilogue.apply(ic, mc, j0 + g, cols, strip, 0, gw);
-                    } else {
-                        epilogue.apply(ic, mc, j0 + g, cols, cs, row * nPad + g, nPad);
+                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, tile, 0, NR, false);
+                for (int r = 0; r < rows; r++) {
+                    for (int t = 0; t < cols; t++) {
+                        int o = off + r * ld + t;
+                        d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
                     }
                 }
             }

@@ -46,8 +46,12 @@ public final class Gemm {
     public static final int VECTOR_COLUMNS = V;
     /** Columns of the register tile (columns of one packed panel of B): a few vectors of the preferred species. */
     public static final int NR = NV * V;
-    /** Largest depth of a K block: one {@code KC × NR} panel of B (40 KiB) stays in L1 (48 KiB). */
-    public static final int KC = 320;
+    /**
+     * Largest depth of a K block: one {@code KC × NR} panel of B (32 KiB) and the {@code MR × KC} panel of A
+     * streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they did not, and the
+     * micro-kernel lost about 7 points of the peak.
+     */
+    public static final int KC = 256;
     /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
     public static final int MC = 16 * MR;
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */

@@ -54,7 +54,9 @@ class FusedLinearTest {
             "37,700,70,F16,2,true,true", "250,64,96,F32,2,true,true", "250,64,96,BF16,1,false,false",
             "200,1100,1030,F16,2,true,false", "0,5,5,F32,2,true,true", "4,0,6,F32,2,true,true",
             "193,45,64,F16,2,false,true", "1100,330,1000,F16,2,true,true", "300,700,70,F16,2,false,false",
-            "3,0,40,F32,2,false,false", "1030,40,64,F32,2,false,false"})
+            "3,0,40,F32,2,false,false", "1030,40,64,F32,2,false,false",
+            // Deep K: B packed in chunks narrower than NC (CHUNK_B), many K blocks per strip; ragged edges.
+            "50,5000,600,F16,2,true,true", "61,5000,601,BF16,1,false,false", "29,2100,1100,F32,2,false,true"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
@@ -118,7 +120,9 @@ class FusedLinearTest {
 
     @ParameterizedTest(name = "m={0} k={1} h={2} {3} threads={4}")
     @CsvSource({"1,7,32,F32,1", "19,33,64,F16,2", "130,320,128,F16,2", "40,700,96,BF16,2", "250,64,160,F32,2",
-            "21,13,40,F32,2", "5,3,1,F32,1", "1030,20,32,F16,2"})
+            "21,13,40,F32,2", "5,3,1,F32,1", "1030,20,32,F16,2",
+            // Two chunks of B (CHUNK_B bounds the columns at deep K), ragged rows.
+            "30,2100,640,F16,2", "31,2100,640,F16,1"})
     void linearGegluMatchesReference(int m, int k, int h, DType dtype, int threads) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);

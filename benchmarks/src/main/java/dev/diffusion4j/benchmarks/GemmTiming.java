@@ -1,0 +1,120 @@
+package dev.diffusion4j.benchmarks;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.FmaPeak;
+import dev.diffusion4j.tensor.cpu.FusedLinear;
+import dev.diffusion4j.tensor.cpu.Gemm;
+import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * A quick (non-JMH) timing of {@link Gemm#gemm} at the U-Net's shapes (row-major F32 operands through strided
+ * views, into a preallocated C) and of {@link FusedLinear}'s linear layers with F16 weights, each as GFLOP/s and
+ * as a fraction of the FMA peak measured right before it in the same process. With one thread the clock is this
+ * thread's CPU time (time given to other processes left out), with more the wall time; the peak is timed the
+ * same way. Built against the public API only, so the same class can time an older build of the kernels: run two
+ * builds alternately to compare them. Usage: {@code java ... GemmTiming [reps] [threads] [case ...]} with cases
+ * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual),
+ * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden); default: the shapes of issue #9.
+ */
+public final class GemmTiming {
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    private static volatile float sink;
+
+    private GemmTiming() {
+    }
+
+    private record Case(String name, double flops, Runnable body) {
+    }
+
+    public static void main(String[] args) {
+        int reps = args.length > 0 ? Integer.parseInt(args[0]) : 15;
+        int threads = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+        List<String> names = new ArrayList<>(Arrays.asList(args).subList(Math.min(2, args.length), args.length));
+        if (names.isEmpty()) {
+            names.addAll(List.of("4096x320x320", "4096x320x2560", "4096x1280x320", "1024x640x640", "256x1280x1280",
+                    "1024x1024x1024"));
+        }
+        try (Arena arena = Arena.ofShared(); ComputePool pool = new ComputePool(threads)) {
+            List<Case> cases = new ArrayList<>();
+            int seed = 1;
+            for (String name : names) {
+                cases.add(make(name, pool, arena, seed++));
+            }
+            int iterations = 1 << 20;
+            double flopsPerCall = FmaPeak.flopsPerCall(iterations) * threads;
+            // Warm the peak loop up (C2) before any timing of it.
+            FmaPeak.measure(threads, 200);
+            System.out.printf(Locale.ROOT, "%-24s %9s %8s %8s %6s   (%d thread(s), median of %d, %s)%n", "case", "ms",
+                    "GFLOP/s", "peak", "%peak", threads, reps, threads == 1 ? "thread CPU time" : "wall time");
+            for (Case c : cases) {
+                for (int w = 0; w < 3; w++) {
+                    c.body().run();
+                }
+                // One thread: the FMA loop on this thread (its CPU time); more: one loop per thread (wall time).
+                Runnable fma = threads == 1 ? () -> sink = FmaPeak.chains(iterations) : () -> FmaPeak.run(threads, iterations);
+                double peak = flopsPerCall / median(7, threads, fma) / 1e6;
+                double ms = median(reps, threads, c.body());
+                double gflops = c.flops() / ms / 1e6;
+                System.out.printf(Locale.ROOT, "%-24s %9.3f %8.1f %8.1f %5.1f%%%n", c.name(), ms, gflops, peak,
+                        100 * gflops / peak);
+            }
+        }
+    }
+
+    /** Median milliseconds of {@code reps} runs (thread CPU time with one thread, else wall time). */
+    private static double median(int reps, int threads, Runnable body) {
+        double[] t = new double[reps];
+        for (int r = 0; r < reps; r++) {
+            long t0 = threads == 1 ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
+            body.run();
+            long t1 = threads == 1 ? THREADS.getCurrentThreadCpuTime() : System.nanoTime();
+            t[r] = (t1 - t0) / 1e6;
+        }
+        Arrays.sort(t);
+        return t[reps / 2];
+    }
+
+    private static Case make(String name, ComputePool pool, Arena arena, int seed) {
+        String kind = name.contains(":") ? name.substring(0, name.indexOf(':')) : "gemm";
+        int[] d = GemmBenchmark.dims(name.substring(name.indexOf(':') + 1));
+        int m = d[0];
+        int k = d[1];
+        int n = d[2];
+        Random rnd = new Random(seed);
+        if (kind.equals("gemm")) {
+            Tensor a = Tensor.of(GemmBenchmark.random(rnd, m * k), m, k);
+            Tensor b = Tensor.of(GemmBenchmark.random(rnd, k * n), k, n);
+            Gemm.PackA pa = Gemm.viewA(a, 0, k, 1);
+            Gemm.PackB pb = Gemm.viewB(b, 0, n, 1);
+            float[] c = new float[m * n];
+            return new Case(name, 2.0 * m * n * k, () -> Gemm.gemm(pool, m, n, k, pa, pb, c, 0, n, null, null, false));
+        }
+        Tensor x = Tensor.of(GemmBenchmark.random(rnd, m * k), m, k);
+        Tensor res = Tensor.of(GemmBenchmark.random(rnd, m * n), m, n);
+        var weights = FullSizeModels.randomWeights(DType.F16, arena, seed);
+        Tensor w = weights.get("w.weight", n, k);
+        Tensor bias = weights.get("w.bias", n);
+        double flops = 2.0 * m * n * k;
+        return switch (kind) {
+            case "lin" -> new Case(name, flops, () -> FusedLinear.linear(pool, x, w, null, null));
+            case "res" -> new Case(name, flops, () -> FusedLinear.linear(pool, x, w, bias, res));
+            case "qkv" -> {
+                Tensor w2 = FullSizeModels.randomWeights(DType.F16, arena, seed + 1000).get("w.weight", n, k);
+                Tensor w3 = FullSizeModels.randomWeights(DType.F16, arena, seed + 2000).get("w.weight", n, k);
+                yield new Case(name, 3 * flops, () -> FusedLinear.linears(pool, x, new Tensor[] {w, w2, w3}, null));
+            }
+            case "geglu" -> new Case(name, flops, () -> FusedLinear.linearGeglu(pool, x, w, bias));
+            default -> throw new IllegalArgumentException("GemmTiming: unknown case kind '" + kind + "' in " + name);
+        };
+    }
+}
