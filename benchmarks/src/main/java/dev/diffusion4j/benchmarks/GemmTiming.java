@@ -36,7 +36,11 @@ public final class GemmTiming {
     private record Case(String name, double flops, Runnable body) {
     }
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--ab")) {
+            ab(args);
+            return;
+        }
         int reps = args.length > 0 ? Integer.parseInt(args[0]) : 15;
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 1;
         List<String> names = new ArrayList<>(Arrays.asList(args).subList(Math.min(2, args.length), args.length));
@@ -69,6 +73,114 @@ public final class GemmTiming {
                         100 * gflops / peak);
             }
         }
+    }
+
+    /**
+     * {@code --ab OLD.jar NEW.jar reps threads case...}: the cases of two builds (each jar in a class loader of its
+     * own, this class added behind it), one run of the old and one of the new alternately, so that load from other
+     * processes hits both alike; prints both medians, their ratio and the peak measured between the rounds.
+     */
+    private static void ab(String[] args) throws Exception {
+        java.net.URL self = GemmTiming.class.getProtectionDomain().getCodeSource().getLocation();
+        int reps = Integer.parseInt(args[3]);
+        int threads = Integer.parseInt(args[4]);
+        String[] names = Arrays.copyOfRange(args, 5, args.length);
+        Object[][] sides = new Object[2][];
+        List<AutoCloseable> open = new ArrayList<>();
+        for (int side = 0; side < 2; side++) {
+            java.net.URLClassLoader loader = new SelfLast(java.nio.file.Path.of(args[1 + side]).toUri().toURL(), self);
+            open.add(loader);
+            Class<?> c = Class.forName(GemmTiming.class.getName(), true, loader);
+            sides[side] = (Object[]) c.getMethod("build", int.class, String[].class).invoke(null, threads, names);
+            open.add((AutoCloseable) sides[side][0]);
+        }
+        int iterations = 1 << 20;
+        double flopsPerCall = FmaPeak.flopsPerCall(iterations) * threads;
+        FmaPeak.measure(threads, 200);
+        Runnable fma = threads == 1 ? () -> sink = FmaPeak.chains(iterations) : () -> FmaPeak.run(threads, iterations);
+        System.out.printf(Locale.ROOT, "%-24s %9s %6s %9s %6s %6s   (%d thread(s), median of %d, %s; A = %s, B = %s)%n",
+                "case", "A ms", "%peak", "B ms", "%peak", "A/B", threads, reps,
+                threads == 1 ? "thread CPU time" : "wall time", args[1], args[2]);
+        for (int i = 0; i < names.length; i++) {
+            Runnable a = (Runnable) sides[0][1 + i];
+            Runnable b = (Runnable) sides[1][1 + i];
+            double flops = (Double) sides[0][1 + names.length + i];
+            for (int w = 0; w < 3; w++) {
+                a.run();
+                b.run();
+            }
+            double[] ta = new double[reps];
+            double[] tb = new double[reps];
+            double[] tp = new double[reps];
+            for (int r = 0; r < reps; r++) {
+                boolean aFirst = r % 2 == 0;
+                double t1 = median(1, threads, aFirst ? a : b);
+                double t2 = median(1, threads, aFirst ? b : a);
+                ta[r] = aFirst ? t1 : t2;
+                tb[r] = aFirst ? t2 : t1;
+                tp[r] = median(1, threads, fma);
+            }
+            Arrays.sort(ta);
+            Arrays.sort(tb);
+            Arrays.sort(tp);
+            double peak = flopsPerCall / tp[0] / 1e6;
+            double ma = ta[reps / 2];
+            double mb = tb[reps / 2];
+            System.out.printf(Locale.ROOT, "%-24s %9.3f %5.1f%% %9.3f %5.1f%% %6.2f   (peak %.0f GFLOP/s)%n", names[i],
+                    ma, 100 * flops / ma / 1e6 / peak, mb, 100 * flops / mb / 1e6 / peak, ma / mb, peak);
+        }
+        // Pools before their class loaders.
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    /** A build's jar, with this class (and its nested ones) taken from {@code self}, the jar's own copy ignored. */
+    private static final class SelfLast extends java.net.URLClassLoader {
+        private final java.net.URL self;
+
+        SelfLast(java.net.URL jar, java.net.URL self) {
+            super(new java.net.URL[] {jar}, ClassLoader.getPlatformClassLoader());
+            this.self = self;
+        }
+
+        @Override
+        protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
+            synchronized (getClassLoadingLock(name)) {
+                Class<?> c = findLoadedClass(name);
+                if (c == null && name.startsWith(GemmTiming.class.getName())) {
+                    String path = name.replace('.', '/') + ".class";
+                    try (java.net.URLClassLoader selfOnly = new java.net.URLClassLoader(new java.net.URL[] {self}, null);
+                         java.io.InputStream in = selfOnly.getResourceAsStream(path)) {
+                        if (in == null) {
+                            throw new ClassNotFoundException(name);
+                        }
+                        byte[] bytes = in.readAllBytes();
+                        c = defineClass(name, bytes, 0, bytes.length);
+                    } catch (java.io.IOException e) {
+                        throw new ClassNotFoundException(name, e);
+                    }
+                }
+                return c != null ? c : super.loadClass(name, resolve);
+            }
+        }
+    }
+
+    /**
+     * The cases of {@code names} for {@link #ab}: {@code [pool, runnables..., flops...]} (types of the boot layer
+     * only, so that a caller in another class loader can use them).
+     */
+    public static Object[] build(int threads, String[] names) {
+        ComputePool pool = new ComputePool(threads);
+        Arena arena = Arena.ofShared();
+        Object[] out = new Object[1 + 2 * names.length];
+        out[0] = (AutoCloseable) pool::close;
+        for (int i = 0; i < names.length; i++) {
+            Case c = make(names[i], pool, arena, i + 1);
+            out[1 + i] = c.body();
+            out[1 + names.length + i] = c.flops();
+        }
+        return out;
     }
 
     /** Median milliseconds of {@code reps} runs (thread CPU time with one thread, else wall time). */

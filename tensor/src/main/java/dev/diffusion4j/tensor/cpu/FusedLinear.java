@@ -26,9 +26,14 @@ public final class FusedLinear {
     private static final int NC = Gemm.NC;
     /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
     private static final long CHUNK_B = 2 << 20;
+    /** Floats of A packed once for a whole call (8 MiB) when it would otherwise be packed once per column tile. */
+    private static final long SHARED_A = 2 << 20;
 
-    /** Per-thread buffers: packed B chunk (the calling thread's, shared), packed A block, strip of C, edge tile. */
-    private static final ThreadBuffers BUFFERS = new ThreadBuffers(4);
+    /**
+     * Per-thread buffers: packed B chunk (the calling thread's, shared), packed A block, strip of C, edge tile,
+     * all of A packed (the calling thread's, shared).
+     */
+    private static final ThreadBuffers BUFFERS = new ThreadBuffers(5);
 
     private FusedLinear() {
     }
@@ -503,6 +508,26 @@ public final class FusedLinear {
         int ldChunk = chunkGroups * gw;
         // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
         float[] bp = buffer(0, Math.multiplyExact(k, ldChunk));
+        // A as well, packed once for all chunks and column tiles, when it would otherwise be packed more than once
+        // and is small enough (few rows: the column tiles each packed all of it again, per chunk).
+        long aFloats = (long) mPanels * MR * k;
+        float[] sharedA = null;
+        if (a instanceof Gemm.StridedA sa && aFloats <= SHARED_A && (chunks > 1 || (threads > 1 && m < NC))) {
+            float[] ap = buffer(4, (int) aFloats);
+            int runs = threads > 1 ? Math.min(mPanels, 2 * threads) : 1;
+            run(pool, threads, runs, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    int p0 = (int) ((long) mPanels * r / runs);
+                    int p1 = (int) ((long) mPanels * (r + 1) / runs);
+                    if (p0 < p1) {
+                        // Panel p over all of K at p·MR·k: K block [pc, pc + kc) of it starts at p·MR·k + pc·MR.
+                        sa.view().packA(p0 * MR, Math.min(m, p1 * MR) - p0 * MR, 0, k, ap, p0 * MR * k);
+                    }
+                }
+            });
+            sharedA = ap;
+        }
+        final float[] fa = sharedA;
         for (int ch = 0; ch < chunks; ch++) {
             int g0 = ch * chunkGroups;
             int g1 = Math.min(groups, g0 + chunkGroups);
@@ -562,7 +587,7 @@ public final class FusedLinear {
                     int j0 = cj0 + (int) ((long) cGroups * tj / fnt) * gw;
                     int j1 = Math.min(cj1, cj0 + (int) ((long) cGroups * (tj + 1) / fnt) * gw);
                     if (i0 < i1 && j0 < j1) {
-                        task(i0, i1, j0, j1, k, kBlocks, a, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
+                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
                     }
                 }
             };
@@ -589,11 +614,11 @@ public final class FusedLinear {
      * {@code cOff} of the chunk) accumulate in its strip, which in the last K block is handed to the epilogue one
      * group of panels at a time while in cache; with {@code direct}, into C in place.
      */
-    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] bp,
-                             int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
+    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] sharedA,
+                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] ap = buffer(1, KC * MC);
+        float[] ap = sharedA != null ? sharedA : buffer(1, KC * MC);
         float[] strip = direct == null ? buffer(2, MC * nPad) : null;
         float[] tile = direct != null ? buffer(3, MR * NR) : null;
         for (int ic = i0; ic < i1; ic += MC) {
@@ -603,9 +628,19 @@ public final class FusedLinear {
                 int kc = kStart(k, kBlocks, kb + 1) - pc;
                 int bo = pc * ldChunk + cOff * kc;
                 boolean add = kb > 0;
-                a.pack(ic, mc, pc, kc, ap);
+                // Panel ir of the block at ao + ir·aStep: packed here (kc deep), or in the shared A (k deep).
+                int ao;
+                int aStep;
+                if (sharedA == null) {
+                    a.pack(ic, mc, pc, kc, ap);
+                    ao = 0;
+                    aStep = kc;
+                } else {
+                    ao = ic * k + pc * MR;
+                    aStep = k;
+                }
                 if (direct != null) {
-                    macroDirect(mc, ncols, kc, ap, bp, bo, ic, j0, direct, tile, add);
+                    macroDirect(mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, add);
                     continue;
                 }
                 boolean last = kb == kBlocks - 1;
@@ -615,7 +650,7 @@ public final class FusedLinear {
                     int ge = Math.min(nPad, g + gw);
                     for (int jr = g; jr < ge; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, strip, ir * nPad + jr, nPad, add);
+                            Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, strip, ir * nPad + jr, nPad, add);
                         }
                     }
                     if (last) {
@@ -627,8 +662,8 @@ public final class FusedLinear {
     }
 
     /** One K block of a block of rows into C in place: whole register tiles directly, edge tiles through a scratch. */
-    private static void macroDirect(int mc, int ncols, int kc, float[] ap, float[] bp, int bo, int ic, int j0,
-                                    Direct direct, float[] tile, boolean add) {
+    private static void macroDirect(int mc, int ncols, int kc, float[] ap, int ao, int aStep, float[] bp, int bo,
+                                    int ic, int j0, Direct direct, float[] tile, boolean add) {
         for (int jr = 0; jr < ncols; jr += NR) {
             int j = j0 + jr;
             int cols = Math.min(NR, ncols - jr);
@@ -638,10 +673,10 @@ public final class FusedLinear {
                 int rows = Math.min(MR, mc - ir);
                 int off = direct.offset(ic + ir, j);
                 if (rows == MR && cols == NR) {
-                    Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, d, off, ld, add);
+                    Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, d, off, ld, add);
                     continue;
                 }
-                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, tile, 0, NR, false);
+                Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, tile, 0, NR, false);
                 for (int r = 0; r < rows; r++) {
                     for (int t = 0; t < cols; t++) {
                         int o = off + r * ld + t;

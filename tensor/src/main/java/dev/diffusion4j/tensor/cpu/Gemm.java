@@ -60,6 +60,9 @@ public final class Gemm {
     /** Whether 16-bit operands are converted with vectors (preferred species of 16 float lanes only). */
     private static final boolean HALF_VECTORS = V == 16;
 
+    /** Floats of B one task packs for all of K (8 MiB) to run a block of rows over all K blocks at once. */
+    static final long TASK_B = 2 << 20;
+
     /** Products (m·n·k) below which a GEMM runs on the calling thread alone. */
     static final double SERIAL_BELOW = 1 << 18;
 
@@ -249,14 +252,28 @@ public final class Gemm {
      * (element indices; any dtype and storage). No bounds are checked here beyond those of the storage.
      */
     public static PackA viewA(Tensor t, long offset, long rowStride, long colStride) {
-        Strided s = new Strided(t, offset, rowStride, colStride);
-        return s::packA;
+        return new StridedA(new Strided(t, offset, rowStride, colStride));
+    }
+
+    /** A strided view as A; {@link FusedLinear} packs it from an offset (all of A once, into a shared buffer). */
+    record StridedA(Strided view) implements PackA {
+        @Override
+        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
+            view.packA(i0, mc, k0, kc, dst, 0);
+        }
     }
 
     /** B as a strided view of a tensor's elements: {@code B(k, j) = t[offset + k·rowStride + j·colStride]}. */
     public static PackB viewB(Tensor t, long offset, long rowStride, long colStride) {
-        Strided s = new Strided(t, offset, rowStride, colStride);
-        return s::packB;
+        return new StridedB(new Strided(t, offset, rowStride, colStride));
+    }
+
+    /** A strided view as B; {@link #gemm} packs all of K of a task's columns at once from it. */
+    record StridedB(Strided view) implements PackB {
+        @Override
+        public void pack(int k0, int kc, int j0, int nc, float[] dst) {
+            view.packB(k0, kc, j0, nc, dst, 0);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -348,24 +365,52 @@ public final class Gemm {
         return BUFFERS.get(which, size);
     }
 
-    /** One task: rows [i0, i1) and columns [j0, j1) of C over all of K. */
+    /**
+     * One task: rows [i0, i1) and columns [j0, j1) of C over all of K. When B is read in place or is a strided view
+     * whose columns of the task fit {@link #TASK_B} packed for all of K, all K blocks of a block of rows run before
+     * the next block (its strip of C, {@code MC × ncols}, stays in L2 while it accumulates); else (e.g. an im2col B
+     * of a deep convolution) K block by K block, each packed once for all the blocks of rows.
+     */
     private static void tile(int i0, int i1, int j0, int j1, int k, PackA a, PackB b, float[] c, int cOff, int ldc,
                              float[] rowBias, float[] colBias, boolean accumulate) {
         int ncols = j1 - j0;
         // B in place when it allows it: every panel then is whole (n, and so each tile, a multiple of NR).
         DirectB direct = b instanceof DirectB d && ncols % NR == 0 ? d : null;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bufB = direct != null ? null : buffer(0, KC * nPad);
         float[] bufA = buffer(1, KC * MC);
         float[] scratch = buffer(2, MR * NR);
         // K blocks of equal depth (at most KC): no thin last block that would pay the C traffic for little work.
         int kBlocks = (k + KC - 1) / KC;
+        StridedB strided = direct == null && b instanceof StridedB sb && (long) k * nPad <= TASK_B ? sb : null;
+        if (direct != null || strided != null) {
+            float[] bufB = null;
+            if (strided != null) {
+                // All of K at once: K block kb at pc·nPad.
+                bufB = buffer(0, k * nPad);
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int pc = (int) ((long) k * kb / kBlocks);
+                    int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+                    strided.view().packB(pc, kc, j0, ncols, bufB, pc * nPad);
+                }
+            }
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int pc = (int) ((long) k * kb / kBlocks);
+                    int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+                    boolean first = pc == 0;
+                    a.pack(ic, mc, pc, kc, bufA);
+                    macro(mc, ncols, kc, bufA, bufB, pc * nPad, direct, pc, j0, c, cOff + ic * ldc + j0, ldc,
+                            !first || accumulate, first ? rowBias : null, ic, first ? colBias : null, j0, scratch);
+                }
+            }
+            return;
+        }
+        float[] bufB = buffer(0, KC * nPad);
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = (int) ((long) k * kb / kBlocks);
             int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
-            if (direct == null) {
-                b.pack(pc, kc, j0, ncols, bufB);
-            }
+            b.pack(pc, kc, j0, ncols, bufB);
             boolean first = pc == 0;
             boolean add = !first || accumulate;
             float[] rb = first ? rowBias : null;
@@ -373,7 +418,7 @@ public final class Gemm {
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
                 a.pack(ic, mc, pc, kc, bufA);
-                macro(mc, ncols, kc, bufA, bufB, direct, pc, j0, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0,
+                macro(mc, ncols, kc, bufA, bufB, 0, direct, pc, j0, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0,
                         scratch);
             }
         }
@@ -389,13 +434,13 @@ public final class Gemm {
         }
     }
 
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, DirectB direct, int pc, int j0,
+    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, int bo, DirectB direct, int pc, int j0,
                               float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
                               float[] colBias, int colBase, float[] scratch) {
         boolean bias = rowBias != null || colBias != null;
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int bi = jr * kc;
+            int bi = bo + jr * kc;
             // Register tile of NV = 2 vectors (as generated): the column offset of each.
             int jb0 = direct == null ? 0 : direct.colOffset(j0 + jr);
             int jb1 = direct == null ? 0 : direct.colOffset(j0 + jr + V);
@@ -667,7 +712,8 @@ public final class Gemm {
         private final long rs;
         private final long cs;
 
-        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][]);
+        /** Per-thread scratch: 0, 1 for packing B, 2, 3 for packing A. */
+        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
 
         private static float[] scratch(int which, int size) {
             float[][] s = SCRATCH.get();
@@ -731,19 +777,20 @@ public final class Gemm {
             }
         }
 
-        void packA(int i0, int mc, int k0, int kc, float[] dst) {
+        /** {@link PackA#pack} writing the panels from {@code dst[dOff]} on. */
+        void packA(int i0, int mc, int k0, int kc, float[] dst, int dOff) {
             int panels = (mc + MR - 1) / MR;
-            float[] tmp = cs == 1 ? new float[kc] : null;
+            float[] tmp = cs == 1 && arr == null ? scratch(2, kc) : null;
             float[] block = null;
             for (int p = 0; p < panels; p++) {
-                int d = p * MR * kc;
+                int d = dOff + p * MR * kc;
                 int rows = Math.min(MR, mc - p * MR);
                 if (cs == 1 && rows == MR && arr != null && rs <= Integer.MAX_VALUE / MR) {
                     gatherPanel(arr, (int) (off + (long) (i0 + p * MR) * rs + k0), (int) rs, kc, dst, d);
                 } else if (cs == 1 && rows == MR && arr == null) {
                     // Convert the panel's rows into a row-major scratch block, then gather it like a heap one.
                     if (block == null) {
-                        block = new float[MR * kc];
+                        block = scratch(3, MR * kc);
                     }
                     for (int r = 0; r < MR; r++) {
                         run(off + (long) (i0 + p * MR + r) * rs + k0, kc, block, r * kc);
