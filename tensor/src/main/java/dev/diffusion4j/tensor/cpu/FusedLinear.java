@@ -26,8 +26,8 @@ public final class FusedLinear {
     private static final int NC = Gemm.NC;
     /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
     private static final long CHUNK_B = 2 << 20;
-    /** Floats of A packed once for a whole call (8 MiB) when it would otherwise be packed once per column tile. */
-    private static final long SHARED_A = 2 << 20;
+    /** Floats of A packed once for a whole call (16 MiB) when it would otherwise be packed once per column tile. */
+    private static final long SHARED_A = 4 << 20;
 
     /**
      * Per-thread buffers: packed B chunk (the calling thread's, shared), packed A block, strip of C, edge tile,
@@ -506,13 +506,17 @@ public final class FusedLinear {
         int chunks = (groups + maxGroups - 1) / maxGroups;
         int chunkGroups = (groups + chunks - 1) / chunks;
         int ldChunk = chunkGroups * gw;
-        // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
-        float[] bp = buffer(0, Math.multiplyExact(k, ldChunk));
-        // A as well, packed once for all chunks and column tiles, when it would otherwise be packed more than once
-        // and is small enough (few rows: the column tiles each packed all of it again, per chunk).
+        // A packed once for all chunks and column tiles when it would otherwise be packed more than once and is
+        // small enough (few rows: the column tiles each packed all of it again, per chunk).
         long aFloats = (long) mPanels * MR * k;
+        boolean canShareA = a instanceof Gemm.StridedA && aFloats <= SHARED_A;
+        // With A shared and columns enough for every thread, the rows need no split: no two tasks need the same
+        // columns of B, and each task packs its own (no barrier between packing and use).
+        int minGroups = Math.max(1, 4 / group);
+        boolean ownB = threads > 1 && canShareA && groups >= 2 * threads * minGroups;
         float[] sharedA = null;
-        if (a instanceof Gemm.StridedA sa && aFloats <= SHARED_A && (chunks > 1 || (threads > 1 && m < NC))) {
+        if (canShareA && (chunks > 1 || ownB || (threads > 1 && m < NC))) {
+            Gemm.StridedA sa = (Gemm.StridedA) a;
             float[] ap = buffer(4, (int) aFloats);
             int runs = threads > 1 ? Math.min(mPanels, 2 * threads) : 1;
             run(pool, threads, runs, (from, to) -> {
@@ -528,6 +532,33 @@ public final class FusedLinear {
             sharedA = ap;
         }
         final float[] fa = sharedA;
+        if (ownB) {
+            // One parallel loop for the whole call: column tiles no wider than a chunk, at least two per thread and a
+            // multiple of the thread count.
+            int tasks = (Math.max(chunks, 2 * threads) + threads - 1) / threads * threads;
+            ComputePool.RangeBody body = (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int g0 = (int) ((long) groups * t / tasks);
+                    int g1 = (int) ((long) groups * (t + 1) / tasks);
+                    if (g0 >= g1) {
+                        continue;
+                    }
+                    int j0 = g0 * gw;
+                    int j1 = Math.min(n, g1 * gw);
+                    int ld = (g1 - g0) * gw;
+                    float[] own = buffer(0, Math.multiplyExact(k, ld));
+                    for (int kb = 0; kb < kBlocks; kb++) {
+                        int pc = kStart(k, kBlocks, kb);
+                        b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
+                    }
+                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct);
+                }
+            };
+            pool.parallelFor(tasks, 1, body);
+            return;
+        }
+        // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
+        float[] bp = buffer(0, Math.multiplyExact(k, ldChunk));
         for (int ch = 0; ch < chunks; ch++) {
             int g0 = ch * chunkGroups;
             int g1 = Math.min(groups, g0 + chunkGroups);
@@ -561,7 +592,6 @@ public final class FusedLinear {
             int nt = 1;
             if (threads > 1) {
                 int want = 2 * threads;
-                int minGroups = Math.max(1, 4 / group);
                 for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
                     boolean canN = cGroups / (nt + 1) >= minGroups;
                     boolean canM = mPanels / (mt + 1) >= 2;

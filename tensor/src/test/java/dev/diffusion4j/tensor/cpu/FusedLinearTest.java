@@ -56,7 +56,9 @@ class FusedLinearTest {
             "193,45,64,F16,2,false,true", "1100,330,1000,F16,2,true,true", "300,700,70,F16,2,false,false",
             "3,0,40,F32,2,false,false", "1030,40,64,F32,2,false,false",
             // Deep K: B packed in chunks narrower than NC (CHUNK_B), many K blocks per strip; ragged edges.
-            "50,5000,600,F16,2,true,true", "61,5000,601,BF16,1,false,false", "29,2100,1100,F32,2,false,true"})
+            "50,5000,600,F16,2,true,true", "61,5000,601,BF16,1,false,false", "29,2100,1100,F32,2,false,true",
+            // Shared B over two threads' row tiles, several chunks: A too big to share / columns too few to split.
+            "70,60000,64,F16,2,true,true", "5,20000,400,F32,2,false,true"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
