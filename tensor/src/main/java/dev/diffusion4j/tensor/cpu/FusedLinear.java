@@ -535,7 +535,11 @@ public final class FusedLinear {
         if (ownB) {
             // One parallel loop for the whole call: column tiles no wider than a chunk, at least two per thread and a
             // multiple of the thread count.
-            int tasks = (Math.max(chunks, 2 * threads) + threads - 1) / threads * threads;
+            // A single block of rows packs B one K block at a time (it stays in L2 for its one use) into narrower
+            // tiles: packed block of B and strip of C together well within L2.
+            boolean perBlock = m <= MC;
+            int cap = perBlock ? Math.max(1, Math.min(maxGroups, 512 / gw)) : maxGroups;
+            int tasks = (Math.max((groups + cap - 1) / cap, 2 * threads) + threads - 1) / threads * threads;
             ComputePool.RangeBody body = (from, to) -> {
                 for (int t = from; t < to; t++) {
                     int g0 = (int) ((long) groups * t / tasks);
@@ -546,12 +550,16 @@ public final class FusedLinear {
                     int j0 = g0 * gw;
                     int j1 = Math.min(n, g1 * gw);
                     int ld = (g1 - g0) * gw;
+                    if (perBlock) {
+                        task(0, m, j0, j1, k, kBlocks, a, fa, buffer(0, KC * ld), ld, 0, gw, epilogue, direct, b);
+                        continue;
+                    }
                     float[] own = buffer(0, Math.multiplyExact(k, ld));
                     for (int kb = 0; kb < kBlocks; kb++) {
                         int pc = kStart(k, kBlocks, kb);
                         b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
                     }
-                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct);
+                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct, null);
                 }
             };
             pool.parallelFor(tasks, 1, body);
@@ -617,7 +625,7 @@ public final class FusedLinear {
                     int j0 = cj0 + (int) ((long) cGroups * tj / fnt) * gw;
                     int j1 = Math.min(cj1, cj0 + (int) ((long) cGroups * (tj + 1) / fnt) * gw);
                     if (i0 < i1 && j0 < j1) {
-                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
+                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct, null);
                     }
                 }
             };
@@ -641,11 +649,13 @@ public final class FusedLinear {
     /**
      * Rows [i0, i1) and columns [j0, j1) of C, block of rows by block of rows: all K blocks of one block (B read
      * from the chunk's packed buffer {@code bp}, K block at {@code pc·ldChunk}, this task's panels from column
-     * {@code cOff} of the chunk) accumulate in its strip, which in the last K block is handed to the epilogue one
-     * group of panels at a time while in cache; with {@code direct}, into C in place.
+     * {@code cOff} of the chunk; or, with {@code packEach}, packed into {@code bp} K block by K block) accumulate
+     * in its strip, which in the last K block is handed to the epilogue one group of panels at a time while in
+     * cache; with {@code direct}, into C in place.
      */
     private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] sharedA,
-                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
+                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct,
+                             PackBAt packEach) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
         float[] ap = sharedA != null ? sharedA : buffer(1, KC * MC);
@@ -656,7 +666,14 @@ public final class FusedLinear {
             for (int kb = 0; kb < kBlocks; kb++) {
                 int pc = kStart(k, kBlocks, kb);
                 int kc = kStart(k, kBlocks, kb + 1) - pc;
-                int bo = pc * ldChunk + cOff * kc;
+                int bo;
+                if (packEach != null) {
+                    // B packed here, K block by K block, into bp from 0 (once per block of rows: meant for one).
+                    packEach.pack(pc, kc, j0, ncols, bp, 0);
+                    bo = 0;
+                } else {
+                    bo = pc * ldChunk + cOff * kc;
+                }
                 boolean add = kb > 0;
                 // Panel ir of the block at ao + ir·aStep: packed here (kc deep), or in the shared A (k deep).
                 int ao;
