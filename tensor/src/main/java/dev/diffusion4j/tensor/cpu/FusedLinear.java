@@ -26,6 +26,10 @@ public final class FusedLinear {
     private static final int NC = Gemm.NC;
     /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
     private static final long CHUNK_B = 2 << 20;
+    /** Rows up to which a call split over columns runs K block by K block ({@link #taskKOuter}). */
+    private static final int K_OUTER_ROWS = 4 * MC;
+    /** Floats of a strip of C and a packed K block of B that stay in L2 (1.5 MiB of 2) together. */
+    private static final int L2_FLOATS = 384 << 10;
     /** Floats of A packed once for a whole call (16 MiB) when it would otherwise be packed once per column tile. */
     private static final long SHARED_A = 4 << 20;
 
@@ -513,7 +517,8 @@ public final class FusedLinear {
         // With A shared and columns enough for every thread, the rows need no split: no two tasks need the same
         // columns of B, and each task packs its own (no barrier between packing and use).
         int minGroups = Math.max(1, 4 / group);
-        boolean ownB = threads > 1 && canShareA && groups >= 2 * threads * minGroups;
+        // (With one thread too when few rows: then B goes K block by K block through L2, never through L3.)
+        boolean ownB = canShareA && groups >= 2 * threads * minGroups && (threads > 1 || m <= K_OUTER_ROWS);
         float[] sharedA = null;
         if (canShareA && (chunks > 1 || ownB || (threads > 1 && m < NC))) {
             Gemm.StridedA sa = (Gemm.StridedA) a;
@@ -535,10 +540,12 @@ public final class FusedLinear {
         if (ownB) {
             // One parallel loop for the whole call: column tiles no wider than a chunk, at least two per thread and a
             // multiple of the thread count.
-            // A single block of rows packs B one K block at a time (it stays in L2 for its one use) into narrower
-            // tiles: packed block of B and strip of C together well within L2.
-            boolean perBlock = m <= MC;
-            int cap = perBlock ? Math.max(1, Math.min(maxGroups, 512 / gw)) : maxGroups;
+            // A few blocks of rows: K block by K block, each packed once into L2 for all of them (no packed B
+            // through L3), the strip of C of all rows kept there too; tiles as narrow as that needs.
+            boolean perBlock = m <= K_OUTER_ROWS;
+            int mPad = mPanels * MR;
+            int cap = perBlock ? Math.max(1, Math.min(Math.min(maxGroups, 512 / gw), L2_FLOATS / (mPad + KC) / gw))
+                    : maxGroups;
             int tasks = (Math.max((groups + cap - 1) / cap, 2 * threads) + threads - 1) / threads * threads;
             ComputePool.RangeBody body = (from, to) -> {
                 for (int t = from; t < to; t++) {
@@ -551,7 +558,7 @@ public final class FusedLinear {
                     int j1 = Math.min(n, g1 * gw);
                     int ld = (g1 - g0) * gw;
                     if (perBlock) {
-                        task(0, m, j0, j1, k, kBlocks, a, fa, buffer(0, KC * ld), ld, 0, gw, epilogue, direct, b);
+                        taskKOuter(m, j0, j1, k, kBlocks, fa, buffer(0, KC * ld), b, gw, epilogue, direct);
                         continue;
                     }
                     float[] own = buffer(0, Math.multiplyExact(k, ld));
@@ -559,10 +566,10 @@ public final class FusedLinear {
                         int pc = kStart(k, kBlocks, kb);
                         b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
                     }
-                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct, null);
+                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct);
                 }
             };
-            pool.parallelFor(tasks, 1, body);
+            run(pool, threads, tasks, body);
             return;
         }
         // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
@@ -625,7 +632,7 @@ public final class FusedLinear {
                     int j0 = cj0 + (int) ((long) cGroups * tj / fnt) * gw;
                     int j1 = Math.min(cj1, cj0 + (int) ((long) cGroups * (tj + 1) / fnt) * gw);
                     if (i0 < i1 && j0 < j1) {
-                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct, null);
+                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
                     }
                 }
             };
@@ -649,13 +656,11 @@ public final class FusedLinear {
     /**
      * Rows [i0, i1) and columns [j0, j1) of C, block of rows by block of rows: all K blocks of one block (B read
      * from the chunk's packed buffer {@code bp}, K block at {@code pc·ldChunk}, this task's panels from column
-     * {@code cOff} of the chunk; or, with {@code packEach}, packed into {@code bp} K block by K block) accumulate
-     * in its strip, which in the last K block is handed to the epilogue one group of panels at a time while in
-     * cache; with {@code direct}, into C in place.
+     * {@code cOff} of the chunk) accumulate in its strip, which in the last K block is handed to the epilogue one
+     * group of panels at a time while in cache; with {@code direct}, into C in place.
      */
     private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] sharedA,
-                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct,
-                             PackBAt packEach) {
+                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
         float[] ap = sharedA != null ? sharedA : buffer(1, KC * MC);
@@ -666,14 +671,7 @@ public final class FusedLinear {
             for (int kb = 0; kb < kBlocks; kb++) {
                 int pc = kStart(k, kBlocks, kb);
                 int kc = kStart(k, kBlocks, kb + 1) - pc;
-                int bo;
-                if (packEach != null) {
-                    // B packed here, K block by K block, into bp from 0 (once per block of rows: meant for one).
-                    packEach.pack(pc, kc, j0, ncols, bp, 0);
-                    bo = 0;
-                } else {
-                    bo = pc * ldChunk + cOff * kc;
-                }
+                int bo = pc * ldChunk + cOff * kc;
                 boolean add = kb > 0;
                 // Panel ir of the block at ao + ir·aStep: packed here (kc deep), or in the shared A (k deep).
                 int ao;
@@ -702,6 +700,46 @@ public final class FusedLinear {
                     }
                     if (last) {
                         epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, g, nPad);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * All rows and columns [j0, j1) of C, K block by K block: B packed into {@code bp} once per K block and used by
+     * every block of rows (A from the shared, fully packed {@code sharedA}); the strip of C of all rows (or C in
+     * place with {@code direct}) accumulates over the K blocks and goes to the epilogue after the last.
+     */
+    private static void taskKOuter(int m, int j0, int j1, int k, int kBlocks, float[] sharedA, float[] bp,
+                                   PackBAt b, int gw, Epilogue epilogue, Direct direct) {
+        int ncols = j1 - j0;
+        int nPad = (ncols + NR - 1) / NR * NR;
+        float[] strip = direct == null ? buffer(2, (m + MR - 1) / MR * MR * nPad) : null;
+        float[] tile = direct != null ? buffer(3, MR * NR) : null;
+        for (int kb = 0; kb < kBlocks; kb++) {
+            int pc = kStart(k, kBlocks, kb);
+            int kc = kStart(k, kBlocks, kb + 1) - pc;
+            b.pack(pc, kc, j0, ncols, bp, 0);
+            boolean add = kb > 0;
+            boolean last = kb == kBlocks - 1;
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = Math.min(MC, m - ic);
+                // Panel of rows i at i·k in the shared A; its K block from pc·MR on.
+                int ao = ic * k + pc * MR;
+                if (direct != null) {
+                    macroDirect(mc, ncols, kc, sharedA, ao, k, bp, 0, ic, j0, direct, tile, add);
+                    continue;
+                }
+                for (int g = 0; g < nPad; g += gw) {
+                    int ge = Math.min(nPad, g + gw);
+                    for (int jr = g; jr < ge; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            Gemm.kernel(kc, sharedA, ao + ir * k, bp, jr * kc, strip, (ic + ir) * nPad + jr, nPad, add);
+                        }
+                    }
+                    if (last) {
+                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, ic * nPad + g, nPad);
                     }
                 }
             }

@@ -58,7 +58,9 @@ class FusedLinearTest {
             // Deep K: B packed in chunks narrower than NC (CHUNK_B), many K blocks per strip; ragged edges.
             "50,5000,600,F16,2,true,true", "61,5000,601,BF16,1,false,false", "29,2100,1100,F32,2,false,true",
             // Shared B over two threads' row tiles, several chunks: A too big to share / columns too few to split.
-            "70,60000,64,F16,2,true,true", "5,20000,400,F32,2,false,true"})
+            "70,60000,64,F16,2,true,true", "5,20000,400,F32,2,false,true",
+            // Split over columns, K block by K block, several blocks of rows (up to 4·MC rows).
+            "700,600,1100,F16,2,true,true", "500,300,640,F32,2,false,false"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
