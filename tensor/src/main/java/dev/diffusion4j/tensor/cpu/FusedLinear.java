@@ -11,10 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
  * (to_q, to_k, to_v) computed as one product, GEGLU applied to the two halves of the feed-forward projection
  * while they are in cache. The wide intermediate of a GEGLU projection is never stored.
  *
- * <p>The driver ({@link #gemm}) is {@link Gemm#gemm}'s (same blocking, micro-kernel and task grid) except
- * where C goes: in the last block of K each strip (one group of panels × one block of rows) is finished in
- * cache and handed to an {@link Epilogue}, which writes the layer's output from it; sums over earlier K blocks
- * wait in a per-thread tile, so no C the size of the product is ever allocated.
+ * <p>The driver ({@link #gemm}) uses {@link Gemm}'s blocking and micro-kernel. C is summed over the K blocks
+ * in a per-thread strip (one block of rows × the task's columns, in L2) and, after the last K block, handed to an
+ * {@link Epilogue} one group of panels at a time, which writes the layer's output from it; no C the size of the
+ * product is ever allocated. The weight (B, usually F16) is converted and packed once per call: into a buffer all
+ * threads share when they split the rows, or by each task for its own columns when the rows need no split (A, the
+ * activations, then packed once for all tasks), K block by K block into L2 when there are few rows.
  */
 public final class FusedLinear {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
