@@ -23,7 +23,9 @@ import java.util.Random;
  * same way. Built against the public API only, so the same class can time an older build of the kernels: run two
  * builds alternately to compare them. Usage: {@code java ... GemmTiming [reps] [threads] [case ...]} with cases
  * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual),
- * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden); default: the shapes of issue #9.
+ * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden), {@code in:ROWSxINxOUT} (proj_in
+ * from two NCHW images); default: the GEMM shapes of issue #9. {@code --ab OLD.jar NEW.jar reps threads case...}
+ * times two builds alternately in one process.
  */
 public final class GemmTiming {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -226,6 +228,12 @@ public final class GemmTiming {
                 yield new Case(name, 3 * flops, () -> FusedLinear.linears(pool, x, new Tensor[] {w, w2, w3}, null));
             }
             case "geglu" -> new Case(name, flops, () -> FusedLinear.linearGeglu(pool, x, w, bias));
+            case "in" -> {
+                // proj_in: two NCHW images of ROWS / 2 pixels (square) and IN channels.
+                int side = (int) Math.round(Math.sqrt(m / 2.0));
+                Tensor img = Tensor.of(GemmBenchmark.random(rnd, 2 * k * side * side), 2, k, side, side);
+                yield new Case(name, 2.0 * 2 * side * side * k * n, () -> FusedLinear.linearFromChannels(pool, img, w, bias));
+            }
             default -> throw new IllegalArgumentException("GemmTiming: unknown case kind '" + kind + "' in " + name);
         };
     }

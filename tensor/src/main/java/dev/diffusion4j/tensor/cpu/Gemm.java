@@ -43,6 +43,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int V = S.length();
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
 
     /** Rows of the register tile (rows of one packed panel of A). */
     public static final int MR = 12;
@@ -787,7 +789,23 @@ public final class Gemm {
             int panels = (mc + MR - 1) / MR;
             float[] tmp = cs == 1 && arr == null ? scratch(2, kc) : null;
             float[] block = null;
-            for (int p = 0; p < panels; p++) {
+            int p = 0;
+            if (rs == 1 && cs != 1 && arr != null && MR == 12 && V == 16) {
+                // Columns contiguous along M in a heap array (e.g. an NCHW image read as pixels × channels): one
+                // contiguous run of the block's rows per k, cut into the whole panels (MR = 8 + 4 values each, two
+                // small vectors); panel by panel instead, each k would be a new line, channels apart.
+                int whole = mc / MR;
+                long src = off + (long) k0 * cs + i0;
+                for (int k = 0; k < kc; k++, src += cs) {
+                    int s = (int) src;
+                    for (int q = 0, o = dOff + k * MR; q < whole; q++, s += MR, o += MR * kc) {
+                        FloatVector.fromArray(S8, arr, s).intoArray(dst, o);
+                        FloatVector.fromArray(S4, arr, s + 8).intoArray(dst, o + 8);
+                    }
+                }
+                p = whole;
+            }
+            for (; p < panels; p++) {
                 int d = dOff + p * MR * kc;
                 int rows = Math.min(MR, mc - p * MR);
                 if (cs == 1 && rows == MR && arr != null && rs <= Integer.MAX_VALUE / MR) {
