@@ -519,8 +519,9 @@ public final class FusedLinear {
         // With A shared and columns enough for every thread, the rows need no split: no two tasks need the same
         // columns of B, and each task packs its own (no barrier between packing and use).
         int minGroups = Math.max(1, 4 / group);
-        // (With one thread too when few rows: then B goes K block by K block through L2, never through L3.)
-        boolean ownB = canShareA && groups >= 2 * threads * minGroups && (threads > 1 || m <= K_OUTER_ROWS);
+        // Only for few rows (then B goes K block by K block through L2, never through L3; one thread too): with
+        // many, every column tile would read all of A again from L3, more traffic than sharing B costs.
+        boolean ownB = canShareA && groups >= 2 * threads * minGroups && m <= K_OUTER_ROWS;
         float[] sharedA = null;
         if (canShareA && (chunks > 1 || ownB || (threads > 1 && m < NC))) {
             Gemm.StridedA sa = (Gemm.StridedA) a;
