@@ -505,7 +505,7 @@ public final class FusedLinear {
         }
         int groups = (n + gw - 1) / gw;
         int mPanels = (m + MR - 1) / MR;
-        int kBlocks = (k + KC - 1) / KC;
+        int kBlocks = Gemm.kBlocks(k);
         int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
         // Chunks of equal width (whole groups), as wide as the strip in L2 and the packed-B bound allow.
         int maxGroups = Math.max(1, Math.min(NC / gw, (int) Math.min(Integer.MAX_VALUE, CHUNK_B / ((long) k * gw))));

@@ -37,8 +37,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Tuning notes (Xeon with AVX-512, 16 lanes): register tiles 12×2, 14×2, 8×3, 9×3 and 6×4 vectors
  * were measured; 12×2 was fastest (about 95 % of the FMA peak with its panels in L1; C2 keeps its 24
- * accumulators in registers; unrolling its K loop by 2 gained nothing, by 4 lost 40 % to spills). KC = 256
- * lets the B panel and the A panel streamed past it share L1; K blocks are of equal depth.
+ * accumulators in registers; unrolling its K loop by 2 gained nothing, by 4 lost 40 % to spills). Blocks of
+ * {@link #KB} = 256 let the B panel and the A panel streamed past it share L1 (deep K a few % faster than 320);
+ * K up to {@link #KC} = 320 stays one block (Winograd's 320-channel products: 2 × 160 lost up to 10 %).
  */
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -54,11 +55,15 @@ public final class Gemm {
     /** Columns of the register tile (columns of one packed panel of B): a few vectors of the preferred species. */
     public static final int NR = NV * V;
     /**
-     * Largest depth of a K block: one {@code KC × NR} panel of B (32 KiB) and the {@code MR × KC} panel of A
-     * streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they did not, and the
-     * micro-kernel lost about 7 points of the peak.
+     * Largest depth of a K block. A product with K at most this runs as one block (no second pass over C);
+     * deeper ones in blocks of at most {@link #KB}.
      */
-    public static final int KC = 256;
+    public static final int KC = 320;
+    /**
+     * Depth of the K blocks of a deeper product: one {@code KB × NR} panel of B (32 KiB) and the {@code MR × KB}
+     * panel of A streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they do not.
+     */
+    static final int KB = 256;
     /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
     public static final int MC = 16 * MR;
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
@@ -373,6 +378,14 @@ public final class Gemm {
     }
 
     /**
+     * Number of K blocks of a product of depth k, all of equal depth (no thin last block that would pay the C
+     * traffic for little work): one up to {@link #KC}, else blocks of at most {@link #KB}.
+     */
+    static int kBlocks(int k) {
+        return k <= KC ? 1 : (k + KB - 1) / KB;
+    }
+
+    /**
      * One task: rows [i0, i1) and columns [j0, j1) of C over all of K. When B is read in place or is a strided view
      * whose columns of the task fit {@link #TASK_B} packed for all of K, all K blocks of a block of rows run before
      * the next block (its strip of C, {@code MC × ncols}, stays in L2 while it accumulates); else (e.g. an im2col B
@@ -386,8 +399,7 @@ public final class Gemm {
         int nPad = (ncols + NR - 1) / NR * NR;
         float[] bufA = buffer(1, KC * MC);
         float[] scratch = buffer(2, MR * NR);
-        // K blocks of equal depth (at most KC): no thin last block that would pay the C traffic for little work.
-        int kBlocks = (k + KC - 1) / KC;
+        int kBlocks = kBlocks(k);
         StridedB strided = direct == null && b instanceof StridedB sb && (long) k * nPad <= TASK_B ? sb : null;
         if (direct != null || strided != null) {
             float[] bufB = null;
