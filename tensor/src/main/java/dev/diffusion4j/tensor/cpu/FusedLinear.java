@@ -11,10 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
  * (to_q, to_k, to_v) computed as one product, GEGLU applied to the two halves of the feed-forward projection
  * while they are in cache. The wide intermediate of a GEGLU projection is never stored.
  *
- * <p>The driver ({@link #gemm}) is {@link Gemm#gemm}'s (same blocking, micro-kernel and task grid) except
- * where C goes: in the last block of K each strip (one group of panels × one block of rows) is finished in
- * cache and handed to an {@link Epilogue}, which writes the layer's output from it; sums over earlier K blocks
- * wait in a per-thread tile, so no C the size of the product is ever allocated.
+ * <p>The driver ({@link #gemm}) uses {@link Gemm}'s blocking and micro-kernel. C is summed over the K blocks
+ * in a per-thread strip (one block of rows × the task's columns, in L2) and, after the last K block, handed to an
+ * {@link Epilogue} one group of panels at a time, which writes the layer's output from it; no C the size of the
+ * product is ever allocated. The weight (B, usually F16) is converted and packed once per call: into a buffer all
+ * threads share when they split the rows, or by each task for its own columns when the rows need no split (A, the
+ * activations, then packed once for all tasks), K block by K block into L2 when there are few rows.
  */
 public final class FusedLinear {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -24,15 +26,20 @@ public final class FusedLinear {
     private static final int KC = Gemm.KC;
     private static final int MC = Gemm.MC;
     private static final int NC = Gemm.NC;
-    /** Floats of packed B shared by the tasks of one call (32 MiB); larger B is packed per task. */
-    private static final int SHARED_B = 8 << 20;
-    /** Rows from which B is packed once for all row tiles. */
-    private static final int SHARED_MIN_ROWS = 1024;
-    /** Floats of partial sums one task may keep over the K blocks (4 MiB). */
-    private static final int TILE_C = 1 << 20;
+    /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
+    private static final long CHUNK_B = 2 << 20;
+    /** Rows up to which a call split over columns runs K block by K block ({@link #taskKOuter}). */
+    private static final int K_OUTER_ROWS = 4 * MC;
+    /** Floats of a strip of C and a packed K block of B that stay in L2 (1.5 MiB of 2) together. */
+    private static final int L2_FLOATS = 384 << 10;
+    /** Floats of A packed once for a whole call (16 MiB) when it would otherwise be packed once per column tile. */
+    private static final long SHARED_A = 4 << 20;
 
-    /** Per-thread buffers: packed B block, packed A block, one strip of C, partial sums of a task's C. */
-    private static final ThreadBuffers BUFFERS = new ThreadBuffers(4);
+    /**
+     * Per-thread buffers: packed B chunk (the calling thread's, shared), packed A block, strip of C, edge tile,
+     * all of A packed (the calling thread's, shared).
+     */
+    private static final ThreadBuffers BUFFERS = new ThreadBuffers(5);
 
     private FusedLinear() {
     }
@@ -462,6 +469,13 @@ public final class FusedLinear {
      * stored whole. Each block has at most {@link Gemm#MC} rows and is a whole group of {@code group}
      * panels of {@link Gemm#NR} columns (clipped at n; {@code j0} a multiple of {@code group·NR}). With
      * {@code direct} instead (group 1, epilogue null), C is written in place there.
+     *
+     * <p>Order: B is cut into chunks of whole groups (at most {@link Gemm#NC} columns, at most {@link #CHUNK_B}
+     * packed floats), each packed once for all K by all threads together into one buffer the tasks share (a
+     * weight's F16 → F32 conversion then happens once per call, not once per row tile); the tasks of a chunk
+     * (row ranges × column ranges) run block of rows by block of rows, every K block of a block of rows before
+     * the next, so its strip of C ({@code MC × chunk} floats) stays in L2 while it accumulates and goes to the
+     * epilogue from there.
      */
     static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue,
                      Direct direct) {
@@ -491,93 +505,150 @@ public final class FusedLinear {
         }
         int groups = (n + gw - 1) / gw;
         int mPanels = (m + MR - 1) / MR;
-        int kBlocks = (k + KC - 1) / KC;
-        // As Gemm#gemm: column tiles of at most NC (a packed K block of B stays in L2), split further along N
-        // while tiles stay wide, else along M, into at least two tiles per thread, a multiple of the thread count.
-        int nt = Math.max(1, (groups * gw + NC - 1) / NC);
-        int mt = 1;
+        int kBlocks = Gemm.kBlocks(k);
         int threads = (double) m * n * k < Gemm.SERIAL_BELOW ? 1 : pool.threads();
-        long nPadAll = (long) groups * gw;
-        if (threads > 1) {
-            int want = 2 * threads;
-            int minGroups = Math.max(1, 4 / group);
-            for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
-                boolean canN = groups / (nt + 1) >= minGroups;
-                boolean canM = mPanels / (mt + 1) >= 2;
-                if (canN && ((double) n / nt >= (double) m / mt || !canM)) {
-                    nt++;
-                } else if (canM) {
-                    mt++;
-                } else if (groups / (nt + 1) >= 1) {
-                    nt++;
-                } else {
-                    break;
-                }
-            }
-        }
-        if (kBlocks > 1 && direct == null) {
-            // Partial sums of a tile over the K blocks before the last are kept per thread: bound them.
-            while ((long) ((mPanels + mt - 1) / mt) * MR * ((groups + nt - 1) / nt) * gw > TILE_C && mPanels / (mt + threads) >= 1) {
-                mt += threads;
-            }
-        }
-        // Row tiles would each pack the same columns of B: pack them once, for all (tall products only: for a
-        // few rows, the extra pass and the cross-thread reads cost more than they save).
-        float[] shared = mt > 1 && m >= SHARED_MIN_ROWS && (long) k * nPadAll <= SHARED_B
-                ? new float[(int) (k * nPadAll)] : null;
-        if (shared != null) {
-            int chunks = Math.min(groups, 2 * threads);
-            pool.parallelFor(kBlocks * chunks, 1, (from, to) -> {
-                for (int t = from; t < to; t++) {
-                    int kb = t / chunks;
-                    int c = t % chunks;
-                    int g0 = (int) ((long) groups * c / chunks);
-                    int g1 = (int) ((long) groups * (c + 1) / chunks);
-                    int pc = kStart(k, kBlocks, kb);
-                    int kc = kStart(k, kBlocks, kb + 1) - pc;
-                    if (g0 < g1) {
-                        int j0 = g0 * gw;
-                        b.pack(pc, kc, j0, Math.min(n, g1 * gw) - j0, shared, (int) (pc * nPadAll) + j0 * kc);
+        // Chunks of equal width (whole groups), as wide as the strip in L2 and the packed-B bound allow.
+        int maxGroups = Math.max(1, Math.min(NC / gw, (int) Math.min(Integer.MAX_VALUE, CHUNK_B / ((long) k * gw))));
+        int chunks = (groups + maxGroups - 1) / maxGroups;
+        int chunkGroups = (groups + chunks - 1) / chunks;
+        int ldChunk = chunkGroups * gw;
+        // A packed once for all chunks and column tiles when it would otherwise be packed more than once and is
+        // small enough (few rows: the column tiles each packed all of it again, per chunk).
+        long aFloats = (long) mPanels * MR * k;
+        boolean canShareA = a instanceof Gemm.StridedA && aFloats <= SHARED_A;
+        // With A shared and columns enough for every thread, the rows need no split: no two tasks need the same
+        // columns of B, and each task packs its own (no barrier between packing and use).
+        int minGroups = Math.max(1, 4 / group);
+        // Only for few rows (then B goes K block by K block through L2, never through L3; one thread too): with
+        // many, every column tile would read all of A again from L3, more traffic than sharing B costs.
+        boolean ownB = canShareA && groups >= 2 * threads * minGroups && m <= K_OUTER_ROWS;
+        float[] sharedA = null;
+        if (canShareA && (chunks > 1 || ownB || (threads > 1 && m < NC))) {
+            Gemm.StridedA sa = (Gemm.StridedA) a;
+            float[] ap = buffer(4, (int) aFloats);
+            int runs = threads > 1 ? Math.min(mPanels, 2 * threads) : 1;
+            run(pool, threads, runs, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    int p0 = (int) ((long) mPanels * r / runs);
+                    int p1 = (int) ((long) mPanels * (r + 1) / runs);
+                    if (p0 < p1) {
+                        // Panel p over all of K at p·MR·k: K block [pc, pc + kc) of it starts at p·MR·k + pc·MR.
+                        sa.view().packA(p0 * MR, Math.min(m, p1 * MR) - p0 * MR, 0, k, ap, p0 * MR * k);
                     }
                 }
             });
+            sharedA = ap;
         }
-        final int fmt = mt;
-        final int fnt = nt;
-        final int ldShared = (int) nPadAll;
-        ComputePool.RangeBody body = (from, to) -> {
-            for (int t = from; t < to; t++) {
-                int ti = t / fnt;
-                int tj = t % fnt;
-                int i0 = (int) ((long) mPanels * ti / fmt) * MR;
-                int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
-                int j0 = (int) ((long) groups * tj / fnt) * gw;
-                int j1 = Math.min(n, (int) ((long) groups * (tj + 1) / fnt) * gw);
-                if (i0 < i1 && j0 < j1 && direct != null) {
-                    taskDirect(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, direct);
-                } else if (i0 < i1 && j0 < j1) {
-                    task(i0, i1, j0, j1, k, kBlocks, a, b, shared, ldShared, gw, epilogue);
+        final float[] fa = sharedA;
+        if (ownB) {
+            // One parallel loop for the whole call: column tiles no wider than a chunk, at least two per thread and a
+            // multiple of the thread count.
+            // A few blocks of rows: K block by K block, each packed once into L2 for all of them (no packed B
+            // through L3), the strip of C of all rows kept there too; tiles as narrow as that needs.
+            boolean perBlock = m <= K_OUTER_ROWS;
+            int mPad = mPanels * MR;
+            int cap = perBlock ? Math.max(1, Math.min(Math.min(maxGroups, 512 / gw), L2_FLOATS / (mPad + KC) / gw))
+                    : maxGroups;
+            int tasks = (Math.max((groups + cap - 1) / cap, 2 * threads) + threads - 1) / threads * threads;
+            ComputePool.RangeBody body = (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int g0 = (int) ((long) groups * t / tasks);
+                    int g1 = (int) ((long) groups * (t + 1) / tasks);
+                    if (g0 >= g1) {
+                        continue;
+                    }
+                    int j0 = g0 * gw;
+                    int j1 = Math.min(n, g1 * gw);
+                    int ld = (g1 - g0) * gw;
+                    if (perBlock) {
+                        taskKOuter(m, j0, j1, k, kBlocks, fa, buffer(0, KC * ld), b, gw, epilogue, direct);
+                        continue;
+                    }
+                    float[] own = buffer(0, Math.multiplyExact(k, ld));
+                    for (int kb = 0; kb < kBlocks; kb++) {
+                        int pc = kStart(k, kBlocks, kb);
+                        b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
+                    }
+                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct);
+                }
+            };
+            run(pool, threads, tasks, body);
+            return;
+        }
+        // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
+        float[] bp = buffer(0, Math.multiplyExact(k, ldChunk));
+        for (int ch = 0; ch < chunks; ch++) {
+            int g0 = ch * chunkGroups;
+            int g1 = Math.min(groups, g0 + chunkGroups);
+            if (g0 >= g1) {
+                break;
+            }
+            int cj0 = g0 * gw;
+            int cj1 = Math.min(n, g1 * gw);
+            int cPanels = (cj1 - cj0 + NR - 1) / NR;
+            // Pack the chunk: K blocks × runs of panels, spread over the threads.
+            int runs = threads > 1 ? Math.min(cPanels, 2 * threads) : 1;
+            ComputePool.RangeBody pack = (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int kb = t / runs;
+                    int r = t % runs;
+                    int p0 = (int) ((long) cPanels * r / runs);
+                    int p1 = (int) ((long) cPanels * (r + 1) / runs);
+                    int pc = kStart(k, kBlocks, kb);
+                    int kc = kStart(k, kBlocks, kb + 1) - pc;
+                    if (p0 < p1) {
+                        int j = cj0 + p0 * NR;
+                        b.pack(pc, kc, j, Math.min(cj1, cj0 + p1 * NR) - j, bp, pc * ldChunk + p0 * NR * kc);
+                    }
+                }
+            };
+            run(pool, threads, kBlocks * runs, pack);
+            // Tasks: at least two per thread and a multiple of the thread count; split the columns while their
+            // tiles stay wide (A is packed again per column tile), else the rows.
+            int cGroups = g1 - g0;
+            int mt = 1;
+            int nt = 1;
+            if (threads > 1) {
+                int want = 2 * threads;
+                for (int guard = 0; guard < 64 && (mt * nt < want || (mt * nt) % threads != 0); guard++) {
+                    boolean canN = cGroups / (nt + 1) >= minGroups;
+                    boolean canM = mPanels / (mt + 1) >= 2;
+                    if (canN && ((double) (cj1 - cj0) / nt >= (double) m / mt || !canM)) {
+                        nt++;
+                    } else if (canM) {
+                        mt++;
+                    } else if (cGroups / (nt + 1) >= 1) {
+                        nt++;
+                    } else {
+                        break;
+                    }
                 }
             }
-        };
-        if (threads > 1 && mt * nt > 1) {
-            pool.parallelFor(mt * nt, 1, body);
-        } else {
-            body.run(0, mt * nt);
+            final int fmt = mt;
+            final int fnt = nt;
+            ComputePool.RangeBody body = (from, to) -> {
+                for (int t = from; t < to; t++) {
+                    int ti = t / fnt;
+                    int tj = t % fnt;
+                    int i0 = (int) ((long) mPanels * ti / fmt) * MR;
+                    int i1 = Math.min(m, (int) ((long) mPanels * (ti + 1) / fmt) * MR);
+                    int j0 = cj0 + (int) ((long) cGroups * tj / fnt) * gw;
+                    int j1 = Math.min(cj1, cj0 + (int) ((long) cGroups * (tj + 1) / fnt) * gw);
+                    if (i0 < i1 && j0 < j1) {
+                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
+                    }
+                }
+            };
+            run(pool, threads, mt * nt, body);
         }
     }
 
-    /**
-     * The packed K block {@code [pc, pc + kc)} of B's columns {@code [j0, j0 + ncols)}: packed here into
-     * {@code own} unless {@code shared} holds all of B (block by block, {@code ldShared} columns each); returns
-     * the offset of its first panel in the array the task reads.
-     */
-    private static int packB(PackBAt b, float[] shared, int ldShared, int pc, int kc, int j0, int ncols, float[] own) {
-        if (shared != null) {
-            return pc * ldShared + j0 * kc;
+    private static void run(ComputePool pool, int threads, int tasks, ComputePool.RangeBody body) {
+        if (threads > 1 && tasks > 1) {
+            pool.parallelFor(tasks, 1, body);
+        } else {
+            body.run(0, tasks);
         }
-        b.pack(pc, kc, j0, ncols, own, 0);
-        return 0;
     }
 
     /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
@@ -585,41 +656,53 @@ public final class FusedLinear {
         return (int) ((long) k * kb / kBlocks);
     }
 
-    /** {@link #task} writing C in place (as Gemm's tiles do): whole register tiles directly, edge tiles through a scratch. */
-    private static void taskDirect(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
-                                   float[] shared, int ldShared, Direct direct) {
+    /**
+     * Rows [i0, i1) and columns [j0, j1) of C, block of rows by block of rows: all K blocks of one block (B read
+     * from the chunk's packed buffer {@code bp}, K block at {@code pc·ldChunk}, this task's panels from column
+     * {@code cOff} of the chunk) accumulate in its strip, which in the last K block is handed to the epilogue one
+     * group of panels at a time while in cache; with {@code direct}, into C in place.
+     */
+    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] sharedA,
+                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
-        float[] ap = buffer(1, KC * MC);
-        float[] tile = buffer(2, MR * NR);
-        for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = kStart(k, kBlocks, kb);
-            int kc = kStart(k, kBlocks, kb + 1) - pc;
-            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
-            boolean add = kb > 0;
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = Math.min(MC, i1 - ic);
-                a.pack(ic, mc, pc, kc, ap);
-                for (int jr = 0; jr < nPad; jr += NR) {
-                    int j = j0 + jr;
-                    int cols = Math.min(NR, ncols - jr);
-                    float[] d = direct.array(j);
-                    int ld = direct.ld(j);
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int rows = Math.min(MR, mc - ir);
-                        int off = direct.offset(ic + ir, j);
-                        if (rows == MR && cols == NR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, d, off, ld, add);
-                            continue;
+        float[] ap = sharedA != null ? sharedA : buffer(1, KC * MC);
+        float[] strip = direct == null ? buffer(2, MC * nPad) : null;
+        float[] tile = direct != null ? buffer(3, MR * NR) : null;
+        for (int ic = i0; ic < i1; ic += MC) {
+            int mc = Math.min(MC, i1 - ic);
+            for (int kb = 0; kb < kBlocks; kb++) {
+                int pc = kStart(k, kBlocks, kb);
+                int kc = kStart(k, kBlocks, kb + 1) - pc;
+                int bo = pc * ldChunk + cOff * kc;
+                boolean add = kb > 0;
+                // Panel ir of the block at ao + ir·aStep: packed here (kc deep), or in the shared A (k deep).
+                int ao;
+                int aStep;
+                if (sharedA == null) {
+                    a.pack(ic, mc, pc, kc, ap);
+                    ao = 0;
+                    aStep = kc;
+                } else {
+                    ao = ic * k + pc * MR;
+                    aStep = k;
+                }
+                if (direct != null) {
+                    macroDirect(mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, add);
+                    continue;
+                }
+                boolean last = kb == kBlocks - 1;
+                // Panel by panel (its B in L1 over the rows); in the last K block the group's strip of C is
+                // finished and goes to the epilogue while in L1/L2.
+                for (int g = 0; g < nPad; g += gw) {
+                    int ge = Math.min(nPad, g + gw);
+                    for (int jr = g; jr < ge; jr += NR) {
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, strip, ir * nPad + jr, nPad, add);
                         }
-                        Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, tile, 0, NR, false);
-                        for (int r = 0; r < rows; r++) {
-                            for (int t = 0; t < cols; t++) {
-                                int o = off + r * ld + t;
-                                d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
-                            }
-                        }
+                    }
+                    if (last) {
+                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, g, nPad);
                     }
                 }
             }
@@ -627,54 +710,65 @@ public final class FusedLinear {
     }
 
     /**
-     * Rows [i0, i1) and columns [j0, j1) of C, in Gemm's order (K block, then blocks of rows, then panels).
-     * Before the last K block the partial sums go to a per-thread tile of C; in the last, each strip of one
-     * group of panels × one block of rows is finished (from that tile, or from zero when K is one block) and
-     * handed to the epilogue while in cache.
+     * All rows and columns [j0, j1) of C, K block by K block: B packed into {@code bp} once per K block and used by
+     * every block of rows (A from the shared, fully packed {@code sharedA}); the strip of C of all rows (or C in
+     * place with {@code direct}) accumulates over the K blocks and goes to the epilogue after the last.
      */
-    private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, PackBAt b,
-                             float[] shared, int ldShared, int gw, Epilogue epilogue) {
+    private static void taskKOuter(int m, int j0, int j1, int k, int kBlocks, float[] sharedA, float[] bp,
+                                   PackBAt b, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        int mPad = (i1 - i0 + MR - 1) / MR * MR;
-        float[] bp = shared != null ? shared : buffer(0, KC * nPad);
-        float[] ap = buffer(1, KC * MC);
-        float[] strip = buffer(2, MC * gw);
-        float[] cs = kBlocks > 1 ? buffer(3, mPad * nPad) : null;
+        float[] strip = direct == null ? buffer(2, (m + MR - 1) / MR * MR * nPad) : null;
+        float[] tile = direct != null ? buffer(3, MR * NR) : null;
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = kStart(k, kBlocks, kb);
             int kc = kStart(k, kBlocks, kb + 1) - pc;
-            int bo = packB(b, shared, ldShared, pc, kc, j0, ncols, bp);
+            b.pack(pc, kc, j0, ncols, bp, 0);
+            boolean add = kb > 0;
             boolean last = kb == kBlocks - 1;
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = Math.min(MC, i1 - ic);
-                a.pack(ic, mc, pc, kc, ap);
-                int row = ic - i0;
-                if (!last) {
-                    for (int jr = 0; jr < nPad; jr += NR) {
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, kb > 0);
-                        }
-                    }
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = Math.min(MC, m - ic);
+                // Panel of rows i at i·k in the shared A; its K block from pc·MR on.
+                int ao = ic * k + pc * MR;
+                if (direct != null) {
+                    macroDirect(mc, ncols, kc, sharedA, ao, k, bp, 0, ic, j0, direct, tile, add);
                     continue;
                 }
-                // Panel by panel (its B in L1 over the rows), then the group's strip of C while in L1/L2.
                 for (int g = 0; g < nPad; g += gw) {
                     int ge = Math.min(nPad, g + gw);
-                    int cols = Math.min(ge, ncols) - g;
                     for (int jr = g; jr < ge; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
-                            if (cs == null) {
-                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, strip, ir * gw + jr - g, gw, false);
-                            } else {
-                                Gemm.kernel(kc, ap, ir * kc, bp, bo + jr * kc, cs, (row + ir) * nPad + jr, nPad, true);
-                            }
+                            Gemm.kernel(kc, sharedA, ao + ir * k, bp, jr * kc, strip, (ic + ir) * nPad + jr, nPad, add);
                         }
                     }
-                    if (cs == null) {
-                        epilogue.apply(ic, mc, j0 + g, cols, strip, 0, gw);
-                    } else {
-                        epilogue.apply(ic, mc, j0 + g, cols, cs, row * nPad + g, nPad);
+                    if (last) {
+                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, ic * nPad + g, nPad);
+                    }
+                }
+            }
+        }
+    }
+
+    /** One K block of a block of rows into C in place: whole register tiles directly, edge tiles through a scratch. */
+    private static void macroDirect(int mc, int ncols, int kc, float[] ap, int ao, int aStep, float[] bp, int bo,
+                                    int ic, int j0, Direct direct, float[] tile, boolean add) {
+        for (int jr = 0; jr < ncols; jr += NR) {
+            int j = j0 + jr;
+            int cols = Math.min(NR, ncols - jr);
+            float[] d = direct.array(j);
+            int ld = direct.ld(j);
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = Math.min(MR, mc - ir);
+                int off = direct.offset(ic + ir, j);
+                if (rows == MR && cols == NR) {
+                    Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, d, off, ld, add);
+                    continue;
+                }
+                Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, tile, 0, NR, false);
+                for (int r = 0; r < rows; r++) {
+                    for (int t = 0; t < cols; t++) {
+                        int o = off + r * ld + t;
+                        d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
                     }
                 }
             }

@@ -30,14 +30,22 @@ import jdk.incubator.vector.VectorSpecies;
  * the thread count, split along N while its tiles stay wide, else along M, so skinny shapes (M = 77,
  * N = 64) keep every thread busy; each task packs its own blocks into thread-local buffers.
  *
+ * <p>Loop order of a task: when B is a strided view (packed for all of K at once, up to {@link #TASK_B}) or is
+ * read in place, every K block of one block of rows runs before the next block of rows, so that block's strip
+ * of C stays in L2 while it accumulates instead of going to memory once per K block; other packers (im2col)
+ * keep the order K block, then blocks of rows, each K block of B packed once.
+ *
  * <p>Tuning notes (Xeon with AVX-512, 16 lanes): register tiles 12×2, 14×2, 8×3, 9×3 and 6×4 vectors
  * were measured; 12×2 was fastest (about 95 % of the FMA peak with its panels in L1; C2 keeps its 24
- * accumulators in registers). KC 256/320/384/512, MC 96/192/384 and NC 256/512/1024 were within noise
- * of one another; equal-depth K blocks of at most 320 helped the K = 320 shapes.
+ * accumulators in registers; unrolling its K loop by 2 gained nothing, by 4 lost 40 % to spills). Blocks of
+ * {@link #KB} = 256 let the B panel and the A panel streamed past it share L1 (deep K a few % faster than 320);
+ * K up to {@link #KC} = 320 stays one block (Winograd's 320-channel products: 2 × 160 lost up to 10 %).
  */
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int V = S.length();
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
 
     /** Rows of the register tile (rows of one packed panel of A). */
     public static final int MR = 12;
@@ -46,8 +54,16 @@ public final class Gemm {
     public static final int VECTOR_COLUMNS = V;
     /** Columns of the register tile (columns of one packed panel of B): a few vectors of the preferred species. */
     public static final int NR = NV * V;
-    /** Largest depth of a K block: one {@code KC × NR} panel of B (40 KiB) stays in L1 (48 KiB). */
+    /**
+     * Largest depth of a K block. A product with K at most this runs as one block (no second pass over C);
+     * deeper ones in blocks of at most {@link #KB}.
+     */
     public static final int KC = 320;
+    /**
+     * Depth of the K blocks of a deeper product: one {@code KB × NR} panel of B (32 KiB) and the {@code MR × KB}
+     * panel of A streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they do not.
+     */
+    static final int KB = 256;
     /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
     public static final int MC = 16 * MR;
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
@@ -55,6 +71,9 @@ public final class Gemm {
 
     /** Whether 16-bit operands are converted with vectors (preferred species of 16 float lanes only). */
     private static final boolean HALF_VECTORS = V == 16;
+
+    /** Floats of B one task packs for all of K (8 MiB) to run a block of rows over all K blocks at once. */
+    static final long TASK_B = 2 << 20;
 
     /** Products (m·n·k) below which a GEMM runs on the calling thread alone. */
     static final double SERIAL_BELOW = 1 << 18;
@@ -245,14 +264,28 @@ public final class Gemm {
      * (element indices; any dtype and storage). No bounds are checked here beyond those of the storage.
      */
     public static PackA viewA(Tensor t, long offset, long rowStride, long colStride) {
-        Strided s = new Strided(t, offset, rowStride, colStride);
-        return s::packA;
+        return new StridedA(new Strided(t, offset, rowStride, colStride));
+    }
+
+    /** A strided view as A; {@link FusedLinear} packs it from an offset (all of A once, into a shared buffer). */
+    record StridedA(Strided view) implements PackA {
+        @Override
+        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
+            view.packA(i0, mc, k0, kc, dst, 0);
+        }
     }
 
     /** B as a strided view of a tensor's elements: {@code B(k, j) = t[offset + k·rowStride + j·colStride]}. */
     public static PackB viewB(Tensor t, long offset, long rowStride, long colStride) {
-        Strided s = new Strided(t, offset, rowStride, colStride);
-        return s::packB;
+        return new StridedB(new Strided(t, offset, rowStride, colStride));
+    }
+
+    /** A strided view as B; {@link #gemm} packs all of K of a task's columns at once from it. */
+    record StridedB(Strided view) implements PackB {
+        @Override
+        public void pack(int k0, int kc, int j0, int nc, float[] dst) {
+            view.packB(k0, kc, j0, nc, dst, 0);
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -344,24 +377,59 @@ public final class Gemm {
         return BUFFERS.get(which, size);
     }
 
-    /** One task: rows [i0, i1) and columns [j0, j1) of C over all of K. */
+    /**
+     * Number of K blocks of a product of depth k, all of equal depth (no thin last block that would pay the C
+     * traffic for little work): one up to {@link #KC}, else blocks of at most {@link #KB}.
+     */
+    static int kBlocks(int k) {
+        return k <= KC ? 1 : (k + KB - 1) / KB;
+    }
+
+    /**
+     * One task: rows [i0, i1) and columns [j0, j1) of C over all of K. When B is read in place or is a strided view
+     * whose columns of the task fit {@link #TASK_B} packed for all of K, all K blocks of a block of rows run before
+     * the next block (its strip of C, {@code MC × ncols}, stays in L2 while it accumulates); else (e.g. an im2col B
+     * of a deep convolution) K block by K block, each packed once for all the blocks of rows.
+     */
     private static void tile(int i0, int i1, int j0, int j1, int k, PackA a, PackB b, float[] c, int cOff, int ldc,
                              float[] rowBias, float[] colBias, boolean accumulate) {
         int ncols = j1 - j0;
         // B in place when it allows it: every panel then is whole (n, and so each tile, a multiple of NR).
         DirectB direct = b instanceof DirectB d && ncols % NR == 0 ? d : null;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] bufB = direct != null ? null : buffer(0, KC * nPad);
         float[] bufA = buffer(1, KC * MC);
         float[] scratch = buffer(2, MR * NR);
-        // K blocks of equal depth (at most KC): no thin last block that would pay the C traffic for little work.
-        int kBlocks = (k + KC - 1) / KC;
+        int kBlocks = kBlocks(k);
+        StridedB strided = direct == null && b instanceof StridedB sb && (long) k * nPad <= TASK_B ? sb : null;
+        if (direct != null || strided != null) {
+            float[] bufB = null;
+            if (strided != null) {
+                // All of K at once: K block kb at pc·nPad.
+                bufB = buffer(0, k * nPad);
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int pc = (int) ((long) k * kb / kBlocks);
+                    int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+                    strided.view().packB(pc, kc, j0, ncols, bufB, pc * nPad);
+                }
+            }
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = Math.min(MC, i1 - ic);
+                for (int kb = 0; kb < kBlocks; kb++) {
+                    int pc = (int) ((long) k * kb / kBlocks);
+                    int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+                    boolean first = pc == 0;
+                    a.pack(ic, mc, pc, kc, bufA);
+                    macro(mc, ncols, kc, bufA, bufB, pc * nPad, direct, pc, j0, c, cOff + ic * ldc + j0, ldc,
+                            !first || accumulate, first ? rowBias : null, ic, first ? colBias : null, j0, scratch);
+                }
+            }
+            return;
+        }
+        float[] bufB = buffer(0, KC * nPad);
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = (int) ((long) k * kb / kBlocks);
             int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
-            if (direct == null) {
-                b.pack(pc, kc, j0, ncols, bufB);
-            }
+            b.pack(pc, kc, j0, ncols, bufB);
             boolean first = pc == 0;
             boolean add = !first || accumulate;
             float[] rb = first ? rowBias : null;
@@ -369,7 +437,7 @@ public final class Gemm {
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
                 a.pack(ic, mc, pc, kc, bufA);
-                macro(mc, ncols, kc, bufA, bufB, direct, pc, j0, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0,
+                macro(mc, ncols, kc, bufA, bufB, 0, direct, pc, j0, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0,
                         scratch);
             }
         }
@@ -385,13 +453,13 @@ public final class Gemm {
         }
     }
 
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, DirectB direct, int pc, int j0,
+    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, int bo, DirectB direct, int pc, int j0,
                               float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
                               float[] colBias, int colBase, float[] scratch) {
         boolean bias = rowBias != null || colBias != null;
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int bi = jr * kc;
+            int bi = bo + jr * kc;
             // Register tile of NV = 2 vectors (as generated): the column offset of each.
             int jb0 = direct == null ? 0 : direct.colOffset(j0 + jr);
             int jb1 = direct == null ? 0 : direct.colOffset(j0 + jr + V);
@@ -663,7 +731,8 @@ public final class Gemm {
         private final long rs;
         private final long cs;
 
-        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][]);
+        /** Per-thread scratch: 0, 1 for packing B, 2, 3 for packing A. */
+        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
 
         private static float[] scratch(int which, int size) {
             float[][] s = SCRATCH.get();
@@ -727,19 +796,36 @@ public final class Gemm {
             }
         }
 
-        void packA(int i0, int mc, int k0, int kc, float[] dst) {
+        /** {@link PackA#pack} writing the panels from {@code dst[dOff]} on. */
+        void packA(int i0, int mc, int k0, int kc, float[] dst, int dOff) {
             int panels = (mc + MR - 1) / MR;
-            float[] tmp = cs == 1 ? new float[kc] : null;
+            float[] tmp = cs == 1 && arr == null ? scratch(2, kc) : null;
             float[] block = null;
-            for (int p = 0; p < panels; p++) {
-                int d = p * MR * kc;
+            int p = 0;
+            if (rs == 1 && cs != 1 && arr != null && MR == 12 && V == 16) {
+                // Columns contiguous along M in a heap array (e.g. an NCHW image read as pixels × channels): one
+                // contiguous run of the block's rows per k, cut into the whole panels (MR = 8 + 4 values each, two
+                // small vectors); panel by panel instead, each k would be a new line, channels apart.
+                int whole = mc / MR;
+                long src = off + (long) k0 * cs + i0;
+                for (int k = 0; k < kc; k++, src += cs) {
+                    int s = (int) src;
+                    for (int q = 0, o = dOff + k * MR; q < whole; q++, s += MR, o += MR * kc) {
+                        FloatVector.fromArray(S8, arr, s).intoArray(dst, o);
+                        FloatVector.fromArray(S4, arr, s + 8).intoArray(dst, o + 8);
+                    }
+                }
+                p = whole;
+            }
+            for (; p < panels; p++) {
+                int d = dOff + p * MR * kc;
                 int rows = Math.min(MR, mc - p * MR);
                 if (cs == 1 && rows == MR && arr != null && rs <= Integer.MAX_VALUE / MR) {
                     gatherPanel(arr, (int) (off + (long) (i0 + p * MR) * rs + k0), (int) rs, kc, dst, d);
                 } else if (cs == 1 && rows == MR && arr == null) {
                     // Convert the panel's rows into a row-major scratch block, then gather it like a heap one.
                     if (block == null) {
-                        block = new float[MR * kc];
+                        block = scratch(3, MR * kc);
                     }
                     for (int r = 0; r < MR; r++) {
                         run(off + (long) (i0 + p * MR + r) * rs + k0, kc, block, r * kc);

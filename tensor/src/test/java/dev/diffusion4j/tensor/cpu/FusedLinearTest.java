@@ -54,7 +54,15 @@ class FusedLinearTest {
             "37,700,70,F16,2,true,true", "250,64,96,F32,2,true,true", "250,64,96,BF16,1,false,false",
             "200,1100,1030,F16,2,true,false", "0,5,5,F32,2,true,true", "4,0,6,F32,2,true,true",
             "193,45,64,F16,2,false,true", "1100,330,1000,F16,2,true,true", "300,700,70,F16,2,false,false",
-            "3,0,40,F32,2,false,false", "1030,40,64,F32,2,false,false"})
+            "3,0,40,F32,2,false,false", "1030,40,64,F32,2,false,false",
+            // Deep K: B packed in chunks narrower than NC (CHUNK_B), many K blocks per strip; ragged edges.
+            "50,5000,600,F16,2,true,true", "61,5000,601,BF16,1,false,false", "29,2100,1100,F32,2,false,true",
+            // Shared B over two threads' row tiles, several chunks: A too big to share / columns too few to split.
+            "70,60000,64,F16,2,true,true", "5,20000,400,F32,2,false,true",
+            // Split over columns, K block by K block, several blocks of rows (up to 4·MC rows).
+            "700,600,1100,F16,2,true,true", "500,300,640,F32,2,false,false",
+            // Many rows: row tiles against all of B packed once, several column tiles (n > NC), ragged edges.
+            "800,300,1100,F16,2,true,true", "901,520,1300,F32,1,false,false", "1000,70,1057,BF16,2,false,true"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
@@ -80,7 +88,7 @@ class FusedLinearTest {
 
     @ParameterizedTest(name = "m={0} k={1} outs={2} threads={3}")
     @CsvSource({"77,40,64 32 96,2", "154,768,320 320,2", "3,5,32 32 32,1", "250,330,96 64 32,2", "9,12,33 64,2",
-            "300,20,128 160,1", "4,0,32 64,2"})
+            "300,20,128 160,1", "4,0,32 64,2", "1000,64,320 384 416,2"})
     void linearsMatchOneLayerEach(int m, int k, String outs, int threads) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
@@ -118,7 +126,9 @@ class FusedLinearTest {
 
     @ParameterizedTest(name = "m={0} k={1} h={2} {3} threads={4}")
     @CsvSource({"1,7,32,F32,1", "19,33,64,F16,2", "130,320,128,F16,2", "40,700,96,BF16,2", "250,64,160,F32,2",
-            "21,13,40,F32,2", "5,3,1,F32,1", "1030,20,32,F16,2"})
+            "21,13,40,F32,2", "5,3,1,F32,1", "1030,20,32,F16,2",
+            // Two chunks of B (CHUNK_B bounds the columns at deep K), ragged rows.
+            "30,2100,640,F16,2", "31,2100,640,F16,1", "800,300,640,F16,2"})
     void linearGegluMatchesReference(int m, int k, int h, DType dtype, int threads) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);

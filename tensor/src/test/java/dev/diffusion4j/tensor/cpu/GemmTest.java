@@ -265,6 +265,44 @@ class GemmTest {
         }
     }
 
+    /**
+     * Both loop orders of a task against a double reference, with offset, ldc, both biases and accumulation: rows
+     * beyond one block of MC over several K blocks (all of K packed at once), and a B too deep for that (K block by
+     * K block); ragged edges everywhere.
+     */
+    @ParameterizedTest(name = "m={0} k={1} n={2} threads={3}")
+    @CsvSource({"400,600,70,1", "401,600,70,2", "13,1100,1500,2", "20,4000,600,1", "21,4000,600,2"})
+    void stridedGemmWithBiasesAndAccumulateOverManyBlocks(int m, int k, int n, int threads) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int ldc = n + 3;
+        int cOff = 5;
+        float[] a = random(rnd, m * k);
+        float[] b = random(rnd, k * n);
+        float[] rowBias = random(rnd, m);
+        float[] colBias = random(rnd, n);
+        float[] c0 = random(rnd, cOff + m * ldc);
+        double[] ab = refMatmul(a, false, b, false, m, k, n);
+        for (int mode = 0; mode < 2; mode++) {
+            boolean acc = mode == 1;
+            float[] c = c0.clone();
+            Gemm.gemm(threads == 1 ? POOL1 : POOL2, m, n, k, Gemm.viewA(Tensor.of(a, m, k), 0, k, 1),
+                    Gemm.viewB(Tensor.of(b, k, n), 0, n, 1), c, cOff, ldc, acc ? rowBias : null, acc ? null : colBias,
+                    acc);
+            double[] want = new double[c.length];
+            for (int i = 0; i < c.length; i++) {
+                want[i] = c0[i];
+            }
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    int idx = cOff + i * ldc + j;
+                    want[idx] = ab[i * n + j] + (acc ? c0[idx] + rowBias[i] : colBias[j]);
+                }
+            }
+            assertClose(want, c, k, 1, "seed " + seed + " accumulate " + acc);
+        }
+    }
+
     @Test
     void lowLevelGemmWithOffsetLdcBiasesAndAccumulate() {
         long seed = 5;
