@@ -4,8 +4,8 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,11 +40,19 @@ public final class TensorScope implements AutoCloseable {
 
     private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
 
-    /** Free arrays by length, shared by the nested scopes of one thread. */
+    /**
+     * Free arrays by length, shared by the nested scopes of one thread. Over its byte limit it evicts the sizes used
+     * least recently (those of another level of a U-Net), not the array just given back.
+     */
     private static final class Pool {
-        final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
+        final Map<Integer, ArrayDeque<float[]>> free = new LinkedHashMap<>(16, 0.75f, true);
+        final long limit;
         long bytes;
         long reused;
+
+        Pool(long limit) {
+            this.limit = limit;
+        }
 
         float[] take(int n) {
             ArrayDeque<float[]> q = free.get(n);
@@ -57,10 +65,24 @@ public final class TensorScope implements AutoCloseable {
         }
 
         void offer(float[] a) {
-            if (bytes + 4L * a.length <= POOL_LIMIT_BYTES) {
-                free.computeIfAbsent(a.length, k -> new ArrayDeque<>()).addLast(a);
-                bytes += 4L * a.length;
+            long size = 4L * a.length;
+            if (size > limit) {
+                return;
             }
+            ArrayDeque<float[]> mine = free.computeIfAbsent(a.length, k -> new ArrayDeque<>());
+            var sizes = free.entrySet().iterator();
+            while (bytes + size > limit && sizes.hasNext()) {
+                var e = sizes.next();
+                ArrayDeque<float[]> q = e.getValue();
+                while (!q.isEmpty() && bytes + size > limit) {
+                    bytes -= 4L * q.pollFirst().length;
+                }
+                if (q.isEmpty() && q != mine) {
+                    sizes.remove();
+                }
+            }
+            mine.addLast(a);
+            bytes += size;
         }
     }
 
@@ -71,15 +93,20 @@ public final class TensorScope implements AutoCloseable {
     private final Set<float[]> kept = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
 
-    private TensorScope(TensorScope parent) {
+    private TensorScope(TensorScope parent, long limit) {
         this.parent = parent;
-        this.pool = parent != null ? parent.pool : new Pool();
+        this.pool = parent != null ? parent.pool : new Pool(limit);
         this.owner = Thread.currentThread();
     }
 
     /** Opens a scope on the calling thread, nested in the one already open there (if any). */
     public static TensorScope open() {
-        TensorScope s = new TensorScope(CURRENT.get());
+        return open(POOL_LIMIT_BYTES);
+    }
+
+    /** As {@link #open()}, with a byte limit for the pool when this is the thread's outermost scope (tests). */
+    static TensorScope open(long poolLimitBytes) {
+        TensorScope s = new TensorScope(CURRENT.get(), poolLimitBytes);
         CURRENT.set(s);
         return s;
     }

@@ -108,6 +108,32 @@ class TensorScopeTest {
     }
 
     @Test
+    void overItsLimitThePoolEvictsTheSizeUsedLeastRecently() {
+        long limit = 4L * 3 * N; // three arrays of N floats
+        try (TensorScope outer = TensorScope.open(limit)) {
+            float[] a1;
+            float[] a2;
+            float[] b;
+            try (TensorScope inner = TensorScope.open()) {
+                a1 = Tensor.zeros(N).array();
+                a2 = Tensor.zeros(N).array();
+            }
+            try (TensorScope inner = TensorScope.open()) {
+                b = Tensor.zeros(2 * N).array(); // needs room for two: one of the older size goes
+            }
+            assertSame(b, Tensor.zeros(2 * N).array(), "the newest size is kept");
+            float[] left = Tensor.zeros(N).array();
+            assertTrue(left == a1 || left == a2, "one of the older size is still there");
+            float[] fresh = Tensor.zeros(N).array();
+            assertTrue(fresh != a1 && fresh != a2, "the other was evicted");
+            try (TensorScope inner = TensorScope.open()) {
+                Tensor.zeros(4 * N); // larger than the whole pool: never pooled
+            }
+            assertEquals(2, outer.reusedArrays());
+        }
+    }
+
+    @Test
     void scopesCloseInOrderOnTheirOwnThread() throws Exception {
         TensorScope outer = TensorScope.open();
         TensorScope inner = TensorScope.open();

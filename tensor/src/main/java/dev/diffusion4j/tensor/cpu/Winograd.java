@@ -331,7 +331,6 @@ public final class Winograd {
         final float[] u;
         final int uPlane;
         final int[] rowOffsets;
-        final ConcurrentLinkedQueue<Scratch> scratch = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<float[]> bands = new ConcurrentLinkedQueue<>();
         final Tensor outTensor;
 
@@ -445,7 +444,6 @@ public final class Winograd {
                             for (int b = from; b < to; b++) {
                                 transformWeights(group, b, s);
                             }
-                            scratch.add(s);
                             if (PROFILE) {
                                 PHASES[1].add(System.nanoTime() - q0);
                             }
@@ -466,7 +464,6 @@ public final class Winograd {
                                 task(p0, co0, co1, first, t0, t1, Math.min(t1, tiles), tp, s);
                             }
                         }
-                        scratch.add(s);
                     });
                 }
             }
@@ -479,8 +476,7 @@ public final class Winograd {
         }
 
         private Scratch takeScratch() {
-            Scratch s = scratch.poll();
-            return s != null ? s : new Scratch(this);
+            return Scratch.forPlan(this);
         }
 
         /**
@@ -770,24 +766,42 @@ public final class Winograd {
 
     }
 
-    /** Per-task buffers: the converted and the de-interleaved kernels of a block, its 36 GEMM outputs, stage buffers. */
+    /**
+     * Per-thread buffers: the converted and the de-interleaved kernels of a block, its 36 GEMM outputs, stage buffers.
+     * Kept by each thread across calls (a thread runs one task at a time) and fitted to each call's plan, zero-filled
+     * as new arrays would be: a U-Net step makes about 45 calls, each of which would otherwise allocate ~5 MB per
+     * thread.
+     */
     private static final class Scratch {
-        final float[] g;
-        final float[] gt;
-        final float[] u;
-        final float[] m;
-        final float[] ts;
-        final float[] ys;
+        private static final ThreadLocal<Scratch> OF_THREAD = ThreadLocal.withInitial(Scratch::new);
 
-        Scratch(Plan plan) {
+        float[] g = new float[0];
+        float[] gt = new float[0];
+        float[] u;
+        float[] m = new float[0];
+        final float[] ts = new float[A * A * L];
+        final float[] ys = new float[M * L];
+        private float[] uStore = new float[0];
+
+        /** The calling thread's buffers, large enough for {@code plan} and zero over the part it uses. */
+        static Scratch forPlan(Plan plan) {
+            Scratch s = OF_THREAD.get();
             int plane = plan.cbMax * roundUp(plan.kbMax, GATHER_K);
             // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
-            g = new float[(plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9];
-            gt = new float[9 * plane];
-            u = plan.fused ? new float[A * plane] : null;
-            m = new float[P * plan.cbMax * (plan.chunkMax + L) + L];
-            ts = new float[A * A * L];
-            ys = new float[M * L];
+            s.g = fit(s.g, (plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9);
+            s.gt = fit(s.gt, 9 * plane);
+            s.uStore = plan.fused ? fit(s.uStore, A * plane) : s.uStore;
+            s.u = plan.fused ? s.uStore : null;
+            s.m = fit(s.m, P * plan.cbMax * (plan.chunkMax + L) + L);
+            return s;
+        }
+
+        private static float[] fit(float[] a, int n) {
+            if (a.length < n) {
+                return new float[n];
+            }
+            java.util.Arrays.fill(a, 0, n, 0f);
+            return a;
         }
     }
 
