@@ -27,14 +27,15 @@ import org.openjdk.jmh.annotations.Warmup;
  * A whole 512×512 txt2img of {@code steps} guided steps through the library on the real SD 1.5 size with random F16
  * weights read from disk (see {@link Txt2ImgRun}; the folder is written on first use). Single shot, one measured
  * run: minutes long. Per-stage times, peak RSS and the per-op breakdown ({@link ProfilingBackend}) are printed. The
- * fork runs in the job's 640 MiB heap. {@code -p weights=stream} streams the weights
+ * fork runs in the heap the README recommends for the job (1 GiB, G1 regions of 32 MB, as {@code ./sd}).
+ * {@code -p weights=stream} streams the weights
  * ({@link StableDiffusion.LoadOptions#streamWeights}), {@code -p weights=low-memory} releases each stage's pages.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-        "-Xmx640m"})
+        "-Xmx1g", "-XX:G1HeapRegionSize=32m"})
 @Warmup(iterations = 0)
 @Measurement(iterations = 1)
 public class Txt2ImgBenchmark {

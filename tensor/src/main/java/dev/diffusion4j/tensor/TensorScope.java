@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor;
 
+import java.lang.ref.SoftReference;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,14 +30,20 @@ import java.util.function.Supplier;
  * Rules: a tensor made inside a scope must not be used after the scope closes unless it (or a view of it) was kept;
  * scopes nest and close in reverse order on the thread that opened them; code that makes tensors to keep for longer
  * (caches, lazily made weights) runs {@link #unscoped}. When the outermost scope of a thread closes, the pool is
- * dropped, so nothing is held between forward passes. Tensors made on other threads, small ones (under
+ * dropped, so nothing is held between forward passes; free arrays are held softly and within a byte limit, so the
+ * pool never costs an {@link OutOfMemoryError}. Tensors made on other threads, small ones (under
  * {@value #MIN_POOLED} floats) and those made with no scope open are ordinary garbage-collected arrays.
  */
 public final class TensorScope implements AutoCloseable {
     /** Arrays smaller than this many floats are not pooled (cheap to allocate, many sizes). */
     public static final int MIN_POOLED = 1 << 14;
-    /** At most this many bytes of free arrays wait in a thread's pool; more are left to the garbage collector. */
-    static final long POOL_LIMIT_BYTES = 256L << 20;
+    /**
+     * At most this many bytes of free arrays wait in a thread's pool (256 MiB, or an eighth of the maximum heap when
+     * that is less; the system property {@code d4j.tensorScope.poolBytes} overrides it, 0 turns recycling off); more
+     * are left to the garbage collector.
+     */
+    static final long POOL_LIMIT_BYTES = Long.getLong("d4j.tensorScope.poolBytes",
+            Math.min(256L << 20, Runtime.getRuntime().maxMemory() / 8));
 
     private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
 
@@ -45,7 +52,8 @@ public final class TensorScope implements AutoCloseable {
      * least recently (those of another level of a U-Net), not the array just given back.
      */
     private static final class Pool {
-        final Map<Integer, ArrayDeque<float[]>> free = new LinkedHashMap<>(16, 0.75f, true);
+        // Softly held: the collector may take free arrays back (it clears them all before any OutOfMemoryError).
+        final Map<Integer, ArrayDeque<SoftReference<float[]>>> free = new LinkedHashMap<>(16, 0.75f, true);
         final long limit;
         long bytes;
         long reused;
@@ -55,13 +63,16 @@ public final class TensorScope implements AutoCloseable {
         }
 
         float[] take(int n) {
-            ArrayDeque<float[]> q = free.get(n);
-            float[] a = q == null ? null : q.pollLast();
-            if (a != null) {
+            ArrayDeque<SoftReference<float[]>> q = free.get(n);
+            while (q != null && !q.isEmpty()) {
+                float[] a = q.pollLast().get();
                 bytes -= 4L * n;
-                reused++;
+                if (a != null) {
+                    reused++;
+                    return a;
+                }
             }
-            return a;
+            return null;
         }
 
         void offer(float[] a) {
@@ -69,19 +80,20 @@ public final class TensorScope implements AutoCloseable {
             if (size > limit) {
                 return;
             }
-            ArrayDeque<float[]> mine = free.computeIfAbsent(a.length, k -> new ArrayDeque<>());
+            ArrayDeque<SoftReference<float[]>> mine = free.computeIfAbsent(a.length, k -> new ArrayDeque<>());
             var sizes = free.entrySet().iterator();
             while (bytes + size > limit && sizes.hasNext()) {
                 var e = sizes.next();
-                ArrayDeque<float[]> q = e.getValue();
+                ArrayDeque<SoftReference<float[]>> q = e.getValue();
                 while (!q.isEmpty() && bytes + size > limit) {
-                    bytes -= 4L * q.pollFirst().length;
+                    q.pollFirst();
+                    bytes -= 4L * e.getKey();
                 }
                 if (q.isEmpty() && q != mine) {
                     sizes.remove();
                 }
             }
-            mine.addLast(a);
+            mine.addLast(new SoftReference<>(a));
             bytes += size;
         }
     }
