@@ -4,7 +4,5 @@ module dev.diffusion4j.benchmarks {
     requires jmh.core;
     requires com.fasterxml.jackson.jr.ob;
     requires java.management;
-    // AttentionTiming's baseline copy of the attention kernel.
-    requires jdk.incubator.vector;
     exports dev.diffusion4j.benchmarks;
 }
