@@ -46,13 +46,14 @@ public final class FullSizeTiming {
 
     /** Writes the recorded timeline (if any) to {@code d4j-timeline-<what>.csv} in the temporary directory. */
     private static void writeTimeline(ProfilingBackend be, String what) {
-        if (be.timeline().isEmpty()) {
+        int ops = be.timeline().size();
+        if (ops == 0) {
             return;
         }
         Path file = Path.of(System.getProperty("java.io.tmpdir"), "d4j-timeline-" + what + ".csv");
         try {
             Files.writeString(file, be.timelineCsv());
-            System.out.println("timeline of the last run (" + be.timeline().size() + " ops): " + file);
+            System.out.println("timeline of the last run (" + ops + " ops): " + file);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }

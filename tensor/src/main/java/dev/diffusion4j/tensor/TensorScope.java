@@ -134,13 +134,6 @@ public final class TensorScope implements AutoCloseable {
         return t;
     }
 
-    /** Keeps each of {@code tensors} (see {@link #keep(Tensor)}). */
-    public void keepAll(Iterable<Tensor> tensors) {
-        for (Tensor t : tensors) {
-            keep(t);
-        }
-    }
-
     /** Runs {@code f} with no scope open on this thread: what it makes is never recycled (caches, lazy weights). */
     public static <T> T unscoped(Supplier<T> f) {
         TensorScope s = CURRENT.get();
@@ -165,13 +158,7 @@ public final class TensorScope implements AutoCloseable {
      * not owned by the scope, so an array never released is simply left to the garbage collector.
      */
     public static float[] scratch(int n) {
-        TensorScope s = n >= MIN_POOLED ? CURRENT.get() : null;
-        float[] a = s == null ? null : s.pool.take(n);
-        if (a == null) {
-            return new float[n];
-        }
-        Arrays.fill(a, 0f);
-        return a;
+        return fromPool(pooling(n), n);
     }
 
     /**
@@ -180,7 +167,7 @@ public final class TensorScope implements AutoCloseable {
      * scope it does nothing.
      */
     public static void release(float[] a) {
-        TensorScope s = a != null && a.length >= MIN_POOLED ? CURRENT.get() : null;
+        TensorScope s = a != null ? pooling(a.length) : null;
         if (s != null) {
             s.pool.offer(a);
         }
@@ -188,20 +175,26 @@ public final class TensorScope implements AutoCloseable {
 
     /** A zero-filled array of {@code n} floats: from the pool of the open scope (and owned by it) or new. */
     static float[] allocate(int n) {
-        if (n < MIN_POOLED) {
-            return new float[n];
+        TensorScope s = pooling(n);
+        float[] a = fromPool(s, n);
+        if (s != null) {
+            s.owned.add(a);
         }
-        TensorScope s = CURRENT.get();
-        if (s == null) {
-            return new float[n];
-        }
-        float[] a = s.pool.take(n);
+        return a;
+    }
+
+    /** The scope open on this thread when an array of {@code n} floats is pooled at all, else null. */
+    private static TensorScope pooling(int n) {
+        return n >= MIN_POOLED ? CURRENT.get() : null;
+    }
+
+    /** A zero-filled array of {@code n} floats from {@code s}'s pool, or new (always new without a scope). */
+    private static float[] fromPool(TensorScope s, int n) {
+        float[] a = s == null ? null : s.pool.take(n);
         if (a == null) {
-            a = new float[n];
-        } else {
-            Arrays.fill(a, 0f);
+            return new float[n];
         }
-        s.owned.add(a);
+        Arrays.fill(a, 0f);
         return a;
     }
 

@@ -75,48 +75,35 @@ class GenerateCommandTest {
         assertTrue(info.out().contains("Seed: 5"), info.out());
     }
 
-    /** The largest difference of one RGB channel between two images of the same size. */
-    private static int maxChannelDifference(java.awt.image.BufferedImage ref, java.awt.image.BufferedImage img) {
-        int max = 0;
-        for (int y = 0; y < ref.getHeight(); y++) {
-            for (int x = 0; x < ref.getWidth(); x++) {
-                for (int s = 0; s <= 16; s += 8) {
-                    max = Math.max(max, Math.abs(((ref.getRGB(x, y) >> s) & 0xFF) - ((img.getRGB(x, y) >> s) & 0xFF)));
-                }
-            }
-        }
-        return max;
+    /**
+     * Runs the tiny model as the {@code txt2img/pndm_64x64} fixture did, plus {@code extra} options, and returns the
+     * largest channel difference of its PNG from the fixture's.
+     */
+    private int pndmFixtureDifference(String name, String... extra) throws Exception {
+        Path f = fixtures();
+        Path out = tmp.resolve(name + ".png");
+        List<String> args = new ArrayList<>(List.of("generate", "--model", f.resolve("models/tiny-sd").toString(),
+                "--prompt", "a photograph of an astronaut riding a horse", "--seed", "42", "--steps", "8",
+                "--cfg-scale", "7.5", "--sampler", "pndm", "--width", "64", "--height", "64"));
+        args.addAll(List.of(extra));
+        args.addAll(List.of("--output", out.toString()));
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.err());
+        return maxChannelDiff(ImageIO.read(f.resolve("txt2img/pndm_64x64/image.png").toFile()), ImageIO.read(out.toFile()));
     }
 
     @Test
     void streamWeightsAndLowMemoryReproduceTheReferenceImage() throws Exception {
-        Path f = fixtures();
-        Path out = tmp.resolve("streamed.png");
-        Run r = run("generate", "--model", f.resolve("models/tiny-sd").toString(),
-                "--prompt", "a photograph of an astronaut riding a horse", "--seed", "42", "--steps", "8",
-                "--cfg-scale", "7.5", "--sampler", "pndm", "--width", "64", "--height", "64",
-                "--stream-weights", "--low-memory", "--output", out.toString());
-        assertEquals(0, r.exit(), r.err());
-        java.awt.image.BufferedImage ref = javax.imageio.ImageIO.read(f.resolve("txt2img/pndm_64x64/image.png").toFile());
-        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(out.toFile());
-        int max = maxChannelDifference(ref, img);
+        int max = pndmFixtureDifference("streamed", "--stream-weights", "--low-memory");
         assertTrue(max <= 1, "streamed-weights image differs from the reference by " + max);
     }
 
     @Test
     void quantizeQ8RunsAndNamesBadTypes() throws Exception {
-        Path f = fixtures();
-        Path out = tmp.resolve("q8.png");
-        String model = f.resolve("models/tiny-sd").toString();
-        Run r = run("generate", "--model", model, "--prompt", "a photograph of an astronaut riding a horse",
-                "--seed", "42", "--steps", "8", "--cfg-scale", "7.5", "--sampler", "pndm", "--width", "64", "--height", "64",
-                "--quantize", "q8_0", "--output", out.toString());
-        assertEquals(0, r.exit(), r.err());
         // within a few levels of the F32 reference (measured: 1)
-        java.awt.image.BufferedImage ref = javax.imageio.ImageIO.read(f.resolve("txt2img/pndm_64x64/image.png").toFile());
-        java.awt.image.BufferedImage img = javax.imageio.ImageIO.read(out.toFile());
-        int max = maxChannelDifference(ref, img);
+        int max = pndmFixtureDifference("q8", "--quantize", "q8_0");
         assertTrue(max <= 3, "q8_0 image differs from the F32 reference by " + max);
+        String model = fixtures().resolve("models/tiny-sd").toString();
         Run bad = run("generate", "--model", model, "--prompt", "x", "--quantize", "q4_0", "--output",
                 tmp.resolve("never.png").toString());
         assertTrue(bad.exit() != 0);
