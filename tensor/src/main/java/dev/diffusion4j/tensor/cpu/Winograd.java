@@ -54,11 +54,13 @@ public final class Winograd {
      * Largest rows (output channels, in panels of {@link Gemm#MR}) of one task's block, and largest tiles of its chunk
      * (a multiple of {@link Gemm#NR}; at most a band). Chosen by thread CPU time on 1 thread against the previous
      * schedule (8 panels, whole bands): 4 panels and 512 tiles were the best or within noise of it on every U-Net and
-     * decoder shape tried; 8 or 16 panels lost up to 15 % at 1280 channels on 16×16, 128…256-tile chunks were no
-     * better at 128…512 channels.
+     * decoder shape tried; 8 or 16 panels lost up to 15 % at 1280 channels on 16×16. Chunks of 256 tiles rather than
+     * 512 (wall time on 2 threads, alternating runs): the task's 36 GEMM outputs (36 · 48 · 272 floats, 1.9 MB) then
+     * stay in L2 between the GEMMs and the output transform; 12…22 % faster on the decoder's 128…256-channel
+     * convolutions at 256² and 512², the same within noise on the U-Net's.
      */
     private static final int MAX_BLOCK_PANELS = 4;
-    static final int CHUNK_TILES = 512;
+    static final int CHUNK_TILES = 256;
     /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
     static final int U_BUDGET = 10 << 20;
     /** Runs the per-task GEMMs on the task's own thread. */

@@ -1,0 +1,91 @@
+package dev.diffusion4j.benchmarks;
+
+import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.cpu.CpuBackend;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Supplier;
+
+/**
+ * A quick (non-JMH) timing of the ops of a 512×512 VAE decode that are not its 3×3 GroupNorm convolutions: the
+ * 1×1 shortcuts, the mid-block's attention (single head of 512 channels over 4096 positions) and its projections,
+ * conv_in and conv_out. Prints medians and GFLOP/s. Usage: {@code java ... VaeOpsTiming [runs] [name filter]}.
+ */
+public final class VaeOpsTiming {
+    private VaeOpsTiming() {
+    }
+
+    public static void main(String[] args) {
+        int runs = args.length > 0 ? Integer.parseInt(args[0]) : 7;
+        String only = args.length > 1 ? args[1] : "";
+        CpuBackend be = new CpuBackend(ComputePool.shared());
+        Random rnd = new Random(5);
+        Map<String, Supplier<Tensor>> ops = new LinkedHashMap<>();
+        Map<String, Double> flops = new LinkedHashMap<>();
+        Tensor x256 = t(rnd, 1, 512, 256, 256);
+        Tensor w11a = t(rnd, 256, 512, 1, 1);
+        Tensor b256 = t(rnd, 256);
+        ops.put("conv1x1 512->256 @256", () -> be.conv2d(x256, w11a, b256, 1, 0));
+        flops.put("conv1x1 512->256 @256", 2.0 * 512 * 256 * 256 * 256);
+        Tensor x512 = t(rnd, 1, 256, 512, 512);
+        Tensor w11b = t(rnd, 128, 256, 1, 1);
+        Tensor b128 = t(rnd, 128);
+        ops.put("conv1x1 256->128 @512", () -> be.conv2d(x512, w11b, b128, 1, 0));
+        flops.put("conv1x1 256->128 @512", 2.0 * 256 * 128 * 512 * 512);
+        Tensor seq = t(rnd, 1, 4096, 512);
+        Tensor[] wq = {t(rnd, 512, 512), t(rnd, 512, 512), t(rnd, 512, 512)};
+        Tensor[] bq = {t(rnd, 512), t(rnd, 512), t(rnd, 512)};
+        ops.put("linear qkv 4096x512->3x512", () -> be.linears(seq, wq, bq)[0]);
+        flops.put("linear qkv 4096x512->3x512", 2.0 * 4096 * 512 * 1536);
+        ops.put("linear out 4096x512->512", () -> be.linear(seq, wq[0], bq[0], seq));
+        flops.put("linear out 4096x512->512", 2.0 * 4096 * 512 * 512);
+        Tensor q = t(rnd, 1, 4096, 512);
+        Tensor k = t(rnd, 1, 4096, 512);
+        Tensor v = t(rnd, 1, 4096, 512);
+        ops.put("attention 4096x4096 d512", () -> be.attention(q, k, v, 1, (float) (1 / Math.sqrt(512)), false));
+        flops.put("attention 4096x4096 d512", 4.0 * 4096 * 4096 * 512);
+        Tensor map = t(rnd, 1, 512, 64, 64);
+        ops.put("transpose 512x4096", () -> be.transpose(map.reshape(1, 512, 4096)));
+        flops.put("transpose 512x4096", 0.0);
+        Tensor z = t(rnd, 1, 4, 64, 64);
+        Tensor win = t(rnd, 512, 4, 3, 3);
+        Tensor bin = t(rnd, 512);
+        ops.put("conv_in 4->512 @64", () -> be.conv2d(z, win, bin, 1, 1));
+        flops.put("conv_in 4->512 @64", 2.0 * 4 * 512 * 9 * 64 * 64);
+        Tensor x128 = t(rnd, 1, 128, 512, 512);
+        Tensor wout = t(rnd, 3, 128, 3, 3);
+        Tensor bout = t(rnd, 3);
+        ops.put("conv_out 128->3 @512", () -> be.conv2d(x128, wout, bout, 1, 1));
+        flops.put("conv_out 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
+        for (Map.Entry<String, Supplier<Tensor>> e : ops.entrySet()) {
+            if (!e.getKey().contains(only)) {
+                continue;
+            }
+            double[] ms = new double[runs];
+            for (int i = -2; i < runs; i++) {
+                long t0 = System.nanoTime();
+                e.getValue().get();
+                long t1 = System.nanoTime();
+                if (i >= 0) {
+                    ms[i] = (t1 - t0) / 1e6;
+                }
+            }
+            Arrays.sort(ms);
+            double med = ms[runs / 2];
+            System.out.printf(Locale.ROOT, "%-28s %9.2f ms  %6.0f GFLOP/s%n", e.getKey(), med,
+                    flops.get(e.getKey()) / med / 1e6);
+        }
+    }
+
+    private static Tensor t(Random rnd, int... dims) {
+        long n = 1;
+        for (int d : dims) {
+            n *= d;
+        }
+        return Tensor.of(GemmBenchmark.random(rnd, (int) n), dims);
+    }
+}
