@@ -4,5 +4,6 @@ module dev.diffusion4j.benchmarks {
     requires jmh.core;
     requires com.fasterxml.jackson.jr.ob;
     requires java.management;
+    requires jdk.management;
     exports dev.diffusion4j.benchmarks;
 }

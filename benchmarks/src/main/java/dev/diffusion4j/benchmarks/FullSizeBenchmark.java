@@ -9,6 +9,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.lang.foreign.Arena;
 import java.util.HashMap;
@@ -63,6 +64,9 @@ public class FullSizeBenchmark {
     private int[][] ids;
     private ProfilingBackend profile;
     private int iteration;
+    /** The pool of recycled activations kept from one invocation to the next, as a pipeline keeps it over its steps. */
+    private TensorScope.Retention retention;
+    private Thread retentionThread;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -106,19 +110,32 @@ public class FullSizeBenchmark {
     public void tearDown() {
         System.out.printf(Locale.ROOT, "%npeak RSS of this fork: %.2f GiB; per op over the measured iterations:%n%s",
                 FullSizeModels.peakRssBytes() / 1073741824.0, profile.report());
+        if (retention != null && Thread.currentThread() == retentionThread) {
+            retention.close();
+        }
         pool.close();
         arena.close();
+    }
+
+    /** Retains the pool on the benchmark thread (JMH may run set-up on another), once. */
+    private void retainPool() {
+        if (retention == null) {
+            retention = TensorScope.retainPool();
+            retentionThread = Thread.currentThread();
+        }
     }
 
     /** One guided U-Net step: batch 2 (unconditional + conditional), 64×64 latents (512×512 images). */
     @Benchmark
     public Tensor unetStep() {
+        retainPool();
         return unet.forward(latents, new float[] {500f}, context);
     }
 
     /** VAE decode of one 512×512 image. */
     @Benchmark
     public Tensor vaeDecode() {
+        retainPool();
         return vae.decode(z);
     }
 

@@ -9,6 +9,7 @@ import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Quantized;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.ConvAlgorithm;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.io.IOException;
@@ -59,6 +60,12 @@ public final class FullSizeTiming {
         }
     }
 
+    /** Heap bytes allocated so far by all live threads (the pool's workers included). */
+    private static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean())
+                .getTotalThreadAllocatedBytes();
+    }
+
     public static void main(String[] args) {
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
@@ -69,7 +76,8 @@ public final class FullSizeTiming {
         boolean timeline = flags.contains("timeline");
         ProfilingBackend be = new ProfilingBackend(new CpuBackend(ComputePool.shared(), algorithm), shapes, timeline);
         Quantization q = args.length > 3 ? Quantization.parse(args[3]) : Quantization.NONE;
-        try (Arena arena = Arena.ofShared()) {
+        // Recycled activations kept from one run to the next, as a pipeline keeps them over its steps.
+        try (Arena arena = Arena.ofShared(); TensorScope.Retention retained = TensorScope.retainPool()) {
             if (!what.equals("vae")) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
                         quantized(FullSizeModels.randomWeights(DType.F16, arena, 1), q, arena), be);
@@ -81,10 +89,12 @@ public final class FullSizeTiming {
                     if (timeline && i == runs - 1) {
                         be.reset(); // the timeline (and so the profile) of the last run only
                     }
+                    long a0 = allocatedBytes();
                     long t0 = System.nanoTime();
                     unet.forward(x, new float[] {500f}, ctx);
                     s[i] = (System.nanoTime() - t0) / 1e9;
-                    System.out.printf(Locale.ROOT, "unet batch 2 64x64: %.2f s (%.0f GFLOP/s at 1.62 TFLOP)%n", s[i], 1620 / s[i]);
+                    System.out.printf(Locale.ROOT, "unet batch 2 64x64: %.2f s (%.0f GFLOP/s at 1.62 TFLOP), %.2f GB allocated%n",
+                            s[i], 1620 / s[i], (allocatedBytes() - a0) / 1e9);
                     if (i == 0 && runs > 1 && shapes) {
                         be.reset(); // per shape, the first (compiling) run would dominate the rare shapes
                     }
@@ -93,7 +103,8 @@ public final class FullSizeTiming {
                 writeTimeline(be, "unet");
                 be.reset();
                 Arrays.sort(s);
-                System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);
+                System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB, %d buffers reused%n", s[runs / 2],
+                        FullSizeModels.peakRssBytes() / 1073741824.0, retained.reusedArrays());
             }
             if (!what.equals("unet")) {
                 AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(),
@@ -105,10 +116,12 @@ public final class FullSizeTiming {
                     if (timeline && i == runs - 1) {
                         be.reset();
                     }
+                    long a0 = allocatedBytes();
                     long t0 = System.nanoTime();
                     vae.decode(z);
                     s[i] = (System.nanoTime() - t0) / 1e9;
-                    System.out.printf(Locale.ROOT, "vae decode 512x512: %.2f s (%.0f GFLOP/s at 2.52 TFLOP)%n", s[i], 2520 / s[i]);
+                    System.out.printf(Locale.ROOT, "vae decode 512x512: %.2f s (%.0f GFLOP/s at 2.52 TFLOP), %.2f GB allocated%n",
+                            s[i], 2520 / s[i], (allocatedBytes() - a0) / 1e9);
                 }
                 System.out.print(be.report());
                 writeTimeline(be, "vae");

@@ -14,6 +14,7 @@ import dev.diffusion4j.samplers.kdiffusion.DiscreteSchedule;
 import dev.diffusion4j.samplers.kdiffusion.SamplerCallback;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.awt.image.BufferedImage;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -55,7 +56,21 @@ final class Pipeline {
         this.debug = debug;
     }
 
+    /** The job's pool of recycled activations while {@link #run} runs. */
+    private TensorScope.Retention recycled;
+
     GenerationResult run() {
+        // One pool of recycled activations for the whole job: each step's U-Net call (and the decode) takes the
+        // buffers the previous one gave back instead of allocating them again.
+        try (TensorScope.Retention pool = TensorScope.retainPool()) {
+            recycled = pool;
+            return generate();
+        } finally {
+            recycled = null;
+        }
+    }
+
+    private GenerationResult generate() {
         GenerationRequest req = request;
         BufferedImage init = req.initImage();
         BufferedImage maskImage = req.mask();
@@ -263,6 +278,9 @@ final class Pipeline {
         cancellation.check();
         float scaling = (float) model.vae().config().scalingFactor();
         model.weightPages().unet().run();
+        if (recycled != null) {
+            recycled.clear(); // the U-Net's sizes: the decode needs the heap for its own
+        }
         long d0 = System.nanoTime();
         Tensor decoded;
         if (request.vaeDecoder() == GenerationRequest.VaeDecoder.TAESD) {

@@ -160,4 +160,87 @@ class TensorScopeTest {
             assertNotSame(seen[0], Tensor.zeros(N).array());
         }
     }
+
+    @Test
+    void aRetainedPoolCarriesBuffersFromOneOutermostScopeToTheNext() throws Exception {
+        float[] first;
+        float[] kept;
+        try (TensorScope.Retention r = TensorScope.retainPool()) {
+            try (TensorScope pass = TensorScope.open()) {
+                first = filled(4f).array();
+                kept = pass.keep(filled(6f)).array();
+            }
+            float[] second;
+            try (TensorScope pass = TensorScope.open()) {
+                Tensor t = Tensor.zeros(N);
+                second = t.array();
+                assertTrue(first == second, "the next pass reuses the first one's buffer");
+                assertTrue(allZero(t), "zero-filled again");
+            }
+            try (TensorScope pass = TensorScope.open()) {
+                float[] a = Tensor.zeros(N).array();
+                float[] b = Tensor.zeros(N).array();
+                assertTrue(a == second && b != kept, "what the outermost scope kept is never recycled");
+            }
+            assertEquals(2, r.reusedArrays());
+            assertEquals(2, TensorScope.reusedOnThisThread());
+            try (TensorScope.Retention nested = TensorScope.retainPool()) {
+                try (TensorScope pass = TensorScope.open()) {
+                    Tensor.zeros(N + 1); // a new size: made here, recycled on close
+                }
+                try (TensorScope pass = TensorScope.open()) {
+                    Tensor.zeros(N + 1);
+                }
+                assertEquals(3, nested.reusedArrays(), "a nested retention shares the pool");
+            }
+            try (TensorScope pass = TensorScope.open()) {
+                Tensor.zeros(N + 1);
+            }
+            assertEquals(4, r.reusedArrays(), "closing the nested one keeps it");
+            TensorScope.Retention inner = TensorScope.retainPool();
+            assertThrows(IllegalStateException.class, r::close, "outer retention before the inner one");
+            CompletableFuture<Throwable> other = CompletableFuture.supplyAsync(() -> {
+                try {
+                    inner.close();
+                    return null;
+                } catch (IllegalStateException e) {
+                    return e;
+                }
+            });
+            assertTrue(other.get() instanceof IllegalStateException, "closed from another thread");
+            inner.close();
+        }
+        try (TensorScope pass = TensorScope.open()) {
+            assertTrue(first != Tensor.zeros(N).array() && TensorScope.reusedOnThisThread() == 0,
+                    "closing the retention dropped the pool");
+        }
+    }
+
+    @Test
+    void aRetentionOpenedInsideAScopeSharesItsPoolAndOutlivesIt() {
+        float[] made;
+        TensorScope.Retention r;
+        try (TensorScope outer = TensorScope.open()) {
+            try (TensorScope inner = TensorScope.open()) {
+                made = Tensor.zeros(N).array();
+            }
+            r = TensorScope.retainPool();
+        }
+        try (r) {
+            try (TensorScope next = TensorScope.open()) {
+                assertTrue(made == Tensor.zeros(N).array(), "the scope's free buffers stay with the retention");
+            }
+            r.clear();
+            try (TensorScope next = TensorScope.open()) {
+                assertTrue(made != Tensor.zeros(N).array(), "clear() dropped them");
+            }
+            try (TensorScope next = TensorScope.open()) {
+                Tensor.zeros(N);
+                assertEquals(2, next.reusedArrays(), "and retaining went on");
+            }
+        }
+        try (TensorScope after = TensorScope.open()) {
+            assertTrue(made != Tensor.zeros(N).array(), "and go when it closes");
+        }
+    }
 }
