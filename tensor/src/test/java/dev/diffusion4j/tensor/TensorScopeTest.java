@@ -20,6 +20,18 @@ class TensorScopeTest {
         return t;
     }
 
+    /** What closing {@code c} on another thread threw (null if nothing). */
+    private static Throwable closeOnAnotherThread(AutoCloseable c) throws Exception {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                c.close();
+                return null;
+            } catch (Exception e) {
+                return e;
+            }
+        }).get();
+    }
+
     private static boolean allZero(Tensor t) {
         for (float f : t.array()) {
             if (f != 0f) {
@@ -138,15 +150,7 @@ class TensorScopeTest {
         TensorScope outer = TensorScope.open();
         TensorScope inner = TensorScope.open();
         assertThrows(IllegalStateException.class, outer::close, "outer before inner");
-        CompletableFuture<Throwable> other = CompletableFuture.supplyAsync(() -> {
-            try {
-                inner.close();
-                return null;
-            } catch (IllegalStateException e) {
-                return e;
-            }
-        });
-        assertTrue(other.get() instanceof IllegalStateException, "closed from another thread");
+        assertTrue(closeOnAnotherThread(inner) instanceof IllegalStateException, "closed from another thread");
         inner.close();
         inner.close(); // closing twice is harmless
         outer.close();
@@ -199,15 +203,7 @@ class TensorScopeTest {
             assertEquals(4, r.reusedArrays(), "closing the nested one keeps it");
             TensorScope.Retention inner = TensorScope.retainPool();
             assertThrows(IllegalStateException.class, r::close, "outer retention before the inner one");
-            CompletableFuture<Throwable> other = CompletableFuture.supplyAsync(() -> {
-                try {
-                    inner.close();
-                    return null;
-                } catch (IllegalStateException e) {
-                    return e;
-                }
-            });
-            assertTrue(other.get() instanceof IllegalStateException, "closed from another thread");
+            assertTrue(closeOnAnotherThread(inner) instanceof IllegalStateException, "closed from another thread");
             inner.close();
         }
         try (TensorScope pass = TensorScope.open()) {
