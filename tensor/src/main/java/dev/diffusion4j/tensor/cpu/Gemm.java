@@ -162,6 +162,15 @@ public final class Gemm {
         /** Offset of column {@code j} (a multiple of {@link #VECTOR_COLUMNS}) in every row; the vector's columns follow it. */
         int colOffset(int j);
 
+        /**
+         * Whether B is laid out as packed panels already: {@code rowOffsets()[k] == k·NR} and the {@link #NR} columns of
+         * each panel contiguous from {@code colOffset} of its first. The kernel then reads it as a packed panel, with
+         * indices affine in k (the JIT hoists their bounds checks) instead of through the row offsets.
+         */
+        default boolean packedPanels() {
+            return false;
+        }
+
         @Override
         default void pack(int k0, int kc, int j0, int nc, float[] dst) {
             float[] data = data();
@@ -448,6 +457,8 @@ public final class Gemm {
                                   int jb1, float[] dst, int di, int ldd, boolean add) {
         if (direct == null) {
             kernel(kc, ap, ai, bp, bi, dst, di, ldd, add);
+        } else if (direct.packedPanels()) {
+            kernel(kc, ap, ai, direct.data(), jb0 + pc * NR, dst, di, ldd, add);
         } else {
             kernelDirectB(kc, ap, ai, direct.data(), direct.rowOffsets(), pc, jb0, jb1, dst, di, ldd, add);
         }

@@ -828,6 +828,12 @@ public final class Winograd {
             int col = j % Gemm.NR;
             return base + (j - col) / Gemm.NR * panel + col;
         }
+
+        /** The plan's row offsets are {@code k·NR}: each panel is a packed B panel. */
+        @Override
+        public boolean packedPanels() {
+            return true;
+        }
     }
 
     // The transforms load and store their own vectors, written out in each method: a vector passed to or returned

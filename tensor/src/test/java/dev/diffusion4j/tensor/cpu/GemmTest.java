@@ -389,6 +389,57 @@ class GemmTest {
         assertClose(want, c, k, 1, "seed " + seed + " threads " + threads);
     }
 
+    /**
+     * B read in place as packed panels ({@link Gemm.DirectB#packedPanels}, Winograd's layout): whole panels go through
+     * the packed kernel from the panel's offset, over one or several K blocks.
+     */
+    @ParameterizedTest(name = "m={0} k={1} n={2} threads={3}")
+    @CsvSource({"13,40,64,1", "37,333,96,2", "50,700,64,2", "25,20,2048,2"})
+    void directBInPackedPanelsMatchesReference(int m, int k, int n, int threads) {
+        long seed = 23L * m + k + 5L * n;
+        Random rnd = new Random(seed);
+        int nr = Gemm.NR;
+        int base = 7;
+        int panel = k * nr + 3; // panels a little apart, so the panel offset really is used
+        float[] a = random(rnd, m * k);
+        float[] bStore = random(rnd, base + (n / nr) * panel);
+        float[] b = new float[k * n];
+        int[] rows = new int[k];
+        for (int p = 0; p < k; p++) {
+            rows[p] = p * nr;
+            for (int j = 0; j < n; j++) {
+                b[p * n + j] = bStore[base + (j / nr) * panel + p * nr + j % nr];
+            }
+        }
+        Gemm.DirectB direct = new Gemm.DirectB() {
+            @Override
+            public float[] data() {
+                return bStore;
+            }
+
+            @Override
+            public int[] rowOffsets() {
+                return rows;
+            }
+
+            @Override
+            public int colOffset(int j) {
+                return base + (j / nr) * panel + j % nr;
+            }
+
+            @Override
+            public boolean packedPanels() {
+                return true;
+            }
+        };
+        double[] want = refMatmul(a, false, b, false, m, k, n);
+        float[] c = new float[m * n];
+        try (ComputePool pool = new ComputePool(threads)) {
+            Gemm.gemm(pool, m, n, k, Gemm.viewA(Tensor.of(a, m, k), 0, k, 1), direct, c, 0, n, null, null, false);
+        }
+        assertClose(want, c, k, 1, "seed " + seed + " threads " + threads);
+    }
+
     @Test
     void kZeroGivesBiasOrZero() {
         float[] c = {5, 5, 5, 5, 5, 5};
