@@ -359,23 +359,8 @@ class GemmTest {
             }
         }
         float[] bias = random(rnd, m);
-        Gemm.DirectB direct = new Gemm.DirectB() {
-            @Override
-            public float[] data() {
-                return bStore;
-            }
-
-            @Override
-            public int[] rowOffsets() {
-                return rows;
-            }
-
-            @Override
-            public int colOffset(int j) {
-                // Each vector's columns are contiguous; the groups are a vector apart.
-                return (j / vc) * 2 * vc;
-            }
-        };
+        // Each vector's columns are contiguous; the groups are a vector apart.
+        Gemm.DirectB direct = directB(bStore, rows, j -> (j / vc) * 2 * vc, false);
         double[] want = refMatmul(a, false, b, false, m, k, n);
         for (int i = 0; i < m; i++) {
             for (int j = 0; j < n; j++) {
@@ -411,10 +396,21 @@ class GemmTest {
                 b[p * n + j] = bStore[base + (j / nr) * panel + p * nr + j % nr];
             }
         }
-        Gemm.DirectB direct = new Gemm.DirectB() {
+        Gemm.DirectB direct = directB(bStore, rows, j -> base + (j / nr) * panel + j % nr, true);
+        double[] want = refMatmul(a, false, b, false, m, k, n);
+        float[] c = new float[m * n];
+        try (ComputePool pool = new ComputePool(threads)) {
+            Gemm.gemm(pool, m, n, k, Gemm.viewA(Tensor.of(a, m, k), 0, k, 1), direct, c, 0, n, null, null, false);
+        }
+        assertClose(want, c, k, 1, "seed " + seed + " threads " + threads);
+    }
+
+    private static Gemm.DirectB directB(float[] data, int[] rows, java.util.function.IntUnaryOperator colOffset,
+                                        boolean packedPanels) {
+        return new Gemm.DirectB() {
             @Override
             public float[] data() {
-                return bStore;
+                return data;
             }
 
             @Override
@@ -424,20 +420,14 @@ class GemmTest {
 
             @Override
             public int colOffset(int j) {
-                return base + (j / nr) * panel + j % nr;
+                return colOffset.applyAsInt(j);
             }
 
             @Override
             public boolean packedPanels() {
-                return true;
+                return packedPanels;
             }
         };
-        double[] want = refMatmul(a, false, b, false, m, k, n);
-        float[] c = new float[m * n];
-        try (ComputePool pool = new ComputePool(threads)) {
-            Gemm.gemm(pool, m, n, k, Gemm.viewA(Tensor.of(a, m, k), 0, k, 1), direct, c, 0, n, null, null, false);
-        }
-        assertClose(want, c, k, 1, "seed " + seed + " threads " + threads);
     }
 
     @Test
