@@ -61,6 +61,12 @@ public final class VaeOpsTiming {
         Tensor bout = t(rnd, 3);
         ops.put("conv_out 128->3 @512", () -> be.conv2d(x128, wout, bout, 1, 1));
         flops.put("conv_out 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
+        // As in the decoder: GroupNorm (32 groups) + SiLU fused into the convolution's input rows.
+        Tensor g128 = t(rnd, 128);
+        Tensor beta128 = t(rnd, 128);
+        ops.put("conv_out gn+silu 128->3 @512",
+                () -> be.groupNormConv2d(x128, 32, g128, beta128, 1e-6f, true, wout, bout, 1, null, false));
+        flops.put("conv_out gn+silu 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
         for (Map.Entry<String, Supplier<Tensor>> e : ops.entrySet()) {
             if (!e.getKey().contains(only)) {
                 continue;
