@@ -43,6 +43,17 @@ public final class VaeOpsTiming {
         flops.put("linear qkv 4096x512->3x512", 2.0 * 4096 * 512 * 1536);
         ops.put("linear out 4096x512->512", () -> be.linear(seq, wq[0], bq[0], seq));
         flops.put("linear out 4096x512->512", 2.0 * 4096 * 512 * 512);
+        // The mid-block's projections as it now runs them: q/k/v read the channels in place, the output
+        // projection writes channels and adds the residual.
+        Tensor map512 = t(rnd, 1, 512, 64, 64);
+        ops.put("linear qkv from channels 3x", () -> {
+            be.linearFromChannels(map512, wq[0], bq[0]);
+            be.linearFromChannels(map512, wq[1], bq[1]);
+            return be.linearFromChannels(map512, wq[2], bq[2]);
+        });
+        flops.put("linear qkv from channels 3x", 2.0 * 4096 * 512 * 1536);
+        ops.put("linear out to channels", () -> be.linearToChannels(seq, wq[0], bq[0], map512, 64, 64));
+        flops.put("linear out to channels", 2.0 * 4096 * 512 * 512);
         Tensor q = t(rnd, 1, 4096, 512);
         Tensor k = t(rnd, 1, 4096, 512);
         Tensor v = t(rnd, 1, 4096, 512);
