@@ -186,11 +186,6 @@ public final class Conv2d {
         }
         Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
         float[] xs = xin.array();
-        if (oneByOne && !weight.isHeap() && (long) cout * cin <= PREPACK_MAX) {
-            // 16-bit weights: converted and packed once here, not again in each of the GEMM's tasks (a 1×1
-            // shortcut at 512×512 runs 256 of them); VAE shortcuts 20-30 % faster.
-            a = new PrepackedA(a);
-        }
         for (int img = 0; img < n; img++) {
             int xOff = xin.offset() + img * cin * h * w;
             Gemm.PackB b = oneByOne ? Gemm.viewB(xin, (long) img * cin * h * w, hw, 1)
@@ -211,8 +206,6 @@ public final class Conv2d {
     /** Most floats in one padded band of the direct path (16 MB). */
     private static final long BAND_FLOATS = 1L << 22;
     private static final int MIN_BAND_ROWS = 4;
-    /** Most weights of a 1×1 convolution packed once per call (8 MB of floats). */
-    private static final long PREPACK_MAX = 1L << 21;
 
     /** Offset of each im2col row {@code (ci, ky, kx)} in a padded band of {@code bandHp} rows per channel. */
     private static int[] rowOffsets(int cin, int kh, int kw, int bandHp, int wp) {
@@ -252,36 +245,6 @@ public final class Conv2d {
                 }
             }
         });
-    }
-
-    /**
-     * A (the weights) packed once per call and copied into each task's buffer: the GEMM driver packs A per task
-     * and block of rows, which for 16-bit weights means converting them again in every task (a 1×1 convolution
-     * at 512×512 has 256 tasks of 1024 pixels each, every one converting all of its weights).
-     * Blocks are keyed by their position; each is packed by the first task that asks for it, so every task gets
-     * exactly the values the source would have packed.
-     */
-    static final class PrepackedA implements Gemm.PackA {
-        private final Gemm.PackA source;
-        private final java.util.concurrent.ConcurrentHashMap<Long, float[]> blocks =
-                new java.util.concurrent.ConcurrentHashMap<>();
-
-        PrepackedA(Gemm.PackA source) {
-            this.source = source;
-        }
-
-        @Override
-        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
-            // i0, k0 < 2^20 and mc, kc below 2^12 for every product this serves (Gemm blocks: MC, KC).
-            long key = ((long) i0 << 44) ^ ((long) mc << 32) ^ ((long) k0 << 12) ^ kc;
-            int len = (mc + Gemm.MR - 1) / Gemm.MR * Gemm.MR * kc;
-            float[] packed = blocks.computeIfAbsent(key, x -> {
-                float[] b = new float[len];
-                source.pack(i0, mc, k0, kc, b);
-                return b;
-            });
-            System.arraycopy(packed, 0, dst, 0, len);
-        }
     }
 
     /** The im2col matrix of a stride-1 convolution read in place from the zero-padded input. */

@@ -141,7 +141,7 @@ class Conv2dTest {
     }
 
     /**
-     * 1×1 convolutions with 16-bit weights (weights packed once per call, blocks shared by the tasks): the same
+     * 1×1 convolutions with 16-bit weights (converted while the GEMM packs them, in every task): the same
      * bits as the F32 weights they round to, for one thread and two, and close to the reference.
      */
     @ParameterizedTest(name = "{0} n={1} cin={2} cout={3} {4}x{5}")
