@@ -36,6 +36,13 @@ public final class VaeOpsTiming {
         Tensor b128 = t(rnd, 128);
         ops.put("conv1x1 256->128 @512", () -> be.conv2d(x512, w11b, b128, 1, 0));
         flops.put("conv1x1 256->128 @512", 2.0 * 256 * 128 * 512 * 512);
+        // The decode's weights are F16 (as FullSizeTiming makes them): their conversion is part of the cost.
+        Tensor w11aHalf = half(w11a);
+        Tensor w11bHalf = half(w11b);
+        ops.put("conv1x1 f16 512->256 @256", () -> be.conv2d(x256, w11aHalf, b256, 1, 0));
+        flops.put("conv1x1 f16 512->256 @256", 2.0 * 512 * 256 * 256 * 256);
+        ops.put("conv1x1 f16 256->128 @512", () -> be.conv2d(x512, w11bHalf, b128, 1, 0));
+        flops.put("conv1x1 f16 256->128 @512", 2.0 * 256 * 128 * 512 * 512);
         Tensor seq = t(rnd, 1, 4096, 512);
         Tensor[] wq = {t(rnd, 512, 512), t(rnd, 512, 512), t(rnd, 512, 512)};
         Tensor[] bq = {t(rnd, 512), t(rnd, 512), t(rnd, 512)};
@@ -43,6 +50,17 @@ public final class VaeOpsTiming {
         flops.put("linear qkv 4096x512->3x512", 2.0 * 4096 * 512 * 1536);
         ops.put("linear out 4096x512->512", () -> be.linear(seq, wq[0], bq[0], seq));
         flops.put("linear out 4096x512->512", 2.0 * 4096 * 512 * 512);
+        // The mid-block's projections as it now runs them: q/k/v read the channels in place, the output
+        // projection writes channels and adds the residual.
+        Tensor map512 = t(rnd, 1, 512, 64, 64);
+        ops.put("linear qkv from channels 3x", () -> {
+            be.linearFromChannels(map512, wq[0], bq[0]);
+            be.linearFromChannels(map512, wq[1], bq[1]);
+            return be.linearFromChannels(map512, wq[2], bq[2]);
+        });
+        flops.put("linear qkv from channels 3x", 2.0 * 4096 * 512 * 1536);
+        ops.put("linear out to channels", () -> be.linearToChannels(seq, wq[0], bq[0], map512, 64, 64));
+        flops.put("linear out to channels", 2.0 * 4096 * 512 * 512);
         Tensor q = t(rnd, 1, 4096, 512);
         Tensor k = t(rnd, 1, 4096, 512);
         Tensor v = t(rnd, 1, 4096, 512);
@@ -61,6 +79,12 @@ public final class VaeOpsTiming {
         Tensor bout = t(rnd, 3);
         ops.put("conv_out 128->3 @512", () -> be.conv2d(x128, wout, bout, 1, 1));
         flops.put("conv_out 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
+        // As in the decoder: GroupNorm (32 groups) + SiLU fused into the convolution's input rows.
+        Tensor g128 = t(rnd, 128);
+        Tensor beta128 = t(rnd, 128);
+        ops.put("conv_out gn+silu 128->3 @512",
+                () -> be.groupNormConv2d(x128, 32, g128, beta128, 1e-6f, true, wout, bout, 1, null, false));
+        flops.put("conv_out gn+silu 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
         for (Map.Entry<String, Supplier<Tensor>> e : ops.entrySet()) {
             if (!e.getKey().contains(only)) {
                 continue;
@@ -79,6 +103,18 @@ public final class VaeOpsTiming {
             System.out.printf(Locale.ROOT, "%-28s %9.2f ms  %6.0f GFLOP/s%n", e.getKey(), med,
                     flops.get(e.getKey()) / med / 1e6);
         }
+    }
+
+    /** The values of {@code t} rounded to F16, off the heap (as weights loaded from a file are). */
+    private static Tensor half(Tensor t) {
+        float[] v = t.toFloatArray();
+        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.global().allocate(2L * v.length, 64);
+        java.lang.foreign.ValueLayout.OfShort le = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
+                .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < v.length; i++) {
+            seg.set(le, 2L * i, dev.diffusion4j.tensor.HalfFloats.floatToF16(v[i]));
+        }
+        return Tensor.wrap(seg, dev.diffusion4j.tensor.DType.F16, t.shape());
     }
 
     private static Tensor t(Random rnd, int... dims) {

@@ -58,4 +58,21 @@ public final class Attention {
         }
         return toOut.forward(backend.attention(q, kv[0], kv[1], heads, scale, false), residual);
     }
+
+    /**
+     * Self-attention over the pixels of an image: x {@code [B, queryDim, H, W]} (already normalised), residual
+     * {@code [B, queryDim, H, W]} or null → {@code [B, queryDim, H, W]}, the same values as transposing x to
+     * {@code [B, H·W, queryDim]}, {@link #forward(Tensor, Tensor, Tensor)} and transposing back, but with the
+     * projections reading and writing the channels in place.
+     */
+    public Tensor forwardChannels(Tensor x, Tensor residual) {
+        if (x.rank() != 4) {
+            throw new IllegalArgumentException("Attention.forwardChannels: x must be [B, C, H, W], got " + x.shape());
+        }
+        Tensor q = toQ.forwardFromChannels(x);
+        Tensor k = toK.forwardFromChannels(x);
+        Tensor v = toV.forwardFromChannels(x);
+        return toOut.forwardToChannels(backend.attention(q, k, v, heads, scale, false), residual, x.dim(2),
+                x.dim(3));
+    }
 }

@@ -27,6 +27,22 @@ public final class Linear {
         return backend.linear(x, weight, bias, residual);
     }
 
+    /**
+     * This layer over the channels of an image: x {@code [N, in, H, W]} → the sequence {@code [N, H·W, out]},
+     * read in place where the backend can (no transpose).
+     */
+    public Tensor forwardFromChannels(Tensor x) {
+        return backend.linearFromChannels(x, weight, bias);
+    }
+
+    /**
+     * The way back: x {@code [N, H·W, in]} → the image {@code [N, out, H, W]} plus {@code residual} (of that
+     * shape, or null), written straight from the product where the backend can.
+     */
+    public Tensor forwardToChannels(Tensor x, Tensor residual, int height, int width) {
+        return backend.linearToChannels(x, weight, bias, residual, height, width);
+    }
+
     /** GEGLU of this layer's output ({@code [..., 2·h]} → {@code [..., h]}), never storing the output itself. */
     public Tensor forwardGeglu(Tensor x) {
         return backend.linearGeglu(x, weight, bias);

@@ -12,14 +12,12 @@ import dev.diffusion4j.tensor.Tensor;
  * (GroupNorm first, biases on q/k/v, residual), resnet; no time embedding.
  */
 final class UNetMidBlock2D {
-    private final Backend backend;
     private final ResnetBlock2D resnet0;
     private final GroupNorm attnNorm;
     private final Attention attention;
     private final ResnetBlock2D resnet1;
 
     UNetMidBlock2D(Backend backend, StateDict weights, String name, int channels, int groups) {
-        this.backend = backend;
         this.resnet0 = new ResnetBlock2D(backend, weights, name + ".resnets.0", channels, channels, 0, groups, 1e-6, 1);
         this.attnNorm = new GroupNorm(backend, weights, name + ".attentions.0.group_norm", groups, channels, 1e-6);
         this.attention = new Attention(backend, weights, name + ".attentions.0", channels, channels, 1, channels, true);
@@ -28,13 +26,8 @@ final class UNetMidBlock2D {
 
     Tensor forward(Tensor x) {
         Tensor h = resnet0.forward(x, null);
-        int b = h.dim(0);
-        int c = h.dim(1);
-        int hh = h.dim(2);
-        int ww = h.dim(3);
-        Tensor seq = backend.transpose(attnNorm.forward(h).reshape(b, c, hh * ww));
-        Tensor attn = backend.transpose(attention.forward(seq, null)).reshape(b, c, hh, ww);
-        h = backend.add(attn, h);
+        // q/k/v read the normalised channels in place, the output projection writes channels and adds h
+        h = attention.forwardChannels(attnNorm.forward(h), h);
         return resnet1.forward(h, null);
     }
 }

@@ -61,13 +61,24 @@ public final class Conv2d {
                     padRight);
         }
         return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual,
-                residualIsScratch, BAND_FLOATS);
+                residualIsScratch, BAND_FLOATS, FewChannelConv.applies(weight, stride));
     }
 
     /** The direct (implicit GEMM) path, with the most floats one padded band may hold (tests make it small). */
     static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
                          int padTop, int padBottom, int padLeft, int padRight, Tensor residual,
                          boolean residualIsScratch, long bandFloats) {
+        return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual,
+                residualIsScratch, bandFloats, false);
+    }
+
+    /**
+     * The direct path, or with {@code fewChannels} (which needs {@link FewChannelConv#applies}) the one for few
+     * output channels.
+     */
+    static Tensor conv2d(ComputePool pool, Tensor plain, ConvRows rows, Tensor weight, Tensor bias, int stride,
+                         int padTop, int padBottom, int padLeft, int padRight, Tensor residual,
+                         boolean residualIsScratch, long bandFloats, boolean fewChannels) {
         String inShape = "[" + rows.batch() + ", " + rows.channels() + ", " + rows.height() + ", " + rows.width() + "]";
         Kernels.requireNonNull("conv2d", "weight", weight);
         if (weight.rank() != 4 || rows.channels() != weight.dim(1)
@@ -99,6 +110,10 @@ public final class Conv2d {
                     + n + ", " + cout + ", " + hout + ", " + wout + "] of x " + inShape + " and weight " + weight.shape());
         }
         pool = Gemm.poolFor(pool, weight, bias);
+        if (fewChannels) {
+            return FewChannelConv.conv2d(pool, rows, weight, bias, padTop, padLeft, hout, wout, residual,
+                    residualIsScratch);
+        }
         int kdim = cin * kh * kw;
         int hw = hout * wout;
         float[] rowBias = bias == null ? null : Gemm.toFloats(bias);

@@ -140,6 +140,36 @@ class Conv2dTest {
         }
     }
 
+    /**
+     * 1×1 convolutions with 16-bit weights (converted while the GEMM packs them, in every task): the same
+     * bits as the F32 weights they round to, for one thread and two, and close to the reference.
+     */
+    @ParameterizedTest(name = "{0} n={1} cin={2} cout={3} {4}x{5}")
+    @CsvSource({"F16, 1, 40, 30, 48, 50", "BF16, 2, 300, 20, 17, 33", "F16, 1, 520, 200, 8, 40"})
+    void oneByOneWithHalfWeights(DType dtype, int n, int cin, int cout, int h, int w) {
+        long seed = 19L * cin + cout + h + dtype.ordinal();
+        Random rnd = new Random(seed);
+        float[] x = GemmTest.random(rnd, n * cin * h * w);
+        float[] wt = GemmTest.random(rnd, cout * cin);
+        float[] bias = GemmTest.random(rnd, cout);
+        float[] wr = GemmTest.rounded(wt, dtype);
+        float[] br = GemmTest.rounded(bias, dtype);
+        Tensor xt = Tensor.of(x, n, cin, h, w);
+        float[] f32 = Conv2d.conv2d(POOL2, xt, Tensor.of(wr, cout, cin, 1, 1), Tensor.of(br, cout), 1, 0, 0, 0, 0)
+                .toFloatArray();
+        double[] want = reference(x, n, cin, h, w, wr, cout, 1, 1, br, 1, 0, 0, 0, 0);
+        GemmTest.assertClose(want, f32, cin, 1, "seed " + seed);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor ws = GemmTest.segment(arena, wt, dtype, cout, cin, 1, 1);
+            Tensor bs = GemmTest.segment(arena, bias, dtype, cout);
+            for (ComputePool pool : new ComputePool[] {POOL1, POOL2}) {
+                float[] got = Conv2d.conv2d(pool, xt, ws, bs, 1, 0, 0, 0, 0).toFloatArray();
+                org.junit.jupiter.api.Assertions.assertArrayEquals(f32, got,
+                        "seed " + seed + " " + dtype + " threads " + pool.threads());
+            }
+        }
+    }
+
     @Test
     void inputViewWithOffsetIsRespected() {
         long seed = 3;
