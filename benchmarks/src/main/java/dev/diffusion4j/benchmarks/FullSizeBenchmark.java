@@ -64,7 +64,10 @@ public class FullSizeBenchmark {
     private int[][] ids;
     private ProfilingBackend profile;
     private int iteration;
-    /** The pool of recycled activations kept from one invocation to the next, as a pipeline keeps it over its steps. */
+    /**
+     * The pool of recycled activations kept from one U-Net step to the next, as a pipeline keeps it over its steps
+     * (and, like a pipeline, not over decodes).
+     */
     private TensorScope.Retention retention;
     private Thread retentionThread;
 
@@ -135,7 +138,6 @@ public class FullSizeBenchmark {
     /** VAE decode of one 512×512 image. */
     @Benchmark
     public Tensor vaeDecode() {
-        retainPool();
         return vae.decode(z);
     }
 

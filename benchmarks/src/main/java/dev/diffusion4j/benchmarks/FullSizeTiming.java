@@ -70,8 +70,10 @@ public final class FullSizeTiming {
         boolean timeline = flags.contains("timeline");
         ProfilingBackend be = new ProfilingBackend(new CpuBackend(ComputePool.shared(), algorithm), shapes, timeline);
         Quantization q = args.length > 3 ? Quantization.parse(args[3]) : Quantization.NONE;
-        // Recycled activations kept from one run to the next, as a pipeline keeps them over its steps.
-        try (Arena arena = Arena.ofShared(); TensorScope.Retention retained = TensorScope.retainPool()) {
+        // Recycled activations kept from one U-Net run to the next, as a pipeline keeps them over its steps (and, like
+        // a pipeline, not over decodes).
+        TensorScope.Retention retained = TensorScope.retainPool();
+        try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
                 UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
                         quantized(FullSizeModels.randomWeights(DType.F16, arena, 1), q, arena), be);
@@ -100,6 +102,7 @@ public final class FullSizeTiming {
                 System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB, %d buffers reused%n", s[runs / 2],
                         FullSizeModels.peakRssBytes() / 1073741824.0, retained.reusedArrays());
             }
+            retained.close();
             if (!what.equals("unet")) {
                 AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(),
                         quantized(FullSizeModels.randomWeights(DType.F16, arena, 2), q, arena), be);

@@ -60,8 +60,8 @@ final class Pipeline {
     private TensorScope.Retention recycled;
 
     GenerationResult run() {
-        // One pool of recycled activations for the whole job: each step's U-Net call (and the decode) takes the
-        // buffers the previous one gave back instead of allocating them again.
+        // One pool of recycled activations over the denoising loop: each step's U-Net call takes the buffers the
+        // previous one gave back instead of allocating them again.
         try (TensorScope.Retention pool = TensorScope.retainPool()) {
             recycled = pool;
             return generate();
@@ -279,7 +279,9 @@ final class Pipeline {
         float scaling = (float) model.vae().config().scalingFactor();
         model.weightPages().unet().run();
         if (recycled != null) {
-            recycled.clear(); // the U-Net's sizes: the decode needs the heap for its own
+            // The decode recycles block by block as before: its activations (up to 268 MB each at 512x512) kept in
+            // the pool from block to block would crowd its own out of the heap and cost full collections.
+            recycled.close();
         }
         long d0 = System.nanoTime();
         Tensor decoded;
