@@ -31,8 +31,8 @@ import java.util.function.Supplier;
  * scopes nest and close in reverse order on the thread that opened them; code that makes tensors to keep for longer
  * (caches, lazily made weights) runs {@link #unscoped}. When the outermost scope of a thread closes, the pool is
  * dropped, so nothing is held between forward passes, unless a {@link #retainPool() retention} keeps it for the next
- * one (a pipeline keeps it over its sampling loop and decode); free arrays are held softly and within a byte limit, so the
- * pool never costs an {@link OutOfMemoryError}. Tensors made on other threads, small ones (under
+ * one (a pipeline keeps it over its denoising loop); free arrays are held softly and within a byte limit, so the pool
+ * never costs an {@link OutOfMemoryError}. Tensors made on other threads, small ones (under
  * {@value #MIN_POOLED} floats) and those made with no scope open are ordinary garbage-collected arrays.
  */
 public final class TensorScope implements AutoCloseable {
@@ -257,28 +257,13 @@ public final class TensorScope implements AutoCloseable {
      * }</pre>
      */
     public static Retention retainPool() {
-        return retainPool(POOL_LIMIT_BYTES);
-    }
-
-    /** As {@link #retainPool()}, with a byte limit for a pool made here (tests). */
-    static Retention retainPool(long poolLimitBytes) {
         Retention outer = RETAINED.get();
         TensorScope open = CURRENT.get();
         // The pool in use if a scope is open already, so that the scope and the retention share it.
-        Pool pool = outer != null ? outer.pool : open != null ? open.pool : new Pool(poolLimitBytes);
+        Pool pool = outer != null ? outer.pool : open != null ? open.pool : new Pool(POOL_LIMIT_BYTES);
         Retention r = new Retention(outer, pool);
         RETAINED.set(r);
         return r;
-    }
-
-    /** Free arrays reused since this thread's pool was made (its retention or outermost scope); 0 without one. */
-    public static long reusedOnThisThread() {
-        TensorScope s = CURRENT.get();
-        if (s != null) {
-            return s.pool.reused;
-        }
-        Retention r = RETAINED.get();
-        return r != null ? r.pool.reused : 0;
     }
 
     /**
@@ -294,17 +279,6 @@ public final class TensorScope implements AutoCloseable {
         private Retention(Retention outer, Pool pool) {
             this.outer = outer;
             this.pool = pool;
-        }
-
-        /**
-         * Drops the free arrays the pool holds now (e.g. before a phase whose tensors have other sizes, so that the
-         * heap is theirs); retaining goes on. Arrays in use are not affected.
-         */
-        public void clear() {
-            if (Thread.currentThread() != owner) {
-                throw new IllegalStateException("TensorScope.Retention: cleared on another thread");
-            }
-            pool.clear();
         }
 
         /** Free arrays handed out again from the retained pool so far. */
