@@ -208,7 +208,7 @@ public final class Conv2d {
     private static final int MIN_BAND_ROWS = 4;
 
     /** Offset of each im2col row {@code (ci, ky, kx)} in a padded band of {@code bandHp} rows per channel. */
-    private static int[] rowOffsets(int cin, int kh, int kw, int bandHp, int wp) {
+    static int[] rowOffsets(int cin, int kh, int kw, int bandHp, int wp) {
         int[] offsets = new int[cin * kh * kw];
         for (int ci = 0, k = 0; ci < cin; ci++) {
             for (int ky = 0; ky < kh; ky++) {

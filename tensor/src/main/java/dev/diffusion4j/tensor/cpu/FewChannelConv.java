@@ -100,14 +100,7 @@ final class FewChannelConv {
         int bandHp = bandRows + kh - 1;
         int blockChannels = Math.max(1, Math.min(cin, blockFloats / (bandHp * wpad)));
         // Offset in the padded block of input channel ci's tap (ky, kx), for output row 0, column 0.
-        int[] offs = new int[blockChannels * taps];
-        for (int ci = 0, t = 0; ci < blockChannels; ci++) {
-            for (int ky = 0; ky < kh; ky++) {
-                for (int kx = 0; kx < kw; kx++) {
-                    offs[t++] = (ci * bandHp + ky) * wpad + kx;
-                }
-            }
-        }
+        int[] offs = Conv2d.rowOffsets(blockChannels, kh, kw, bandHp, wpad);
         Tensor out;
         if (residual != null && residualIsScratch && residual.isHeap() && residual.offset() == 0
                 && residual.array().length == residual.numel()) {
@@ -116,8 +109,9 @@ final class FewChannelConv {
             out = Tensor.zeros(n, cout, hout, wout);
         }
         float[] o = out.array();
-        float[] res = residual == null ? null : Kernels.heap(residual).array();
-        int resOff = residual == null ? 0 : Kernels.heap(residual).offset();
+        Tensor resHeap = residual == null ? null : Kernels.heap(residual);
+        float[] res = resHeap == null ? null : resHeap.array();
+        int resOff = resHeap == null ? 0 : resHeap.offset();
         int hw = hout * wout;
         pool.parallelFor(n * bands, 1, (t0, t1) -> {
             float[] acc = BUFFERS.get(0, coutPad * bandRows * wacc);
