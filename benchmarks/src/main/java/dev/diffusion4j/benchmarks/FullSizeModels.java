@@ -194,9 +194,17 @@ public final class FullSizeModels {
         if (dtype == DType.F32) {
             return Tensor.of(v, shape.dims());
         }
-        MemorySegment seg = arena.allocate(2L * n, 64);
+        return half(v, dtype, arena, shape);
+    }
+
+    /**
+     * {@code v} rounded to F16 or BF16 in a 64-byte-aligned little-endian segment of {@code arena}, as weights mapped
+     * from a checkpoint are held.
+     */
+    static Tensor half(float[] v, DType dtype, Arena arena, Shape shape) {
+        MemorySegment seg = arena.allocate(2L * v.length, 64);
         ValueLayout.OfShort le = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < v.length; i++) {
             seg.set(le, 2L * i, dtype == DType.F16 ? HalfFloats.floatToF16(v[i]) : HalfFloats.floatToBf16(v[i]));
         }
         return Tensor.wrap(seg, dtype, shape);
@@ -326,6 +334,12 @@ public final class FullSizeModels {
             v[i] = (float) rnd.nextGaussian();
         }
         return Tensor.of(v, dims);
+    }
+
+    /** Heap bytes allocated so far by all live threads (the compute pool's workers included). */
+    public static long allocatedBytes() {
+        return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean())
+                .getTotalThreadAllocatedBytes();
     }
 
     /** Peak resident memory of this process in bytes (VmHWM), or -1 where /proc is absent. */

@@ -85,12 +85,12 @@ public final class FullSizeTiming {
                     if (timeline && i == runs - 1) {
                         be.reset(); // the timeline (and so the profile) of the last run only
                     }
-                    long a0 = Txt2ImgRun.allocatedBytes();
+                    long a0 = FullSizeModels.allocatedBytes();
                     long t0 = System.nanoTime();
                     unet.forward(x, new float[] {500f}, ctx);
                     s[i] = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "unet batch 2 64x64: %.2f s (%.0f GFLOP/s at 1.62 TFLOP), %.2f GB allocated%n",
-                            s[i], 1620 / s[i], (Txt2ImgRun.allocatedBytes() - a0) / 1e9);
+                            s[i], 1620 / s[i], (FullSizeModels.allocatedBytes() - a0) / 1e9);
                     if (i == 0 && runs > 1 && shapes) {
                         be.reset(); // per shape, the first (compiling) run would dominate the rare shapes
                     }
@@ -113,12 +113,12 @@ public final class FullSizeTiming {
                     if (timeline && i == runs - 1) {
                         be.reset();
                     }
-                    long a0 = Txt2ImgRun.allocatedBytes();
+                    long a0 = FullSizeModels.allocatedBytes();
                     long t0 = System.nanoTime();
                     vae.decode(z);
                     s[i] = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "vae decode 512x512: %.2f s (%.0f GFLOP/s at 2.52 TFLOP), %.2f GB allocated%n",
-                            s[i], 2520 / s[i], (Txt2ImgRun.allocatedBytes() - a0) / 1e9);
+                            s[i], 2520 / s[i], (FullSizeModels.allocatedBytes() - a0) / 1e9);
                 }
                 System.out.print(be.report());
                 writeTimeline(be, "vae");

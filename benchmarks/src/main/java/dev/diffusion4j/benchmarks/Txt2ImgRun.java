@@ -44,9 +44,9 @@ public final class Txt2ImgRun {
                     lowMemory ? ", low-memory" : "", stream ? ", streamed weights" : "", (System.nanoTime() - t0) / 1e9,
                     FullSizeModels.peakRssBytes() / 1073741824.0);
             // The peak so far after each step (the U-Net stage), to tell it from the decode's; heap allocated per step.
-            long[] allocated = {allocatedBytes()};
+            long[] allocated = {FullSizeModels.allocatedBytes()};
             GenerationResult r = generate(sd, steps, e -> {
-                long now = allocatedBytes();
+                long now = FullSizeModels.allocatedBytes();
                 System.out.printf(Locale.ROOT, "step %d/%d done, peak RSS so far %.2f GiB, %.2f GB allocated%n",
                         e.step() + 1, e.totalSteps(), FullSizeModels.peakRssBytes() / 1073741824.0,
                         (now - allocated[0]) / 1e9);
@@ -64,12 +64,6 @@ public final class Txt2ImgRun {
                     FullSizeModels.peakRssBytes() / 1073741824.0, FullSizeModels.peakRssBytes() / 1e9,
                     Runtime.getRuntime().maxMemory() / 1073741824.0);
         }
-    }
-
-    /** Heap bytes allocated so far by all live threads (the pool's workers included). */
-    static long allocatedBytes() {
-        return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean())
-                .getTotalThreadAllocatedBytes();
     }
 
     /** One 512×512 image, guidance 7.5, {@code steps} Euler steps. */

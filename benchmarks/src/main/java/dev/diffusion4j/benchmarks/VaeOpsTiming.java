@@ -1,13 +1,14 @@
 package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
+import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Random;
 import java.util.function.Supplier;
 
 /**
@@ -23,36 +24,35 @@ public final class VaeOpsTiming {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 7;
         String only = args.length > 1 ? args[1] : "";
         CpuBackend be = new CpuBackend(ComputePool.shared());
-        Random rnd = new Random(5);
         Map<String, Supplier<Tensor>> ops = new LinkedHashMap<>();
         Map<String, Double> flops = new LinkedHashMap<>();
-        Tensor x256 = t(rnd, 1, 512, 256, 256);
-        Tensor w11a = t(rnd, 256, 512, 1, 1);
-        Tensor b256 = t(rnd, 256);
+        Tensor x256 = FullSizeModels.randn(1, 1, 512, 256, 256);
+        Tensor w11a = FullSizeModels.randn(2, 256, 512, 1, 1);
+        Tensor b256 = FullSizeModels.randn(3, 256);
         ops.put("conv1x1 512->256 @256", () -> be.conv2d(x256, w11a, b256, 1, 0));
         flops.put("conv1x1 512->256 @256", 2.0 * 512 * 256 * 256 * 256);
-        Tensor x512 = t(rnd, 1, 256, 512, 512);
-        Tensor w11b = t(rnd, 128, 256, 1, 1);
-        Tensor b128 = t(rnd, 128);
+        Tensor x512 = FullSizeModels.randn(4, 1, 256, 512, 512);
+        Tensor w11b = FullSizeModels.randn(5, 128, 256, 1, 1);
+        Tensor b128 = FullSizeModels.randn(6, 128);
         ops.put("conv1x1 256->128 @512", () -> be.conv2d(x512, w11b, b128, 1, 0));
         flops.put("conv1x1 256->128 @512", 2.0 * 256 * 128 * 512 * 512);
         // The decode's weights are F16 (as FullSizeTiming makes them): their conversion is part of the cost.
-        Tensor w11aHalf = half(w11a);
-        Tensor w11bHalf = half(w11b);
+        Tensor w11aHalf = FullSizeModels.half(w11a.toFloatArray(), DType.F16, Arena.global(), w11a.shape());
+        Tensor w11bHalf = FullSizeModels.half(w11b.toFloatArray(), DType.F16, Arena.global(), w11b.shape());
         ops.put("conv1x1 f16 512->256 @256", () -> be.conv2d(x256, w11aHalf, b256, 1, 0));
         flops.put("conv1x1 f16 512->256 @256", 2.0 * 512 * 256 * 256 * 256);
         ops.put("conv1x1 f16 256->128 @512", () -> be.conv2d(x512, w11bHalf, b128, 1, 0));
         flops.put("conv1x1 f16 256->128 @512", 2.0 * 256 * 128 * 512 * 512);
-        Tensor seq = t(rnd, 1, 4096, 512);
-        Tensor[] wq = {t(rnd, 512, 512), t(rnd, 512, 512), t(rnd, 512, 512)};
-        Tensor[] bq = {t(rnd, 512), t(rnd, 512), t(rnd, 512)};
+        Tensor seq = FullSizeModels.randn(7, 1, 4096, 512);
+        Tensor[] wq = {FullSizeModels.randn(8, 512, 512), FullSizeModels.randn(9, 512, 512), FullSizeModels.randn(10, 512, 512)};
+        Tensor[] bq = {FullSizeModels.randn(11, 512), FullSizeModels.randn(12, 512), FullSizeModels.randn(13, 512)};
         ops.put("linear qkv 4096x512->3x512", () -> be.linears(seq, wq, bq)[0]);
         flops.put("linear qkv 4096x512->3x512", 2.0 * 4096 * 512 * 1536);
         ops.put("linear out 4096x512->512", () -> be.linear(seq, wq[0], bq[0], seq));
         flops.put("linear out 4096x512->512", 2.0 * 4096 * 512 * 512);
         // The mid-block's projections as it now runs them: q/k/v read the channels in place, the output
         // projection writes channels and adds the residual.
-        Tensor map512 = t(rnd, 1, 512, 64, 64);
+        Tensor map512 = FullSizeModels.randn(14, 1, 512, 64, 64);
         ops.put("linear qkv from channels 3x", () -> {
             be.linearFromChannels(map512, wq[0], bq[0]);
             be.linearFromChannels(map512, wq[1], bq[1]);
@@ -61,27 +61,27 @@ public final class VaeOpsTiming {
         flops.put("linear qkv from channels 3x", 2.0 * 4096 * 512 * 1536);
         ops.put("linear out to channels", () -> be.linearToChannels(seq, wq[0], bq[0], map512, 64, 64));
         flops.put("linear out to channels", 2.0 * 4096 * 512 * 512);
-        Tensor q = t(rnd, 1, 4096, 512);
-        Tensor k = t(rnd, 1, 4096, 512);
-        Tensor v = t(rnd, 1, 4096, 512);
+        Tensor q = FullSizeModels.randn(15, 1, 4096, 512);
+        Tensor k = FullSizeModels.randn(16, 1, 4096, 512);
+        Tensor v = FullSizeModels.randn(17, 1, 4096, 512);
         ops.put("attention 4096x4096 d512", () -> be.attention(q, k, v, 1, (float) (1 / Math.sqrt(512)), false));
         flops.put("attention 4096x4096 d512", 4.0 * 4096 * 4096 * 512);
-        Tensor map = t(rnd, 1, 512, 64, 64);
+        Tensor map = FullSizeModels.randn(18, 1, 512, 64, 64);
         ops.put("transpose 512x4096", () -> be.transpose(map.reshape(1, 512, 4096)));
         flops.put("transpose 512x4096", 0.0);
-        Tensor z = t(rnd, 1, 4, 64, 64);
-        Tensor win = t(rnd, 512, 4, 3, 3);
-        Tensor bin = t(rnd, 512);
+        Tensor z = FullSizeModels.randn(19, 1, 4, 64, 64);
+        Tensor win = FullSizeModels.randn(20, 512, 4, 3, 3);
+        Tensor bin = FullSizeModels.randn(21, 512);
         ops.put("conv_in 4->512 @64", () -> be.conv2d(z, win, bin, 1, 1));
         flops.put("conv_in 4->512 @64", 2.0 * 4 * 512 * 9 * 64 * 64);
-        Tensor x128 = t(rnd, 1, 128, 512, 512);
-        Tensor wout = t(rnd, 3, 128, 3, 3);
-        Tensor bout = t(rnd, 3);
+        Tensor x128 = FullSizeModels.randn(22, 1, 128, 512, 512);
+        Tensor wout = FullSizeModels.randn(23, 3, 128, 3, 3);
+        Tensor bout = FullSizeModels.randn(24, 3);
         ops.put("conv_out 128->3 @512", () -> be.conv2d(x128, wout, bout, 1, 1));
         flops.put("conv_out 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
         // As in the decoder: GroupNorm (32 groups) + SiLU fused into the convolution's input rows.
-        Tensor g128 = t(rnd, 128);
-        Tensor beta128 = t(rnd, 128);
+        Tensor g128 = FullSizeModels.randn(25, 128);
+        Tensor beta128 = FullSizeModels.randn(26, 128);
         ops.put("conv_out gn+silu 128->3 @512",
                 () -> be.groupNormConv2d(x128, 32, g128, beta128, 1e-6f, true, wout, bout, 1, null, false));
         flops.put("conv_out gn+silu 128->3 @512", 2.0 * 128 * 3 * 9 * 512 * 512);
@@ -103,25 +103,5 @@ public final class VaeOpsTiming {
             System.out.printf(Locale.ROOT, "%-28s %9.2f ms  %6.0f GFLOP/s%n", e.getKey(), med,
                     flops.get(e.getKey()) / med / 1e6);
         }
-    }
-
-    /** The values of {@code t} rounded to F16, off the heap (as weights loaded from a file are). */
-    private static Tensor half(Tensor t) {
-        float[] v = t.toFloatArray();
-        java.lang.foreign.MemorySegment seg = java.lang.foreign.Arena.global().allocate(2L * v.length, 64);
-        java.lang.foreign.ValueLayout.OfShort le = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
-                .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < v.length; i++) {
-            seg.set(le, 2L * i, dev.diffusion4j.tensor.HalfFloats.floatToF16(v[i]));
-        }
-        return Tensor.wrap(seg, dev.diffusion4j.tensor.DType.F16, t.shape());
-    }
-
-    private static Tensor t(Random rnd, int... dims) {
-        long n = 1;
-        for (int d : dims) {
-            n *= d;
-        }
-        return Tensor.of(GemmBenchmark.random(rnd, (int) n), dims);
     }
 }

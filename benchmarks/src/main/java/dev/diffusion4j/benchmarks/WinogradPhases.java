@@ -2,14 +2,10 @@ package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
-import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.Winograd;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Locale;
 import java.util.Random;
 
@@ -41,13 +37,8 @@ public final class WinogradPhases {
                 int h = Integer.parseInt(p[3]);
                 int w = Integer.parseInt(p[4]);
                 Tensor x = Tensor.of(GemmBenchmark.random(rnd, n * cin * h * w), n, cin, h, w);
-                float[] wv = GemmBenchmark.random(rnd, cout * cin * 9);
-                MemorySegment seg = arena.allocate(2L * wv.length, 64);
-                ValueLayout.OfShort le = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-                for (int i = 0; i < wv.length; i++) {
-                    seg.set(le, 2L * i, HalfFloats.floatToF16(wv[i]));
-                }
-                Tensor wt = Tensor.wrap(seg, DType.F16, Shape.of(cout, cin, 3, 3));
+                Tensor wt = FullSizeModels.half(GemmBenchmark.random(rnd, cout * cin * 9), DType.F16, arena,
+                        Shape.of(cout, cin, 3, 3));
                 Tensor b = Tensor.of(GemmBenchmark.random(rnd, cout), cout);
                 for (int i = 0; i < runs; i++) {
                     Winograd.conv3x3(pool, x, wt, b, null, 1, 1, 1, 1);
