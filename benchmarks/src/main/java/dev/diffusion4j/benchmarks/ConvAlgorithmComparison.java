@@ -6,6 +6,7 @@ import dev.diffusion4j.nn.vae.AutoencoderKL;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.ProfilingBackend;
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.ConvAlgorithm;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
@@ -72,7 +73,7 @@ public final class ConvAlgorithmComparison {
             }
             System.out.printf(Locale.ROOT, "%s median: DIRECT %.2f s, AUTO %.2f s (%.2fx); peak RSS %.2f GiB%n", what,
                     s[0][runs / 2], s[1][runs / 2], s[0][runs / 2] / s[1][runs / 2],
-                    FullSizeModels.peakRssBytes() / 1073741824.0);
+                    ResidentMemory.peakBytes() / 1073741824.0);
         }
     }
 }

@@ -8,6 +8,7 @@ import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.ProfilingBackend;
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
@@ -112,7 +113,7 @@ public class FullSizeBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         System.out.printf(Locale.ROOT, "%npeak RSS of this fork: %.2f GiB; per op over the measured iterations:%n%s",
-                FullSizeModels.peakRssBytes() / 1073741824.0, profile.report());
+                ResidentMemory.peakBytes() / 1073741824.0, profile.report());
         if (retention != null && Thread.currentThread() == retentionThread) {
             retention.close();
         }

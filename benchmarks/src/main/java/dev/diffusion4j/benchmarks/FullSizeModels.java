@@ -341,18 +341,4 @@ public final class FullSizeModels {
         return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean())
                 .getTotalThreadAllocatedBytes();
     }
-
-    /** Peak resident memory of this process in bytes (VmHWM), or -1 where /proc is absent. */
-    public static long peakRssBytes() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (java.io.IOException | NumberFormatException e) {
-            return -1;
-        }
-        return -1;
-    }
 }

@@ -8,6 +8,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Quantized;
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.ConvAlgorithm;
@@ -100,7 +101,7 @@ public final class FullSizeTiming {
                 be.reset();
                 Arrays.sort(s);
                 System.out.printf(Locale.ROOT, "unet median %.2f s, peak RSS %.2f GiB, %d buffers reused%n", s[runs / 2],
-                        FullSizeModels.peakRssBytes() / 1073741824.0, retained.reusedArrays());
+                        ResidentMemory.peakBytes() / 1073741824.0, retained.reusedArrays());
             }
             retained.close();
             if (!what.equals("unet")) {
@@ -124,7 +125,7 @@ public final class FullSizeTiming {
                 writeTimeline(be, "vae");
                 be.reset();
                 Arrays.sort(s);
-                System.out.printf(Locale.ROOT, "vae median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], FullSizeModels.peakRssBytes() / 1073741824.0);
+                System.out.printf(Locale.ROOT, "vae median %.2f s, peak RSS %.2f GiB%n", s[runs / 2], ResidentMemory.peakBytes() / 1073741824.0);
             }
         }
     }

@@ -5,6 +5,7 @@ import dev.diffusion4j.nn.clip.CLIPTextModel;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
 import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.lang.foreign.Arena;
@@ -61,6 +62,6 @@ public final class MemoryBudget {
     }
 
     private static void report(String stage) {
-        System.out.printf(Locale.ROOT, "%-14s peak RSS %.2f GiB%n", stage, FullSizeModels.peakRssBytes() / 1073741824.0);
+        System.out.printf(Locale.ROOT, "%-14s peak RSS %.2f GiB%n", stage, ResidentMemory.peakBytes() / 1073741824.0);
     }
 }

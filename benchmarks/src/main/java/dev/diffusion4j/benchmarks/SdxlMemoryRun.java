@@ -7,6 +7,7 @@ import dev.diffusion4j.nn.clip.SdxlTextEncoders;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
 import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.io.IOException;
@@ -119,7 +120,7 @@ public final class SdxlMemoryRun {
             report("decoded 1024x1024", t0);
         }
         // The committed heap is what the GC grew the heap to (at most -Xmx); the rest of the RSS is off the heap.
-        System.out.printf(Locale.ROOT, "peak RSS %.2f GiB, committed heap %.2f GiB%n", FullSizeModels.peakRssBytes() / GIB,
+        System.out.printf(Locale.ROOT, "peak RSS %.2f GiB, committed heap %.2f GiB%n", ResidentMemory.peakBytes() / GIB,
                 Runtime.getRuntime().totalMemory() / GIB);
     }
 
@@ -145,7 +146,7 @@ public final class SdxlMemoryRun {
     private static long report(String stage, long since) {
         long now = System.nanoTime();
         System.out.printf(Locale.ROOT, "%-18s %7.1f s   peak RSS %.2f GiB%n", stage, (now - since) / 1e9,
-                FullSizeModels.peakRssBytes() / GIB);
+                ResidentMemory.peakBytes() / GIB);
         return now;
     }
 }

@@ -3,6 +3,7 @@ package dev.diffusion4j.benchmarks;
 import dev.diffusion4j.core.GenerationResult;
 import dev.diffusion4j.core.StableDiffusion;
 import dev.diffusion4j.tensor.ProfilingBackend;
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import java.io.IOException;
 import java.util.List;
@@ -68,7 +69,7 @@ public class Txt2ImgBenchmark {
             GenerationResult.Timings t = last.timings();
             System.out.printf(Locale.ROOT, "%ntext %.2f s, %d steps %.1f s (%.2f s/step), decode %.2f s, peak RSS %.2f GiB%n",
                     t.textMillis() / 1000, steps, t.totalStepMillis() / 1000, t.totalStepMillis() / 1000 / steps,
-                    t.decodeMillis() / 1000, FullSizeModels.peakRssBytes() / 1073741824.0);
+                    t.decodeMillis() / 1000, ResidentMemory.peakBytes() / 1073741824.0);
             System.out.print(profile.report());
         }
         sd.close();

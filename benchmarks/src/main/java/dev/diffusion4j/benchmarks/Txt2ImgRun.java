@@ -4,6 +4,7 @@ import dev.diffusion4j.core.GenerationRequest;
 import dev.diffusion4j.core.GenerationResult;
 import dev.diffusion4j.core.Quantization;
 import dev.diffusion4j.core.StableDiffusion;
+import dev.diffusion4j.tensor.ResidentMemory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,13 +43,13 @@ public final class Txt2ImgRun {
         try (StableDiffusion sd = StableDiffusion.load(folder, options)) {
             System.out.printf(Locale.ROOT, "load (%s%s%s) %6.2f s, peak RSS after load %.2f GiB%n", q,
                     lowMemory ? ", low-memory" : "", stream ? ", streamed weights" : "", (System.nanoTime() - t0) / 1e9,
-                    FullSizeModels.peakRssBytes() / 1073741824.0);
+                    ResidentMemory.peakBytes() / 1073741824.0);
             // The peak so far after each step (the U-Net stage), to tell it from the decode's; heap allocated per step.
             long[] allocated = {FullSizeModels.allocatedBytes()};
             GenerationResult r = generate(sd, steps, e -> {
                 long now = FullSizeModels.allocatedBytes();
                 System.out.printf(Locale.ROOT, "step %d/%d done, peak RSS so far %.2f GiB, %.2f GB allocated%n",
-                        e.step() + 1, e.totalSteps(), FullSizeModels.peakRssBytes() / 1073741824.0,
+                        e.step() + 1, e.totalSteps(), ResidentMemory.peakBytes() / 1073741824.0,
                         (now - allocated[0]) / 1e9);
                 allocated[0] = now;
             });
@@ -61,7 +62,7 @@ public final class Txt2ImgRun {
             System.out.printf(Locale.ROOT, "VAE decode     %6.2f s (%.0f GFLOP/s at 2.52 TFLOP)%n", t.decodeMillis() / 1000,
                     2520 / (t.decodeMillis() / 1000));
             System.out.printf(Locale.ROOT, "peak RSS       %6.2f GiB (%.2f GB), max heap %.2f GiB%n",
-                    FullSizeModels.peakRssBytes() / 1073741824.0, FullSizeModels.peakRssBytes() / 1e9,
+                    ResidentMemory.peakBytes() / 1073741824.0, ResidentMemory.peakBytes() / 1e9,
                     Runtime.getRuntime().maxMemory() / 1073741824.0);
         }
     }

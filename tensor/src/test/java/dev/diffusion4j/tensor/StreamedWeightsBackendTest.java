@@ -25,20 +25,6 @@ class StreamedWeightsBackendTest {
     @TempDir
     Path dir;
 
-    /** File-backed resident memory of this process (RssFile of /proc/self/status), or -1 without /proc. */
-    private static long rssFileBytes() throws IOException {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.isReadable(status)) {
-            return -1;
-        }
-        for (String line : Files.readAllLines(status)) {
-            if (line.startsWith("RssFile:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        }
-        return -1;
-    }
-
     /** Writes {@code values} as little-endian F16 to a file and maps it read-only in {@code arena}. */
     private MemorySegment mappedF16(float[] values, Arena arena) throws IOException {
         Path f = dir.resolve("w" + values.length + ".bin");
@@ -64,7 +50,7 @@ class StreamedWeightsBackendTest {
 
     @Test
     void opsGiveTheInnerBackendsResultsAndDropTheWeightPages() throws IOException {
-        assumeTrue(rssFileBytes() >= 0, "needs /proc/self/status (Linux)");
+        assumeTrue(ResidentMemory.fileBackedBytes() >= 0, "needs /proc/self/status (Linux)");
         Backend cpu = CpuBackend.create();
         StreamedWeightsBackend streamed = new StreamedWeightsBackend(cpu);
         int out = 4096;
@@ -73,9 +59,9 @@ class StreamedWeightsBackendTest {
             Tensor w = Tensor.wrap(mappedF16(random(1, out * in), arena), DType.F16, Shape.of(out, in));
             Tensor x = Tensor.of(random(2, 3 * in), 3, in);
             float[] expected = cpu.linear(x, w, null).toFloatArray();
-            long resident = rssFileBytes();
+            long resident = ResidentMemory.fileBackedBytes();
             float[] actual = streamed.linear(x, w, null).toFloatArray();
-            long after = rssFileBytes();
+            long after = ResidentMemory.fileBackedBytes();
             assertArrayEquals(expected, actual, "the same product");
             assertTrue(resident - after > 24L << 20, "resident file pages before " + (resident >> 20)
                     + " MiB, after the streamed op " + (after >> 20) + " MiB");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.diffusion4j.tensor.ResidentMemory;
 import dev.diffusion4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,20 +17,6 @@ class ReleasePagesTest {
     @TempDir
     Path dir;
 
-    /** File-backed resident memory of this process (RssFile of /proc/self/status), or -1 without /proc. */
-    private static long rssFileBytes() throws IOException {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.isReadable(status)) {
-            return -1;
-        }
-        for (String line : Files.readAllLines(status)) {
-            if (line.startsWith("RssFile:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        }
-        return -1;
-    }
-
     private static double sum(Tensor t) {
         double s = 0;
         for (long i = 0; i < t.numel(); i++) {
@@ -40,7 +27,7 @@ class ReleasePagesTest {
 
     @Test
     void releasedPagesLeaveResidentMemoryAndComeBackOnRead() throws IOException {
-        assumeTrue(rssFileBytes() >= 0, "needs /proc/self/status (Linux)");
+        assumeTrue(ResidentMemory.fileBackedBytes() >= 0, "needs /proc/self/status (Linux)");
         int n = 16 << 20; // 64 MiB of F32 per component
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
@@ -54,13 +41,13 @@ class ReleasePagesTest {
             String component = ck.components().iterator().next();
             Tensor w = ck.tensor(component, "conv_in.weight");
             double before = sum(w);
-            long resident = rssFileBytes();
+            long resident = ResidentMemory.fileBackedBytes();
             ck.releasePages(component);
-            long released = rssFileBytes();
+            long released = ResidentMemory.fileBackedBytes();
             assertTrue(resident - released > 48L << 20,
                     "resident file pages before " + (resident >> 20) + " MiB, after release " + (released >> 20) + " MiB");
             assertEquals(before, sum(w), "the weights read back unchanged");
-            assertTrue(rssFileBytes() - released > 48L << 20, "reading faults the pages back in");
+            assertTrue(ResidentMemory.fileBackedBytes() - released > 48L << 20, "reading faults the pages back in");
         }
     }
 }
