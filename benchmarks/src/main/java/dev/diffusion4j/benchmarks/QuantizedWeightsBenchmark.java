@@ -7,9 +7,6 @@ import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.Gemm;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -81,15 +78,7 @@ public class QuantizedWeightsBenchmark {
         return switch (dtype) {
             case F32 -> f32;
             case Q8_0 -> Quantized.quantize(f32, arena);
-            case F16, BF16 -> {
-                MemorySegment seg = arena.allocate(2L * w.length, 64);
-                ValueLayout.OfShort le = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-                for (int i = 0; i < w.length; i++) {
-                    seg.set(le, 2L * i, dtype == DType.F16 ? Float.floatToFloat16(w[i])
-                            : dev.diffusion4j.tensor.HalfFloats.floatToBf16(w[i]));
-                }
-                yield Tensor.wrap(seg, dtype, Shape.of(out, in));
-            }
+            case F16, BF16 -> FullSizeModels.half(w, dtype, arena, Shape.of(out, in));
         };
     }
 
