@@ -64,6 +64,8 @@ public final class Gemm {
      * panel of A streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they do not.
      */
     static final int KB = 256;
+    /** Rows of a strided B copied together across its panels (see {@link Strided#packB}). */
+    private static final int PACK_ROWS = 8;
     /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
     public static final int MC = 16 * MR;
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
@@ -464,52 +466,75 @@ public final class Gemm {
         }
     }
 
+    /**
+     * One block of rows × one K block. Writing C (no accumulate) it goes row panel by row panel, each across all
+     * column panels: C is then written as MR rows streaming left to right, which the prefetchers follow (column panel
+     * by column panel, each tile's MR rows lay far apart and C's first write cost 10 % more at K = 320). Accumulating,
+     * column panel by column panel: the B panel stays in L1 over the rows.
+     */
     private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, int bo, DirectB direct, int pc, int j0,
                               float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
                               float[] colBias, int colBase, float[] scratch) {
-        boolean bias = rowBias != null || colBias != null;
-        for (int jr = 0; jr < nc; jr += NR) {
-            int nr = Math.min(NR, nc - jr);
-            int bi = bo + jr * kc;
-            // Register tile of NV = 2 vectors (as generated): the column offset of each.
-            int jb0 = direct == null ? 0 : direct.colOffset(j0 + jr);
-            int jb1 = direct == null ? 0 : direct.colOffset(j0 + jr + V);
+        if (add) {
+            for (int jr = 0; jr < nc; jr += NR) {
+                for (int ir = 0; ir < mc; ir += MR) {
+                    macroTile(ir, jr, mc, nc, kc, ap, bp, bo, direct, pc, j0, c, cOff, ldc, true, rowBias, rowBase,
+                            colBias, colBase, scratch);
+                }
+            }
+        } else {
             for (int ir = 0; ir < mc; ir += MR) {
-                int mr = Math.min(MR, mc - ir);
-                int ai = ir * kc;
-                int ci = cOff + ir * ldc + jr;
-                if (mr == MR && nr == NR && !bias) {
-                    microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, c, ci, ldc, add);
-                } else if (mr == MR && nr == NR) {
-                    microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, scratch, 0, NR, false);
-                    for (int r = 0; r < MR; r++) {
-                        int row = ci + r * ldc;
-                        FloatVector rb = FloatVector.broadcast(S, rowBias != null ? rowBias[rowBase + ir + r] : 0f);
-                        for (int v = 0; v < NR; v += V) {
-                            FloatVector x = FloatVector.fromArray(S, scratch, r * NR + v).add(rb);
-                            if (colBias != null) {
-                                x = x.add(FloatVector.fromArray(S, colBias, colBase + jr + v));
-                            }
-                            if (add) {
-                                x = x.add(FloatVector.fromArray(S, c, row + v));
-                            }
-                            x.intoArray(c, row + v);
-                        }
+                for (int jr = 0; jr < nc; jr += NR) {
+                    macroTile(ir, jr, mc, nc, kc, ap, bp, bo, direct, pc, j0, c, cOff, ldc, false, rowBias, rowBase,
+                            colBias, colBase, scratch);
+                }
+            }
+        }
+    }
+
+    /** Register tile (ir, jr) of a block: whole tiles without bias straight into C, the others through a scratch. */
+    private static void macroTile(int ir, int jr, int mc, int nc, int kc, float[] ap, float[] bp, int bo,
+                                  DirectB direct, int pc, int j0, float[] c, int cOff, int ldc, boolean add,
+                                  float[] rowBias, int rowBase, float[] colBias, int colBase, float[] scratch) {
+        int nr = Math.min(NR, nc - jr);
+        int bi = bo + jr * kc;
+        // Register tile of NV = 2 vectors (as generated): the column offset of each.
+        int jb0 = direct == null ? 0 : direct.colOffset(j0 + jr);
+        int jb1 = direct == null ? 0 : direct.colOffset(j0 + jr + V);
+        int mr = Math.min(MR, mc - ir);
+        int ai = ir * kc;
+        int ci = cOff + ir * ldc + jr;
+        boolean bias = rowBias != null || colBias != null;
+        if (mr == MR && nr == NR && !bias) {
+            microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, c, ci, ldc, add);
+        } else if (mr == MR && nr == NR) {
+            microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, scratch, 0, NR, false);
+            for (int r = 0; r < MR; r++) {
+                int row = ci + r * ldc;
+                FloatVector rb = FloatVector.broadcast(S, rowBias != null ? rowBias[rowBase + ir + r] : 0f);
+                for (int v = 0; v < NR; v += V) {
+                    FloatVector x = FloatVector.fromArray(S, scratch, r * NR + v).add(rb);
+                    if (colBias != null) {
+                        x = x.add(FloatVector.fromArray(S, colBias, colBase + jr + v));
                     }
-                } else {
-                    microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, scratch, 0, NR, false);
-                    for (int r = 0; r < mr; r++) {
-                        int row = ci + r * ldc;
-                        int s = r * NR;
-                        float rbv = rowBias != null ? rowBias[rowBase + ir + r] : 0f;
-                        for (int j = 0; j < nr; j++) {
-                            float v = scratch[s + j] + rbv;
-                            if (colBias != null) {
-                                v += colBias[colBase + jr + j];
-                            }
-                            c[row + j] = add ? c[row + j] + v : v;
-                        }
+                    if (add) {
+                        x = x.add(FloatVector.fromArray(S, c, row + v));
                     }
+                    x.intoArray(c, row + v);
+                }
+            }
+        } else {
+            microTile(kc, ap, ai, bp, bi, direct, pc, jb0, jb1, scratch, 0, NR, false);
+            for (int r = 0; r < mr; r++) {
+                int row = ci + r * ldc;
+                int s = r * NR;
+                float rbv = rowBias != null ? rowBias[rowBase + ir + r] : 0f;
+                for (int j = 0; j < nr; j++) {
+                    float v = scratch[s + j] + rbv;
+                    if (colBias != null) {
+                        v += colBias[colBase + jr + j];
+                    }
+                    c[row + j] = add ? c[row + j] + v : v;
                 }
             }
         }
@@ -931,7 +956,29 @@ public final class Gemm {
             // Per-thread scratch: FusedLinear packs panel by panel, a new block per call would cost as much as the packing.
             float[] tmp = rs == 1 && arr == null ? scratch(0, kc) : null;
             float[] block = null;
-            for (int p = 0; p < panels; p++) {
+            int first = 0;
+            if (cs == 1 && arr != null && rs > NR) {
+                // Rows of B far apart (a 1x1 convolution's channels, 1 MiB apart at 512x512): a few rows at a time
+                // across all the whole panels. Panel by panel over all of K, every row's next 128 bytes were a
+                // new line in the same cache set as the others (256 rows of 1 MiB stride: 40 GFLOP/s for the
+                // decoder's 256->128 shortcut at 512x512).
+                int whole = nc / NR;
+                int step = (int) rs;
+                for (int kk = 0; kk < kc; kk += PACK_ROWS) {
+                    int ke = Math.min(kc, kk + PACK_ROWS);
+                    for (int p = 0; p < whole; p++) {
+                        int d = dOff + p * NR * kc;
+                        int src = (int) (off + (long) (k0 + kk) * rs + j0 + p * NR);
+                        for (int k = kk; k < ke; k++, src += step) {
+                            for (int v = 0; v < NR; v += V) {
+                                FloatVector.fromArray(S, arr, src + v).intoArray(dst, d + k * NR + v);
+                            }
+                        }
+                    }
+                }
+                first = whole;
+            }
+            for (int p = first; p < panels; p++) {
                 int d = dOff + p * NR * kc;
                 int cols = Math.min(NR, nc - p * NR);
                 if (cs == 1 && arr != null && cols == NR) {
