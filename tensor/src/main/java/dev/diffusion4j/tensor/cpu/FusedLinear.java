@@ -355,7 +355,7 @@ public final class FusedLinear {
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, n * hw, out, in, Gemm.viewA(x, 0, in, 1), weightB(weight), 1,
                 (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, hw, out),
-                null);
+                null, false);
         return y;
     }
 
@@ -479,6 +479,17 @@ public final class FusedLinear {
      */
     static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue,
                      Direct direct) {
+        gemm(pool, m, n, k, a, b, group, epilogue, direct, true);
+    }
+
+    /**
+     * As {@link #gemm(ComputePool, int, int, int, Gemm.PackA, PackBAt, int, Epilogue, Direct)}; {@code rowPanels}
+     * false keeps the epilogue's blocks a whole block of rows tall (an epilogue that writes columns, as
+     * {@link #linearToChannels} does, wants long runs of rows), else the last K block hands them over
+     * {@link Gemm#MR} rows at a time.
+     */
+    static void gemm(ComputePool pool, int m, int n, int k, Gemm.PackA a, PackBAt b, int group, Epilogue epilogue,
+                     Direct direct, boolean rowPanels) {
         if (m < 0 || n < 0 || k < 0 || group < 1) {
             throw new IllegalArgumentException("gemm: bad sizes m=" + m + " n=" + n + " k=" + k + " group=" + group);
         }
@@ -569,7 +580,7 @@ public final class FusedLinear {
                         int pc = kStart(k, kBlocks, kb);
                         b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
                     }
-                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct);
+                    task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct, rowPanels);
                 }
             };
             run(pool, threads, tasks, body);
@@ -635,7 +646,7 @@ public final class FusedLinear {
                     int j0 = cj0 + (int) ((long) cGroups * tj / fnt) * gw;
                     int j1 = Math.min(cj1, cj0 + (int) ((long) cGroups * (tj + 1) / fnt) * gw);
                     if (i0 < i1 && j0 < j1) {
-                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct);
+                        task(i0, i1, j0, j1, k, kBlocks, a, fa, bp, ldChunk, (j0 - cj0), gw, epilogue, direct, rowPanels);
                     }
                 }
             };
@@ -663,11 +674,13 @@ public final class FusedLinear {
      * group of panels at a time while in cache; with {@code direct}, into C in place.
      */
     private static void task(int i0, int i1, int j0, int j1, int k, int kBlocks, Gemm.PackA a, float[] sharedA,
-                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct) {
+                             float[] bp, int ldChunk, int cOff, int gw, Epilogue epilogue, Direct direct,
+                             boolean rowPanels) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
+        int ld = stripStride(nPad);
         float[] ap = sharedA != null ? sharedA : buffer(1, KC * MC);
-        float[] strip = direct == null ? buffer(2, MC * nPad) : null;
+        float[] strip = direct == null ? buffer(2, MC * ld) : null;
         float[] tile = direct != null ? buffer(3, MR * NR) : null;
         for (int ic = i0; ic < i1; ic += MC) {
             int mc = Math.min(MC, i1 - ic);
@@ -692,17 +705,33 @@ public final class FusedLinear {
                     continue;
                 }
                 boolean last = kb == kBlocks - 1;
-                // Panel by panel (its B in L1 over the rows); in the last K block the group's strip of C is
-                // finished and goes to the epilogue while in L1/L2.
-                for (int g = 0; g < nPad; g += gw) {
-                    int ge = Math.min(nPad, g + gw);
-                    for (int jr = g; jr < ge; jr += NR) {
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, strip, ir * nPad + jr, nPad, add);
+                if (!last || !rowPanels) {
+                    // Panel by panel (its B stays in L1 over the rows); after the last K block, the group's strip of
+                    // C is finished and goes to the epilogue while in L1/L2.
+                    for (int g = 0; g < nPad; g += gw) {
+                        int ge = Math.min(nPad, g + gw);
+                        for (int jr = g; jr < ge; jr += NR) {
+                            for (int ir = 0; ir < mc; ir += MR) {
+                                Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, strip, ir * ld + jr, ld, add);
+                            }
+                        }
+                        if (last) {
+                            epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, g, ld);
                         }
                     }
-                    if (last) {
-                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, g, nPad);
+                    continue;
+                }
+                // The last K block row panel by row panel: its MR rows of C are finished across all the columns and
+                // go to the epilogue group by group while in L1, so that C is written as MR rows streaming left to
+                // right (group by group over all the rows, each group's rows lay far apart: 10 % slower at K = 320).
+                for (int ir = 0; ir < mc; ir += MR) {
+                    for (int jr = 0; jr < nPad; jr += NR) {
+                        Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, strip, ir * ld + jr, ld, add);
+                    }
+                    int rows = Math.min(MR, mc - ir);
+                    for (int g = 0; g < nPad; g += gw) {
+                        int ge = Math.min(nPad, g + gw);
+                        epilogue.apply(ic + ir, rows, j0 + g, Math.min(ge, ncols) - g, strip, ir * ld + g, ld);
                     }
                 }
             }
@@ -718,7 +747,8 @@ public final class FusedLinear {
                                    PackBAt b, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        float[] strip = direct == null ? buffer(2, (m + MR - 1) / MR * MR * nPad) : null;
+        int ld = stripStride(nPad);
+        float[] strip = direct == null ? buffer(2, (m + MR - 1) / MR * MR * ld) : null;
         float[] tile = direct != null ? buffer(3, MR * NR) : null;
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = kStart(k, kBlocks, kb);
@@ -738,39 +768,65 @@ public final class FusedLinear {
                     int ge = Math.min(nPad, g + gw);
                     for (int jr = g; jr < ge; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, sharedA, ao + ir * k, bp, jr * kc, strip, (ic + ir) * nPad + jr, nPad, add);
+                            Gemm.kernel(kc, sharedA, ao + ir * k, bp, jr * kc, strip, (ic + ir) * ld + jr, ld, add);
                         }
                     }
                     if (last) {
-                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, ic * nPad + g, nPad);
+                        epilogue.apply(ic, mc, j0 + g, Math.min(ge, ncols) - g, strip, ic * ld + g, ld);
                     }
                 }
             }
         }
     }
 
-    /** One K block of a block of rows into C in place: whole register tiles directly, edge tiles through a scratch. */
+    /**
+     * Row stride of a C strip {@code nPad} columns wide: an odd number of 64-byte lines, so that the rows of a register
+     * tile fall in distinct L1 sets (at 1024 columns, 4 KiB apart, all twelve rows shared one set).
+     */
+    static int stripStride(int nPad) {
+        int lineFloats = 16;
+        return (nPad / lineFloats) % 2 == 0 ? nPad + lineFloats : nPad;
+    }
+
+    /**
+     * One K block of a block of rows into C in place: whole register tiles directly, edge tiles through a scratch.
+     * Writing C (the first K block), row panel by row panel across all the columns, so that C streams out as MR
+     * rows left to right (as in {@link Gemm}); accumulating, column panel by column panel with its B in L1.
+     */
     private static void macroDirect(int mc, int ncols, int kc, float[] ap, int ao, int aStep, float[] bp, int bo,
                                     int ic, int j0, Direct direct, float[] tile, boolean add) {
-        for (int jr = 0; jr < ncols; jr += NR) {
-            int j = j0 + jr;
-            int cols = Math.min(NR, ncols - jr);
-            float[] d = direct.array(j);
-            int ld = direct.ld(j);
+        if (add) {
+            for (int jr = 0; jr < ncols; jr += NR) {
+                for (int ir = 0; ir < mc; ir += MR) {
+                    directTile(ir, jr, mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, true);
+                }
+            }
+        } else {
             for (int ir = 0; ir < mc; ir += MR) {
-                int rows = Math.min(MR, mc - ir);
-                int off = direct.offset(ic + ir, j);
-                if (rows == MR && cols == NR) {
-                    Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, d, off, ld, add);
-                    continue;
+                for (int jr = 0; jr < ncols; jr += NR) {
+                    directTile(ir, jr, mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, false);
                 }
-                Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, tile, 0, NR, false);
-                for (int r = 0; r < rows; r++) {
-                    for (int t = 0; t < cols; t++) {
-                        int o = off + r * ld + t;
-                        d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
-                    }
-                }
+            }
+        }
+    }
+
+    private static void directTile(int ir, int jr, int mc, int ncols, int kc, float[] ap, int ao, int aStep,
+                                   float[] bp, int bo, int ic, int j0, Direct direct, float[] tile, boolean add) {
+        int j = j0 + jr;
+        int cols = Math.min(NR, ncols - jr);
+        float[] d = direct.array(j);
+        int ld = direct.ld(j);
+        int rows = Math.min(MR, mc - ir);
+        int off = direct.offset(ic + ir, j);
+        if (rows == MR && cols == NR) {
+            Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, d, off, ld, add);
+            return;
+        }
+        Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, tile, 0, NR, false);
+        for (int r = 0; r < rows; r++) {
+            for (int t = 0; t < cols; t++) {
+                int o = off + r * ld + t;
+                d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
             }
         }
     }
