@@ -63,8 +63,6 @@ public final class Winograd {
     static final int CHUNK_TILES = 256;
     /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
     static final int U_BUDGET = 10 << 20;
-    /** Runs the per-task GEMMs on the task's own thread. */
-    private static final ComputePool SERIAL = new ComputePool(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
     private static final int GATHER_K = Gemm.GATHER_K;
     private static final int GATHER_VECTORS = Gemm.GATHER_VECTORS;
@@ -332,7 +330,6 @@ public final class Winograd {
          */
         final float[] u;
         final int uPlane;
-        final int[] rowOffsets;
         final ConcurrentLinkedQueue<float[]> bands = new ConcurrentLinkedQueue<>();
         final Tensor outTensor;
 
@@ -394,10 +391,6 @@ public final class Winograd {
             uPlane = groupPanels * Gemm.MR * cinP;
             u = fused ? null : TensorScope.scratch(Math.multiplyExact(P, uPlane) + L);
             v = TensorScope.scratch(Math.multiplyExact(P * cin, tpMax) + L);
-            rowOffsets = new int[cin];
-            for (int k = 0; k < cin; k++) {
-                rowOffsets[k] = k * Gemm.NR;
-            }
             outTensor = reuse != null ? reuse : Tensor.zeros(n, cout, hout, wout);
             out = outTensor.array();
         }
@@ -561,17 +554,21 @@ public final class Winograd {
                         transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
                         for (int j = 0; j < A; j++) {
                             int p = i * A + j;
-                            Gemm.gemm(SERIAL, cb, nc, kc, new Packed(s.u, j * plane, ldk),
-                                    new Band(v, p * cin * tp + t0 * cin + ci0 * Gemm.NR, cin * Gemm.NR, rowOffsets),
-                                    s.m, p * cb * ldm, ldm, null, null, kb > 0);
+                            product(cb, nc, kc, s.u, j * plane, ldk, v, p * cin * tp + t0 * cin + ci0 * Gemm.NR,
+                                    cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0, s.tile);
                         }
                     }
                 }
             }
+            int kBlocksGemm = Gemm.kBlocks(cin);
             for (int p = 0; p < P && !fused; p++) {
-                Gemm.gemm(SERIAL, cb, nc, cin, new Packed(u, p * uPlane + p0 * Gemm.MR * cinP, cinP),
-                        new Band(v, p * cin * tp + t0 * cin, cin * Gemm.NR, rowOffsets), s.m, p * cb * ldm, ldm,
-                        null, null, false);
+                for (int kb = 0; kb < kBlocksGemm; kb++) {
+                    int pc = (int) ((long) cin * kb / kBlocksGemm);
+                    int kc = (int) ((long) cin * (kb + 1) / kBlocksGemm) - pc;
+                    product(cb, nc, kc, u, p * uPlane + p0 * Gemm.MR * cinP + pc * Gemm.MR, cinP, v,
+                            p * cin * tp + t0 * cin + pc * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0,
+                            s.tile);
+                }
             }
             long q1 = PROFILE ? System.nanoTime() : 0;
             if (PROFILE) {
@@ -783,6 +780,8 @@ public final class Winograd {
         float[] m = new float[0];
         final float[] ts = new float[A * A * L];
         final float[] ys = new float[M * L];
+        /** One register tile of M for a last partial panel of rows. */
+        final float[] tile = new float[Gemm.MR * Gemm.NR];
         private float[] uStore = new float[0];
 
         /** The calling thread's buffers, large enough for {@code plan} and zero over the part it uses. */
@@ -807,32 +806,33 @@ public final class Winograd {
         }
     }
 
-    /** A transformed weight plane already in {@link Gemm}'s packed layout ({@code ldk} columns per panel): copied. */
-    private record Packed(float[] u, int off, int ldk) implements Gemm.PackA {
-        @Override
-        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
-            for (int q = 0; q * Gemm.MR < mc; q++) {
-                System.arraycopy(u, off + (i0 / Gemm.MR + q) * Gemm.MR * ldk + k0 * Gemm.MR, dst, q * Gemm.MR * kc,
-                        Gemm.MR * kc);
-            }
-        }
-    }
-
     /**
-     * {@code B(k, j) = data[base + (j / NR)·panel + k·NR + j % NR]}: one position's transformed input in panel order,
-     * read in place by the GEMM.
+     * One position's product {@code M (+)= U·V}, {@code cb × nc} over depth {@code kc}, straight on {@link Gemm}'s
+     * micro-kernel with both operands read in place (no driver, no copy of U: 36 small products per task): U's panel
+     * q at {@code a[aOff + q·MR·ldk]} in the packed A layout ({@code k·MR + r}), V's panel of tiles {@code j / NR}
+     * at {@code b[bOff + (j / NR)·bPanel]} in the packed B layout; M's row i at {@code m[mOff + i·ldm]}. nc is a
+     * multiple of NR; the rows of a last partial panel go through {@code tile}. Column panel by column panel, its V
+     * in L1 over the task's few row panels.
      */
-    private record Band(float[] data, int base, int panel, int[] rowOffsets) implements Gemm.DirectB {
-        @Override
-        public int colOffset(int j) {
-            int col = j % Gemm.NR;
-            return base + (j - col) / Gemm.NR * panel + col;
-        }
-
-        /** The plan's row offsets are {@code k·NR}: each panel is a packed B panel. */
-        @Override
-        public boolean packedPanels() {
-            return true;
+    private static void product(int cb, int nc, int kc, float[] a, int aOff, int ldk, float[] b, int bOff, int bPanel,
+                                float[] m, int mOff, int ldm, boolean add, float[] tile) {
+        for (int jr = 0; jr < nc; jr += Gemm.NR) {
+            int bi = bOff + jr / Gemm.NR * bPanel;
+            for (int ir = 0; ir < cb; ir += Gemm.MR) {
+                int ai = aOff + ir * ldk;
+                int ci = mOff + ir * ldm + jr;
+                if (ir + Gemm.MR <= cb) {
+                    Gemm.kernel(kc, a, ai, b, bi, m, ci, ldm, add);
+                    continue;
+                }
+                Gemm.kernel(kc, a, ai, b, bi, tile, 0, Gemm.NR, false);
+                for (int r = 0; r < cb - ir; r++) {
+                    for (int t = 0; t < Gemm.NR; t++) {
+                        int o = ci + r * ldm + t;
+                        m[o] = add ? m[o] + tile[r * Gemm.NR + t] : tile[r * Gemm.NR + t];
+                    }
+                }
+            }
         }
     }
 
