@@ -191,7 +191,8 @@ class WinogradTest {
      * The schedules with small limits: several bands (the weights transformed once for all of them, or again per
      * band when several groups of output channels take turns), chunks of tiles that start and end inside a tile row,
      * input channel blocks of the weight transform that start on gather groups ({@code cin} 700: 232, 232, 236), and
-     * the fused one-chunk schedule; against a double reference, on 1 and 2 threads.
+     * the fused one-chunk schedule, and the schedule of large maps (at least 128×128 outputs); against a double
+     * reference, on 1 and 2 threads.
      */
     @ParameterizedTest(name = "n={0} cin={1} {2}x{3} cout={4} band={5} chunk={6} uPanels={7}")
     @CsvSource({
@@ -200,6 +201,8 @@ class WinogradTest {
             "1, 9, 9, 150, 26, 40, 32, 1",    // chunks inside a tile row, one panel per group
             "2, 700, 12, 12, 30, 16, 32, 1",  // three input channel blocks; bands of 16 tiles
             "1, 700, 10, 14, 30, 512, 128, 1", // fused (one band, one chunk), three input channel blocks
+            "1, 8, 130, 127, 140, 512, 256, 100", // a large map: blocks of up to 12 panels, the last partial; chunks of 128
+            "1, 20, 128, 128, 30, 256, 256, 2",   // a large map with groups of 2 panels
     })
     void schedulesMatchDoubleReference(int n, int cin, int h, int w, int cout, int band, int chunk, int uPanels) {
         long seed = 77L * cin + 13L * w + band + uPanels;
