@@ -577,8 +577,8 @@ public final class FusedLinear {
                     }
                     float[] own = buffer(0, Math.multiplyExact(k, ld));
                     for (int kb = 0; kb < kBlocks; kb++) {
-                        int pc = kStart(k, kBlocks, kb);
-                        b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
+                        int pc = Gemm.kStart(k, kBlocks, kb);
+                        b.pack(pc, Gemm.kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
                     }
                     task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct, rowPanels);
                 }
@@ -605,8 +605,8 @@ public final class FusedLinear {
                     int r = t % runs;
                     int p0 = (int) ((long) cPanels * r / runs);
                     int p1 = (int) ((long) cPanels * (r + 1) / runs);
-                    int pc = kStart(k, kBlocks, kb);
-                    int kc = kStart(k, kBlocks, kb + 1) - pc;
+                    int pc = Gemm.kStart(k, kBlocks, kb);
+                    int kc = Gemm.kStart(k, kBlocks, kb + 1) - pc;
                     if (p0 < p1) {
                         int j = cj0 + p0 * NR;
                         b.pack(pc, kc, j, Math.min(cj1, cj0 + p1 * NR) - j, bp, pc * ldChunk + p0 * NR * kc);
@@ -662,11 +662,6 @@ public final class FusedLinear {
         }
     }
 
-    /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks. */
-    private static int kStart(int k, int kBlocks, int kb) {
-        return (int) ((long) k * kb / kBlocks);
-    }
-
     /**
      * Rows [i0, i1) and columns [j0, j1) of C, block of rows by block of rows: all K blocks of one block (B read
      * from the chunk's packed buffer {@code bp}, K block at {@code pc·ldChunk}, this task's panels from column
@@ -685,8 +680,8 @@ public final class FusedLinear {
         for (int ic = i0; ic < i1; ic += MC) {
             int mc = Math.min(MC, i1 - ic);
             for (int kb = 0; kb < kBlocks; kb++) {
-                int pc = kStart(k, kBlocks, kb);
-                int kc = kStart(k, kBlocks, kb + 1) - pc;
+                int pc = Gemm.kStart(k, kBlocks, kb);
+                int kc = Gemm.kStart(k, kBlocks, kb + 1) - pc;
                 int bo = pc * ldChunk + cOff * kc;
                 boolean add = kb > 0;
                 // Panel ir of the block at ao + ir·aStep: packed here (kc deep), or in the shared A (k deep).
@@ -751,8 +746,8 @@ public final class FusedLinear {
         float[] strip = direct == null ? buffer(2, (m + MR - 1) / MR * MR * ld) : null;
         float[] tile = direct != null ? buffer(3, MR * NR) : null;
         for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = kStart(k, kBlocks, kb);
-            int kc = kStart(k, kBlocks, kb + 1) - pc;
+            int pc = Gemm.kStart(k, kBlocks, kb);
+            int kc = Gemm.kStart(k, kBlocks, kb + 1) - pc;
             b.pack(pc, kc, j0, ncols, bp, 0);
             boolean add = kb > 0;
             boolean last = kb == kBlocks - 1;
@@ -823,11 +818,6 @@ public final class FusedLinear {
             return;
         }
         Gemm.kernel(kc, ap, ao + ir * aStep, bp, bo + jr * kc, tile, 0, NR, false);
-        for (int r = 0; r < rows; r++) {
-            for (int t = 0; t < cols; t++) {
-                int o = off + r * ld + t;
-                d[o] = add ? d[o] + tile[r * NR + t] : tile[r * NR + t];
-            }
-        }
+        Gemm.storeTile(tile, rows, cols, d, off, ld, add);
     }
 }

@@ -396,6 +396,11 @@ public final class Gemm {
         return k <= KC ? 1 : (k + KB - 1) / KB;
     }
 
+    /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks of a product of depth k. */
+    static int kStart(int k, int kBlocks, int kb) {
+        return (int) ((long) k * kb / kBlocks);
+    }
+
     /**
      * One task: rows [i0, i1) and columns [j0, j1) of C over all of K. When B is read in place or is a strided view
      * whose columns of the task fit {@link #TASK_B} packed for all of K, all K blocks of a block of rows run before
@@ -418,16 +423,16 @@ public final class Gemm {
                 // All of K at once: K block kb at pc·nPad.
                 bufB = buffer(0, k * nPad);
                 for (int kb = 0; kb < kBlocks; kb++) {
-                    int pc = (int) ((long) k * kb / kBlocks);
-                    int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+                    int pc = kStart(k, kBlocks, kb);
+                    int kc = kStart(k, kBlocks, kb + 1) - pc;
                     strided.view().packB(pc, kc, j0, ncols, bufB, pc * nPad);
                 }
             }
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
                 for (int kb = 0; kb < kBlocks; kb++) {
-                    int pc = (int) ((long) k * kb / kBlocks);
-                    int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+                    int pc = kStart(k, kBlocks, kb);
+                    int kc = kStart(k, kBlocks, kb + 1) - pc;
                     boolean first = pc == 0;
                     a.pack(ic, mc, pc, kc, bufA);
                     macro(mc, ncols, kc, bufA, bufB, pc * nPad, direct, pc, j0, c, cOff + ic * ldc + j0, ldc,
@@ -438,8 +443,8 @@ public final class Gemm {
         }
         float[] bufB = buffer(0, KC * nPad);
         for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = (int) ((long) k * kb / kBlocks);
-            int kc = (int) ((long) k * (kb + 1) / kBlocks) - pc;
+            int pc = kStart(k, kBlocks, kb);
+            int kc = kStart(k, kBlocks, kb + 1) - pc;
             b.pack(pc, kc, j0, ncols, bufB);
             boolean first = pc == 0;
             boolean add = !first || accumulate;
@@ -536,6 +541,19 @@ public final class Gemm {
                     }
                     c[row + j] = add ? c[row + j] + v : v;
                 }
+            }
+        }
+    }
+
+    /**
+     * The first {@code rows × cols} of a register tile computed into {@code tile} (rows {@link #NR} apart) written to
+     * C at {@code c[off + r·ldc + t]}, or added to it: how a partial tile reaches C.
+     */
+    static void storeTile(float[] tile, int rows, int cols, float[] c, int off, int ldc, boolean add) {
+        for (int r = 0; r < rows; r++) {
+            for (int t = 0; t < cols; t++) {
+                int o = off + r * ldc + t;
+                c[o] = add ? c[o] + tile[r * NR + t] : tile[r * NR + t];
             }
         }
     }
@@ -957,11 +975,11 @@ public final class Gemm {
             float[] tmp = rs == 1 && arr == null ? scratch(0, kc) : null;
             float[] block = null;
             int first = 0;
-            if (cs == 1 && arr != null && rs > NR) {
-                // Rows of B far apart (a 1x1 convolution's channels, 1 MiB apart at 512x512): a few rows at a time
-                // across all the whole panels. Panel by panel over all of K, every row's next 128 bytes were a
-                // new line in the same cache set as the others (256 rows of 1 MiB stride: 40 GFLOP/s for the
-                // decoder's 256->128 shortcut at 512x512).
+            if (cs == 1 && arr != null) {
+                // Whole panels from heap rows: vector copies, a few rows at a time across all the panels. Panel by
+                // panel over all of K, rows far apart (a 1x1 convolution's channels, 1 MiB apart at 512x512) put
+                // every row's next 128 bytes in the same cache set as the others: 40 GFLOP/s for the decoder's
+                // 256->128 shortcut at 512x512.
                 int whole = nc / NR;
                 int step = (int) rs;
                 for (int kk = 0; kk < kc; kk += PACK_ROWS) {
@@ -981,17 +999,7 @@ public final class Gemm {
             for (int p = first; p < panels; p++) {
                 int d = dOff + p * NR * kc;
                 int cols = Math.min(NR, nc - p * NR);
-                if (cs == 1 && arr != null && cols == NR) {
-                    // Whole panel from heap rows: vector copies.
-                    int src = (int) (off + (long) k0 * rs + j0 + p * NR);
-                    int step = (int) rs;
-                    for (int k = 0; k < kc; k++) {
-                        for (int v = 0; v < NR; v += V) {
-                            FloatVector.fromArray(S, arr, src + v).intoArray(dst, d + k * NR + v);
-                        }
-                        src += step;
-                    }
-                } else if (cs == 1) {
+                if (cs == 1) {
                     for (int k = 0; k < kc; k++) {
                         run(off + (long) (k0 + k) * rs + j0 + p * NR, cols, dst, d + k * NR);
                     }

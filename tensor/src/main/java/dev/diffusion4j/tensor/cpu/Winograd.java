@@ -576,8 +576,8 @@ public final class Winograd {
             int kBlocksGemm = Gemm.kBlocks(cin);
             for (int p = 0; p < P && !fused; p++) {
                 for (int kb = 0; kb < kBlocksGemm; kb++) {
-                    int pc = (int) ((long) cin * kb / kBlocksGemm);
-                    int kc = (int) ((long) cin * (kb + 1) / kBlocksGemm) - pc;
+                    int pc = Gemm.kStart(cin, kBlocksGemm, kb);
+                    int kc = Gemm.kStart(cin, kBlocksGemm, kb + 1) - pc;
                     product(cb, nc, kc, u, p * uPlane + p0 * Gemm.MR * cinP + pc * Gemm.MR, cinP, v,
                             p * cin * tp + t0 * cin + pc * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0,
                             s.tile);
@@ -839,12 +839,7 @@ public final class Winograd {
                     continue;
                 }
                 Gemm.kernel(kc, a, ai, b, bi, tile, 0, Gemm.NR, false);
-                for (int r = 0; r < cb - ir; r++) {
-                    for (int t = 0; t < Gemm.NR; t++) {
-                        int o = ci + r * ldm + t;
-                        m[o] = add ? m[o] + tile[r * Gemm.NR + t] : tile[r * Gemm.NR + t];
-                    }
-                }
+                Gemm.storeTile(tile, cb - ir, Gemm.NR, m, ci, ldm, add);
             }
         }
     }
