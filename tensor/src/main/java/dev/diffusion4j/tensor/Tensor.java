@@ -50,6 +50,22 @@ public final class Tensor {
         return new Tensor(shape, DType.F32, TensorScope.allocate(heapSize(shape)), 0, null);
     }
 
+    /**
+     * A new F32 heap tensor whose elements are unspecified, for an output its maker writes completely before anything
+     * reads it (as {@code torch.empty}). Inside a {@link TensorScope} a large one may reuse the storage of a tensor
+     * the scope's thread no longer needs without zero-filling it first, which {@link #zeros} must do on the calling
+     * thread; outside one it is zero-filled. With the system property {@code d4j.tensor.poisonEmpty=true} (the tests
+     * set it) every element starts as NaN, so a kernel that leaves one unwritten shows.
+     */
+    public static Tensor empty(int... dims) {
+        return empty(Shape.of(dims));
+    }
+
+    /** See {@link #empty(int...)}. */
+    public static Tensor empty(Shape shape) {
+        return new Tensor(shape, DType.F32, TensorScope.allocateEmpty(heapSize(shape)), 0, null);
+    }
+
     /** Wraps {@code data} (not copied) as an F32 tensor of the given shape. */
     public static Tensor of(float[] data, int... dims) {
         Shape shape = Shape.of(dims);

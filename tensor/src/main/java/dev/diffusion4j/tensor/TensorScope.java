@@ -14,9 +14,10 @@ import java.util.function.Supplier;
 
 /**
  * A stretch of a forward pass whose intermediate activations are recycled: the storage of every large heap tensor
- * that {@link Tensor#zeros} makes on this thread while the scope is open goes back to a per-thread pool when the
- * scope closes, unless it was {@linkplain #keep kept}, and a later {@link Tensor#zeros} of the same size takes it
- * from there (zero-filled again) instead of allocating.
+ * that {@link Tensor#zeros} or {@link Tensor#empty} makes on this thread while the scope is open goes back to a
+ * per-thread pool when the scope closes, unless it was {@linkplain #keep kept}, and a later {@link Tensor#zeros} of the same size takes it
+ * from there (zero-filled again) instead of allocating; a later {@link Tensor#empty}, for an output its kernel
+ * overwrites completely, takes it as it is, so no thread spends time zero-filling it.
  *
  * <p>Why: one guided SD 1.5 U-Net step makes about 4 GB of short-lived activations (tens of MB each); allocating
  * them fresh costs the zeroing of new memory, the garbage collections and cache misses on every op. A model opens a
@@ -46,6 +47,9 @@ public final class TensorScope implements AutoCloseable {
      */
     static final long POOL_LIMIT_BYTES = Long.getLong("d4j.tensorScope.poolBytes",
             Math.min(768L << 20, Runtime.getRuntime().maxMemory() / 4));
+
+    /** {@link Tensor#empty} fills with NaN (tests: an element a kernel leaves unwritten then shows). */
+    private static final boolean POISON_EMPTY = Boolean.getBoolean("d4j.tensor.poisonEmpty");
 
     private static final ThreadLocal<TensorScope> CURRENT = new ThreadLocal<>();
     /** The pool a {@link Retention} keeps on this thread between outermost scopes, if any. */
@@ -172,6 +176,23 @@ public final class TensorScope implements AutoCloseable {
     }
 
     /**
+     * As {@link #scratch}, but its contents are unspecified (a recycled array is not zero-filled; NaN-filled when
+     * {@code d4j.tensor.poisonEmpty} is set): for a buffer its op writes before reading, or whose unwritten
+     * elements reach no result.
+     */
+    public static float[] scratchEmpty(int n) {
+        TensorScope s = pooling(n);
+        float[] a = s == null ? null : s.pool.take(n);
+        if (a == null) {
+            a = new float[n];
+        }
+        if (POISON_EMPTY) {
+            Arrays.fill(a, Float.NaN);
+        }
+        return a;
+    }
+
+    /**
      * Gives back an array from {@link #scratch} that nothing reads or writes any more (on the thread that took it),
      * for a later {@link #scratch} or {@link Tensor#zeros} of the same size in the open scope. Without an open
      * scope it does nothing.
@@ -187,6 +208,19 @@ public final class TensorScope implements AutoCloseable {
     static float[] allocate(int n) {
         TensorScope s = pooling(n);
         float[] a = fromPool(s, n);
+        if (s != null) {
+            s.owned.add(a);
+        }
+        return a;
+    }
+
+    /**
+     * An array of {@code n} floats whose contents are unspecified (see {@link Tensor#empty}): from the pool of the
+     * open scope (and owned by it) without zero-filling, or new; NaN-filled when poisoning is on.
+     */
+    static float[] allocateEmpty(int n) {
+        float[] a = scratchEmpty(n);
+        TensorScope s = pooling(n);
         if (s != null) {
             s.owned.add(a);
         }

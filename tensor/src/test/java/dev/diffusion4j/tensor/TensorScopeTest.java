@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /** {@link TensorScope}: what is recycled, what is kept, and when the pool is dropped. */
@@ -35,6 +36,34 @@ class TensorScopeTest {
     private static boolean allZero(Tensor t) {
         for (float f : t.array()) {
             if (f != 0f) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void emptyTakesRecycledStorageWithoutZeroFillAndIsPoisonedInTests() {
+        Assumptions.assumeTrue(Boolean.getBoolean("d4j.tensor.poisonEmpty"),
+                "run with -Dd4j.tensor.poisonEmpty=true (the build sets it)");
+        Tensor outside = Tensor.empty(3, 5);
+        assertEquals(Shape.of(3, 5), outside.shape());
+        assertTrue(allNaN(outside), "poisoned outside a scope too");
+        try (TensorScope outer = TensorScope.open()) {
+            float[] dropped;
+            try (TensorScope inner = TensorScope.open()) {
+                dropped = filled(3f).array();
+            }
+            Tensor reused = Tensor.empty(N);
+            assertSame(dropped, reused.array(), "the inner scope's unkept storage is reused");
+            assertTrue(allNaN(reused), "with every element poisoned, not zero-filled");
+            assertEquals(1, outer.reusedArrays());
+        }
+    }
+
+    private static boolean allNaN(Tensor t) {
+        for (float f : t.array()) {
+            if (!Float.isNaN(f)) {
                 return false;
             }
         }

@@ -96,7 +96,7 @@ public final class Attention {
         if (tk == 0 && tq > 0) {
             throw new IllegalArgumentException("attention: no keys: k " + k.shape() + " for q " + q.shape());
         }
-        Tensor out = Tensor.zeros(Shape.of(batch, tq, channels));
+        Tensor out = Tensor.empty(Shape.of(batch, tq, channels));
         if (batch == 0 || tq == 0 || channels == 0) {
             return out;
         }

@@ -139,7 +139,7 @@ public final class Conv2d {
             }
             float[] c = new float[Math.multiplyExact(cout, n * hw)];
             Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, 0, n * hw, rowBias, null, false);
-            Tensor out = Tensor.zeros(n, cout, hout, wout);
+            Tensor out = Tensor.empty(n, cout, hout, wout);
             float[] o = out.array();
             for (int co = 0; co < cout; co++) {
                 for (int img = 0; img < n; img++) {
@@ -153,7 +153,7 @@ public final class Conv2d {
         }
         Tensor out;
         if (residual == null) {
-            out = Tensor.zeros(n, cout, hout, wout);
+            out = Tensor.empty(n, cout, hout, wout);
         } else if (residualIsScratch && residual.isHeap() && residual.offset() == 0
                 && residual.array().length == residual.numel()) {
             out = residual;

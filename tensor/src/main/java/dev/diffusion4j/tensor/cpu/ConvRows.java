@@ -89,7 +89,7 @@ interface ConvRows {
     static Tensor materialize(ComputePool pool, ConvRows rows) {
         int h = rows.height();
         int w = rows.width();
-        Tensor out = Tensor.zeros(rows.batch(), rows.channels(), h, w);
+        Tensor out = Tensor.empty(rows.batch(), rows.channels(), h, w);
         float[] o = out.array();
         int planes = rows.batch() * rows.channels();
         pool.parallelFor(planes, 1, (p0, p1) -> {

@@ -54,7 +54,7 @@ public final class Elementwise {
         int n = Kernels.toInt(in.numel(), op, in);
         float[] src = in.array();
         int so = in.offset();
-        Tensor out = Tensor.zeros(in.shape());
+        Tensor out = Tensor.empty(in.shape());
         float[] dst = out.array();
         pool.parallelFor(n, GRAIN, (from, to) -> applyUnary(kind, s, src, so + from, dst, from, to - from));
         return out;
@@ -145,7 +145,7 @@ public final class Elementwise {
         int h = in.dim(-1) / 2;
         int[] dims = in.shape().dims();
         dims[dims.length - 1] = h;
-        Tensor out = Tensor.zeros(dims);
+        Tensor out = Tensor.empty(dims);
         int rows = Kernels.toInt(in.numel() / Math.max(1, 2L * h), "geglu", in);
         if (h == 0 || rows == 0) {
             return out;
@@ -193,7 +193,7 @@ public final class Elementwise {
         int nc = in.dim(0) * in.dim(1);
         int h = in.dim(2);
         int w = in.dim(3);
-        Tensor out = Tensor.zeros(in.dim(0), in.dim(1), outH, outW);
+        Tensor out = Tensor.empty(in.dim(0), in.dim(1), outH, outW);
         if (nc == 0) {
             return out;
         }
@@ -310,7 +310,7 @@ public final class Elementwise {
         }
         Tensor ah = Kernels.heap(a);
         Tensor bh = Kernels.heap(b);
-        Tensor out = Tensor.zeros(a.shape());
+        Tensor out = Tensor.empty(a.shape());
         int n = Kernels.toInt(a.numel(), op, a);
         if (n == 0) {
             return out;
@@ -406,7 +406,7 @@ public final class Elementwise {
         }
         int[] dims = a.shape().dims();
         dims[1] = Math.addExact(a.dim(1), b.dim(1));
-        Tensor out = Tensor.zeros(Shape.of(dims));
+        Tensor out = Tensor.empty(Shape.of(dims));
         Tensor ah = Kernels.heap(a);
         Tensor bh = Kernels.heap(b);
         int batch = a.dim(0);

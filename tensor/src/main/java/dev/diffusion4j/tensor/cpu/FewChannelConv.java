@@ -106,7 +106,7 @@ final class FewChannelConv {
                 && residual.array().length == residual.numel()) {
             out = residual;
         } else {
-            out = Tensor.zeros(n, cout, hout, wout);
+            out = Tensor.empty(n, cout, hout, wout);
         }
         float[] o = out.array();
         Tensor resHeap = residual == null ? null : Kernels.heap(residual);

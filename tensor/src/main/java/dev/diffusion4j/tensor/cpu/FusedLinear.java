@@ -89,7 +89,7 @@ public final class FusedLinear {
             throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
                     + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
         }
-        Tensor y = Tensor.zeros(dims);
+        Tensor y = Tensor.empty(dims);
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         float[] ya = y.array();
@@ -153,7 +153,7 @@ public final class FusedLinear {
         float[][] bs = new float[parts][];
         Gemm.Strided[] views = new Gemm.Strided[parts];
         for (int p = 0; p < parts; p++) {
-            outs[p] = Tensor.zeros(outDims(x, weights[p].dim(0)));
+            outs[p] = Tensor.empty(outDims(x, weights[p].dim(0)));
             arrays[p] = outs[p].array();
             Tensor bias = biases == null ? null : biases[p];
             bs[p] = bias == null ? null : Gemm.toFloats(bias);
@@ -234,7 +234,7 @@ public final class FusedLinear {
             return Elementwise.geglu(pool, Gemm.linear(pool, x, weight, bias));
         }
         int in = weight.dim(1);
-        Tensor y = Tensor.zeros(outDims(x, h));
+        Tensor y = Tensor.empty(outDims(x, h));
         float[] ya = y.array();
         float[] b = bias == null ? new float[2 * h] : Gemm.toFloats(bias);
         Gemm.Strided view = new Gemm.Strided(weight, 0, 1, in);
@@ -303,7 +303,7 @@ public final class FusedLinear {
             throw new IllegalArgumentException("linearFromChannels: output of x " + x.shape() + " and weight "
                     + weight.shape() + " is too large for a heap tensor");
         }
-        Tensor y = Tensor.zeros(n, hw, out);
+        Tensor y = Tensor.empty(n, hw, out);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         pool = Gemm.poolFor(pool, x, weight);
@@ -345,7 +345,7 @@ public final class FusedLinear {
         if (shape.numel() > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("linearToChannels: output " + shape + " is too large for a heap tensor");
         }
-        Tensor y = Tensor.zeros(shape);
+        Tensor y = Tensor.empty(shape);
         float[] ya = y.array();
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();

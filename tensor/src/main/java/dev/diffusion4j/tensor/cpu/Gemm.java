@@ -215,7 +215,7 @@ public final class Gemm {
                     + (transposeB ? "ᵀ" : ""));
         }
         int k = ka;
-        Tensor out = ra == 3 ? Tensor.zeros(batch, m, n) : Tensor.zeros(m, n);
+        Tensor out = ra == 3 ? Tensor.empty(batch, m, n) : Tensor.empty(m, n);
         float[] c = out.array();
         int lda = a.dim(-1);
         int ldb = b.dim(-1);
@@ -254,7 +254,7 @@ public final class Gemm {
         int rows = (int) rowsL;
         int[] dims = x.shape().dims();
         dims[dims.length - 1] = outF;
-        Tensor out = Tensor.zeros(Shape.of(dims));
+        Tensor out = Tensor.empty(Shape.of(dims));
         float[] colBias = bias == null ? null : toFloats(bias);
         // y = x · Wᵀ: B(k, j) = W[j, k], i.e. row stride 1, column stride in.
         gemm(pool, rows, outF, in, viewA(x, 0, in, 1), viewB(weight, 0, 1, in),

@@ -23,7 +23,7 @@ public final class Layout {
         int[] dims = x.shape().dims();
         dims[dims.length - 2] = cols;
         dims[dims.length - 1] = rows;
-        Tensor out = Tensor.zeros(dims);
+        Tensor out = Tensor.empty(dims);
         if (x.numel() == 0) {
             return out;
         }
@@ -67,7 +67,7 @@ public final class Layout {
         int inner = (int) x.shape().product(2, x.rank());
         int[] dims = x.shape().dims();
         dims[1] = length;
-        Tensor out = Tensor.zeros(Shape.of(dims));
+        Tensor out = Tensor.empty(Shape.of(dims));
         for (int b = 0; b < n; b++) {
             System.arraycopy(src.array(), src.offset() + (b * channels + start) * inner,
                     out.array(), b * length * inner, length * inner);

@@ -30,7 +30,7 @@ public final class Norms {
     public static Tensor groupNorm(ComputePool pool, Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu) {
         float[][] coef = groupNormCoefficients(pool, x, groups, gamma, beta, eps);
         Tensor in = Kernels.heap(x);
-        Tensor out = Tensor.zeros(in.shape());
+        Tensor out = Tensor.empty(in.shape());
         int hw = Kernels.toInt(in.shape().product(2, in.rank()), "groupNorm", in);
         int planes = in.dim(0) * in.dim(1);
         if (hw == 0 || planes == 0) {
@@ -117,7 +117,7 @@ public final class Norms {
         float[] g = Kernels.param("layerNorm", "gamma", gamma, d, x);
         float[] b = Kernels.param("layerNorm", "beta", beta, d, x);
         Tensor in = Kernels.heap(x);
-        Tensor out = Tensor.zeros(in.shape());
+        Tensor out = Tensor.empty(in.shape());
         if (d == 0 || in.numel() == 0) {
             return out;
         }
@@ -149,7 +149,7 @@ public final class Norms {
             throw new IllegalArgumentException("softmax: input must have rank >= 1, got " + x.shape());
         }
         Tensor in = Kernels.heap(x);
-        Tensor out = Tensor.zeros(in.shape());
+        Tensor out = Tensor.empty(in.shape());
         int d = in.dim(-1);
         if (d == 0 || in.numel() == 0) {
             return out;

@@ -402,9 +402,10 @@ public final class Winograd {
             blocksPerGroup = nb;
             cbMax = (groupPanels + nb - 1) / nb * Gemm.MR;
             uPlane = groupPanels * Gemm.MR * cinP;
-            u = fused ? null : TensorScope.scratch(Math.multiplyExact(P, uPlane) + L);
-            v = TensorScope.scratch(Math.multiplyExact(P * cin, tpMax) + L);
-            outTensor = reuse != null ? reuse : Tensor.zeros(n, cout, hout, wout);
+            // Not zero-filled: what is never written (padding tiles, rows past cout) reaches only products not stored.
+            u = fused ? null : TensorScope.scratchEmpty(Math.multiplyExact(P, uPlane) + L);
+            v = TensorScope.scratchEmpty(Math.multiplyExact(P * cin, tpMax) + L);
+            outTensor = reuse != null ? reuse : Tensor.empty(n, cout, hout, wout);
             out = outTensor.array();
         }
 

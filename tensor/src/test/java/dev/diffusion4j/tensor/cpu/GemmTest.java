@@ -99,6 +99,22 @@ class GemmTest {
         }
     }
 
+    /** Outputs start uninitialised (NaN in tests): an empty inner dimension must still give zeros, or the bias. */
+    @Test
+    void emptyInnerDimensionGivesZerosOrBias() {
+        Tensor c = Gemm.matmul(POOL2, Tensor.of(new float[0], 3, 0), false, Tensor.of(new float[0], 0, 4), false);
+        assertEquals(Shape.of(3, 4), c.shape());
+        assertArrayEquals(new float[12], c.toFloatArray());
+        Tensor x = Tensor.of(new float[0], 2, 0);
+        Tensor w = Tensor.of(new float[0], 3, 0);
+        Tensor bias = Tensor.of(new float[] {1f, 2f, 3f}, 3);
+        assertArrayEquals(new float[] {1f, 2f, 3f, 1f, 2f, 3f}, Gemm.linear(POOL2, x, w, bias).toFloatArray());
+        assertArrayEquals(new float[6], Gemm.linear(POOL2, x, w, null).toFloatArray());
+        assertArrayEquals(new float[] {1f, 2f, 3f, 1f, 2f, 3f},
+                FusedLinear.linear(POOL2, x, w, bias, null).toFloatArray());
+        assertArrayEquals(new float[6], FusedLinear.linear(POOL2, x, w, null, null).toFloatArray());
+    }
+
     @Test
     void batchedMatmulEqualBatchAndSharedB() {
         long seed = 42;
