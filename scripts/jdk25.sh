@@ -22,4 +22,5 @@ if ! D4J_JDK=$(d4j_find_jdk); then
 fi
 export JAVA_HOME="$D4J_JDK"
 export PATH="$JAVA_HOME/bin:$PATH"
-D4J_JVM_FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
+# Objects on 64-byte boundaries: packed GEMM panels then start on a cache line (see ArrayAlignment; 5-15 % on GEMMs).
+D4J_JVM_FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:ObjectAlignmentInBytes=64"

@@ -80,7 +80,7 @@ public final class BenchMain {
                 .forks(1)
                 .shouldFailOnError(true)
                 .jvmArgsAppend("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                        "-XX:+UseParallelGC", "-Xmx4g")
+                        "-XX:ObjectAlignmentInBytes=64", "-XX:+UseParallelGC", "-Xmx4g")
                 .timeUnit(TimeUnit.MILLISECONDS);
         if (quick) {
             opts.warmupIterations(2).warmupTime(TimeValue.seconds(1))

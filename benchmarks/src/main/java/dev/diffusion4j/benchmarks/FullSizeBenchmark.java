@@ -42,7 +42,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-        "-XX:+UseParallelGC", "-Xmx3g"})
+        "-XX:ObjectAlignmentInBytes=64", "-XX:+UseParallelGC", "-Xmx3g"})
 @Warmup(iterations = 1)
 @Measurement(iterations = 3)
 public class FullSizeBenchmark {

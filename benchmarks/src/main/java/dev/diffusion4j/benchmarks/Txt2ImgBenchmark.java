@@ -36,7 +36,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-        "-Xmx1g", "-XX:G1HeapRegionSize=32m"})
+        "-XX:ObjectAlignmentInBytes=64", "-Xmx1g", "-XX:G1HeapRegionSize=32m"})
 @Warmup(iterations = 0)
 @Measurement(iterations = 1)
 public class Txt2ImgBenchmark {

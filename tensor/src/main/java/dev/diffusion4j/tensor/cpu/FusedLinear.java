@@ -26,6 +26,8 @@ public final class FusedLinear {
     private static final int KC = Gemm.KC;
     private static final int MC = Gemm.MC;
     private static final int NC = Gemm.NC;
+    /** Where packed B starts in its buffer: on a cache line when the JVM aligns objects (see ArrayAlignment). */
+    private static final int OFF = ArrayAlignment.FLOAT_OFFSET;
     /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
     private static final long CHUNK_B = 2 << 20;
     /** Rows up to which a call split over columns runs K block by K block ({@link #taskKOuter}). */
@@ -572,13 +574,13 @@ public final class FusedLinear {
                     int j1 = Math.min(n, g1 * gw);
                     int ld = (g1 - g0) * gw;
                     if (perBlock) {
-                        taskKOuter(m, j0, j1, k, kBlocks, fa, buffer(0, KC * ld), b, gw, epilogue, direct);
+                        taskKOuter(m, j0, j1, k, kBlocks, fa, buffer(0, KC * ld + OFF), b, gw, epilogue, direct);
                         continue;
                     }
-                    float[] own = buffer(0, Math.multiplyExact(k, ld));
+                    float[] own = buffer(0, Math.addExact(Math.multiplyExact(k, ld), OFF));
                     for (int kb = 0; kb < kBlocks; kb++) {
                         int pc = Gemm.kStart(k, kBlocks, kb);
-                        b.pack(pc, Gemm.kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, pc * ld);
+                        b.pack(pc, Gemm.kStart(k, kBlocks, kb + 1) - pc, j0, j1 - j0, own, OFF + pc * ld);
                     }
                     task(0, m, j0, j1, k, kBlocks, a, fa, own, ld, 0, gw, epilogue, direct, rowPanels);
                 }
@@ -587,7 +589,7 @@ public final class FusedLinear {
             return;
         }
         // The calling thread's buffer, read by every task of the call (the pool's barrier orders the writes first).
-        float[] bp = buffer(0, Math.multiplyExact(k, ldChunk));
+        float[] bp = buffer(0, Math.addExact(Math.multiplyExact(k, ldChunk), OFF));
         for (int ch = 0; ch < chunks; ch++) {
             int g0 = ch * chunkGroups;
             int g1 = Math.min(groups, g0 + chunkGroups);
@@ -609,7 +611,7 @@ public final class FusedLinear {
                     int kc = Gemm.kStart(k, kBlocks, kb + 1) - pc;
                     if (p0 < p1) {
                         int j = cj0 + p0 * NR;
-                        b.pack(pc, kc, j, Math.min(cj1, cj0 + p1 * NR) - j, bp, pc * ldChunk + p0 * NR * kc);
+                        b.pack(pc, kc, j, Math.min(cj1, cj0 + p1 * NR) - j, bp, OFF + pc * ldChunk + p0 * NR * kc);
                     }
                 }
             };
@@ -682,7 +684,7 @@ public final class FusedLinear {
             for (int kb = 0; kb < kBlocks; kb++) {
                 int pc = Gemm.kStart(k, kBlocks, kb);
                 int kc = Gemm.kStart(k, kBlocks, kb + 1) - pc;
-                int bo = pc * ldChunk + cOff * kc;
+                int bo = OFF + pc * ldChunk + cOff * kc;
                 boolean add = kb > 0;
                 // Panel ir of the block at ao + ir·aStep: packed here (kc deep), or in the shared A (k deep).
                 int ao;
@@ -748,7 +750,7 @@ public final class FusedLinear {
         for (int kb = 0; kb < kBlocks; kb++) {
             int pc = Gemm.kStart(k, kBlocks, kb);
             int kc = Gemm.kStart(k, kBlocks, kb + 1) - pc;
-            b.pack(pc, kc, j0, ncols, bp, 0);
+            b.pack(pc, kc, j0, ncols, bp, OFF);
             boolean add = kb > 0;
             boolean last = kb == kBlocks - 1;
             for (int ic = 0; ic < m; ic += MC) {
@@ -756,14 +758,15 @@ public final class FusedLinear {
                 // Panel of rows i at i·k in the shared A; its K block from pc·MR on.
                 int ao = ic * k + pc * MR;
                 if (direct != null) {
-                    macroDirect(mc, ncols, kc, sharedA, ao, k, bp, 0, ic, j0, direct, tile, add);
+                    macroDirect(mc, ncols, kc, sharedA, ao, k, bp, OFF, ic, j0, direct, tile, add);
                     continue;
                 }
                 for (int g = 0; g < nPad; g += gw) {
                     int ge = Math.min(nPad, g + gw);
                     for (int jr = g; jr < ge; jr += NR) {
                         for (int ir = 0; ir < mc; ir += MR) {
-                            Gemm.kernel(kc, sharedA, ao + ir * k, bp, jr * kc, strip, (ic + ir) * ld + jr, ld, add);
+                            Gemm.kernel(kc, sharedA, ao + ir * k, bp, OFF + jr * kc, strip, (ic + ir) * ld + jr, ld,
+                                    add);
                         }
                     }
                     if (last) {

@@ -421,11 +421,12 @@ public final class Gemm {
             float[] bufB = null;
             if (strided != null) {
                 // All of K at once: K block kb at pc·nPad.
-                bufB = buffer(0, k * nPad);
+                // From a cache line on (see ArrayAlignment): every panel is a whole number of lines.
+                bufB = buffer(0, k * nPad + ArrayAlignment.FLOAT_OFFSET);
                 for (int kb = 0; kb < kBlocks; kb++) {
                     int pc = kStart(k, kBlocks, kb);
                     int kc = kStart(k, kBlocks, kb + 1) - pc;
-                    strided.view().packB(pc, kc, j0, ncols, bufB, pc * nPad);
+                    strided.view().packB(pc, kc, j0, ncols, bufB, ArrayAlignment.FLOAT_OFFSET + pc * nPad);
                 }
             }
             for (int ic = i0; ic < i1; ic += MC) {
@@ -435,7 +436,8 @@ public final class Gemm {
                     int kc = kStart(k, kBlocks, kb + 1) - pc;
                     boolean first = pc == 0;
                     a.pack(ic, mc, pc, kc, bufA);
-                    macro(mc, ncols, kc, bufA, bufB, pc * nPad, direct, pc, j0, c, cOff + ic * ldc + j0, ldc,
+                    macro(mc, ncols, kc, bufA, bufB, ArrayAlignment.FLOAT_OFFSET + pc * nPad, direct, pc, j0, c,
+                            cOff + ic * ldc + j0, ldc,
                             !first || accumulate, first ? rowBias : null, ic, first ? colBias : null, j0, scratch);
                 }
             }

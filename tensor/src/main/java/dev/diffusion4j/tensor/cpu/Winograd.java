@@ -46,6 +46,8 @@ public final class Winograd {
     private static final int A = 6;
     /** Positions of the transformed tile: the number of GEMMs. */
     private static final int P = A * A;
+    /** Where V starts in its buffer: its B panels on cache lines when the JVM aligns objects (see ArrayAlignment). */
+    private static final int VOFF = ArrayAlignment.FLOAT_OFFSET;
     /** Floats of the transformed input of one band (24 MiB); one tile row is always taken whole. */
     static final int V_BUDGET = 6 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
@@ -404,7 +406,7 @@ public final class Winograd {
             uPlane = groupPanels * Gemm.MR * cinP;
             // Not zero-filled: what is never written (padding tiles, rows past cout) reaches only products not stored.
             u = fused ? null : TensorScope.scratchEmpty(Math.multiplyExact(P, uPlane) + L);
-            v = TensorScope.scratchEmpty(Math.multiplyExact(P * cin, tpMax) + L);
+            v = TensorScope.scratchEmpty(Math.multiplyExact(P * cin, tpMax) + L + VOFF);
             outTensor = reuse != null ? reuse : Tensor.empty(n, cout, hout, wout);
             out = outTensor.array();
         }
@@ -537,7 +539,7 @@ public final class Winograd {
                 int tile = rr * tilesX + tx0;
                 int col = tile % Gemm.NR;
                 lanes = Math.min(Math.min(L, tilesX - tx0), Gemm.NR - col);
-                int dst = (tile - col) * cin + ci * Gemm.NR + col;
+                int dst = VOFF + (tile - col) * cin + ci * Gemm.NR + col;
                 for (int i = 0; i < A; i++) {
                     btTiles(buf, t + i * bw + tx0 * M, v, dst + i * A * plane, plane, lanes);
                 }
@@ -568,7 +570,7 @@ public final class Winograd {
                         transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
                         for (int j = 0; j < A; j++) {
                             int p = i * A + j;
-                            product(cb, nc, kc, s.u, j * plane, ldk, v, p * cin * tp + t0 * cin + ci0 * Gemm.NR,
+                            product(cb, nc, kc, s.u, j * plane, ldk, v, VOFF + p * cin * tp + t0 * cin + ci0 * Gemm.NR,
                                     cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0, s.tile);
                         }
                     }
@@ -580,7 +582,7 @@ public final class Winograd {
                     int pc = Gemm.kStart(cin, kBlocksGemm, kb);
                     int kc = Gemm.kStart(cin, kBlocksGemm, kb + 1) - pc;
                     product(cb, nc, kc, u, p * uPlane + p0 * Gemm.MR * cinP + pc * Gemm.MR, cinP, v,
-                            p * cin * tp + t0 * cin + pc * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0,
+                            VOFF + p * cin * tp + t0 * cin + pc * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0,
                             s.tile);
                 }
             }
