@@ -255,28 +255,52 @@ public final class Norms {
     /** {@code dst = (src - mean)·scale + shift}, then SiLU if asked, over one channel of GroupNorm. */
     private static void normalize(float[] src, int so, float[] dst, int d0, int n,
                                   float mean, float scale, float shift, boolean silu) {
-        int step = S.length();
-        int full = n - n % step;
-        FloatVector mv = FloatVector.broadcast(S, mean);
-        FloatVector sc = FloatVector.broadcast(S, scale);
-        FloatVector sh = FloatVector.broadcast(S, shift);
+        int full = n - n % S.length();
+        // Whole vectors and the masked tail in methods of their own: with both loops in one, C2 ran out of nodes for
+        // the second SiLU (NodeCountInliningCutoff) and boxed its vectors (rows of 8 of the U-Net's 8×8 maps are all
+        // tail: 130 MB of garbage per step).
         if (silu) {
-            for (int i = 0; i < full; i += step) {
-                FloatVector y = FloatVector.fromArray(S, src, so + i).sub(mv).fma(sc, sh);
-                VectorFunctions.mulSigmoid(y, 1f).intoArray(dst, d0 + i);
+            normalizeSilu(src, so, dst, d0, 0, full, mean, scale, shift);
+            if (full < n) {
+                normalizeSiluTail(src, so, dst, d0, full, n, mean, scale, shift);
             }
         } else {
+            int step = S.length();
+            FloatVector mv = FloatVector.broadcast(S, mean);
+            FloatVector sc = FloatVector.broadcast(S, scale);
+            FloatVector sh = FloatVector.broadcast(S, shift);
             for (int i = 0; i < full; i += step) {
                 FloatVector.fromArray(S, src, so + i).sub(mv).fma(sc, sh).intoArray(dst, d0 + i);
             }
-        }
-        if (full < n) {
-            VectorMask<Float> m = S.indexInRange(full, n);
-            FloatVector y = FloatVector.fromArray(S, src, so + full, m).sub(mv).fma(sc, sh);
-            if (silu) {
-                y = VectorFunctions.mulSigmoid(y, 1f);
+            for (int i = full; i < n; i += step) {
+                VectorMask<Float> m = S.indexInRange(i, n);
+                FloatVector.fromArray(S, src, so + i, m).sub(mv).fma(sc, sh).intoArray(dst, d0 + i, m);
             }
-            y.intoArray(dst, d0 + full, m);
+        }
+    }
+
+    /** SiLU((src - mean)·scale + shift) over elements {@code [from, to)}, whole vectors. */
+    private static void normalizeSilu(float[] src, int so, float[] dst, int d0, int from, int to,
+                                      float mean, float scale, float shift) {
+        FloatVector mv = FloatVector.broadcast(S, mean);
+        FloatVector sc = FloatVector.broadcast(S, scale);
+        FloatVector sh = FloatVector.broadcast(S, shift);
+        for (int i = from; i < to; i += S.length()) {
+            FloatVector y = FloatVector.fromArray(S, src, so + i).sub(mv).fma(sc, sh);
+            VectorFunctions.mulSigmoid(y, 1f).intoArray(dst, d0 + i);
+        }
+    }
+
+    /** As {@link #normalizeSilu} over {@code [from, to)} with masks (the part short of a whole vector). */
+    private static void normalizeSiluTail(float[] src, int so, float[] dst, int d0, int from, int to,
+                                          float mean, float scale, float shift) {
+        FloatVector mv = FloatVector.broadcast(S, mean);
+        FloatVector sc = FloatVector.broadcast(S, scale);
+        FloatVector sh = FloatVector.broadcast(S, shift);
+        for (int i = from; i < to; i += S.length()) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            FloatVector y = FloatVector.fromArray(S, src, so + i, m).sub(mv).fma(sc, sh);
+            VectorFunctions.mulSigmoid(y, 1f).intoArray(dst, d0 + i, m);
         }
     }
 

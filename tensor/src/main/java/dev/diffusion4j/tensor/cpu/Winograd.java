@@ -753,18 +753,24 @@ public final class Winograd {
             FloatVector p1 = y0.rearrange(ZIP_HI, y1);
             FloatVector q0 = y2.rearrange(ZIP_LO, y3);
             FloatVector q1 = y2.rearrange(ZIP_HI, y3);
-            storeOut(p0.rearrange(PAIR_LO, q0), b, base, left);
-            storeOut(p0.rearrange(PAIR_HI, q0), b, base + L, left - L);
-            storeOut(p1.rearrange(PAIR_LO, q1), b, base + 2 * L, left - 2 * L);
-            storeOut(p1.rearrange(PAIR_HI, q1), b, base + 3 * L, left - 3 * L);
+            // Through ys[4L, 8L) rather than as arguments: transformOutput is too big for C2 to inline storeOut
+            // into (NodeCountInliningCutoff), and a vector handed to a call that is not inlined is boxed, which
+            // also made the two-vector rearranges above fall back to Java loops (JFR: 1 GB of garbage per step).
+            p0.rearrange(PAIR_LO, q0).intoArray(ys, 4 * L);
+            p0.rearrange(PAIR_HI, q0).intoArray(ys, 5 * L);
+            p1.rearrange(PAIR_LO, q1).intoArray(ys, 6 * L);
+            p1.rearrange(PAIR_HI, q1).intoArray(ys, 7 * L);
+            for (int j = 0; j < 4; j++) {
+                storeOut(ys, (4 + j) * L, b, base + j * L, left - j * L);
+            }
         }
 
-        /** {@code out[base …] = y + b (+ residual)}, the first {@code left} lanes. */
-        private void storeOut(FloatVector y, float b, int base, int left) {
+        /** {@code out[base …] = ys[from …] + b (+ residual)}, the first {@code left} lanes. */
+        private void storeOut(float[] ys, int from, float b, int base, int left) {
             if (left <= 0) {
                 return;
             }
-            y = y.add(b);
+            FloatVector y = FloatVector.fromArray(S, ys, from).add(b);
             if (left >= L) {
                 if (res != null) {
                     y = y.add(FloatVector.fromArray(S, res, resOff + base));
@@ -795,7 +801,7 @@ public final class Winograd {
         float[] u;
         float[] m = new float[0];
         final float[] ts = new float[A * A * L];
-        final float[] ys = new float[M * L];
+        final float[] ys = new float[2 * M * L];
         /** One register tile of M for a last partial panel of rows. */
         final float[] tile = new float[Gemm.MR * Gemm.NR];
         private float[] uStore = new float[0];
