@@ -294,12 +294,9 @@ public final class Norms {
     /** As {@link #normalizeSilu} over {@code [from, to)} with masks (the part short of a whole vector). */
     private static void normalizeSiluTail(float[] src, int so, float[] dst, int d0, int from, int to,
                                           float mean, float scale, float shift) {
-        FloatVector mv = FloatVector.broadcast(S, mean);
-        FloatVector sc = FloatVector.broadcast(S, scale);
-        FloatVector sh = FloatVector.broadcast(S, shift);
         for (int i = from; i < to; i += S.length()) {
             VectorMask<Float> m = S.indexInRange(i, to);
-            FloatVector y = FloatVector.fromArray(S, src, so + i, m).sub(mv).fma(sc, sh);
+            FloatVector y = FloatVector.fromArray(S, src, so + i, m).sub(mean).fma(scale, shift);
             VectorFunctions.mulSigmoid(y, 1f).intoArray(dst, d0 + i, m);
         }
     }
