@@ -15,9 +15,9 @@ import java.util.function.Supplier;
 /**
  * A stretch of a forward pass whose intermediate activations are recycled: the storage of every large heap tensor
  * that {@link Tensor#zeros} or {@link Tensor#empty} makes on this thread while the scope is open goes back to a
- * per-thread pool when the scope closes, unless it was {@linkplain #keep kept}, and a later {@link Tensor#zeros} of the same size takes it
- * from there (zero-filled again) instead of allocating; a later {@link Tensor#empty}, for an output its kernel
- * overwrites completely, takes it as it is, so no thread spends time zero-filling it.
+ * per-thread pool when the scope closes, unless it was {@linkplain #keep kept}, and a later {@link Tensor#zeros} of
+ * the same size takes it from there (zero-filled again) instead of allocating; a later {@link Tensor#empty}, for an
+ * output its kernel overwrites completely, takes it as it is, so no thread spends time zero-filling it.
  *
  * <p>Why: one guided SD 1.5 U-Net step makes about 4 GB of short-lived activations (tens of MB each); allocating
  * them fresh costs the zeroing of new memory, the garbage collections and cache misses on every op. A model opens a
@@ -172,7 +172,7 @@ public final class TensorScope implements AutoCloseable {
      * not owned by the scope, so an array never released is simply left to the garbage collector.
      */
     public static float[] scratch(int n) {
-        return fromPool(pooling(n), n);
+        return fromPool(pooling(n), n, true);
     }
 
     /**
@@ -181,20 +181,13 @@ public final class TensorScope implements AutoCloseable {
      * elements reach no result.
      */
     public static float[] scratchEmpty(int n) {
-        TensorScope s = pooling(n);
-        float[] a = s == null ? null : s.pool.take(n);
-        if (a == null) {
-            a = new float[n];
-        }
-        if (POISON_EMPTY) {
-            Arrays.fill(a, Float.NaN);
-        }
-        return a;
+        return fromPool(pooling(n), n, false);
     }
 
     /**
-     * Gives back an array from {@link #scratch} that nothing reads or writes any more (on the thread that took it),
-     * for a later {@link #scratch} or {@link Tensor#zeros} of the same size in the open scope. Without an open
+     * Gives back an array from {@link #scratch} or {@link #scratchEmpty} that nothing reads or writes any more (on the
+     * thread that took it), for a later one or a {@link Tensor#zeros} / {@link Tensor#empty} of the same size in the
+     * open scope. Without an open
      * scope it does nothing.
      */
     public static void release(float[] a) {
@@ -206,12 +199,7 @@ public final class TensorScope implements AutoCloseable {
 
     /** A zero-filled array of {@code n} floats: from the pool of the open scope (and owned by it) or new. */
     static float[] allocate(int n) {
-        TensorScope s = pooling(n);
-        float[] a = fromPool(s, n);
-        if (s != null) {
-            s.owned.add(a);
-        }
-        return a;
+        return owned(n, true);
     }
 
     /**
@@ -219,8 +207,13 @@ public final class TensorScope implements AutoCloseable {
      * open scope (and owned by it) without zero-filling, or new; NaN-filled when poisoning is on.
      */
     static float[] allocateEmpty(int n) {
-        float[] a = scratchEmpty(n);
+        return owned(n, false);
+    }
+
+    /** {@link #fromPool}, owned by the open scope when it pools arrays of this size. */
+    private static float[] owned(int n, boolean zero) {
         TensorScope s = pooling(n);
+        float[] a = fromPool(s, n, zero);
         if (s != null) {
             s.owned.add(a);
         }
@@ -232,13 +225,20 @@ public final class TensorScope implements AutoCloseable {
         return n >= MIN_POOLED ? CURRENT.get() : null;
     }
 
-    /** A zero-filled array of {@code n} floats from {@code s}'s pool, or new (always new without a scope). */
-    private static float[] fromPool(TensorScope s, int n) {
+    /**
+     * An array of {@code n} floats from {@code s}'s pool, or new (always new without a scope): zero-filled when
+     * {@code zero}, else as it was (NaN-filled when poisoning is on).
+     */
+    private static float[] fromPool(TensorScope s, int n, boolean zero) {
         float[] a = s == null ? null : s.pool.take(n);
         if (a == null) {
-            return new float[n];
+            a = new float[n];
+        } else if (zero) {
+            Arrays.fill(a, 0f);
         }
-        Arrays.fill(a, 0f);
+        if (!zero && POISON_EMPTY) {
+            Arrays.fill(a, Float.NaN);
+        }
         return a;
     }
 

@@ -570,8 +570,9 @@ public final class Winograd {
                         transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
                         for (int j = 0; j < A; j++) {
                             int p = i * A + j;
-                            product(cb, nc, kc, s.u, j * plane, ldk, v, VOFF + p * cin * tp + t0 * cin + ci0 * Gemm.NR,
-                                    cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0, s.tile);
+                            product(cb, nc, kc, s.u, j * plane, ldk, v,
+                                    VOFF + p * cin * tp + t0 * cin + ci0 * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm,
+                                    ldm, kb > 0, s.tile);
                         }
                     }
                 }
@@ -582,8 +583,8 @@ public final class Winograd {
                     int pc = Gemm.kStart(cin, kBlocksGemm, kb);
                     int kc = Gemm.kStart(cin, kBlocksGemm, kb + 1) - pc;
                     product(cb, nc, kc, u, p * uPlane + p0 * Gemm.MR * cinP + pc * Gemm.MR, cinP, v,
-                            VOFF + p * cin * tp + t0 * cin + pc * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm, ldm, kb > 0,
-                            s.tile);
+                            VOFF + p * cin * tp + t0 * cin + pc * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm, ldm,
+                            kb > 0, s.tile);
                 }
             }
             long q1 = PROFILE ? System.nanoTime() : 0;
