@@ -865,7 +865,17 @@ public final class Winograd {
         final float[] tile = new float[Gemm.MR * Gemm.NR];
         private float[] uStore = new float[0];
 
-        /** The calling thread's buffers, large enough for {@code plan} and zero over the part it uses. */
+        /**
+         * With {@code d4j.tensor.poisonEmpty} (the tests), the buffers are filled with NaN before every use: nothing
+         * may depend on what a buffer held before.
+         */
+        private static final boolean POISON = Boolean.getBoolean("d4j.tensor.poisonEmpty");
+
+        /**
+         * The calling thread's buffers, large enough for {@code plan}. Not cleared: every part a call reads it has
+         * written first (padding columns and rows are never part of a product that is stored), and clearing M alone
+         * was 3 MB per task on large maps.
+         */
         static Scratch forPlan(Plan plan) {
             Scratch s = OF_THREAD.get();
             int plane = plan.cbMax * roundUp(plan.kbMax, GATHER_K);
@@ -880,9 +890,11 @@ public final class Winograd {
 
         private static float[] fit(float[] a, int n) {
             if (a.length < n) {
-                return new float[n];
+                a = new float[n];
             }
-            java.util.Arrays.fill(a, 0, n, 0f);
+            if (POISON) {
+                java.util.Arrays.fill(a, 0, n, Float.NaN);
+            }
             return a;
         }
     }
