@@ -84,14 +84,13 @@ public final class Winograd {
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
     private static final int GATHER_K = Gemm.GATHER_K;
     private static final int GATHER_VECTORS = Gemm.GATHER_VECTORS;
-    /** G of F(4,3): the 6×3 kernel transform (interpolation at 0, ±1, ±2 and ∞). */
-    private static final float[][] G = {
-            {1f / 4, 0f, 0f},
-            {-1f / 6, -1f / 6, -1f / 6},
-            {-1f / 6, 1f / 6, -1f / 6},
-            {1f / 24, 1f / 12, 1f / 6},
-            {1f / 24, -1f / 12, 1f / 6},
-            {0f, 0f, 1f}};
+    /**
+     * G of F(4,3), the 6×3 kernel transform (interpolation at 0, ±1, ±2 and ∞), rows {@code (1/4, 0, 0)},
+     * {@code -(1, ±1, 1)/6}, {@code (1, ±2, 4)/24}, {@code (0, 0, 1)}: its rows are made in groups that share sums
+     * (see {@link Plan#transformWeightRows}): first row and number of rows of each group.
+     */
+    private static final int[] ROW_FIRST = {0, 1, 3, 5};
+    private static final int[] ROW_COUNT = {1, 2, 2, 1};
     /**
      * Two-vector shuffles that take a tile's four columns apart and put them back together without gathers or
      * scatters (a gather or scatter of L lanes costs about L loads or stores). Indices at or past L select from the
@@ -616,19 +615,19 @@ public final class Winograd {
             // Row stride of M: one vector more than the chunk, so that rows do not fall on the same L1 sets.
             int ldm = nc + L;
             if (fused) {
-                // The weights serve this task only: per input channel block, each row of six transformed planes is
-                // made just before its six GEMMs, while it is in cache.
+                // The weights serve this task only: per input channel block, each group of rows of the transformed
+                // planes (six or twelve) is made just before its GEMMs, while it is in cache.
                 for (int kb = 0; kb < kBlocks; kb++) {
                     int ci0 = kStart(kb);
                     int kc = kStart(kb + 1) - ci0;
                     int ldk = roundUp(kc, GATHER_K);
                     int plane = roundUp(cb, Gemm.MR) * ldk;
                     deinterleave(co0, cb, ci0, kc, ldk, plane, s);
-                    for (int i = 0; i < A; i++) {
-                        transformWeights(i, plane, ldk, s.gt, s.u, 0, ldk, plane);
-                        for (int j = 0; j < A; j++) {
-                            int p = i * A + j;
-                            product(cb, nc, kc, s.u, j * plane, ldk, v,
+                    for (int grp = 0; grp < ROW_FIRST.length; grp++) {
+                        transformWeightRows(grp, plane, ldk, s.gt, s.u, 0, ldk, plane);
+                        for (int q = 0; q < ROW_COUNT[grp] * A; q++) {
+                            int p = ROW_FIRST[grp] * A + q;
+                            product(cb, nc, kc, s.u, q * plane, ldk, v,
                                     VOFF + p * cin * tp + t0 * cin + ci0 * Gemm.NR, cin * Gemm.NR, s.m, p * cb * ldm,
                                     ldm, kb > 0, s.tile);
                         }
@@ -675,8 +674,9 @@ public final class Winograd {
                 int ldk = roundUp(kc, GATHER_K);
                 int plane = roundUp(cb, Gemm.MR) * ldk;
                 deinterleave(co0, cb, ci0, kc, ldk, plane, s);
-                for (int i = 0; i < A; i++) {
-                    transformWeights(i, plane, ldk, s.gt, u, i * A * uPlane + p0 * Gemm.MR * cinP + ci0 * Gemm.MR, cinP,
+                for (int grp = 0; grp < ROW_FIRST.length; grp++) {
+                    transformWeightRows(grp, plane, ldk, s.gt, u,
+                            ROW_FIRST[grp] * A * uPlane + p0 * Gemm.MR * cinP + ci0 * Gemm.MR, cinP,
                             uPlane);
                 }
             }
@@ -723,42 +723,77 @@ public final class Winograd {
         }
 
         /**
-         * {@code U[6i + j] = (G g Gᵀ)[i][j]} for the six positions of row {@code i}, vectorised along input channels:
-         * {@code t_c = G[i]·g[·][c]}, then {@code U[j] = G[j]·t}. The de-interleaved planes hold panels of
-         * {@code MR × ldk}; each goes to {@code u[uOff + panel·MR·uRow …]}, position j at {@code j·up} further.
+         * {@code U[6i + j] = (G g Gᵀ)[i][j]} for the rows i of row group {@code group} ({@link #ROW_FIRST},
+         * {@link #ROW_COUNT}), vectorised along input channels. The de-interleaved planes ({@code g[r][c]} at plane
+         * {@code 3r + c}) hold panels of {@code MR × ldk}; each goes to {@code u[uOff + panel·MR·uRow …]}, position
+         * {@code (i - first)·6 + j} that many times {@code up} further. Rows 1 and 2 (and 3 and 4) share their sums,
+         * {@code G[1,2]·g = -(g0 + g2 ± g1) / 6}, {@code G[3,4]·g = (g0 + 4 g2 ± 2 g1) / 24}, and the row factor
+         * rides in the column stage's constants: 24 loads and about 95 operations per vector for all 36 positions,
+         * where one row at a time took 54 and about 150.
          */
-        private static void transformWeights(int i, int plane, int ldk, float[] gt, float[] u, int uOff, int uRow,
-                                             int up) {
-            float q0 = G[i][0];
-            float q1 = G[i][1];
-            float q2 = G[i][2];
+        private static void transformWeightRows(int group, int plane, int ldk, float[] gt, float[] u, int uOff,
+                                                int uRow, int up) {
             int panelLen = Gemm.MR * ldk;
             for (int p = 0; p * panelLen < plane; p++) {
                 int src = p * panelLen;
                 int dst = uOff + p * Gemm.MR * uRow;
-                for (int e = 0; e < panelLen; e += L) {
-                    int o = src + e;
-                    int d = dst + e;
-                    FloatVector t0 = FloatVector.fromArray(S, gt, o).mul(q0)
-                            .add(FloatVector.fromArray(S, gt, 3 * plane + o).mul(q1))
-                            .add(FloatVector.fromArray(S, gt, 6 * plane + o).mul(q2));
-                    FloatVector t1 = FloatVector.fromArray(S, gt, plane + o).mul(q0)
-                            .add(FloatVector.fromArray(S, gt, 4 * plane + o).mul(q1))
-                            .add(FloatVector.fromArray(S, gt, 7 * plane + o).mul(q2));
-                    FloatVector t2 = FloatVector.fromArray(S, gt, 2 * plane + o).mul(q0)
-                            .add(FloatVector.fromArray(S, gt, 5 * plane + o).mul(q1))
-                            .add(FloatVector.fromArray(S, gt, 8 * plane + o).mul(q2));
-                    FloatVector sum = t0.add(t2);
-                    FloatVector even = t0.mul(1f / 24).add(t2.mul(1f / 6));
-                    FloatVector odd = t1.mul(1f / 12);
-                    t0.mul(0.25f).intoArray(u, d);
-                    sum.add(t1).mul(-1f / 6).intoArray(u, up + d);
-                    sum.sub(t1).mul(-1f / 6).intoArray(u, 2 * up + d);
-                    even.add(odd).intoArray(u, 3 * up + d);
-                    even.sub(odd).intoArray(u, 4 * up + d);
-                    t2.intoArray(u, 5 * up + d);
+                switch (group) {
+                    case 0 -> weightRowOne(gt, src, plane, 0.25f, panelLen, u, dst, up);
+                    case 1 -> weightRowPair(gt, src, plane, 1f, 1f, -1f / 6, panelLen, u, dst, up);
+                    case 2 -> weightRowPair(gt, src, plane, 4f, 2f, 1f / 24, panelLen, u, dst, up);
+                    default -> weightRowOne(gt, src + 6 * plane, plane, 1f, panelLen, u, dst, up);
                 }
             }
+        }
+
+        /** Row 0 ({@code t_c = g[0][c] / 4}, from src) or 5 ({@code t_c = g[2][c]}, src at plane 6). */
+        private static void weightRowOne(float[] gt, int src, int plane, float s, int len, float[] u, int dst, int up) {
+            for (int e = 0; e < len; e += L) {
+                int o = src + e;
+                weightColumns(FloatVector.fromArray(S, gt, o), FloatVector.fromArray(S, gt, o + plane),
+                        FloatVector.fromArray(S, gt, o + 2 * plane), s, u, dst + e, up);
+            }
+        }
+
+        /**
+         * Rows 1 and 2 ({@code a = 1, b = 1, s = -1/6}) or 3 and 4 ({@code a = 4, b = 2, s = 1/24}):
+         * {@code t_c = s · (g[0][c] + a·g[2][c] ± b·g[1][c])}, the second row six positions after the first.
+         */
+        private static void weightRowPair(float[] gt, int src, int plane, float a, float b, float s, int len,
+                                          float[] u, int dst, int up) {
+            FloatVector va = FloatVector.broadcast(S, a);
+            for (int e = 0; e < len; e += L) {
+                int o = src + e;
+                FloatVector w0 = FloatVector.fromArray(S, gt, o + 6 * plane).fma(va, FloatVector.fromArray(S, gt, o));
+                FloatVector w1 = FloatVector.fromArray(S, gt, o + 7 * plane)
+                        .fma(va, FloatVector.fromArray(S, gt, o + plane));
+                FloatVector w2 = FloatVector.fromArray(S, gt, o + 8 * plane)
+                        .fma(va, FloatVector.fromArray(S, gt, o + 2 * plane));
+                FloatVector m0 = FloatVector.fromArray(S, gt, o + 3 * plane).mul(b);
+                FloatVector m1 = FloatVector.fromArray(S, gt, o + 4 * plane).mul(b);
+                FloatVector m2 = FloatVector.fromArray(S, gt, o + 5 * plane).mul(b);
+                weightColumns(w0.add(m0), w1.add(m1), w2.add(m2), s, u, dst + e, up);
+                weightColumns(w0.sub(m0), w1.sub(m1), w2.sub(m2), s, u, dst + e + A * up, up);
+            }
+        }
+
+        /**
+         * The column stage of one row, {@code U[j] = s · G[j]·t} for its six positions j: {@code t0/4},
+         * {@code -(t0 + t2 ± t1)/6}, {@code (t0 + 4 t2 ± 2 t1)/24}, {@code t2}. Small enough for C2 to inline (a
+         * vector crossing a call that is not inlined is boxed).
+         */
+        private static void weightColumns(FloatVector t0, FloatVector t1, FloatVector t2, float s, float[] u, int d,
+                                          int up) {
+            FloatVector sum = t0.add(t2);
+            FloatVector w = t2.fma(FloatVector.broadcast(S, 4f), t0);
+            float s6 = -s / 6;
+            float s24 = s / 24;
+            t0.mul(s / 4).intoArray(u, d);
+            sum.add(t1).mul(s6).intoArray(u, d + up);
+            sum.sub(t1).mul(s6).intoArray(u, d + 2 * up);
+            t1.fma(FloatVector.broadcast(S, 2f), w).mul(s24).intoArray(u, d + 3 * up);
+            t1.fma(FloatVector.broadcast(S, -2f), w).mul(s24).intoArray(u, d + 4 * up);
+            t2.mul(s).intoArray(u, d + 5 * up);
         }
 
         /**
@@ -882,7 +917,7 @@ public final class Winograd {
             // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
             s.g = fit(s.g, (plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9);
             s.gt = fit(s.gt, 9 * plane);
-            s.uStore = plan.fused ? fit(s.uStore, A * plane) : s.uStore;
+            s.uStore = plan.fused ? fit(s.uStore, 2 * A * plane) : s.uStore;
             s.u = plan.fused ? s.uStore : null;
             s.m = fit(s.m, P * plan.cbMax * (plan.chunkMax + L) + L);
             return s;
