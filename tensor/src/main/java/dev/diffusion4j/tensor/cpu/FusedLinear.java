@@ -321,6 +321,57 @@ public final class FusedLinear {
     }
 
     /**
+     * A 1×1 convolution: x {@code [N, C, H, W]} (heap F32), weight {@code [out, C, 1, 1]}, bias {@code [out]} or null,
+     * residual {@code [N, out, H, W]} or null; returns {@code [N, out, H, W]}. Each image is one product with its pixels
+     * as the rows (read in place from the channel planes), the weight converted and packed once per image, and the
+     * result written back to channel planes by the epilogue. Into {@code residual}'s own storage when
+     * {@code residualIsScratch} and it is a whole heap array (each element is read before it is written, at the same
+     * index). As a product over the channels with the pixels as columns, C's rows lay whole planes apart and the
+     * packed image (all of K for 1024 pixels) did not fit in L2: 110–120 GFLOP/s on two threads.
+     */
+    public static Tensor conv1x1(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
+                                 boolean residualIsScratch) {
+        if (x == null || weight == null || !x.isHeap() || x.rank() != 4 || weight.rank() != 4 || weight.dim(2) != 1
+                || weight.dim(3) != 1 || x.dim(1) != weight.dim(1)
+                || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
+            throw new IllegalArgumentException("conv1x1: shapes x " + (x == null ? "null" : x.shape())
+                    + ", weight " + (weight == null ? "null" : weight.shape()) + ", bias "
+                    + (bias == null ? "none" : bias.shape())
+                    + " (expected heap x [N, C, H, W], weight [out, C, 1, 1], bias [out])");
+        }
+        int n = x.dim(0);
+        int c = x.dim(1);
+        int hw = Math.multiplyExact(x.dim(2), x.dim(3));
+        int out = weight.dim(0);
+        Shape shape = Shape.of(n, out, x.dim(2), x.dim(3));
+        if (residual != null && !residual.shape().equals(shape)) {
+            throw new IllegalArgumentException("conv1x1: residual " + residual.shape() + " does not match the output "
+                    + shape + " of x " + x.shape() + " and weight " + weight.shape());
+        }
+        if (shape.numel() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("conv1x1: output " + shape + " is too large for a heap tensor");
+        }
+        Tensor res = residual == null ? null : Kernels.heap(residual);
+        float[] ra = res == null ? null : res.array();
+        int ro = res == null ? 0 : res.offset();
+        Tensor y = residualIsScratch && res == residual && res != null && ro == 0 && ra.length == shape.numel()
+                ? residual : Tensor.empty(shape);
+        float[] ya = y.array();
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        pool = Gemm.poolFor(pool, x, weight);
+        PackBAt pb = weightB(weight);
+        for (int bi = 0; bi < n; bi++) {
+            int base = bi * out * hw;
+            // A(i, k) = x[bi, k, i]: consecutive rows are consecutive pixels of one channel.
+            gemm(pool, hw, out, c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1,
+                    (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, base,
+                            hw, out),
+                    null, false);
+        }
+        return y;
+    }
+
+    /**
      * The way back to an image: x {@code [N, H·W, in]}, weight {@code [C, in]}, bias {@code [C]} or null,
      * residual {@code [N, C, H, W]} or null; returns {@code [N, C, H, W]} =
      * {@code transpose(linear(x, weight, bias)).reshape(N, C, H, W) + residual}, written in place from the
@@ -356,18 +407,21 @@ public final class FusedLinear {
         int in = x.dim(2);
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, n * hw, out, in, Gemm.viewA(x, 0, in, 1), weightB(weight), 1,
-                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, hw, out),
+                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, 0, hw,
+                        out),
                 null, false);
         return y;
     }
 
     /**
      * Writes rows {@code [i0, i0 + rows)} (pixels of the flattened batch) × channels {@code [j0, j0 + cols)} of a
-     * strip of C to the NCHW output, adding bias and residual: per channel, runs of consecutive pixels of one
-     * image are gathered from the strip's column (stride ldcs) a vector at a time.
+     * strip of C to the NCHW output (from {@code y[yo]} on), adding bias and residual (laid out as y, from
+     * {@code res[ro]} on): per
+     * channel, runs of consecutive pixels of one image are gathered from the strip's column (stride ldcs) a vector
+     * at a time.
      */
     private static void storeToChannels(float[] cs, int co, int ldcs, int i0, int rows, int j0, int cols, float[] bias,
-                                        float[] res, int ro, float[] y, int hw, int out) {
+                                        float[] res, int ro, float[] y, int yo, int hw, int out) {
         int[] idx = new int[V];
         for (int t = 0; t < V; t++) {
             idx[t] = t * ldcs;
@@ -378,7 +432,7 @@ public final class FusedLinear {
             int run = Math.min(rows - r, hw - pix);
             for (int j = 0; j < cols; j++) {
                 float bj = bias == null ? 0f : bias[j0 + j];
-                int dst = (img * out + j0 + j) * hw + pix;
+                int dst = yo + (img * out + j0 + j) * hw + pix;
                 int src = co + r * ldcs + j;
                 int t = 0;
                 for (; t + V <= run; t += V) {

@@ -226,6 +226,50 @@ class FusedLinearTest {
         }
     }
 
+    /**
+     * {@link FusedLinear#conv1x1} against a double reference: odd sizes (pixels and output channels not whole vectors
+     * or panels), batch of several images, bias and residual (also into the residual's own storage), segment weights.
+     */
+    @ParameterizedTest(name = "n={0} c={1} h={2} w={3} out={4} {5} threads={6} bias={7} residual={8}")
+    @CsvSource({"2,19,5,7,40,F16,2,true,true", "1,3,1,1,5,F32,1,false,false", "3,64,16,16,96,BF16,2,true,false",
+            "2,330,9,13,33,F16,2,false,true", "2,16,32,32,320,F32,2,true,true"})
+    void conv1x1MatchesReference(int n, int c, int h, int w, int out, DType dtype, int threads, boolean bias,
+                                 boolean residual) {
+        long seed = new Random().nextLong();
+        Random rnd = new Random(seed);
+        int hw = h * w;
+        float[] x = GemmTest.random(rnd, n * c * hw);
+        float[] wt = GemmTest.rounded(GemmTest.random(rnd, out * c), dtype);
+        float[] b = bias ? GemmTest.random(rnd, out) : null;
+        float[] res = residual ? GemmTest.random(rnd, n * out * hw) : null;
+        double[] want = new double[n * out * hw];
+        for (int img = 0; img < n; img++) {
+            for (int co = 0; co < out; co++) {
+                for (int p = 0; p < hw; p++) {
+                    double acc = b == null ? 0 : b[co];
+                    for (int ci = 0; ci < c; ci++) {
+                        acc += (double) wt[co * c + ci] * x[(img * c + ci) * hw + p];
+                    }
+                    int i = (img * out + co) * hw + p;
+                    want[i] = acc + (res == null ? 0 : res[i]);
+                }
+            }
+        }
+        try (Arena arena = Arena.ofShared()) {
+            Tensor weight = weight(arena, wt, dtype, out, c).reshape(out, c, 1, 1);
+            for (boolean scratch : new boolean[] {false, true}) {
+                Tensor r = res == null ? null : Tensor.of(res.clone(), n, out, h, w);
+                Tensor y = FusedLinear.conv1x1(pool(threads), Tensor.of(x.clone(), n, c, h, w), weight,
+                        b == null ? null : Tensor.of(b.clone(), out), r, scratch);
+                assertArrayEquals(new int[] {n, out, h, w}, y.shape().dims(), "seed " + seed);
+                GemmTest.assertClose(want, y.toFloatArray(), c, 1, "seed " + seed + " conv1x1 scratch " + scratch);
+                if (r != null) {
+                    assertEquals(scratch, y == r, "seed " + seed + ": output in the residual's storage");
+                }
+            }
+        }
+    }
+
     @Test
     void badShapesNameTheOp() {
         Tensor x = Tensor.zeros(2, 3, 8);
@@ -257,5 +301,12 @@ class FusedLinearTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> FusedLinear.linearToChannels(POOL1, x, Tensor.zeros(4, 8), null, Tensor.zeros(2, 4, 1, 2), 3, 1));
         assertTrue(e.getMessage().contains("residual [2, 4, 1, 2]"), e.getMessage());
+        Tensor img = Tensor.zeros(2, 8, 3, 3);
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.conv1x1(POOL1, img, Tensor.zeros(4, 7, 1, 1), null, null, false));
+        assertTrue(e.getMessage().startsWith("conv1x1:") && e.getMessage().contains("[4, 7, 1, 1]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> FusedLinear.conv1x1(POOL1, img, Tensor.zeros(4, 8, 1, 1), null, Tensor.zeros(2, 4, 3, 2), false));
+        assertTrue(e.getMessage().contains("residual [2, 4, 3, 2]"), e.getMessage());
     }
 }
