@@ -163,7 +163,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor concatChannels(Tensor a, Tensor b) {
-        return Elementwise.concatChannels(a, b);
+        return Elementwise.concatChannels(pool, a, b);
     }
 
     @Override

@@ -392,8 +392,11 @@ public final class Elementwise {
         }
     }
 
-    /** See {@link dev.diffusion4j.tensor.Backend#concatChannels}. */
-    public static Tensor concatChannels(Tensor a, Tensor b) {
+    /**
+     * See {@link dev.diffusion4j.tensor.Backend#concatChannels}; the copies are split over {@code pool} in pieces of at
+     * least {@link #CONCAT_PIECE} floats (on one thread, the U-Net's concatenations took about 7 ms of a step).
+     */
+    public static Tensor concatChannels(ComputePool pool, Tensor a, Tensor b) {
         Kernels.requireNonNull("concatChannels", "a", a);
         Kernels.requireNonNull("concatChannels", "b", b);
         boolean ok = a.rank() >= 2 && a.rank() == b.rank() && a.dim(0) == b.dim(0);
@@ -413,11 +416,28 @@ public final class Elementwise {
         int la = Kernels.toInt(a.shape().product(1, a.rank()), "concatChannels", a);
         int lb = Kernels.toInt(b.shape().product(1, b.rank()), "concatChannels", b);
         float[] dst = out.array();
-        for (int n = 0; n < batch; n++) {
-            int o = n * (la + lb);
-            System.arraycopy(ah.array(), ah.offset() + n * la, dst, o, la);
-            System.arraycopy(bh.array(), bh.offset() + n * lb, dst, o + la, lb);
-        }
+        // Pieces of each image's two parts, as many per part as its length allows.
+        int pa = Math.max(1, la / CONCAT_PIECE);
+        int pb = Math.max(1, lb / CONCAT_PIECE);
+        int perImage = pa + pb;
+        pool.parallelFor(batch * perImage, 1, (from, to) -> {
+            for (int t = from; t < to; t++) {
+                int n = t / perImage;
+                int q = t % perImage;
+                boolean first = q < pa;
+                int len = first ? la : lb;
+                int pieces = first ? pa : pb;
+                int p = first ? q : q - pa;
+                int s0 = (int) ((long) len * p / pieces);
+                int s1 = (int) ((long) len * (p + 1) / pieces);
+                Tensor src = first ? ah : bh;
+                int o = n * (la + lb) + (first ? 0 : la);
+                System.arraycopy(src.array(), src.offset() + n * len + s0, dst, o + s0, s1 - s0);
+            }
+        });
         return out;
     }
+
+    /** Smallest piece (floats) of a parallel concatenation. */
+    private static final int CONCAT_PIECE = 1 << 16;
 }

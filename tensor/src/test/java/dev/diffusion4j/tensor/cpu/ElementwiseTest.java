@@ -257,7 +257,9 @@ class ElementwiseTest {
     void concatChannels() {
         long seed = System.nanoTime();
         SplittableRandom rnd = new SplittableRandom(seed);
-        int[][][] cases = {{{2, 3, 4, 5}, {2, 7, 4, 5}}, {{1, 4}, {1, 1}}, {{3, 2, 9}, {3, 5, 9}}, {{2, 0, 3}, {2, 2, 3}}};
+        // The last: parts of 2 and 4 uneven pieces each (at least 64Ki floats a piece), split over the pool's threads.
+        int[][][] cases = {{{2, 3, 4, 5}, {2, 7, 4, 5}}, {{1, 4}, {1, 1}}, {{3, 2, 9}, {3, 5, 9}}, {{2, 0, 3}, {2, 2, 3}},
+            {{2, 9, 127, 129}, {2, 20, 127, 129}}};
         for (int[][] k : cases) {
             int[] as = k[0];
             int[] bs = k[1];
@@ -268,11 +270,15 @@ class ElementwiseTest {
             os[1] = as[1] + bs[1];
             assertEquals(Shape.of(os), out.shape());
             int inner = Arrays.stream(as).skip(2).reduce(1, (x, y) -> x * y);
+            float[] got = out.toFloatArray();
             for (int n = 0; n < as[0]; n++) {
                 for (int c = 0; c < os[1]; c++) {
                     for (int i = 0; i < inner; i++) {
                         float want = c < as[1] ? a[(n * as[1] + c) * inner + i] : b[(n * bs[1] + c - as[1]) * inner + i];
-                        assertEquals(want, out.toFloatArray()[(n * os[1] + c) * inner + i], "concat " + Arrays.deepToString(k));
+                        if (want != got[(n * os[1] + c) * inner + i]) {
+                            assertEquals(want, got[(n * os[1] + c) * inner + i], "concat " + Arrays.deepToString(k)
+                                    + " image " + n + " channel " + c + " element " + i);
+                        }
                     }
                 }
             }
