@@ -1,6 +1,7 @@
 package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
@@ -30,6 +31,8 @@ public final class FusedLinear {
     private static final int OFF = ArrayAlignment.FLOAT_OFFSET;
     /** Floats of one chunk of packed B (all of K for a chunk's columns, 8 MiB); chunks are narrower for deep K. */
     private static final long CHUNK_B = 2 << 20;
+    /** Rows up to which {@link #linear} takes dot products instead of a GEMM ({@link #fewRows}). */
+    private static final int FEW_ROWS = 4;
     /** Rows up to which a call split over columns runs K block by K block ({@link #taskKOuter}). */
     private static final int K_OUTER_ROWS = 4 * MC;
     /** Floats of a strip of C and a packed K block of B that stay in L2 (1.5 MiB of 2) together. */
@@ -98,6 +101,10 @@ public final class FusedLinear {
         float[] ra = res == null ? null : res.array();
         int ro = res == null ? 0 : res.offset();
         pool = Gemm.poolFor(pool, x, weight);
+        if (rows <= FEW_ROWS) {
+            fewRows(pool, rows, Kernels.heap(x), weight, b, ra, ro, ya);
+            return y;
+        }
         if (b == null && ra == null) {
             gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1, null,
                     new Direct() {
@@ -449,6 +456,72 @@ public final class FusedLinear {
             }
             r += run;
         }
+    }
+
+    /**
+     * {@link #linear} of at most {@link #FEW_ROWS} rows: each weight row is read (converted to F32) once and dotted
+     * with every input row, the outputs split over the pool. A GEMM would spend its time packing the weight for a
+     * tile of mostly padding: the U-Net's time-embedding projections (2 × 1280 → 1280) ran at 6 GFLOP/s.
+     */
+    private static void fewRows(ComputePool pool, int rows, Tensor x, Tensor weight, float[] bias, float[] res, int ro,
+                                float[] y) {
+        int in = weight.dim(1);
+        int out = weight.dim(0);
+        float[] xa = x.array();
+        int xo = x.offset();
+        int chunks = Math.max(1, Math.min(out / 16, 4 * pool.threads()));
+        pool.parallelFor(chunks, 1, (from, to) -> {
+            float[] row = weight.isHeap() ? null : new float[in];
+            float[] lanes = new float[V];
+            for (int t = from; t < to; t++) {
+                int j0 = (int) ((long) out * t / chunks);
+                int j1 = (int) ((long) out * (t + 1) / chunks);
+                for (int j = j0; j < j1; j++) {
+                    float[] w;
+                    int wo;
+                    if (row == null) {
+                        w = weight.array();
+                        wo = weight.offset() + j * in;
+                    } else {
+                        HalfFloats.toFloats(weight.segment(), weight.dtype(), (long) j * in, row, 0, in);
+                        w = row;
+                        wo = 0;
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        float v = dot(xa, xo + r * in, w, wo, in, lanes) + (bias == null ? 0f : bias[j]);
+                        y[r * out + j] = res == null ? v : v + res[ro + r * out + j];
+                    }
+                }
+            }
+        });
+    }
+
+    /** {@code Σ a[ao + i] · b[bo + i]} for {@code i < n}, in four vector accumulators ({@code lanes}: V floats). */
+    private static float dot(float[] a, int ao, float[] b, int bo, int n, float[] lanes) {
+        FloatVector s0 = FloatVector.zero(S);
+        FloatVector s1 = FloatVector.zero(S);
+        FloatVector s2 = FloatVector.zero(S);
+        FloatVector s3 = FloatVector.zero(S);
+        int i = 0;
+        for (; i + 4 * V <= n; i += 4 * V) {
+            s0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), s0);
+            s1 = FloatVector.fromArray(S, a, ao + i + V).fma(FloatVector.fromArray(S, b, bo + i + V), s1);
+            s2 = FloatVector.fromArray(S, a, ao + i + 2 * V).fma(FloatVector.fromArray(S, b, bo + i + 2 * V), s2);
+            s3 = FloatVector.fromArray(S, a, ao + i + 3 * V).fma(FloatVector.fromArray(S, b, bo + i + 3 * V), s3);
+        }
+        for (; i + V <= n; i += V) {
+            s0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), s0);
+        }
+        // Lanes added in a fixed order: reduceLanes rounds differently compiled (a tree) and interpreted (a loop).
+        s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
+        float sum = 0f;
+        for (float lane : lanes) {
+            sum += lane;
+        }
+        for (; i < n; i++) {
+            sum += a[ao + i] * b[bo + i];
+        }
+        return sum;
     }
 
     private static int checkLinear(String op, Tensor x, Tensor weight, Tensor bias) {

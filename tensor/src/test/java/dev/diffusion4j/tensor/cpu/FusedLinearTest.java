@@ -62,7 +62,10 @@ class FusedLinearTest {
             // Split over columns, K block by K block, several blocks of rows (up to 4·MC rows).
             "700,600,1100,F16,2,true,true", "500,300,640,F32,2,false,false",
             // Many rows: row tiles against all of B packed once, several column tiles (n > NC), ragged edges.
-            "800,300,1100,F16,2,true,true", "901,520,1300,F32,1,false,false", "1000,70,1057,BF16,2,false,true"})
+            "800,300,1100,F16,2,true,true", "901,520,1300,F32,1,false,false", "1000,70,1057,BF16,2,false,true",
+            // At most four rows: dot products per weight row (a time-embedding projection, odd sizes, tails).
+            "2,1280,1280,F16,2,true,true", "3,700,70,BF16,2,false,true", "4,45,33,F32,1,true,false",
+            "2,19,200,F16,2,false,false", "1,1000,17,F32,2,true,true"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
