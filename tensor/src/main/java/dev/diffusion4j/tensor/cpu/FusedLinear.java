@@ -4,6 +4,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import java.util.function.IntFunction;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -305,7 +306,6 @@ public final class FusedLinear {
                     + (bias == null ? "none" : bias.shape()) + " (expected x [N, C, H, W], weight [out, C], bias [out])");
         }
         int n = x.dim(0);
-        int c = x.dim(1);
         int hw = Math.multiplyExact(x.dim(2), x.dim(3));
         int out = weight.dim(0);
         if ((long) n * hw * Math.max(1, out) > Integer.MAX_VALUE - 8) {
@@ -315,16 +315,25 @@ public final class FusedLinear {
         Tensor y = Tensor.empty(n, hw, out);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
-        pool = Gemm.poolFor(pool, x, weight);
-        PackBAt pb = weightB(weight);
-        for (int bi = 0; bi < n; bi++) {
-            int base = bi * hw * out;
-            // A(i, k) = x[bi, k, i]: consecutive rows are consecutive pixels of one channel.
-            gemm(pool, hw, out, c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1,
-                    (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, null, 0, 0,
-                            ya, base + i0 * out + j0, out), null);
-        }
+        overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co,
+                ldcs, mr, nc, b, j0, null, 0, 0, ya, bi * hw * out + i0 * out + j0, out), true);
         return y;
+    }
+
+    /**
+     * One product per image of x {@code [N, C, H, W]} with its pixels as the rows ({@code A(i, k) = x[bi, k, i]}, read
+     * in place: consecutive rows are consecutive pixels of one channel) and {@code weight [out, C, ...]} as B, packed
+     * once per image; image {@code bi}'s blocks go to {@code epilogue.apply(bi)}.
+     */
+    private static void overPixels(ComputePool pool, Tensor x, Tensor weight, IntFunction<Epilogue> epilogue,
+                                   boolean rowPanels) {
+        int c = x.dim(1);
+        int hw = x.dim(2) * x.dim(3);
+        PackBAt pb = weightB(weight);
+        for (int bi = 0; bi < x.dim(0); bi++) {
+            gemm(pool, hw, weight.dim(0), c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1, epilogue.apply(bi), null,
+                    rowPanels);
+        }
     }
 
     /**
@@ -347,7 +356,6 @@ public final class FusedLinear {
                     + " (expected heap x [N, C, H, W], weight [out, C, 1, 1], bias [out])");
         }
         int n = x.dim(0);
-        int c = x.dim(1);
         int hw = Math.multiplyExact(x.dim(2), x.dim(3));
         int out = weight.dim(0);
         Shape shape = Shape.of(n, out, x.dim(2), x.dim(3));
@@ -365,16 +373,9 @@ public final class FusedLinear {
                 ? residual : Tensor.empty(shape);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
-        pool = Gemm.poolFor(pool, x, weight);
-        PackBAt pb = weightB(weight);
-        for (int bi = 0; bi < n; bi++) {
-            int base = bi * out * hw;
-            // A(i, k) = x[bi, k, i]: consecutive rows are consecutive pixels of one channel.
-            gemm(pool, hw, out, c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1,
-                    (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, base,
-                            hw, out),
-                    null, false);
-        }
+        // The epilogue writes columns (channel planes): blocks a whole block of rows tall.
+        overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs,
+                co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, bi * out * hw, hw, out), false);
         return y;
     }
 
