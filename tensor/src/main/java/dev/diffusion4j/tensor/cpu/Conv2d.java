@@ -209,9 +209,10 @@ public final class Conv2d {
     private static final int JOINT_BELOW = 1024;
     /**
      * 1×1 convolutions of fewer output pixels go through {@link FusedLinear#conv1x1} (pixels as rows, the weight packed
-     * once). The U-Net's shortcuts, 2 threads: 960→320 at 64×64 40 → 24 ms, 1920→640 at 32×32 43 → 19 ms,
-     * 2560→1280 at 16×16 24 → 14 ms, at 8×8 10 → 5 ms. From 128×128 on (the VAE's) its transposing epilogue costs
-     * more than it saves: 256→512 at 128×128 53 → 59 ms, 256→128 at 512×512 173 → 192 ms.
+     * once). One shape repeated on 2 threads: 960→320 at 64×64 44 → 25 ms, 1920→640 at 32×32 44 → 20 ms,
+     * 2560→1280 at 16×16 27 → 15 ms; inside a U-Net step, where the old path ran faster than repeated alone, its
+     * shortcuts took 6 % less (651 / 703 → 610 / 663 ms over 4 steps, two rounds). From 128×128 on (the VAE's) the
+     * transposing epilogue costs more than it saves: 256→512 at 128×128 53 → 59 ms, 256→128 at 512×512 173 → 192 ms.
      */
     private static final int FUSED_1X1_BELOW = 128 * 128;
     /** Most floats in one padded band of the direct path (16 MB). */

@@ -544,9 +544,9 @@ public final class Winograd {
 
         /**
          * Transforms channel {@code ci} of the band's tile rows {@code first …} into {@code out}, laid out as V for
-         * {@code chans} channels with this one at {@code slot} (V itself: {@code cin}, {@code ci}). Consecutive tile rows of an
-         * image share two input rows, which are kept rather than read again: a fused producer (GroupNorm + SiLU,
-         * upsampling) makes each row about once, not 1.5 times.
+         * {@code chans} channels with this one at {@code slot} (V itself: {@code cin}, {@code ci}). Consecutive tile
+         * rows of an image share two input rows, which are kept rather than read again: a fused producer (GroupNorm +
+         * SiLU, upsampling) makes each row about once, not 1.5 times.
          */
         private void transformChannel(int ci, int slot, int first, int count, int tp, float[] buf, float[] out,
                                       int chans) {
