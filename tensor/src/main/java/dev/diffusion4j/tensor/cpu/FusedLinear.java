@@ -342,8 +342,9 @@ public final class FusedLinear {
      * as the rows (read in place from the channel planes), the weight converted and packed once per image, and the
      * result written back to channel planes by the epilogue. Into {@code residual}'s own storage when
      * {@code residualIsScratch} and it is a whole heap array (each element is read before it is written, at the same
-     * index). As a product over the channels with the pixels as columns, C's rows lay whole planes apart and the
-     * packed image (all of K for 1024 pixels) did not fit in L2: 110–120 GFLOP/s on two threads.
+     * index). As a product over the channels with the pixels as columns (Conv2d's path), C's rows lie whole planes
+     * apart and all of K for 1024 pixels of packed image does not fit in L2: 110–120 GFLOP/s on two threads for one
+     * shape repeated, about 200 inside a U-Net step; this way 200–250 repeated.
      */
     public static Tensor conv1x1(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
                                  boolean residualIsScratch) {
@@ -424,9 +425,8 @@ public final class FusedLinear {
     /**
      * Writes rows {@code [i0, i0 + rows)} (pixels of the flattened batch) × channels {@code [j0, j0 + cols)} of a
      * strip of C to the NCHW output (from {@code y[yo]} on), adding bias and residual (laid out as y, from
-     * {@code res[ro]} on): per
-     * channel, runs of consecutive pixels of one image are gathered from the strip's column (stride ldcs) a vector
-     * at a time.
+     * {@code res[ro]} on): per channel, runs of consecutive pixels of one image are gathered from the strip's column
+     * (stride ldcs) a vector at a time.
      */
     private static void storeToChannels(float[] cs, int co, int ldcs, int i0, int rows, int j0, int cols, float[] bias,
                                         float[] res, int ro, float[] y, int yo, int hw, int out) {
