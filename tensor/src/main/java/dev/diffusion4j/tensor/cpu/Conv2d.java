@@ -120,12 +120,12 @@ public final class Conv2d {
         Gemm.PackA a = Gemm.viewA(weight, 0, kdim, 1);
         boolean oneByOne = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padBottom == 0 && padLeft == 0
                 && padRight == 0;
-        // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the input
-        // (no im2col packing at all), made a band of rows at a time; else the im2col blocks are packed.
         if (oneByOne && hw < FUSED_1X1_BELOW) {
             Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
             return FusedLinear.conv1x1(pool, xin, weight, bias, residual, residualIsScratch);
         }
+        // Stride 1 with output rows of whole vectors: B is read in place from a zero-padded copy of the input
+        // (no im2col packing at all), made a band of rows at a time; else the im2col blocks are packed.
         boolean direct = stride == 1 && !oneByOne && wout % Gemm.VECTOR_COLUMNS == 0 && hw % Gemm.NR == 0;
         // Small images of a batch (the deep U-Net levels, run for cond and uncond) are one GEMM with the images
         // side by side in N, so each packed block of the weights serves more columns.

@@ -80,7 +80,7 @@ public final class Winograd {
      */
     static final int STAGE_CHANNELS = 8;
     /** Per-thread staging buffer of the input transform (at most 36 · 8 · 512 floats). */
-    private static final ThreadLocal<float[]> STAGE = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadBuffers STAGE = new ThreadBuffers(1);
     /** Columns of a packed panel after which it ends on a vector boundary, and the vectors they fill (as Gemm's). */
     private static final int GATHER_K = Gemm.GATHER_K;
     private static final int GATHER_VECTORS = Gemm.GATHER_VECTORS;
@@ -513,13 +513,7 @@ public final class Winograd {
 
         /** The calling thread's staging buffer for {@link #stageChannels} channels of a band. */
         private float[] stage() {
-            int size = P * stageChannels * tpMax + VOFF + L;
-            float[] b = STAGE.get();
-            if (b.length < size) {
-                b = new float[size];
-                STAGE.set(b);
-            }
-            return b;
+            return STAGE.get(0, P * stageChannels * tpMax + VOFF + L);
         }
 
         /**
