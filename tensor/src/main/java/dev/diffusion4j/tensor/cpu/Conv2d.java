@@ -343,7 +343,7 @@ public final class Conv2d {
         }
 
         @Override
-        public void pack(int k0, int kc, int j0, int nc, float[] dst) {
+        public void pack(int k0, int kc, int j0, int nc, float[] dst, int dOff) {
             final int nr = Gemm.NR;
             int panels = (nc + nr - 1) / nr;
             // Runs of a panel's columns that share an output row:
@@ -368,7 +368,7 @@ public final class Conv2d {
                     nRuns++;
                     c += len;
                 }
-                int d = p * nr * kc;
+                int d = dOff + p * nr * kc;
                 int kk = k0;
                 int ci = kk / (kh * kw);
                 int rem = kk - ci * kh * kw;

@@ -64,6 +64,10 @@ public final class Gemm {
      * panel of A streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they do not.
      */
     static final int KB = 256;
+    /** Most K blocks packed together (see {@link #tile}): 4 gave 8x8 convolutions with F16 weights 5-10 %. */
+    private static final int SUPER_BLOCKS = 4;
+    /** Most floats of the B blocks of a super-block (512 KiB: they stay in L2 beside A's). */
+    private static final long SUPER_B_FLOATS = 1 << 17;
     /** Rows of a strided B copied together across its panels (see {@link Strided#packB}). */
     private static final int PACK_ROWS = 8;
     /** Rows of an A block ({@code MC × KC} floats stay in L2, 2 MiB). */
@@ -145,7 +149,11 @@ public final class Gemm {
      */
     @FunctionalInterface
     public interface PackB {
-        void pack(int k0, int kc, int j0, int nc, float[] dst);
+        default void pack(int k0, int kc, int j0, int nc, float[] dst) {
+            pack(k0, kc, j0, nc, dst, 0);
+        }
+
+        void pack(int k0, int kc, int j0, int nc, float[] dst, int dOff);
     }
 
     /**
@@ -174,12 +182,12 @@ public final class Gemm {
         }
 
         @Override
-        default void pack(int k0, int kc, int j0, int nc, float[] dst) {
+        default void pack(int k0, int kc, int j0, int nc, float[] dst, int dOff) {
             float[] data = data();
             int[] ko = rowOffsets();
             for (int p = 0; p * NR < nc; p++) {
                 int cols = Math.min(NR, nc - p * NR);
-                int d = p * NR * kc;
+                int d = dOff + p * NR * kc;
                 for (int k = 0; k < kc; k++) {
                     for (int t = 0; t < cols; t += V) {
                         int len = Math.min(V, cols - t);
@@ -294,8 +302,8 @@ public final class Gemm {
     /** A strided view as B; {@link #gemm} packs all of K of a task's columns at once from it. */
     record StridedB(Strided view) implements PackB {
         @Override
-        public void pack(int k0, int kc, int j0, int nc, float[] dst) {
-            view.packB(k0, kc, j0, nc, dst, 0);
+        public void pack(int k0, int kc, int j0, int nc, float[] dst, int dOff) {
+            view.packB(k0, kc, j0, nc, dst, dOff);
         }
     }
 
@@ -436,27 +444,40 @@ public final class Gemm {
                     int kc = kStart(k, kBlocks, kb + 1) - pc;
                     boolean first = pc == 0;
                     a.pack(ic, mc, pc, kc, bufA);
-                    macro(mc, ncols, kc, bufA, bufB, ArrayAlignment.FLOAT_OFFSET + pc * nPad, direct, pc, j0, c,
+                    macro(mc, ncols, kc, bufA, 0, kc, bufB, ArrayAlignment.FLOAT_OFFSET + pc * nPad, direct, pc, j0, c,
                             cOff + ic * ldc + j0, ldc,
                             !first || accumulate, first ? rowBias : null, ic, first ? colBias : null, j0, scratch);
                 }
             }
             return;
         }
-        float[] bufB = buffer(0, KC * nPad);
-        for (int kb = 0; kb < kBlocks; kb++) {
-            int pc = kStart(k, kBlocks, kb);
-            int kc = kStart(k, kBlocks, kb + 1) - pc;
-            b.pack(pc, kc, j0, ncols, bufB);
-            boolean first = pc == 0;
-            boolean add = !first || accumulate;
-            float[] rb = first ? rowBias : null;
-            float[] cb = first ? colBias : null;
+        // K blocks in groups (a super-block): A is packed for the whole group at once, so each of its rows is read in
+        // one run of up to SUPER_BLOCKS·KB values instead of a short run per K block (F16 weights of an 8x8
+        // convolution: 12 rows 23 KB apart, 512 bytes each); the group's B blocks stay in L2 over the rows.
+        int blockDepth = (k + kBlocks - 1) / kBlocks;
+        int group = (int) Math.max(1, Math.min(SUPER_BLOCKS, SUPER_B_FLOATS / ((long) blockDepth * nPad)));
+        float[] bufB = buffer(0, group * blockDepth * nPad);
+        float[] bufAs = group == 1 ? bufA : buffer(1, group * blockDepth * MC);
+        for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
+            int kb1 = Math.min(kBlocks, kb0 + group);
+            int ps = kStart(k, kBlocks, kb0);
+            int ks = kStart(k, kBlocks, kb1) - ps;
+            for (int kb = kb0; kb < kb1; kb++) {
+                int pc = kStart(k, kBlocks, kb);
+                b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, ncols, bufB, (pc - ps) * nPad);
+            }
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
-                a.pack(ic, mc, pc, kc, bufA);
-                macro(mc, ncols, kc, bufA, bufB, 0, direct, pc, j0, c, cOff + ic * ldc + j0, ldc, add, rb, ic, cb, j0,
-                        scratch);
+                a.pack(ic, mc, ps, ks, bufAs);
+                for (int kb = kb0; kb < kb1; kb++) {
+                    int pc = kStart(k, kBlocks, kb);
+                    int kc = kStart(k, kBlocks, kb + 1) - pc;
+                    boolean first = pc == 0;
+                    // Panels of the group's A are ks deep; this block starts (pc - ps) steps into each.
+                    macro(mc, ncols, kc, bufAs, (pc - ps) * MR, ks, bufB, (pc - ps) * nPad, direct, pc, j0, c,
+                            cOff + ic * ldc + j0, ldc, !first || accumulate, first ? rowBias : null, ic,
+                            first ? colBias : null, j0, scratch);
+                }
             }
         }
     }
@@ -479,20 +500,21 @@ public final class Gemm {
      * by column panel, each tile's MR rows lay far apart and C's first write cost 10 % more at K = 320). Accumulating,
      * column panel by column panel: the B panel stays in L1 over the rows.
      */
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, int bo, DirectB direct, int pc, int j0,
+    private static void macro(int mc, int nc, int kc, float[] ap, int ao, int akc, float[] bp, int bo, DirectB direct,
+                              int pc, int j0,
                               float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
                               float[] colBias, int colBase, float[] scratch) {
         if (add) {
             for (int jr = 0; jr < nc; jr += NR) {
                 for (int ir = 0; ir < mc; ir += MR) {
-                    macroTile(ir, jr, mc, nc, kc, ap, bp, bo, direct, pc, j0, c, cOff, ldc, true, rowBias, rowBase,
+                    macroTile(ir, jr, mc, nc, kc, ap, ao, akc, bp, bo, direct, pc, j0, c, cOff, ldc, true, rowBias, rowBase,
                             colBias, colBase, scratch);
                 }
             }
         } else {
             for (int ir = 0; ir < mc; ir += MR) {
                 for (int jr = 0; jr < nc; jr += NR) {
-                    macroTile(ir, jr, mc, nc, kc, ap, bp, bo, direct, pc, j0, c, cOff, ldc, false, rowBias, rowBase,
+                    macroTile(ir, jr, mc, nc, kc, ap, ao, akc, bp, bo, direct, pc, j0, c, cOff, ldc, false, rowBias, rowBase,
                             colBias, colBase, scratch);
                 }
             }
@@ -500,7 +522,8 @@ public final class Gemm {
     }
 
     /** Register tile (ir, jr) of a block: whole tiles without bias straight into C, the others through a scratch. */
-    private static void macroTile(int ir, int jr, int mc, int nc, int kc, float[] ap, float[] bp, int bo,
+    private static void macroTile(int ir, int jr, int mc, int nc, int kc, float[] ap, int ao, int akc, float[] bp,
+                                  int bo,
                                   DirectB direct, int pc, int j0, float[] c, int cOff, int ldc, boolean add,
                                   float[] rowBias, int rowBase, float[] colBias, int colBase, float[] scratch) {
         int nr = Math.min(NR, nc - jr);
@@ -509,7 +532,7 @@ public final class Gemm {
         int jb0 = direct == null ? 0 : direct.colOffset(j0 + jr);
         int jb1 = direct == null ? 0 : direct.colOffset(j0 + jr + V);
         int mr = Math.min(MR, mc - ir);
-        int ai = ir * kc;
+        int ai = ao + ir * akc;
         int ci = cOff + ir * ldc + jr;
         boolean bias = rowBias != null || colBias != null;
         if (mr == MR && nr == NR && !bias) {
@@ -879,14 +902,18 @@ public final class Gemm {
                 if (cs == 1 && rows == MR && arr != null && rs <= Integer.MAX_VALUE / MR) {
                     gatherPanel(arr, (int) (off + (long) (i0 + p * MR) * rs + k0), (int) rs, kc, dst, d);
                 } else if (cs == 1 && rows == MR && arr == null) {
-                    // Convert the panel's rows into a row-major scratch block, then gather it like a heap one.
+                    // Convert the panel's rows a chunk of K at a time into a small row-major block, then gather it
+                    // like a heap one: the block stays in L1 (the whole K block at once made the pack 1.5x slower).
                     if (block == null) {
-                        block = scratch(3, MR * kc);
+                        block = scratch(3, MR * PACK_CHUNK);
                     }
-                    for (int r = 0; r < MR; r++) {
-                        run(off + (long) (i0 + p * MR + r) * rs + k0, kc, block, r * kc);
+                    for (int k = 0; k < kc; k += PACK_CHUNK) {
+                        int len = Math.min(PACK_CHUNK, kc - k);
+                        for (int r = 0; r < MR; r++) {
+                            run(off + (long) (i0 + p * MR + r) * rs + k0 + k, len, block, r * len);
+                        }
+                        gatherPanel(block, 0, len, len, dst, d + k * MR);
                     }
-                    gatherPanel(block, 0, kc, kc, dst, d);
                 } else if (cs == 1) {
                     // Rows are contiguous along K: read a row, scatter it with stride MR.
                     for (int r = 0; r < rows; r++) {
@@ -926,15 +953,25 @@ public final class Gemm {
             }
         }
 
+        /** Rows of a half-precision (or quantised) A panel converted at a time before they are gathered. */
+        private static final int PACK_CHUNK = 64;
+        private static final int[] CHUNK_MAP = gatherMap(PACK_CHUNK);
+
+        /** Indices of the gathers of {@link #gatherPanel} for rows {@code ld} apart. */
+        private static int[] gatherMap(int ld) {
+            int[] map = new int[GATHER_K * MR];
+            for (int e = 0; e < map.length; e++) {
+                map[e] = (e % MR) * ld + e / MR;
+            }
+            return map;
+        }
+
         /**
          * Packs one whole panel of MR rows from a row-major block ({@code src[base + r·ld + k]}) by gathers:
          * every {@code GATHER_K} steps of K fill exactly {@code GATHER_VECTORS} vectors of the panel.
          */
         private static void gatherPanel(float[] src, int base, int ld, int kc, float[] dst, int d) {
-            int[] map = new int[GATHER_K * MR];
-            for (int e = 0; e < map.length; e++) {
-                map[e] = (e % MR) * ld + e / MR;
-            }
+            int[] map = ld == PACK_CHUNK ? CHUNK_MAP : gatherMap(ld);
             int k = 0;
             for (; k + GATHER_K <= kc; k += GATHER_K) {
                 int o = d + k * MR;

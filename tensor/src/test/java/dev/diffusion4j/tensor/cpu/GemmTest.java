@@ -449,7 +449,7 @@ class GemmTest {
     @Test
     void kZeroGivesBiasOrZero() {
         float[] c = {5, 5, 5, 5, 5, 5};
-        Gemm.gemm(POOL1, 2, 3, 0, (i0, mc, k0, kc, d) -> { }, (k0, kc, j0, nc, d) -> { }, c, 0, 3,
+        Gemm.gemm(POOL1, 2, 3, 0, (i0, mc, k0, kc, d) -> { }, (k0, kc, j0, nc, d, o) -> { }, c, 0, 3,
                 new float[] {1, 2}, null, false);
         assertArrayEquals(new float[] {1, 1, 1, 2, 2, 2}, c);
         Tensor z = Gemm.matmul(POOL2, Tensor.zeros(4, 0), false, Tensor.zeros(0, 3), false);
@@ -493,7 +493,7 @@ class GemmTest {
         assertThrows(IllegalArgumentException.class,
                 () -> Gemm.linear(POOL1, Tensor.zeros(2, 5), Tensor.zeros(4, 5), Tensor.zeros(3)));
         assertThrows(IllegalArgumentException.class,
-                () -> Gemm.gemm(POOL1, 2, 2, 2, (i0, mc, k0, kc, d) -> { }, (k0, kc, j0, nc, d) -> { },
+                () -> Gemm.gemm(POOL1, 2, 2, 2, (i0, mc, k0, kc, d) -> { }, (k0, kc, j0, nc, d, o) -> { },
                         new float[3], 0, 2, null, null, false));
     }
 }
