@@ -19,7 +19,8 @@ import java.util.function.Supplier;
  * separate ops the model used to call (linear, then add / geglu; q, k, v one by one) against the fused
  * {@link FusedLinear} op, the two alternating in one process so that load from other processes hits both
  * alike. Prints medians and GFLOP/s (with one thread, of this thread's CPU time), and the sums over the
- * linear layers of one guided U-Net step (SD 1.5, batch 2, 64×64 latents). Usage: {@code java ... LinearTiming [reps] [threads] [name filter]}.
+ * linear layers of one guided U-Net step (SD 1.5, batch 2, 64×64 latents). Usage: {@code java ... LinearTiming [reps] [threads] [filter]}
+ * (the layers whose name contains the filter or matches it as a regular expression).
  */
 public final class LinearTiming {
     private LinearTiming() {
@@ -93,7 +94,7 @@ public final class LinearTiming {
             double stepA = 0;
             double stepB = 0;
             for (Case cs : cases) {
-                if (!cs.name().contains(only)) {
+                if (!cs.name().contains(only) && !cs.name().matches(only)) {
                     continue;
                 }
                 double[] a = new double[reps];

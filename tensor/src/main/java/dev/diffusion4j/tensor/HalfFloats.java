@@ -11,8 +11,9 @@ import java.util.Objects;
  *
  * <p>The bulk methods ({@link #toFloats}, {@link #f16ToFloats}, {@link #bf16ToFloats},
  * {@link #f32ToFloats}) convert little-endian elements of a {@link MemorySegment} (e.g. a memory-mapped
- * weight) into a {@code float[]}; they use the Vector API when the JVM has {@code jdk.incubator.vector}
- * and a scalar loop otherwise, with identical results (F16 NaNs come out quiet, payload kept; BF16 bits are
+ * weight) into a {@code float[]}. Binary16 goes through a plain loop of {@link Float#float16ToFloat}, which C2
+ * vectorises into the hardware conversion (F16 NaNs come out quiet, payload kept); bfloat16 uses the Vector API
+ * when the JVM has {@code jdk.incubator.vector} and a scalar loop otherwise, with identical results (its bits are
  * copied as they are).
  */
 public final class HalfFloats {
@@ -76,12 +77,10 @@ public final class HalfFloats {
     /** Little-endian IEEE binary16 at {@code src[byteOffset ...]} to {@code count} floats (exact). */
     public static void f16ToFloats(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int count) {
         checkRanges(src, byteOffset, 2, dst, dstOffset, count);
-        if (VECTOR) {
-            HalfFloatsVector.f16ToFloats(src, byteOffset, dst, dstOffset, count);
-        } else {
-            for (int i = 0; i < count; i++) {
-                dst[dstOffset + i] = Float.float16ToFloat(src.get(I16_LE, byteOffset + 2L * i));
-            }
+        // A plain loop: C2 vectorises it into the hardware conversion (vcvtph2ps on x86), 4x faster than the same
+        // conversion written with the Vector API.
+        for (int i = 0; i < count; i++) {
+            dst[dstOffset + i] = Float.float16ToFloat(src.get(I16_LE, byteOffset + 2L * i));
         }
     }
 

@@ -3,16 +3,14 @@ package dev.diffusion4j.tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Vector API bodies of the {@link HalfFloats} bulk conversions, in their own class so that it is loaded
+ * Vector API body of the {@link HalfFloats} bulk bfloat16 conversion, in its own class so that it is loaded
  * only when {@code jdk.incubator.vector} is present. Ranges are checked by the caller.
  */
 final class HalfFloatsVector {
@@ -24,33 +22,6 @@ final class HalfFloatsVector {
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private HalfFloatsVector() {
-    }
-
-    static void f16ToFloats(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int count) {
-        int lanes = I.length();
-        int i = 0;
-        for (; i <= count - lanes; i += lanes) {
-            IntVector h = widen(src, byteOffset + 2L * i);
-            IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-            IntVector em = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
-            IntVector exp = h.and(0x7C00);
-            // normal: rebias the exponent (15 -> 127) with an integer add
-            IntVector bits = em.add((127 - 15) << 23);
-            // subnormal (and zero): mantissa · 2^-24, exact; integer -> float then a multiply with a normal
-            // result, so no denormal operand ever reaches the FPU (those cost a microcode assist, ~10x)
-            FloatVector sub = ((FloatVector) h.and(0x3FF).convert(VectorOperators.I2F, 0)).mul(0x1p-24f);
-            bits = bits.blend(sub.reinterpretAsInts(), exp.compare(VectorOperators.EQ, 0));
-            // exponent 31: infinity or NaN; binary32 exponent all ones, payload kept, NaNs made quiet (as the
-            // x86 conversion instruction behind the scalar intrinsic does)
-            VectorMask<Integer> special = exp.compare(VectorOperators.EQ, 0x7C00);
-            VectorMask<Integer> nan = h.and(0x7FFF).compare(VectorOperators.GT, 0x7C00);
-            IntVector inf = em.or(0x7F800000);
-            bits = bits.blend(inf, special).blend(inf.or(0x00400000), nan);
-            bits.or(sign).reinterpretAsFloats().intoArray(dst, dstOffset + i);
-        }
-        for (; i < count; i++) {
-            dst[dstOffset + i] = Float.float16ToFloat(src.get(I16_LE, byteOffset + 2L * i));
-        }
     }
 
     static void bf16ToFloats(MemorySegment src, long byteOffset, float[] dst, int dstOffset, int count) {
