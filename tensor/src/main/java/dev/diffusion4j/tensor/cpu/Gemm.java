@@ -64,7 +64,7 @@ public final class Gemm {
      * panel of A streamed past it (12 KiB) fit in L1 (48 KiB) together; at 320 (40 + 15 KiB) they do not.
      */
     static final int KB = 256;
-    /** Most K blocks packed together (see {@link #tile}): 4 gave 8x8 convolutions with F16 weights 5-10 %. */
+    /** Most K blocks packed together (see {@link #tile}): 8x8 convolutions with F16 weights 5-10 % faster than 1. */
     private static final int SUPER_BLOCKS = 4;
     /** Most floats of the B blocks of a super-block (512 KiB: they stay in L2 beside A's). */
     private static final long SUPER_B_FLOATS = 1 << 17;
@@ -143,12 +143,14 @@ public final class Gemm {
     /**
      * Packs a block of the right operand B ({@code K × N}).
      *
-     * <p>{@code pack(k0, kc, j0, nc, dst)} writes rows {@code [k0, k0+kc)} and columns {@code [j0, j0+nc)}
+     * <p>{@code pack(k0, kc, j0, nc, dst, dOff)} writes rows {@code [k0, k0+kc)} and columns {@code [j0, j0+nc)}
      * as consecutive panels of {@link #NR} columns: element {@code (k0 + k, j0 + p·NR + j)} goes to
-     * {@code dst[p·NR·kc + k·NR + j]}; columns of the last panel beyond {@code nc} must be written as zero.
+     * {@code dst[dOff + p·NR·kc + k·NR + j]}; columns of the last panel beyond {@code nc} must be written as zero.
+     * The offset lets {@link #gemm} pack several K blocks side by side.
      */
     @FunctionalInterface
     public interface PackB {
+        /** {@link #pack(int, int, int, int, float[], int)} from {@code dst[0]} on. */
         default void pack(int k0, int kc, int j0, int nc, float[] dst) {
             pack(k0, kc, j0, nc, dst, 0);
         }
@@ -498,24 +500,24 @@ public final class Gemm {
      * One block of rows × one K block. Writing C (no accumulate) it goes row panel by row panel, each across all
      * column panels: C is then written as MR rows streaming left to right, which the prefetchers follow (column panel
      * by column panel, each tile's MR rows lay far apart and C's first write cost 10 % more at K = 320). Accumulating,
-     * column panel by column panel: the B panel stays in L1 over the rows.
+     * column panel by column panel: the B panel stays in L1 over the rows. The block's A panels are {@code akc} deep
+     * (a super-block's, or kc) and its K block starts at {@code ao} in the first.
      */
     private static void macro(int mc, int nc, int kc, float[] ap, int ao, int akc, float[] bp, int bo, DirectB direct,
-                              int pc, int j0,
-                              float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
+                              int pc, int j0, float[] c, int cOff, int ldc, boolean add, float[] rowBias, int rowBase,
                               float[] colBias, int colBase, float[] scratch) {
         if (add) {
             for (int jr = 0; jr < nc; jr += NR) {
                 for (int ir = 0; ir < mc; ir += MR) {
-                    macroTile(ir, jr, mc, nc, kc, ap, ao, akc, bp, bo, direct, pc, j0, c, cOff, ldc, true, rowBias, rowBase,
-                            colBias, colBase, scratch);
+                    macroTile(ir, jr, mc, nc, kc, ap, ao, akc, bp, bo, direct, pc, j0, c, cOff, ldc, true, rowBias,
+                            rowBase, colBias, colBase, scratch);
                 }
             }
         } else {
             for (int ir = 0; ir < mc; ir += MR) {
                 for (int jr = 0; jr < nc; jr += NR) {
-                    macroTile(ir, jr, mc, nc, kc, ap, ao, akc, bp, bo, direct, pc, j0, c, cOff, ldc, false, rowBias, rowBase,
-                            colBias, colBase, scratch);
+                    macroTile(ir, jr, mc, nc, kc, ap, ao, akc, bp, bo, direct, pc, j0, c, cOff, ldc, false, rowBias,
+                            rowBase, colBias, colBase, scratch);
                 }
             }
         }
