@@ -142,60 +142,44 @@ class Conv2dTest {
 
     /**
      * Deep 3×3 convolutions with 16-bit weights, deep enough (K = 1179: five K blocks) that the GEMM packs A for a
-     * group of four K blocks at once and a last group of one, with conversion chunks that end inside a gather step:
-     * the same bits as the F32 weights they round to, and close to the reference.
+     * group of four K blocks at once and a last group of one, with conversion chunks that end inside a gather step.
      */
     @ParameterizedTest(name = "{0} n={1} cout={2} {3}x{4}")
     @CsvSource({"F16, 2, 29, 8, 8", "BF16, 1, 40, 5, 7", "F16, 1, 12, 9, 16"})
     void deepConvolutionWithHalfWeights(DType dtype, int n, int cout, int h, int w) {
-        int cin = 131;
-        long seed = 23L * cout + h + w + dtype.ordinal();
-        Random rnd = new Random(seed);
-        float[] x = GemmTest.random(rnd, n * cin * h * w);
-        float[] wt = GemmTest.random(rnd, cout * cin * 9);
-        float[] bias = GemmTest.random(rnd, cout);
-        float[] wr = GemmTest.rounded(wt, dtype);
-        float[] br = GemmTest.rounded(bias, dtype);
-        Tensor xt = Tensor.of(x, n, cin, h, w);
-        float[] f32 = Conv2d.conv2d(POOL2, xt, Tensor.of(wr, cout, cin, 3, 3), Tensor.of(br, cout), 1, 1, 1, 1, 1)
-                .toFloatArray();
-        GemmTest.assertClose(reference(x, n, cin, h, w, wr, cout, 3, 3, br, 1, 1, 1, 1, 1), f32, cin * 9, 1,
-                "seed " + seed);
-        try (Arena arena = Arena.ofShared()) {
-            Tensor ws = GemmTest.segment(arena, wt, dtype, cout, cin, 3, 3);
-            Tensor bs = GemmTest.segment(arena, bias, dtype, cout);
-            for (ComputePool pool : new ComputePool[] {POOL1, POOL2}) {
-                float[] got = Conv2d.conv2d(pool, xt, ws, bs, 1, 1, 1, 1, 1).toFloatArray();
-                org.junit.jupiter.api.Assertions.assertArrayEquals(f32, got,
-                        "seed " + seed + " " + dtype + " threads " + pool.threads());
-            }
-        }
+        assertHalfWeightsAsRounded(dtype, n, 131, cout, h, w, 3, 23L * cout + h + w + dtype.ordinal());
     }
 
-    /**
-     * 1×1 convolutions with 16-bit weights (converted while the GEMM packs them, in every task): the same
-     * bits as the F32 weights they round to, for one thread and two, and close to the reference.
-     */
+    /** 1×1 convolutions with 16-bit weights (converted while the GEMM packs them, in every task). */
     @ParameterizedTest(name = "{0} n={1} cin={2} cout={3} {4}x{5}")
     @CsvSource({"F16, 1, 40, 30, 48, 50", "BF16, 2, 300, 20, 17, 33", "F16, 1, 520, 200, 8, 40"})
     void oneByOneWithHalfWeights(DType dtype, int n, int cin, int cout, int h, int w) {
-        long seed = 19L * cin + cout + h + dtype.ordinal();
+        assertHalfWeightsAsRounded(dtype, n, cin, cout, h, w, 1, 19L * cin + cout + h + dtype.ordinal());
+    }
+
+    /**
+     * A k×k convolution (stride 1, "same" padding) with 16-bit weights and bias gives the same bits as with the F32
+     * weights they round to, for one thread and two, and that is close to the reference.
+     */
+    private static void assertHalfWeightsAsRounded(DType dtype, int n, int cin, int cout, int h, int w, int k,
+                                                   long seed) {
+        int pad = k / 2;
         Random rnd = new Random(seed);
         float[] x = GemmTest.random(rnd, n * cin * h * w);
-        float[] wt = GemmTest.random(rnd, cout * cin);
+        float[] wt = GemmTest.random(rnd, cout * cin * k * k);
         float[] bias = GemmTest.random(rnd, cout);
         float[] wr = GemmTest.rounded(wt, dtype);
         float[] br = GemmTest.rounded(bias, dtype);
         Tensor xt = Tensor.of(x, n, cin, h, w);
-        float[] f32 = Conv2d.conv2d(POOL2, xt, Tensor.of(wr, cout, cin, 1, 1), Tensor.of(br, cout), 1, 0, 0, 0, 0)
-                .toFloatArray();
-        double[] want = reference(x, n, cin, h, w, wr, cout, 1, 1, br, 1, 0, 0, 0, 0);
-        GemmTest.assertClose(want, f32, cin, 1, "seed " + seed);
+        float[] f32 = Conv2d.conv2d(POOL2, xt, Tensor.of(wr, cout, cin, k, k), Tensor.of(br, cout), 1, pad, pad, pad,
+                pad).toFloatArray();
+        GemmTest.assertClose(reference(x, n, cin, h, w, wr, cout, k, k, br, 1, pad, pad, pad, pad), f32, cin * k * k,
+                1, "seed " + seed);
         try (Arena arena = Arena.ofShared()) {
-            Tensor ws = GemmTest.segment(arena, wt, dtype, cout, cin, 1, 1);
+            Tensor ws = GemmTest.segment(arena, wt, dtype, cout, cin, k, k);
             Tensor bs = GemmTest.segment(arena, bias, dtype, cout);
             for (ComputePool pool : new ComputePool[] {POOL1, POOL2}) {
-                float[] got = Conv2d.conv2d(pool, xt, ws, bs, 1, 0, 0, 0, 0).toFloatArray();
+                float[] got = Conv2d.conv2d(pool, xt, ws, bs, 1, pad, pad, pad, pad).toFloatArray();
                 org.junit.jupiter.api.Assertions.assertArrayEquals(f32, got,
                         "seed " + seed + " " + dtype + " threads " + pool.threads());
             }
