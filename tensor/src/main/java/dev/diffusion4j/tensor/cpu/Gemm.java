@@ -457,7 +457,8 @@ public final class Gemm {
         // one run of up to SUPER_BLOCKS·KB values instead of a short run per K block (F16 weights of an 8x8
         // convolution: 12 rows 23 KB apart, 512 bytes each); the group's B blocks stay in L2 over the rows.
         int blockDepth = (k + kBlocks - 1) / kBlocks;
-        int group = (int) Math.max(1, Math.min(SUPER_BLOCKS, SUPER_B_FLOATS / ((long) blockDepth * nPad)));
+        long fitB = SUPER_B_FLOATS / ((long) blockDepth * nPad);
+        int group = (int) Math.max(1, Math.min(Math.min(SUPER_BLOCKS, kBlocks), fitB));
         float[] bufB = buffer(0, group * blockDepth * nPad);
         float[] bufAs = group == 1 ? bufA : buffer(1, group * blockDepth * MC);
         for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
