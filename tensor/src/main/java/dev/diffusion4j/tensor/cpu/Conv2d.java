@@ -158,8 +158,7 @@ public final class Conv2d {
         Tensor out;
         if (residual == null) {
             out = Tensor.empty(n, cout, hout, wout);
-        } else if (residualIsScratch && residual.isHeap() && residual.offset() == 0
-                && residual.array().length == residual.numel()) {
+        } else if (residualIsScratch && Kernels.ownsStorage(residual)) {
             out = residual;
         } else {
             out = Kernels.heap(residual).copy();

@@ -102,8 +102,7 @@ final class FewChannelConv {
         // Offset in the padded block of input channel ci's tap (ky, kx), for output row 0, column 0.
         int[] offs = Conv2d.rowOffsets(blockChannels, kh, kw, bandHp, wpad);
         Tensor out;
-        if (residual != null && residualIsScratch && residual.isHeap() && residual.offset() == 0
-                && residual.array().length == residual.numel()) {
+        if (residual != null && residualIsScratch && Kernels.ownsStorage(residual)) {
             out = residual;
         } else {
             out = Tensor.empty(n, cout, hout, wout);

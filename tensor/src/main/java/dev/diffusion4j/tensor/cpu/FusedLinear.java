@@ -370,8 +370,8 @@ public final class FusedLinear {
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();
         int ro = res == null ? 0 : res.offset();
-        Tensor y = residualIsScratch && res == residual && res != null && ro == 0 && ra.length == shape.numel()
-                ? residual : Tensor.empty(shape);
+        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual) ? residual
+                : Tensor.empty(shape);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         // The epilogue writes columns (channel planes): blocks a whole block of rows tall.

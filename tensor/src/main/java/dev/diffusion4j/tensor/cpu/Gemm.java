@@ -957,7 +957,7 @@ public final class Gemm {
             }
         }
 
-        /** Rows of a half-precision (or quantised) A panel converted at a time before they are gathered. */
+        /** Columns (K) of a half-precision (or quantised) A panel converted at a time before they are gathered. */
         private static final int PACK_CHUNK = 64;
         private static final int[] CHUNK_MAP = gatherMap(PACK_CHUNK);
 

@@ -48,6 +48,14 @@ final class Kernels {
         return out;
     }
 
+    /**
+     * Whether {@code t} is a heap tensor whose array holds exactly its elements (offset 0, nothing more): a kernel told
+     * it may reuse that storage can write its output there.
+     */
+    static boolean ownsStorage(Tensor t) {
+        return t.isHeap() && t.offset() == 0 && t.array().length == t.numel();
+    }
+
     static void requireNonNull(String op, String name, Tensor t) {
         Objects.requireNonNull(t, () -> op + ": " + name + " is null");
     }

@@ -263,7 +263,7 @@ public final class Winograd {
             Tensor r = residual.isHeap() ? residual : residual.toHeapF32();
             res = r.array();
             resOff = r.offset();
-            if (residualIsScratch && r == residual && resOff == 0 && res.length == residual.numel()) {
+            if (residualIsScratch && Kernels.ownsStorage(residual)) {
                 reuse = residual;
             }
         }
