@@ -473,7 +473,6 @@ public final class FusedLinear {
         int chunks = Math.max(1, Math.min(out / 16, 4 * pool.threads()));
         pool.parallelFor(chunks, 1, (from, to) -> {
             float[] row = weight.isHeap() ? null : new float[in];
-            float[] lanes = new float[V];
             for (int t = from; t < to; t++) {
                 int j0 = (int) ((long) out * t / chunks);
                 int j1 = (int) ((long) out * (t + 1) / chunks);
@@ -489,7 +488,7 @@ public final class FusedLinear {
                         wo = 0;
                     }
                     for (int r = 0; r < rows; r++) {
-                        float v = dot(xa, xo + r * in, w, wo, in, lanes) + (bias == null ? 0f : bias[j]);
+                        float v = dot(xa, xo + r * in, w, wo, in) + (bias == null ? 0f : bias[j]);
                         y[r * out + j] = res == null ? v : v + res[ro + r * out + j];
                     }
                 }
@@ -497,8 +496,8 @@ public final class FusedLinear {
         });
     }
 
-    /** {@code Σ a[ao + i] · b[bo + i]} for {@code i < n}, in four vector accumulators ({@code lanes}: V floats). */
-    private static float dot(float[] a, int ao, float[] b, int bo, int n, float[] lanes) {
+    /** {@code Σ a[ao + i] · b[bo + i]} for {@code i < n}, in four vector accumulators. */
+    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
         FloatVector s0 = FloatVector.zero(S);
         FloatVector s1 = FloatVector.zero(S);
         FloatVector s2 = FloatVector.zero(S);
@@ -513,12 +512,8 @@ public final class FusedLinear {
         for (; i + V <= n; i += V) {
             s0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), s0);
         }
-        // Lanes added in a fixed order: reduceLanes rounds differently compiled (a tree) and interpreted (a loop).
-        s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
-        float sum = 0f;
-        for (float lane : lanes) {
-            sum += lane;
-        }
+        // Lanes added in a fixed order (Norms.sumLanes): reduceLanes rounds differently compiled and interpreted.
+        float sum = (float) Norms.sumLanes(s0.add(s1).add(s2.add(s3)));
         for (; i < n; i++) {
             sum += a[ao + i] * b[bo + i];
         }
