@@ -7,7 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class ComputePoolTest {
@@ -77,5 +80,55 @@ class ComputePoolTest {
         assertSame(shared, ComputePool.shared());
         assertThrows(IllegalArgumentException.class, () -> shared.parallelFor(-1, 1, (a, b) -> { }));
         assertThrows(IllegalArgumentException.class, () -> shared.parallelFor(1, 0, (a, b) -> { }));
+    }
+
+    /**
+     * Both chunks of a loop run at the same time (each waits for the other), whether the worker is still polling after
+     * the previous loop or has given up and parked.
+     */
+    @Test
+    void workerTakesLoopsWhetherPollingOrParked() throws InterruptedException {
+        try (ComputePool pool = new ComputePool(2)) {
+            for (long pauseNanos : new long[] {0, 20 * ComputePool.SPIN_NANOS, 0, 20 * ComputePool.SPIN_NANOS}) {
+                TimeUnit.NANOSECONDS.sleep(pauseNanos);
+                CountDownLatch both = new CountDownLatch(2);
+                Set<Thread> ran = ConcurrentHashMap.newKeySet();
+                pool.parallelFor(2, 1, (a, b) -> {
+                    ran.add(Thread.currentThread());
+                    both.countDown();
+                    try {
+                        assertTrue(both.await(10, TimeUnit.SECONDS), "the other chunk never started");
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                assertEquals(2, ran.size(), "after a pause of " + pauseNanos + " ns");
+            }
+        }
+    }
+
+    /** Closing the pool stops a worker that is still polling for the next loop. */
+    @Test
+    void closeStopsPollingWorkers() throws InterruptedException {
+        AtomicReference<Thread> worker = new AtomicReference<>();
+        Thread caller = Thread.currentThread();
+        try (ComputePool pool = new ComputePool(2)) {
+            CountDownLatch both = new CountDownLatch(2);
+            pool.parallelFor(2, 1, (a, b) -> {
+                if (Thread.currentThread() != caller) {
+                    worker.set(Thread.currentThread());
+                }
+                both.countDown();
+                try {
+                    both.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+        Thread w = worker.get();
+        assertTrue(w != null, "no chunk ran on the worker");
+        w.join(5000);
+        assertTrue(!w.isAlive(), "worker still running after close");
     }
 }
