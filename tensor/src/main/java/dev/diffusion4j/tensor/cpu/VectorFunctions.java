@@ -114,6 +114,28 @@ public final class VectorFunctions {
         return y.blend(x, x.compare(VectorOperators.NE, x));
     }
 
+    /**
+     * {@link #exp} for {@code x} in [-16, 0], the same bits there. Where erfcLarge called exp, GELU took 1.30-1.40 ns a
+     * value; with this, 1.14-1.28 (1 thread, L1). Inlining is tight in the GEGLU epilogue: replacing erfcLarge's float
+     * clamp by integer or blend clamps, or moving its polynomial into a method, made C2 stop inlining it there (boxed
+     * vectors, the layer 10-20 % slower) although each was faster alone.
+     */
+    private static FloatVector expInRange(FloatVector x) {
+        FloatVector shifted = x.fma(V_LOG2E, V_ROUND_MAGIC);
+        FloatVector n = shifted.sub(ROUND_MAGIC);
+        IntVector ni = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND_MAGIC));
+        FloatVector r = n.fma(V_NEG_LN2_HI, x);
+        r = n.fma(V_NEG_LN2_LO, r);
+        FloatVector p = r.fma(V_E7, V_E6);
+        p = p.fma(r, V_E5);
+        p = p.fma(r, V_E4);
+        p = p.fma(r, V_E3);
+        p = p.fma(r, V_E2);
+        p = p.fma(r, V_ONE);
+        p = p.fma(r, V_ONE);
+        return p.reinterpretAsInts().add(ni.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
+    }
+
     /** The logistic sigmoid {@code 1 / (1 + e^-x)} per lane. */
     public static FloatVector sigmoid(FloatVector x) {
         return x.broadcast(1f).div(exp(x.neg()).add(1f));
@@ -178,7 +200,8 @@ public final class VectorFunctions {
         r = r.fma(t, V_B2);
         r = r.fma(t, V_B1);
         r = r.fma(t, V_B0);
-        FloatVector e = exp(ac.mul(ac).neg()).mul(r);
+        // -ac² lies in [-16, -0.64]: exp's clamps and its blends for overflow, underflow and NaN are never needed.
+        FloatVector e = expInRange(ac.mul(ac).neg()).mul(r);
         e = e.blend(0f, a.compare(VectorOperators.GE, ERF_MAX));
         return e.blend(a, a.compare(VectorOperators.NE, a));
     }
