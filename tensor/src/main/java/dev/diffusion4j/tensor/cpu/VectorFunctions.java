@@ -94,20 +94,7 @@ public final class VectorFunctions {
 
     /** e^x per lane: within 2 ulp; NaN stays NaN, overflow gives +∞, results below the normal range give 0. */
     public static FloatVector exp(FloatVector x) {
-        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
-        FloatVector shifted = xc.fma(V_LOG2E, V_ROUND_MAGIC);
-        FloatVector n = shifted.sub(ROUND_MAGIC);
-        IntVector ni = shifted.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND_MAGIC));
-        FloatVector r = n.fma(V_NEG_LN2_HI, xc);
-        r = n.fma(V_NEG_LN2_LO, r);
-        FloatVector p = r.fma(V_E7, V_E6);
-        p = p.fma(r, V_E5);
-        p = p.fma(r, V_E4);
-        p = p.fma(r, V_E3);
-        p = p.fma(r, V_E2);
-        p = p.fma(r, V_ONE);
-        p = p.fma(r, V_ONE);
-        FloatVector y = p.reinterpretAsInts().add(ni.lanewise(VectorOperators.LSHL, 23)).reinterpretAsFloats();
+        FloatVector y = expInRange(x.max(EXP_LO).min(EXP_HI));
         y = y.blend(0f, x.compare(VectorOperators.LT, EXP_LO));
         y = y.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI));
         // NaN test as x != x: VectorOperators.IS_NAN is not intrinsified on JDK 25 (10x slower)
@@ -115,8 +102,8 @@ public final class VectorFunctions {
     }
 
     /**
-     * {@link #exp} for {@code x} in [-16, 0], the same bits there. Where erfcLarge called exp, GELU took 1.30-1.40 ns a
-     * value; with this, 1.14-1.28 (1 thread, L1). Inlining is tight in the GEGLU epilogue: replacing erfcLarge's float
+     * e^x for {@code x} in [EXP_LO, EXP_HI] ({@link #exp} after its clamp; erfc's {@code -a²} in [-16, -0.64] as it
+     * is). Where erfcLarge called exp, GELU took 1.30-1.40 ns a value; with this, 1.14-1.28 (1 thread, L1). Inlining is tight in the GEGLU epilogue: replacing erfcLarge's float
      * clamp by integer or blend clamps, or moving its polynomial into a method, made C2 stop inlining it there (boxed
      * vectors, the layer 10-20 % slower) although each was faster alone.
      */
