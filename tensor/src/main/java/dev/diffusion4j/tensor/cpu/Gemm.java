@@ -75,8 +75,6 @@ public final class Gemm {
     /** Upper bound of the columns of a B block handled by one task ({@code KC × NC} floats in L2). */
     public static final int NC = 1024;
 
-    /** Whether 16-bit operands are converted with vectors (preferred species of 16 float lanes only). */
-    private static final boolean HALF_VECTORS = V == 16;
 
     /** Floats of B one task packs for all of K (8 MiB) to run a block of rows over all K blocks at once. */
     static final long TASK_B = 2 << 20;
@@ -857,26 +855,8 @@ public final class Gemm {
                 System.arraycopy(arr, (int) idx, dst, d, len);
                 return;
             }
-            switch (dtype) {
-                case F32 -> MemorySegment.copy(seg, F32_LE, idx * 4, dst, d, len);
-                case F16 -> {
-                    // A plain loop: C2 vectorises it into the hardware conversion (vcvtph2ps), 4x faster than
-                    // the conversion written with the Vector API (which has no binary16 lane type).
-                    long b = idx * 2;
-                    for (int i = 0; i < len; i++) {
-                        dst[d + i] = Float.float16ToFloat(seg.get(I16_LE, b + 2L * i));
-                    }
-                }
-                case BF16 -> {
-                    long b = idx * 2;
-                    int i = HALF_VECTORS ? HalfConvert.bf16(seg, b, len, dst, d) : 0;
-                    for (; i < len; i++) {
-                        dst[d + i] = Float.intBitsToFloat((seg.get(I16_LE, b + 2L * i) & 0xFFFF) << 16);
-                    }
-                }
-                // 8-bit blocks: dequantised with vectors (byte load, widen, times the block's scale)
-                case Q8_0 -> Quantized.dequantize(seg, idx, dst, d, len);
-            }
+            // F16 by C2's vectorised loop of Float.float16ToFloat, BF16 with vectors, Q8_0 dequantised by block.
+            HalfFloats.toFloats(seg, dtype, idx, dst, d, len);
         }
 
         /** {@link PackA#pack} writing the panels from {@code dst[dOff]} on. */
