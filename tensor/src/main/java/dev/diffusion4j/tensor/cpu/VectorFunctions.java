@@ -103,9 +103,10 @@ public final class VectorFunctions {
 
     /**
      * e^x for {@code x} in [EXP_LO, EXP_HI] ({@link #exp} after its clamp; erfc's {@code -a²} in [-16, -0.64] as it
-     * is). Where erfcLarge called exp, GELU took 1.30-1.40 ns a value; with this, 1.14-1.28 (1 thread, L1). Inlining is tight in the GEGLU epilogue: replacing erfcLarge's float
-     * clamp by integer or blend clamps, or moving its polynomial into a method, made C2 stop inlining it there (boxed
-     * vectors, the layer 10-20 % slower) although each was faster alone.
+     * is). Where erfcLarge called exp, GELU took 1.30-1.40 ns a value; with this, 1.14-1.28 (1 thread, L1). Inlining
+     * is tight in the GEGLU epilogue: replacing erfcLarge's float clamp by integer or blend clamps, or moving its
+     * polynomial into a method, made C2 stop inlining it there (boxed vectors, the layer 10-20 % slower) although each
+     * was faster alone.
      */
     private static FloatVector expInRange(FloatVector x) {
         FloatVector shifted = x.fma(V_LOG2E, V_ROUND_MAGIC);
