@@ -38,7 +38,7 @@ import jdk.incubator.vector.VectorSpecies;
  * exceed the reference by at most {@code HEADROOM} = 64 (base 2), so {@code P ≤ 2^64} and every sum stays
  * finite; a block with a larger jump is redone the classic way. The result does not depend on the
  * reference beyond rounding: softmax is invariant to the shift, and the reference never exceeds the largest
- * score seen, so the largest term is ≥ 1 and the ones flushed to {@code 2^-126} are negligible beside it.
+ * score seen, so the largest term is ≥ 1 and the ones flushed to 0 (below about {@code 2^-99.5}) are negligible beside it.
  *
  * <p>Scores are kept in base 2: q is pre-multiplied by {@code scale · log2(e)} so the softmax needs
  * {@code 2^x}, computed as in {@link #exp2Neg} (range reduction to {@code [-0.5, 0.5]}, a degree-6 minimax
@@ -446,14 +446,14 @@ public final class Attention {
         FloatVector c2 = FloatVector.broadcast(SP, P2);
         FloatVector c3 = FloatVector.broadcast(SP, P3);
         FloatVector c4 = FloatVector.broadcast(SP, P4);
-        FloatVector one = FloatVector.broadcast(SP, 1f);
+        FloatVector one = FloatVector.broadcast(SP, P0);
         for (j = 0, so = io; j < w; j++, so += BQ) {
             // exp2Clamped written out: C2 gives up inlining it here (node count) and would box the vectors.
             FloatVector x = FloatVector.fromArray(SP, s, so).sub(mNew);
             FloatVector xc = ((IntVector) x.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                     .reinterpretAsFloats();
-            FloatVector t = xc.add(MAGIC127);
-            FloatVector f = xc.sub(t.sub(MAGIC127));
+            FloatVector t = xc.add(MAGIC_BIAS);
+            FloatVector f = xc.sub(t.sub(MAGIC_BIAS));
             FloatVector p = f.fma(P6, P5).fma(f, c4).fma(f, c3).fma(f, c2).fma(f, c1).fma(f, one)
                     .mul(((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
             p.intoArray(s, so);
@@ -490,50 +490,61 @@ public final class Attention {
     }
 
     private static final float MAGIC = 12582912f; // 1.5 · 2^23: adding it rounds to an integer in the low bits
-    private static final float MAGIC127 = MAGIC + 127f; // the same, with the exponent bias added on the way
-    /** Bits of -126f: as unsigned ints, every float below it (and -inf) compares above, every other below. */
-    private static final int CLAMP_BITS = Float.floatToRawIntBits(-126f);
-    // Minimax (relative error) polynomial for 2^f on [-0.5, 0.5], degree 6: error 2e-9, about 1 ulp in float.
-    private static final float P1 = 0.6931471824645996f;
-    private static final float P2 = 0.24022647738456726f;
-    private static final float P3 = 0.055503323674201965f;
-    private static final float P4 = 0.00961843691766262f;
-    private static final float P5 = 0.0013398875016719103f;
-    private static final float P6 = 0.00015353360504377633f;
+    /**
+     * The same, with a bias of 100 added on the way: 2^n is built as {@code 2^(n - 27)} (exponent field n + 100) times
+     * a polynomial scaled by 2^27, so that n = -100, the clamp, gives an exponent field of 0 and the exponential is
+     * exactly 0 below about 2^-99.5 instead of a tiny normal: the product of such a probability and a value under 1
+     * would be subnormal, and each vector operation that makes one takes a microcode assist (attention over widely
+     * spread scores, 2^-126 times every value, ran up to 17x slower). Down to 2^-99.5 the values stay exact: the
+     * rescaling factor of a lazy block may be as small as 2^-HEADROOM. Scaling by powers of 2 rounds the same, so
+     * every value above the threshold keeps its bits.
+     */
+    private static final float MAGIC_BIAS = MAGIC + 100f;
+    /** Bits of -100f: as unsigned ints, every float below it (and -inf) compares above, every other below. */
+    private static final int CLAMP_BITS = Float.floatToRawIntBits(-100f);
+    private static final float SCALE = 0x1p27f;
+    // Minimax (relative error) polynomial for 2^f on [-0.5, 0.5], degree 6: error 2e-9, about 1 ulp in float; its
+    // coefficients times SCALE (see MAGIC_BIAS).
+    private static final float P0 = SCALE;
+    private static final float P1 = 0.6931471824645996f * SCALE;
+    private static final float P2 = 0.24022647738456726f * SCALE;
+    private static final float P3 = 0.055503323674201965f * SCALE;
+    private static final float P4 = 0.00961843691766262f * SCALE;
+    private static final float P5 = 0.0013398875016719103f * SCALE;
+    private static final float P6 = 0.00015353360504377633f * SCALE;
 
     /**
-     * {@code 2^x} lane-wise for {@code x <= 0}, within about 1 ulp down to {@code x = -126}. Below that
-     * (including -inf) it returns {@code 2^-126}-ish rather than 0: negligible against a softmax sum ≥ 1,
-     * and the cost of a blend is saved; masked scores are zeroed by the caller. x = n + f with n an
-     * integer and |f| ≤ 0.5; 2^n is built in the exponent bits.
+     * {@code 2^x} lane-wise for {@code x <= 0}, within about 1 ulp down to {@code x = -99.5}; below that (including
+     * -inf) exactly 0, negligible against a softmax sum ≥ 1 (see {@link #MAGIC_BIAS} for why not a tiny normal). x = n + f
+     * with n an integer and |f| ≤ 0.5; 2^n is built in the exponent bits.
      */
     static FloatVector exp2Neg(FloatVector x) {
-        FloatVector xc = x.max(-126f);
+        FloatVector xc = x.max(-100f);
         FloatVector t = xc.add(MAGIC);
         FloatVector n = t.sub(MAGIC);
         FloatVector f = xc.sub(n);
         FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(SP, P4)).fma(f, FloatVector.broadcast(SP, P3))
                 .fma(f, FloatVector.broadcast(SP, P2)).fma(f, FloatVector.broadcast(SP, P1))
-                .fma(f, FloatVector.broadcast(SP, 1f));
-        // The low bits of t hold n (two's complement, |n| < 2^22); shifting n + 127 into the exponent field
+                .fma(f, FloatVector.broadcast(SP, P0));
+        // The low bits of t hold n (two's complement, |n| < 2^22); shifting n + 100 into the exponent field
         // pushes the magic constant's bits out.
-        IntVector bits = ((IntVector) t.reinterpretAsInts()).add(127).lanewise(VectorOperators.LSHL, 23);
+        IntVector bits = ((IntVector) t.reinterpretAsInts()).add(100).lanewise(VectorOperators.LSHL, 23);
         return p.mul((FloatVector) bits.reinterpretAsFloats());
     }
 
     /**
      * {@link #exp2Neg(FloatVector)} for {@code x <= HEADROOM}, the same value, in fewer instructions for the
-     * hot loops: the clamp at -126 is one unsigned integer minimum on the bits (a float {@code max} takes
+     * hot loops: the clamp at -100 is one unsigned integer minimum on the bits (a float {@code max} takes
      * several, for its NaN and signed-zero rules), and the exponent bias rides in the rounding constant.
      */
     static FloatVector exp2Clamped(FloatVector x) {
         FloatVector xc = ((IntVector) x.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                 .reinterpretAsFloats();
-        FloatVector t = xc.add(MAGIC127);
-        FloatVector f = xc.sub(t.sub(MAGIC127));
+        FloatVector t = xc.add(MAGIC_BIAS);
+        FloatVector f = xc.sub(t.sub(MAGIC_BIAS));
         FloatVector p = f.fma(P6, P5).fma(f, FloatVector.broadcast(SP, P4)).fma(f, FloatVector.broadcast(SP, P3))
                 .fma(f, FloatVector.broadcast(SP, P2)).fma(f, FloatVector.broadcast(SP, P1))
-                .fma(f, FloatVector.broadcast(SP, 1f));
+                .fma(f, FloatVector.broadcast(SP, P0));
         return p.mul(((IntVector) t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
     }
 
@@ -557,7 +568,7 @@ public final class Attention {
         FloatVector c2 = FloatVector.broadcast(SP, P2);
         FloatVector c3 = FloatVector.broadcast(SP, P3);
         FloatVector c4 = FloatVector.broadcast(SP, P4);
-        FloatVector one = FloatVector.broadcast(SP, 1f);
+        FloatVector one = FloatVector.broadcast(SP, P0);
         FloatVector sum0 = FloatVector.zero(SP);
         FloatVector sum1 = FloatVector.zero(SP);
         FloatVector sum2 = FloatVector.zero(SP);
@@ -567,8 +578,8 @@ public final class Attention {
             FloatVector x0 = FloatVector.fromArray(SP, s, so + 0 * L);
             FloatVector p0c = ((IntVector) x0.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                     .reinterpretAsFloats();
-            FloatVector p0t = p0c.add(MAGIC127);
-            FloatVector p0f = p0c.sub(p0t.sub(MAGIC127));
+            FloatVector p0t = p0c.add(MAGIC_BIAS);
+            FloatVector p0f = p0c.sub(p0t.sub(MAGIC_BIAS));
             FloatVector p0 = p0f.fma(P6, P5).fma(p0f, c4).fma(p0f, c3).fma(p0f, c2).fma(p0f, c1)
                     .fma(p0f, one)
                     .mul(((IntVector) p0t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
@@ -578,8 +589,8 @@ public final class Attention {
             FloatVector x1 = FloatVector.fromArray(SP, s, so + 1 * L);
             FloatVector p1c = ((IntVector) x1.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                     .reinterpretAsFloats();
-            FloatVector p1t = p1c.add(MAGIC127);
-            FloatVector p1f = p1c.sub(p1t.sub(MAGIC127));
+            FloatVector p1t = p1c.add(MAGIC_BIAS);
+            FloatVector p1f = p1c.sub(p1t.sub(MAGIC_BIAS));
             FloatVector p1 = p1f.fma(P6, P5).fma(p1f, c4).fma(p1f, c3).fma(p1f, c2).fma(p1f, c1)
                     .fma(p1f, one)
                     .mul(((IntVector) p1t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
@@ -589,8 +600,8 @@ public final class Attention {
             FloatVector x2 = FloatVector.fromArray(SP, s, so + 2 * L);
             FloatVector p2c = ((IntVector) x2.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                     .reinterpretAsFloats();
-            FloatVector p2t = p2c.add(MAGIC127);
-            FloatVector p2f = p2c.sub(p2t.sub(MAGIC127));
+            FloatVector p2t = p2c.add(MAGIC_BIAS);
+            FloatVector p2f = p2c.sub(p2t.sub(MAGIC_BIAS));
             FloatVector p2 = p2f.fma(P6, P5).fma(p2f, c4).fma(p2f, c3).fma(p2f, c2).fma(p2f, c1)
                     .fma(p2f, one)
                     .mul(((IntVector) p2t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
@@ -600,8 +611,8 @@ public final class Attention {
             FloatVector x3 = FloatVector.fromArray(SP, s, so + 3 * L);
             FloatVector p3c = ((IntVector) x3.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                     .reinterpretAsFloats();
-            FloatVector p3t = p3c.add(MAGIC127);
-            FloatVector p3f = p3c.sub(p3t.sub(MAGIC127));
+            FloatVector p3t = p3c.add(MAGIC_BIAS);
+            FloatVector p3f = p3c.sub(p3t.sub(MAGIC_BIAS));
             FloatVector p3 = p3f.fma(P6, P5).fma(p3f, c4).fma(p3f, c3).fma(p3f, c2).fma(p3f, c1)
                     .fma(p3f, one)
                     .mul(((IntVector) p3t.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
