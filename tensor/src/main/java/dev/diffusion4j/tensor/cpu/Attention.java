@@ -140,7 +140,7 @@ public final class Attention {
         // rather than once per head. Longer keys keep one head's K and V hot over all its query blocks.
         boolean headsInner = kBlocks == 1;
         pool.parallelFor(tasks, grain, (from, to) -> {
-            Scratch sc = new Scratch(g);
+            Scratch sc = Scratch.of(g);
             for (int t = from; t < to; t++) {
                 if (headsInner) {
                     int b = t / (heads * qBlocks);
@@ -178,8 +178,13 @@ public final class Attention {
         }
     }
 
-    /** Per-thread tiles, all with row stride {@code BQ} (one lane per query). */
+    /**
+     * Per-thread tiles, all with row stride {@code BQ} (one lane per query). Kept by each thread from call to call
+     * ({@link #of}): made per chunk of tasks they were a U-Net step's largest garbage (85 MB), fresh memory each time.
+     */
     private static final class Scratch {
+        private static final ThreadLocal<Scratch> MINE = new ThreadLocal<>();
+
         final float[] qt;
         final float[] s;
         final float[] ot;
@@ -192,11 +197,30 @@ public final class Attention {
         final float[] negMTail = new float[KR * BQ];
         final int[] maxBits = new int[BQ];
 
-        Scratch(Geometry g) {
-            qt = new float[g.d() * BQ];
-            s = new float[g.bk() * BQ];
-            // Rows up to a multiple of L too: the output gather reads L rows from every multiple of L.
-            ot = new float[Math.max(g.dv(), (g.d() + L - 1) / L * L) * BQ];
+        Scratch(int qtSize, int sSize, int otSize) {
+            qt = new float[qtSize];
+            s = new float[sSize];
+            ot = new float[otSize];
+        }
+
+        /** Rows of Ot: up to a multiple of L too, as the output gather reads L rows from every multiple of L. */
+        static int otRows(Geometry g) {
+            return Math.max(g.dv(), (g.d() + L - 1) / L * L);
+        }
+
+        /** The calling thread's tiles, made (or made larger) for {@code g} when they do not fit it. */
+        static Scratch of(Geometry g) {
+            Scratch sc = MINE.get();
+            int qtSize = g.d() * BQ;
+            int sSize = g.bk() * BQ;
+            int otSize = otRows(g) * BQ;
+            if (sc == null || sc.qt.length < qtSize || sc.s.length < sSize || sc.ot.length < otSize) {
+                sc = sc == null ? new Scratch(qtSize, sSize, otSize)
+                        : new Scratch(Math.max(qtSize, sc.qt.length), Math.max(sSize, sc.s.length),
+                        Math.max(otSize, sc.ot.length));
+                MINE.set(sc);
+            }
+            return sc;
         }
     }
 
@@ -293,7 +317,8 @@ public final class Attention {
                 }
             }
         }
-        Arrays.fill(ot, 0, dv * BQ, 0f);
+        // All the rows the output gather reads: a previous call's values there are not this one's.
+        Arrays.fill(ot, 0, Scratch.otRows(g) * BQ, 0f);
         // -MAX rather than -inf: m - mNew stays a number even before a row has seen a key.
         Arrays.fill(m, -Float.MAX_VALUE);
         Arrays.fill(l, 0f);

@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -343,6 +344,33 @@ class AttentionTest {
         assertTrue(e.getMessage().contains("[B, T, C]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Attention.attention(pool, q, k, k, 0, 1f, false));
         assertTrue(e.getMessage().contains("heads=0"), e.getMessage());
+    }
+
+    /**
+     * Each thread keeps its tiles from call to call: a call gives the same bits whatever ran before it on the same
+     * threads (here a larger head size and longer keys, whose values are left in the tiles, then a causal call).
+     */
+    @Test
+    void tilesKeptBetweenCallsCarryNothingOver() {
+        Random rnd = new Random(77);
+        Tensor q = random(rnd, 3f, 2, 70, 3 * 17);
+        Tensor k = random(rnd, 3f, 2, 77, 3 * 17);
+        Tensor v = random(rnd, 1f, 2, 77, 3 * 17);
+        Tensor bigQ = random(rnd, 3f, 1, 64, 2 * 80);
+        Tensor bigKv = random(rnd, 3f, 1, 300, 2 * 80);
+        for (ComputePool p : new ComputePool[] {new ComputePool(1), pool}) {
+            float[] first = Attention.attention(p, q, k, v, 3, 0.25f, false).toFloatArray();
+            Attention.attention(p, bigQ, bigKv, bigKv, 2, 0.1f, false);
+            Attention.attention(p, bigQ, bigQ, bigQ, 2, 0.1f, true);
+            float[] again = Attention.attention(p, q, k, v, 3, 0.25f, false).toFloatArray();
+            assertArrayEquals(first, again, "threads=" + p.threads());
+            double[] ref = reference(q, k, v, 3, 0.25f, false, 0, 70);
+            check(77, "after other calls, threads=" + p.threads(), Attention.attention(p, q, k, v, 3, 0.25f, false),
+                    ref, 0, 70, maxAbs(v), 2e-5 * 9);
+            if (p != pool) {
+                p.close();
+            }
+        }
     }
 
     @Test
