@@ -966,11 +966,40 @@ public final class Gemm {
         }
 
         /**
+         * Per-thread gather indices last used by {@link #gatherPanel} and {@link #gatherColumns} (element 1 of either
+         * is its row stride): made per call, they were some 30 MB of a U-Net step's garbage.
+         */
+        private static final ThreadLocal<int[][]> MAPS = ThreadLocal.withInitial(() -> new int[2][]);
+
+        private static int[] panelMap(int ld) {
+            if (ld == PACK_CHUNK) {
+                return CHUNK_MAP;
+            }
+            int[][] maps = MAPS.get();
+            if (maps[0] == null || maps[0][1] != ld) {
+                maps[0] = gatherMap(ld);
+            }
+            return maps[0];
+        }
+
+        private static int[] columnMap(int ld) {
+            int[][] maps = MAPS.get();
+            if (maps[1] == null || maps[1][1] != ld) {
+                int[] map = new int[V];
+                for (int t = 0; t < V; t++) {
+                    map[t] = t * ld;
+                }
+                maps[1] = map;
+            }
+            return maps[1];
+        }
+
+        /**
          * Packs one whole panel of MR rows from a row-major block ({@code src[base + r·ld + k]}) by gathers:
          * every {@code GATHER_K} steps of K fill exactly {@code GATHER_VECTORS} vectors of the panel.
          */
         private static void gatherPanel(float[] src, int base, int ld, int kc, float[] dst, int d) {
-            int[] map = ld == PACK_CHUNK ? CHUNK_MAP : gatherMap(ld);
+            int[] map = panelMap(ld);
             int k = 0;
             for (; k + GATHER_K <= kc; k += GATHER_K) {
                 int o = d + k * MR;
@@ -990,10 +1019,7 @@ public final class Gemm {
          * by gathers: each vector of the panel row k takes element k of V consecutive rows.
          */
         private static void gatherColumns(float[] src, int base, int ld, int kc, float[] dst, int d) {
-            int[] map = new int[V];
-            for (int t = 0; t < V; t++) {
-                map[t] = t * ld;
-            }
+            int[] map = columnMap(ld);
             for (int v = 0; v < NR; v += V) {
                 int b = base + v * ld;
                 for (int k = 0; k < kc; k++) {
