@@ -2,6 +2,7 @@ package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShuffle;
@@ -132,16 +133,18 @@ public final class Conv2d {
         boolean joint = n > 1 && hw < JOINT_BELOW && (!direct || (long) n * cin * hp * wp < Integer.MAX_VALUE - 8);
         if (joint) {
             Gemm.PackB b;
+            // The padded input and the product are this call's: reused storage inside a TensorScope.
+            float[] padded = null;
             if (direct) {
                 int plane = Math.multiplyExact(cin, Math.multiplyExact(hp, wp));
-                float[] padded = new float[n * plane];
+                padded = TensorScope.scratch(n * plane);
                 fillBands(pool, rows, 0, n, -padTop, hp, padded, wp, padLeft);
                 b = new PaddedInput(padded, rowOffsets(cin, kh, kw, hp, wp), wout, wp, hw, plane);
             } else {
                 Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
                 b = new Im2col(xin.array(), xin.offset(), h, w, kh, kw, stride, padTop, padLeft, wout, hw, cin * h * w);
             }
-            float[] c = new float[Math.multiplyExact(cout, n * hw)];
+            float[] c = TensorScope.scratchEmpty(Math.multiplyExact(cout, n * hw));
             Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, 0, n * hw, rowBias, null, false);
             Tensor out = Tensor.empty(n, cout, hout, wout);
             float[] o = out.array();
@@ -150,6 +153,8 @@ public final class Conv2d {
                     System.arraycopy(c, co * n * hw + img * hw, o, (img * cout + co) * hw, hw);
                 }
             }
+            TensorScope.release(c);
+            TensorScope.release(padded);
             if (residual != null) {
                 return Elementwise.add(pool, out, residual);
             }
@@ -174,7 +179,7 @@ public final class Conv2d {
             }
             int bandHp = bandRows + kh - 1;
             int plane = Math.multiplyExact(cin, Math.multiplyExact(bandHp, wp));
-            float[] padded = new float[plane];
+            float[] padded = TensorScope.scratch(plane);
             int[] offsets = rowOffsets(cin, kh, kw, bandHp, wp);
             for (int img = 0; img < n; img++) {
                 for (int oy0 = 0; oy0 < hout; oy0 += bandRows) {
@@ -185,6 +190,7 @@ public final class Conv2d {
                             out.array(), img * cout * hw + oy0 * wout, hw, rowBias, null, accumulate);
                 }
             }
+            TensorScope.release(padded);
             return out;
         }
         Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
