@@ -38,7 +38,8 @@ import jdk.incubator.vector.VectorSpecies;
  * exceed the reference by at most {@code HEADROOM} = 64 (base 2), so {@code P ≤ 2^64} and every sum stays
  * finite; a block with a larger jump is redone the classic way. The result does not depend on the
  * reference beyond rounding: softmax is invariant to the shift, and the reference never exceeds the largest
- * score seen, so the largest term is ≥ 1 and the ones flushed to 0 (below about {@code 2^-99.5}) are negligible beside it.
+ * score seen, so the largest term is ≥ 1 and the ones flushed to 0 (below about {@code 2^-99.5}) are negligible
+ * beside it.
  *
  * <p>Scores are kept in base 2: q is pre-multiplied by {@code scale · log2(e)} so the softmax needs
  * {@code 2^x}, computed as in {@link #exp2Neg} (range reduction to {@code [-0.5, 0.5]}, a degree-6 minimax
@@ -540,8 +541,8 @@ public final class Attention {
 
     /**
      * {@code 2^x} lane-wise for {@code x <= 0}, within about 1 ulp down to {@code x = -99.5}; below that (including
-     * -inf) exactly 0, negligible against a softmax sum ≥ 1 (see {@link #MAGIC_BIAS} for why not a tiny normal). x = n + f
-     * with n an integer and |f| ≤ 0.5; 2^n is built in the exponent bits.
+     * -inf) exactly 0, negligible against a softmax sum ≥ 1 (see {@link #MAGIC_BIAS} for why not a tiny normal).
+     * x = n + f with n an integer and |f| ≤ 0.5; 2^n is built in the exponent bits.
      */
     static FloatVector exp2Neg(FloatVector x) {
         FloatVector xc = x.max(-100f);

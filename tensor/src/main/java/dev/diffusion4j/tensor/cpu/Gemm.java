@@ -418,9 +418,9 @@ public final class Gemm {
     /**
      * One task: rows [i0, i1) and columns [j0, j1) of C over all of K. When B is read in place or is a strided view
      * whose columns of the task fit {@link #TASK_B} packed for all of K, all K blocks of a block of rows run before
-     * the next block (its strip of C, {@code MC × ncols}, stays in L2 while it accumulates; the block of A is packed for
-     * all of K at once up to {@link #WHOLE_A_FLOATS}); else (e.g. an im2col B
-     * of a deep convolution) K block by K block, each packed once for all the blocks of rows.
+     * the next block (its strip of C, {@code MC × ncols}, stays in L2 while it accumulates; the block of A is packed
+     * for all of K at once up to {@link #WHOLE_A_FLOATS}); else (e.g. an im2col B of a deep convolution) K block by
+     * K block, each packed once for all the blocks of rows.
      */
     private static void tile(int i0, int i1, int j0, int j1, int k, PackA a, PackB b, float[] c, int cOff, int ldc,
                              float[] rowBias, float[] colBias, boolean accumulate) {
