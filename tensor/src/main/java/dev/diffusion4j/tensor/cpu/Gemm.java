@@ -827,14 +827,10 @@ public final class Gemm {
         private final long cs;
 
         /** Per-thread scratch: 0, 1 for packing B, 2, 3 for packing A. */
-        private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][]);
+        private static final ThreadBuffers SCRATCH = new ThreadBuffers(4);
 
         private static float[] scratch(int which, int size) {
-            float[][] s = SCRATCH.get();
-            if (s[which] == null || s[which].length < size) {
-                s[which] = new float[size];
-            }
-            return s[which];
+            return SCRATCH.get(which, size);
         }
 
         Strided(Tensor t, long offset, long rowStride, long colStride) {
