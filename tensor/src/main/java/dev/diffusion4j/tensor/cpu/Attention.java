@@ -51,6 +51,11 @@ public final class Attention {
     private static final int L = SP.length();
     /** Queries per task: 4 vectors, the width of every micro-kernel; also the row stride of every tile. */
     private static final int BQ = 4 * L;
+    /**
+     * Where the query, score and output tiles start in their arrays: on a cache line when the JVM aligns objects (see
+     * ArrayAlignment), so that the kernels' vector loads and stores of them do not each split two lines.
+     */
+    private static final int TILE_OFF = ArrayAlignment.FLOAT_OFFSET;
     /** Keys per step of the score kernel (its broadcast rows). */
     private static final int KR = 6;
     /** Keys per block (a multiple of {@link #KR}), unless all keys fit in two. */
@@ -212,9 +217,9 @@ public final class Attention {
         /** The calling thread's tiles, made (or made larger) for {@code g} when they do not fit it. */
         static Scratch of(Geometry g) {
             Scratch sc = MINE.get();
-            int qtSize = g.d() * BQ;
-            int sSize = g.bk() * BQ;
-            int otSize = otRows(g) * BQ;
+            int qtSize = TILE_OFF + g.d() * BQ;
+            int sSize = TILE_OFF + g.bk() * BQ;
+            int otSize = TILE_OFF + otRows(g) * BQ;
             if (sc == null || sc.qt.length < qtSize || sc.s.length < sSize || sc.ot.length < otSize) {
                 sc = sc == null ? new Scratch(qtSize, sSize, otSize)
                         : new Scratch(Math.max(qtSize, sc.qt.length), Math.max(sSize, sc.s.length),
@@ -304,22 +309,22 @@ public final class Attention {
             for (int io = 0; io < BQ; io += L) {
                 int src = qBase + io * g.channels();
                 for (int c = 0; c < d; c++) {
-                    FloatVector.fromArray(SP, qa, src + c, rowIdx, 0).mul(qScale).intoArray(qt, c * BQ + io);
+                    FloatVector.fromArray(SP, qa, src + c, rowIdx, 0).mul(qScale).intoArray(qt, TILE_OFF + c * BQ + io);
                 }
             }
         } else {
             for (int c = 0; c < d; c++) {
-                Arrays.fill(qt, c * BQ + rows, c * BQ + BQ, 0f);
+                Arrays.fill(qt, TILE_OFF + c * BQ + rows, TILE_OFF + c * BQ + BQ, 0f);
             }
             for (int r = 0; r < rows; r++) {
                 int src = qBase + r * g.channels();
                 for (int c = 0; c < d; c++) {
-                    qt[c * BQ + r] = qa[src + c] * qScale;
+                    qt[TILE_OFF + c * BQ + r] = qa[src + c] * qScale;
                 }
             }
         }
         // All the rows the output gather reads: a previous call's values there are not this one's.
-        Arrays.fill(ot, 0, Scratch.otRows(g) * BQ, 0f);
+        Arrays.fill(ot, TILE_OFF, TILE_OFF + Scratch.otRows(g) * BQ, 0f);
         // -MAX rather than -inf: m - mNew stays a number even before a row has seen a key.
         Arrays.fill(m, -Float.MAX_VALUE);
         Arrays.fill(l, 0f);
@@ -336,7 +341,7 @@ public final class Attention {
             boolean lazy = ks > 0 && !g.causal() && lazyScores(sc, kp, ko, d, qt, s, w);
             if (!lazy) {
                 for (int jr = 0; jr < w; jr += KR) {
-                    qk6x4(kp, ko + jr * d, d, qt, sc.zero, s, jr * BQ, sc.maxBits);
+                    qk6x4(kp, ko + jr * d, d, qt, sc.zero, s, TILE_OFF + jr * BQ, sc.maxBits);
                 }
                 // Causal: in a block that reaches past the first query, key j is hidden from queries i < j.
                 boolean diagonal = g.causal() && ks + w - 1 > qs;
@@ -352,9 +357,9 @@ public final class Attention {
             for (int c0 = 0; c0 < dv; c0 += 6) {
                 int vo = vpHead + c0 * tk + ks * groupWidth(dv, c0);
                 switch (groupWidth(dv, c0)) {
-                    case 6 -> pv6x4(vp, vo, w, s, ot, c0 * BQ, alpha);
-                    case 4 -> pv4x4(vp, vo, w, s, ot, c0 * BQ, alpha);
-                    default -> pv2x4(vp, vo, w, s, ot, c0 * BQ, alpha);
+                    case 6 -> pv6x4(vp, vo, w, s, ot, TILE_OFF + c0 * BQ, alpha);
+                    case 4 -> pv4x4(vp, vo, w, s, ot, TILE_OFF + c0 * BQ, alpha);
+                    default -> pv2x4(vp, vo, w, s, ot, TILE_OFF + c0 * BQ, alpha);
                 }
             }
             if (lazy) {
@@ -375,11 +380,11 @@ public final class Attention {
             float inv = alpha[r];
             int c = 0;
             for (; c < dFull; c += L) {
-                FloatVector.fromArray(SP, ot, c * BQ + r, CH_IDX, 0).mul(inv).intoArray(oa, dst + c);
+                FloatVector.fromArray(SP, ot, TILE_OFF + c * BQ + r, CH_IDX, 0).mul(inv).intoArray(oa, dst + c);
             }
             if (c < d) {
                 // ot has rows up to a multiple of L: the gather stays inside it; the store is masked.
-                FloatVector.fromArray(SP, ot, c * BQ + r, CH_IDX, 0).mul(inv).intoArray(oa, dst + c, tail);
+                FloatVector.fromArray(SP, ot, TILE_OFF + c * BQ + r, CH_IDX, 0).mul(inv).intoArray(oa, dst + c, tail);
             }
         }
     }
@@ -413,10 +418,10 @@ public final class Attention {
         Arrays.fill(sc.maxBits, Integer.MIN_VALUE);
         int wFull = w - valid;
         for (int jr = 0; jr < wFull; jr += KR) {
-            qk6x4(kp, ko + jr * d, d, qt, negM, s, jr * BQ, sc.maxBits);
+            qk6x4(kp, ko + jr * d, d, qt, negM, s, TILE_OFF + jr * BQ, sc.maxBits);
         }
         if (valid > 0) {
-            qk6x4(kp, ko + wFull * d, d, qt, negMTail, s, wFull * BQ, sc.maxBits);
+            qk6x4(kp, ko + wFull * d, d, qt, negMTail, s, TILE_OFF + wFull * BQ, sc.maxBits);
         }
         // maxBits holds the largest S - m as int bits: exact when it is ≥ 0 (see raiseReference).
         for (int io = 0; io < BQ; io += L) {
@@ -451,10 +456,10 @@ public final class Attention {
      */
     private static void softmax(float[] s, int io, int w, float[] m, float[] l, float[] alpha) {
         // Two partial maxima: one chain would wait on the max latency at every key.
-        FloatVector mx0 = FloatVector.fromArray(SP, s, io);
+        FloatVector mx0 = FloatVector.fromArray(SP, s, TILE_OFF + io);
         FloatVector mx1 = mx0;
         int j = 1;
-        int so = io + BQ;
+        int so = TILE_OFF + io + BQ;
         for (; j + 2 <= w; j += 2, so += 2 * BQ) {
             mx0 = mx0.max(FloatVector.fromArray(SP, s, so));
             mx1 = mx1.max(FloatVector.fromArray(SP, s, so + BQ));
@@ -473,7 +478,7 @@ public final class Attention {
         FloatVector c3 = FloatVector.broadcast(SP, P3);
         FloatVector c4 = FloatVector.broadcast(SP, P4);
         FloatVector one = FloatVector.broadcast(SP, P0);
-        for (j = 0, so = io; j < w; j++, so += BQ) {
+        for (j = 0, so = TILE_OFF + io; j < w; j++, so += BQ) {
             // exp2Clamped written out: C2 gives up inlining it here (node count) and would box the vectors.
             FloatVector x = FloatVector.fromArray(SP, s, so).sub(mNew);
             FloatVector xc = ((IntVector) x.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
@@ -495,7 +500,7 @@ public final class Attention {
     private static void softmaxCausal(float[] s, int io, int w, float[] m, float[] l, float[] alpha, int diag) {
         IntVector lane = IntVector.zero(IS).addIndex(1).add(diag);
         FloatVector mx = FloatVector.broadcast(SP, Float.NEGATIVE_INFINITY);
-        for (int j = 0, so = io; j < w; j++, so += BQ) {
+        for (int j = 0, so = TILE_OFF + io; j < w; j++, so += BQ) {
             VectorMask<Float> hidden = lane.lt(j).cast(SP);
             FloatVector sv = FloatVector.fromArray(SP, s, so).blend(Float.NEGATIVE_INFINITY, hidden);
             mx = mx.max(sv);
@@ -506,7 +511,7 @@ public final class Attention {
         a.intoArray(alpha, io);
         mNew.intoArray(m, io);
         FloatVector sum = FloatVector.zero(SP);
-        for (int j = 0, so = io; j < w; j++, so += BQ) {
+        for (int j = 0, so = TILE_OFF + io; j < w; j++, so += BQ) {
             VectorMask<Float> hidden = lane.lt(j).cast(SP);
             FloatVector p = exp2Neg(FloatVector.fromArray(SP, s, so).sub(mNew)).blend(0f, hidden);
             p.intoArray(s, so);
@@ -600,7 +605,7 @@ public final class Attention {
         FloatVector sum2 = FloatVector.zero(SP);
         FloatVector sum3 = FloatVector.zero(SP);
         for (int j = 0; j < w; j++) {
-            int so = j * BQ;
+            int so = TILE_OFF + j * BQ;
             FloatVector x0 = FloatVector.fromArray(SP, s, so + 0 * L);
             FloatVector p0c = ((IntVector) x0.reinterpretAsInts()).lanewise(VectorOperators.UMIN, CLAMP_BITS)
                     .reinterpretAsFloats();
@@ -688,7 +693,7 @@ public final class Attention {
         FloatVector a52 = FloatVector.fromArray(SP, init, 5 * BQ + 2 * L);
         FloatVector a53 = FloatVector.fromArray(SP, init, 5 * BQ + 3 * L);
         for (int c = 0; c < d; c++) {
-            int qc = c * BQ;
+            int qc = TILE_OFF + c * BQ;
             int kc = ko + 6 * c;
             FloatVector q0 = FloatVector.fromArray(SP, qt, qc + 0 * L);
             FloatVector q1 = FloatVector.fromArray(SP, qt, qc + 1 * L);
@@ -841,7 +846,7 @@ public final class Attention {
         FloatVector a53 = FloatVector.fromArray(SP, ot, oo + 5 * BQ + 3 * L)
                 .mul(s3);
         for (int j = 0; j < w; j++) {
-            int pj = j * BQ;
+            int pj = TILE_OFF + j * BQ;
             int vj = vo + 6 * j;
             FloatVector p0 = FloatVector.fromArray(SP, p, pj + 0 * L);
             FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
@@ -946,7 +951,7 @@ public final class Attention {
         FloatVector a33 = FloatVector.fromArray(SP, ot, oo + 3 * BQ + 3 * L)
                 .mul(s3);
         for (int j = 0; j < w; j++) {
-            int pj = j * BQ;
+            int pj = TILE_OFF + j * BQ;
             int vj = vo + 4 * j;
             FloatVector p0 = FloatVector.fromArray(SP, p, pj + 0 * L);
             FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
@@ -1017,7 +1022,7 @@ public final class Attention {
         FloatVector a13 = FloatVector.fromArray(SP, ot, oo + 1 * BQ + 3 * L)
                 .mul(s3);
         for (int j = 0; j < w; j++) {
-            int pj = j * BQ;
+            int pj = TILE_OFF + j * BQ;
             int vj = vo + 2 * j;
             FloatVector p0 = FloatVector.fromArray(SP, p, pj + 0 * L);
             FloatVector p1 = FloatVector.fromArray(SP, p, pj + 1 * L);
