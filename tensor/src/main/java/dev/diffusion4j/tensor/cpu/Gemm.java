@@ -472,7 +472,8 @@ public final class Gemm {
         int blockDepth = (k + kBlocks - 1) / kBlocks;
         long fitB = SUPER_B_FLOATS / ((long) blockDepth * nPad);
         int group = (int) Math.max(1, Math.min(Math.min(SUPER_BLOCKS, kBlocks), fitB));
-        float[] bufB = buffer(0, group * blockDepth * nPad);
+        // From a cache line on, as above.
+        float[] bufB = buffer(0, group * blockDepth * nPad + ArrayAlignment.FLOAT_OFFSET);
         float[] bufAs = group == 1 ? bufA : buffer(1, group * blockDepth * MC);
         for (int kb0 = 0; kb0 < kBlocks; kb0 += group) {
             int kb1 = Math.min(kBlocks, kb0 + group);
@@ -480,7 +481,8 @@ public final class Gemm {
             int ks = kStart(k, kBlocks, kb1) - ps;
             for (int kb = kb0; kb < kb1; kb++) {
                 int pc = kStart(k, kBlocks, kb);
-                b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, ncols, bufB, (pc - ps) * nPad);
+                b.pack(pc, kStart(k, kBlocks, kb + 1) - pc, j0, ncols, bufB,
+                        ArrayAlignment.FLOAT_OFFSET + (pc - ps) * nPad);
             }
             for (int ic = i0; ic < i1; ic += MC) {
                 int mc = Math.min(MC, i1 - ic);
@@ -490,7 +492,8 @@ public final class Gemm {
                     int kc = kStart(k, kBlocks, kb + 1) - pc;
                     boolean first = pc == 0;
                     // Panels of the group's A are ks deep; this block starts (pc - ps) steps into each.
-                    macro(mc, ncols, kc, bufAs, (pc - ps) * MR, ks, bufB, (pc - ps) * nPad, direct, pc, j0, c,
+                    macro(mc, ncols, kc, bufAs, (pc - ps) * MR, ks, bufB,
+                            ArrayAlignment.FLOAT_OFFSET + (pc - ps) * nPad, direct, pc, j0, c,
                             cOff + ic * ldc + j0, ldc, !first || accumulate, first ? rowBias : null, ic,
                             first ? colBias : null, j0, scratch);
                 }
