@@ -24,10 +24,10 @@ import jdk.incubator.vector.VectorSpecies;
  * task covers all tiles, by each task for its own block just before use, while in cache). Tasks of (a block of
  * output channels) × (a chunk of tiles) run their 36 GEMMs into a small M and transform it straight to the output.
  *
- * <p>Memory stays bounded per call: V of one band is at most {@link #V_BUDGET} floats (24 MiB), U at most
- * {@link #U_BUDGET} floats (40 MiB: all transformed weights of up to 512 × 512 channels; more output channels are
+ * <p>Memory stays bounded per call: V of one band is at most {@link #V_BUDGET} floats (40 MiB), U at most
+ * {@link #U_BUDGET} floats (64 MiB: all transformed weights of up to 640 × 640 channels; more output channels are
  * taken in groups, U made again per band and group), and each thread's scratch (its task's 36 GEMM outputs and the
- * de-interleaved kernels) about 5 MiB: under 75 MiB on 2 threads besides the output. Transformed weights are never
+ * de-interleaved kernels) about 5 MiB: under 115 MiB on 2 threads besides the output. Transformed weights are never
  * kept across calls (weights are often memory-mapped F16; the model must fit a memory budget).
  *
  * <p>The input is read only through {@link ConvRows}, one row at a time, into a small zero-bordered buffer of six
@@ -53,8 +53,12 @@ public final class Winograd {
      * the JVM aligns objects (see ArrayAlignment), so that no vector load or store of them splits two lines.
      */
     private static final int VOFF = ArrayAlignment.FLOAT_OFFSET;
-    /** Floats of the transformed input of one band (24 MiB); one tile row is always taken whole. */
-    static final int V_BUDGET = 6 << 20;
+    /**
+     * Floats of the transformed input of one band (40 MiB); one tile row is always taken whole. At 24 MiB the U-Net's
+     * 1920 → 640 convolution at 32×32 took two bands, which made its weights twice and left the fused schedule:
+     * 97…107 → 69…72 ms a call (WinogradPhases, 2 threads, alternating runs).
+     */
+    static final int V_BUDGET = 10 << 20;
     /** Largest tiles per band (bounds each task's products {@code 36 · rows · tiles}). */
     static final int MAX_BAND_TILES = 512;
     /**
@@ -77,8 +81,12 @@ public final class Winograd {
     private static final long LARGE_MAP_PIXELS = 128 * 128;
     private static final int LARGE_MAP_BLOCK_PANELS = 12;
     private static final int LARGE_MAP_CHUNK_TILES = 128;
-    /** Floats of the transformed weights held at once (40 MiB): all of them for up to 512 × 512 channels. */
-    static final int U_BUDGET = 10 << 20;
+    /**
+     * Floats of the transformed weights held at once (64 MiB): all of them for up to 640 × 640 channels. At 40 MiB the
+     * U-Net's 640 → 640 (upsampling) and 960 → 320 convolutions at 64×64 took two groups, each made once per band:
+     * 640 → 640 95…98 → 85…90 ms a call, its weight transform 15 → 8 thread-ms.
+     */
+    static final int U_BUDGET = 16 << 20;
     /**
      * Input channels transformed into a staging buffer before V gets them (runs of 8 · 128 bytes per position and
      * panel): the input transform at 64×64, 320 channels, 15 → 7 ms on one thread; the whole call 12 % faster on two.
