@@ -742,15 +742,22 @@ public final class Winograd {
             // short runs of g, fetched into L1 once. Tap by tap over the whole panel, each tap fetched them again from
             // L2: the whole de-interleave 9.5 instead of 7.1 ms a call at 1280 channels, 16x16, one thread.
             for (int p = 0; p < panels; p++) {
-                int src = p * Gemm.MR * rowLen;
-                int dst = VOFF + p * Gemm.MR * ldk;
-                // Columns past kc read the next row's (or the slack's) floats into the padding: never used.
-                for (int k = 0; k < ldk; k += GATHER_K) {
-                    for (int tap = 0; tap < 9; tap++) {
-                        for (int vv = 0; vv < GATHER_VECTORS; vv++) {
-                            FloatVector.fromArray(S, g, src + k * 9 + tap, map, vv * L)
-                                    .intoArray(gt, dst + tap * stride + k * Gemm.MR + vv * L);
-                        }
+                gatherTaps(g, p * Gemm.MR * rowLen, map, ldk, gt, VOFF + p * Gemm.MR * ldk, stride);
+            }
+        }
+
+        /**
+         * One panel of {@link #deinterleave}: its nine taps from {@code g[src…]} into the planes at {@code gt[dst…]}.
+         * A method of its own so that C2 always compiles the gathers as gathers (in a larger method it sometimes
+         * called their Java implementation, which boxes the index vectors).
+         */
+        private static void gatherTaps(float[] g, int src, int[] map, int ldk, float[] gt, int dst, int stride) {
+            // Columns past kc read the next row's (or the slack's) floats into the padding: never used.
+            for (int k = 0; k < ldk; k += GATHER_K) {
+                for (int tap = 0; tap < 9; tap++) {
+                    for (int vv = 0; vv < GATHER_VECTORS; vv++) {
+                        FloatVector.fromArray(S, g, src + k * 9 + tap, map, vv * L)
+                                .intoArray(gt, dst + tap * stride + k * Gemm.MR + vv * L);
                     }
                 }
             }
