@@ -149,6 +149,28 @@ class TensorScopeTest {
     }
 
     @Test
+    void scratchRoundsLargeRequestsToAFewSizesThatNearbyRequestsShare() {
+        assertEquals(N - 1, TensorScope.scratchLength(N - 1), "below the pooled size: exact");
+        assertEquals(N, TensorScope.scratchLength(N));
+        assertEquals(5 << 20, TensorScope.scratchLength(5_000_000), "4 Mi to 8 Mi: multiples of 1 Mi");
+        assertEquals(5 << 20, TensorScope.scratchLength(5 << 20));
+        assertEquals(6 << 20, TensorScope.scratchLength((5 << 20) + 1));
+        for (int m : new int[] {N + 1, 1_000_003, 123_456_789, Integer.MAX_VALUE - 100}) {
+            int len = TensorScope.scratchLength(m);
+            assertTrue(len >= m && len - m <= m / 4, m + " -> " + len);
+        }
+        try (TensorScope scope = TensorScope.open()) {
+            float[] a = TensorScope.scratchEmpty(5_000_000);
+            assertEquals(5 << 20, a.length);
+            a[7] = 3f;
+            TensorScope.release(a);
+            float[] b = TensorScope.scratch(4_999_000);
+            assertSame(a, b, "a request of a nearby size gets the same pooled array");
+            assertEquals(0f, b[7], "zero-filled again");
+        }
+    }
+
+    @Test
     void overItsLimitThePoolEvictsTheSizeUsedLeastRecently() {
         long limit = 4L * 3 * N; // three arrays of N floats
         try (TensorScope outer = TensorScope.open(limit)) {
