@@ -677,9 +677,9 @@ public final class Attention {
     }
 
     /**
-     * Scores of 6 keys × 4·L queries minus the running maximum, transposed: {@code s[r·BQ + i] = init[r·BQ + i]
-     * + Σ_c kp[ko + 6c + r] · qt[c·BQ + i]} (K packed 6 keys per head-dimension step). The lane-wise largest
-     * score, as int bits (see {@link #maxBits}), goes into {@code maxBits[i]}.
+     * Scores of 6 keys × 4·L queries minus the running maximum, transposed: {@code s[so + r·BQ + i] =
+     * init[r·BQ + i] + Σ_c kp[ko + 6c + r] · qt[TILE_OFF + c·BQ + i]} (K packed 6 keys per head-dimension step). The
+     * lane-wise largest score, as int bits (see {@link #maxBits}), goes into {@code maxBits[i]}.
      */
     private static void qk6x4(float[] kp, int ko, int d, float[] qt, float[] init, float[] s, int so,
                                int[] maxBits) {
@@ -805,7 +805,7 @@ public final class Attention {
 
     /**
      * Output rows c..c+5 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + 6j + r] · p[j·BQ + i]} (V packed 6 channels per key).
+     * + Σ_(j<w) vp[vo + 6j + r] · p[TILE_OFF + j·BQ + i]} (V packed 6 channels per key).
      */
     private static void pv6x4(float[] vp, int vo, int w, float[] p, float[] ot, int oo, float[] alpha) {
         FloatVector s0 = FloatVector.fromArray(SP, alpha, 0 * L);
@@ -926,7 +926,7 @@ public final class Attention {
 
     /**
      * Output rows c..c+3 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + 4j + r] · p[j·BQ + i]} (V packed 4 channels per key).
+     * + Σ_(j<w) vp[vo + 4j + r] · p[TILE_OFF + j·BQ + i]} (V packed 4 channels per key).
      */
     private static void pv4x4(float[] vp, int vo, int w, float[] p, float[] ot, int oo, float[] alpha) {
         FloatVector s0 = FloatVector.fromArray(SP, alpha, 0 * L);
@@ -1013,7 +1013,7 @@ public final class Attention {
 
     /**
      * Output rows c..c+1 × 4·L queries, transposed: {@code ot[(c+r)·BQ + i] = ot[..]·alpha[i]
-     * + Σ_(j<w) vp[vo + 2j + r] · p[j·BQ + i]} (V packed 2 channels per key).
+     * + Σ_(j<w) vp[vo + 2j + r] · p[TILE_OFF + j·BQ + i]} (V packed 2 channels per key).
      */
     private static void pv2x4(float[] vp, int vo, int w, float[] p, float[] ot, int oo, float[] alpha) {
         FloatVector s0 = FloatVector.fromArray(SP, alpha, 0 * L);

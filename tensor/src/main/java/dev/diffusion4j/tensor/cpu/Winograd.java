@@ -766,7 +766,8 @@ public final class Winograd {
         /**
          * {@code U[6i + j] = (G g Gᵀ)[i][j]} for the rows i of row group {@code group} ({@link #ROW_FIRST},
          * {@link #ROW_COUNT}), vectorised along input channels. The de-interleaved planes ({@code g[r][c]} at plane
-         * {@code 3r + c}) hold panels of {@code MR × ldk}; each goes to {@code u[uOff + panel·MR·uRow …]}, position
+         * {@code 3r + c}, {@code stride} floats apart from {@link #VOFF}) hold {@code plane} floats each, panels of
+         * {@code MR × ldk}; each goes to {@code u[uOff + panel·MR·uRow …]}, position
          * {@code (i - first)·6 + j} that many times {@code up} further. Rows 1 and 2 (and 3 and 4) share their sums,
          * {@code G[1,2]·g = -(g0 + g2 ± g1) / 6}, {@code G[3,4]·g = (g0 + 4 g2 ± 2 g1) / 24}, and the row factor
          * rides in the column stage's constants: 24 loads and about 95 operations per vector for all 36 positions,
