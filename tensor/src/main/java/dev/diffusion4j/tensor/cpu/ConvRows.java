@@ -48,11 +48,6 @@ interface ConvRows {
             public void row(int n, int c, int y, float[] dst, int off) {
                 System.arraycopy(a, offset + ((n * channels + c) * height + y) * width, dst, off, width);
             }
-
-            @Override
-            public void plane(int n, int c, float[] dst, int off) {
-                System.arraycopy(a, offset + (n * channels + c) * height * width, dst, off, height * width);
-            }
         };
     }
 
