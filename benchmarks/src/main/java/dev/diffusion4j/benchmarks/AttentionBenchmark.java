@@ -80,9 +80,8 @@ public class AttentionBenchmark {
 
     private static Tensor random(Random rnd, int... dims) {
         Tensor t = Tensor.zeros(dims);
-        float[] a = t.array();
-        for (int i = 0; i < a.length; i++) {
-            a[i] = (float) rnd.nextGaussian();
+        for (long i = 0; i < t.numel(); i++) {
+            t.setFlat(i, (float) rnd.nextGaussian());
         }
         return t;
     }

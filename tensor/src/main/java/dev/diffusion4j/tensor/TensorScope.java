@@ -182,15 +182,19 @@ public final class TensorScope implements AutoCloseable {
 
     /**
      * The length of the array {@link #scratch} and {@link #scratchEmpty} hand out for {@code n} floats: {@code n} below
-     * {@link #MIN_POOLED}, else {@code n} rounded up to a multiple of a quarter of its highest power of two (at most
-     * 25 % more).
+     * {@link #MIN_POOLED}, else {@code n - a} rounded up to a multiple of a quarter of its highest power of two (at
+     * most 25 % more), plus {@code a} = {@link ArrayAlignment#FLOAT_OFFSET}: the length of the array of a tensor of
+     * that rounded size (see {@link Tensor#empty}), so that scratch and tensors of similar sizes share pooled arrays
+     * (a request of {@code m + a} floats, to use from a cache line on, gets exactly a tensor's array of m elements).
      */
     public static int scratchLength(int n) {
         if (n < MIN_POOLED) {
             return n;
         }
-        int unit = Integer.highestOneBit(n) >> 2;
-        long len = ((long) n + unit - 1) / unit * unit;
+        int a = ArrayAlignment.FLOAT_OFFSET;
+        int body = n - a;
+        int unit = Integer.highestOneBit(body) >> 2;
+        long len = ((long) body + unit - 1) / unit * unit + a;
         return len > Integer.MAX_VALUE - 8 ? n : (int) len;
     }
 

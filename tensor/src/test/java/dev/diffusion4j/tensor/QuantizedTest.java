@@ -166,7 +166,7 @@ class QuantizedTest {
             // rows of 16 elements would split blocks
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q.reshape(32, 16).slice(1));
             assertTrue(e.getMessage().contains("slice") && e.getMessage().contains("[32, 16]"), e.getMessage());
-            assertArrayEquals(all, q.toHeapF32().array());
+            assertArrayEquals(all, q.toFloatArray());
         }
     }
 

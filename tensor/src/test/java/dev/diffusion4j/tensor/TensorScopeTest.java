@@ -14,6 +14,8 @@ import org.junit.jupiter.api.Test;
 /** {@link TensorScope}: what is recycled, what is kept, and when the pool is dropped. */
 class TensorScopeTest {
     private static final int N = TensorScope.MIN_POOLED;
+    /** Where a tensor's elements start in its array: a tensor of n elements has an array of n + OFF floats. */
+    private static final int OFF = ArrayAlignment.FLOAT_OFFSET;
 
     private static Tensor filled(float v) {
         Tensor t = Tensor.zeros(2, N / 2);
@@ -118,9 +120,9 @@ class TensorScopeTest {
         try (TensorScope outer = TensorScope.open()) {
             float[] small;
             try (TensorScope inner = TensorScope.open()) {
-                small = Tensor.zeros(N - 1).array();
+                small = Tensor.zeros(N - 1 - OFF).array();
             }
-            assertNotSame(small, Tensor.zeros(N - 1).array(), "small arrays are not pooled");
+            assertNotSame(small, Tensor.zeros(N - 1 - OFF).array(), "small arrays are not pooled");
             float[] lazy = TensorScope.unscoped(() -> Tensor.zeros(N).array());
             try (TensorScope inner = TensorScope.open()) {
                 assertNotSame(lazy, Tensor.zeros(N).array());
@@ -151,17 +153,17 @@ class TensorScopeTest {
     @Test
     void scratchRoundsLargeRequestsToAFewSizesThatNearbyRequestsShare() {
         assertEquals(N - 1, TensorScope.scratchLength(N - 1), "below the pooled size: exact");
-        assertEquals(N, TensorScope.scratchLength(N));
-        assertEquals(5 << 20, TensorScope.scratchLength(5_000_000), "4 Mi to 8 Mi: multiples of 1 Mi");
-        assertEquals(5 << 20, TensorScope.scratchLength(5 << 20));
-        assertEquals(6 << 20, TensorScope.scratchLength((5 << 20) + 1));
+        assertEquals(N + OFF, TensorScope.scratchLength(N), "pooled: a tensor's array of N elements");
+        assertEquals((5 << 20) + OFF, TensorScope.scratchLength(5_000_000), "4 Mi to 8 Mi: multiples of 1 Mi, + OFF");
+        assertEquals((5 << 20) + OFF, TensorScope.scratchLength((5 << 20) + OFF), "a tensor's array of 5 Mi elements");
+        assertEquals((6 << 20) + OFF, TensorScope.scratchLength((5 << 20) + OFF + 1));
         for (int m : new int[] {N + 1, 1_000_003, 123_456_789, Integer.MAX_VALUE - 100}) {
             int len = TensorScope.scratchLength(m);
             assertTrue(len >= m && len - m <= m / 4, m + " -> " + len);
         }
         try (TensorScope scope = TensorScope.open()) {
             float[] a = TensorScope.scratchEmpty(5_000_000);
-            assertEquals(5 << 20, a.length);
+            assertEquals((5 << 20) + OFF, a.length);
             a[7] = 3f;
             TensorScope.release(a);
             float[] b = TensorScope.scratch(4_999_000);
@@ -172,7 +174,7 @@ class TensorScopeTest {
 
     @Test
     void overItsLimitThePoolEvictsTheSizeUsedLeastRecently() {
-        long limit = 4L * 3 * N; // three arrays of N floats
+        long limit = 4L * 3 * (N + OFF); // three arrays of tensors of N elements
         try (TensorScope outer = TensorScope.open(limit)) {
             float[] a1;
             float[] a2;

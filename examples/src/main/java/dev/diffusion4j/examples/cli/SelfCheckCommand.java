@@ -118,9 +118,8 @@ final class SelfCheckCommand implements Callable<Integer> {
 
     private static Tensor random(Random rnd, int... dims) {
         Tensor t = Tensor.zeros(dims);
-        float[] a = t.array();
-        for (int i = 0; i < a.length; i++) {
-            a[i] = rnd.nextFloat() - 0.5f;
+        for (long i = 0; i < t.numel(); i++) {
+            t.setFlat(i, rnd.nextFloat() - 0.5f);
         }
         return t;
     }

@@ -35,8 +35,8 @@ public final class Timesteps {
         Tensor out = Tensor.zeros(timesteps.length, dim);
         float[] o = out.array();
         for (int b = 0; b < timesteps.length; b++) {
-            int sinAt = b * dim + (flipSinToCos ? half : 0);
-            int cosAt = b * dim + (flipSinToCos ? 0 : half);
+            int sinAt = out.offset() + b * dim + (flipSinToCos ? half : 0);
+            int cosAt = out.offset() + b * dim + (flipSinToCos ? 0 : half);
             for (int i = 0; i < half; i++) {
                 float arg = timesteps[b] * freqs[i];
                 o[sinAt + i] = (float) Math.sin(arg);

@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
@@ -365,7 +366,8 @@ public final class Attention {
         for (int io = 0; io < BQ; io += L) {
             FloatVector.broadcast(SP, 1f).div(FloatVector.fromArray(SP, l, io)).intoArray(alpha, io);
         }
-        scatterOutput(ot, alpha, rows, d, out.array(), (b * g.tq() + qs) * g.channels() + h * d, g.channels());
+        scatterOutput(ot, alpha, rows, d, out.array(), out.offset() + (b * g.tq() + qs) * g.channels() + h * d,
+                g.channels());
     }
 
     // The two gathers in methods of their own: inside queryBlock, C2 sometimes (depending on the order in which it

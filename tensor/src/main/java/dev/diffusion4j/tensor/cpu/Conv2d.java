@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.TensorScope;
@@ -144,13 +145,16 @@ public final class Conv2d {
                 Tensor xin = plain != null ? plain : ConvRows.materialize(pool, rows);
                 b = new Im2col(xin.array(), xin.offset(), h, w, kh, kw, stride, padTop, padLeft, wout, hw, cin * h * w);
             }
-            float[] c = TensorScope.scratchEmpty(Math.multiplyExact(cout, n * hw));
-            Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, 0, n * hw, rowBias, null, false);
+            // The product from a cache line on (see ArrayAlignment), as the output: its rows of whole lines.
+            int cOff = ArrayAlignment.FLOAT_OFFSET;
+            float[] c = TensorScope.scratchEmpty(Math.addExact(Math.multiplyExact(cout, n * hw), cOff));
+            Gemm.gemm(pool, cout, n * hw, kdim, a, b, c, cOff, n * hw, rowBias, null, false);
             Tensor out = Tensor.empty(n, cout, hout, wout);
             float[] o = out.array();
+            int oOff = out.offset();
             for (int co = 0; co < cout; co++) {
                 for (int img = 0; img < n; img++) {
-                    System.arraycopy(c, co * n * hw + img * hw, o, (img * cout + co) * hw, hw);
+                    System.arraycopy(c, cOff + co * n * hw + img * hw, o, oOff + (img * cout + co) * hw, hw);
                 }
             }
             TensorScope.release(c);
@@ -187,7 +191,7 @@ public final class Conv2d {
                     fillBands(pool, rows, img, 1, oy0 - padTop, bandHp, padded, wp, padLeft);
                     int cols = rowsHere * wout;
                     Gemm.gemm(pool, cout, cols, kdim, a, new PaddedInput(padded, offsets, wout, wp, cols, plane),
-                            out.array(), img * cout * hw + oy0 * wout, hw, rowBias, null, accumulate);
+                            out.array(), out.offset() + img * cout * hw + oy0 * wout, hw, rowBias, null, accumulate);
                 }
             }
             TensorScope.release(padded);
@@ -199,7 +203,8 @@ public final class Conv2d {
             int xOff = xin.offset() + img * cin * h * w;
             Gemm.PackB b = oneByOne ? Gemm.viewB(xin, (long) img * cin * h * w, hw, 1)
                     : new Im2col(xs, xOff, h, w, kh, kw, stride, padTop, padLeft, wout, hw, 0);
-            Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), img * cout * hw, hw, rowBias, null, accumulate);
+            Gemm.gemm(pool, cout, hw, kdim, a, b, out.array(), out.offset() + img * cout * hw, hw, rowBias, null,
+                    accumulate);
         }
         return out;
     }

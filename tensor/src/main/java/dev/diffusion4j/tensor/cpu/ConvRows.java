@@ -114,10 +114,11 @@ interface ConvRows {
         int w = rows.width();
         Tensor out = Tensor.empty(rows.batch(), rows.channels(), h, w);
         float[] o = out.array();
+        int oOff = out.offset();
         int planes = rows.batch() * rows.channels();
         pool.parallelFor(planes, 1, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
-                rows.plane(p / rows.channels(), p % rows.channels(), o, p * h * w);
+                rows.plane(p / rows.channels(), p % rows.channels(), o, oOff + p * h * w);
             }
         });
         return out;

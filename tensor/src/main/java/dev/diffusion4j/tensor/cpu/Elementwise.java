@@ -56,7 +56,8 @@ public final class Elementwise {
         int so = in.offset();
         Tensor out = Tensor.empty(in.shape());
         float[] dst = out.array();
-        pool.parallelFor(n, GRAIN, (from, to) -> applyUnary(kind, s, src, so + from, dst, from, to - from));
+        int dOff = out.offset();
+        pool.parallelFor(n, GRAIN, (from, to) -> applyUnary(kind, s, src, so + from, dst, dOff + from, to - from));
         return out;
     }
 
@@ -153,6 +154,7 @@ public final class Elementwise {
         float[] src = in.array();
         int so = in.offset();
         float[] dst = out.array();
+        int dOff = out.offset();
         int grain = Math.max(1, GRAIN / (2 * h));
         pool.parallelFor(rows, grain, (r0, r1) -> {
             int step = S.length();
@@ -160,7 +162,7 @@ public final class Elementwise {
             for (int r = r0; r < r1; r++) {
                 int a = so + r * 2 * h;
                 int g = a + h;
-                int o = r * h;
+                int o = dOff + r * h;
                 for (int i = 0; i < full; i += step) {
                     FloatVector av = FloatVector.fromArray(S, src, a + i);
                     FloatVector gv = FloatVector.fromArray(S, src, g + i);
@@ -205,6 +207,7 @@ public final class Elementwise {
         float[] src = in.array();
         int so = in.offset();
         float[] dst = out.array();
+        int dOff = out.offset();
         int rows = Math.multiplyExact(nc, outH);
         boolean twice = outW == 2 * w;
         pool.parallelFor(rows, Math.max(1, GRAIN / outW), (r0, r1) -> {
@@ -212,7 +215,7 @@ public final class Elementwise {
                 int plane = r / outH;
                 int oy = r - plane * outH;
                 int srow = so + (plane * h + srcY[oy]) * w;
-                int drow = r * outW;
+                int drow = dOff + r * outW;
                 if (r > r0 && oy > 0 && srcY[oy] == srcY[oy - 1]) {
                     // same source row as the previous output row (every other row at 2x): copy it
                     System.arraycopy(dst, drow - outW, dst, drow, outW);
@@ -317,7 +320,7 @@ public final class Elementwise {
         }
         if (runs == 0) {
             // every dimension is 1: a single element
-            out.array()[0] = kind == ADD ? ah.array()[ah.offset()] + bh.array()[bh.offset()]
+            out.array()[out.offset()] = kind == ADD ? ah.array()[ah.offset()] + bh.array()[bh.offset()]
                     : ah.array()[ah.offset()] * bh.array()[bh.offset()];
             return out;
         }
@@ -339,6 +342,7 @@ public final class Elementwise {
         float[] bs = bh.array();
         int bo = bh.offset();
         float[] dst = out.array();
+        int dOff = out.offset();
         // long inner runs (e.g. same shapes) are split too, so one big run still uses every thread
         int pieces = (inner + GRAIN - 1) / GRAIN;
         int tasks = Math.multiplyExact(outer, pieces);
@@ -358,9 +362,9 @@ public final class Elementwise {
                 }
                 int base = o * inner + from;
                 if (innerFull) {
-                    binaryRun(kind, as, ao + base, bs, boff + from, dst, base, len);
+                    binaryRun(kind, as, ao + base, bs, boff + from, dst, dOff + base, len);
                 } else {
-                    binaryScalar(kind, as, ao + base, bs[boff], dst, base, len);
+                    binaryScalar(kind, as, ao + base, bs[boff], dst, dOff + base, len);
                 }
             }
         });
@@ -416,6 +420,7 @@ public final class Elementwise {
         int la = Kernels.toInt(a.shape().product(1, a.rank()), "concatChannels", a);
         int lb = Kernels.toInt(b.shape().product(1, b.rank()), "concatChannels", b);
         float[] dst = out.array();
+        int dOff = out.offset();
         // Pieces of each image's two parts, as many per part as its length allows.
         int pa = Math.max(1, la / CONCAT_PIECE);
         int pb = Math.max(1, lb / CONCAT_PIECE);
@@ -431,7 +436,7 @@ public final class Elementwise {
                 int s0 = (int) ((long) len * p / pieces);
                 int s1 = (int) ((long) len * (p + 1) / pieces);
                 Tensor src = first ? ah : bh;
-                int o = n * (la + lb) + (first ? 0 : la);
+                int o = dOff + n * (la + lb) + (first ? 0 : la);
                 System.arraycopy(src.array(), src.offset() + n * len + s0, dst, o + s0, s1 - s0);
             }
         });

@@ -108,6 +108,7 @@ final class FewChannelConv {
             out = Tensor.empty(n, cout, hout, wout);
         }
         float[] o = out.array();
+        int oOff = out.offset();
         Tensor resHeap = residual == null ? null : Kernels.heap(residual);
         float[] res = resHeap == null ? null : resHeap.array();
         int resOff = resHeap == null ? 0 : resHeap.offset();
@@ -159,9 +160,9 @@ final class FewChannelConv {
                         int src = (co * bandRows + r) * wacc;
                         int dst = (img * cout + co) * hw + (oy0 + r) * wout;
                         if (res == null) {
-                            System.arraycopy(acc, src, o, dst, wout);
+                            System.arraycopy(acc, src, o, oOff + dst, wout);
                         } else {
-                            addRow(acc, src, res, resOff + dst, o, dst, wout);
+                            addRow(acc, src, res, resOff + dst, o, oOff + dst, wout);
                         }
                     }
                 }

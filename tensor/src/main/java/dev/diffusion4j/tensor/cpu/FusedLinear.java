@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
@@ -99,11 +100,12 @@ public final class FusedLinear {
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         float[] ya = y.array();
+        int yo = y.offset();
         float[] ra = res == null ? null : res.array();
         int ro = res == null ? 0 : res.offset();
         pool = Gemm.poolFor(pool, x, weight);
         if (rows <= FEW_ROWS) {
-            fewRows(pool, rows, Kernels.heap(x), weight, b, ra, ro, ya);
+            fewRows(pool, rows, Kernels.heap(x), weight, b, ra, ro, ya, yo);
             return y;
         }
         if (b == null && ra == null) {
@@ -116,7 +118,7 @@ public final class FusedLinear {
 
                         @Override
                         public int offset(int i, int j) {
-                            return i * out + j;
+                            return yo + i * out + j;
                         }
 
                         @Override
@@ -128,7 +130,7 @@ public final class FusedLinear {
         }
         gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1,
                 (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, ra, ro + i0 * out + j0, out,
-                        ya, i0 * out + j0, out), null);
+                        ya, yo + i0 * out + j0, out), null);
         return y;
     }
 
@@ -160,11 +162,13 @@ public final class FusedLinear {
             return outs;
         }
         float[][] arrays = new float[parts][];
+        int[] offsets = new int[parts];
         float[][] bs = new float[parts][];
         Gemm.Strided[] views = new Gemm.Strided[parts];
         for (int p = 0; p < parts; p++) {
             outs[p] = Tensor.empty(outDims(x, weights[p].dim(0)));
             arrays[p] = outs[p].array();
+            offsets[p] = outs[p].offset();
             Tensor bias = biases == null ? null : biases[p];
             bs[p] = bias == null ? null : Gemm.toFloats(bias);
             views[p] = new Gemm.Strided(weights[p], 0, 1, weights[p].dim(1));
@@ -198,7 +202,7 @@ public final class FusedLinear {
                 @Override
                 public int offset(int i, int j) {
                     int p = part(start, j);
-                    return i * (start[p + 1] - start[p]) + j - start[p];
+                    return offsets[p] + i * (start[p + 1] - start[p]) + j - start[p];
                 }
 
                 @Override
@@ -214,7 +218,7 @@ public final class FusedLinear {
             int p = part(start, j0);
             int w = start[p + 1] - start[p];
             int jp = j0 - start[p];
-            store(cs, co, ldcs, mr, nc, bs[p], jp, null, 0, 0, arrays[p], i0 * w + jp, w);
+            store(cs, co, ldcs, mr, nc, bs[p], jp, null, 0, 0, arrays[p], offsets[p] + i0 * w + jp, w);
         }, null);
         return outs;
     }
@@ -246,6 +250,7 @@ public final class FusedLinear {
         int in = weight.dim(1);
         Tensor y = Tensor.empty(outDims(x, h));
         float[] ya = y.array();
+        int yo = y.offset();
         float[] b = bias == null ? new float[2 * h] : Gemm.toFloats(bias);
         Gemm.Strided view = new Gemm.Strided(weight, 0, 1, in);
         // B' panel 2q is panel q of the a half, panel 2q + 1 panel q of the gate half.
@@ -258,7 +263,7 @@ public final class FusedLinear {
         };
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2,
-                (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, i0 * h + j0 / 2), null);
+                (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, yo + i0 * h + j0 / 2), null);
         return y;
     }
 
@@ -314,9 +319,10 @@ public final class FusedLinear {
         }
         Tensor y = Tensor.empty(n, hw, out);
         float[] ya = y.array();
+        int yo = y.offset();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co,
-                ldcs, mr, nc, b, j0, null, 0, 0, ya, bi * hw * out + i0 * out + j0, out), true);
+                ldcs, mr, nc, b, j0, null, 0, 0, ya, yo + bi * hw * out + i0 * out + j0, out), true);
         return y;
     }
 
@@ -376,7 +382,7 @@ public final class FusedLinear {
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         // The epilogue writes columns (channel planes): blocks a whole block of rows tall.
         overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs,
-                co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, bi * out * hw, hw, out), false);
+                co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, y.offset(), bi * out * hw, hw, out), false);
         return y;
     }
 
@@ -416,20 +422,20 @@ public final class FusedLinear {
         int in = x.dim(2);
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, n * hw, out, in, Gemm.viewA(x, 0, in, 1), weightB(weight), 1,
-                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, 0, hw,
-                        out),
+                (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya,
+                        y.offset(), 0, hw, out),
                 null, false);
         return y;
     }
 
     /**
      * Writes rows {@code [i0, i0 + rows)} (pixels of the flattened batch) × channels {@code [j0, j0 + cols)} of a
-     * strip of C to the NCHW output (from {@code y[yo]} on), adding bias and residual (laid out as y, from
-     * {@code res[ro]} on): per channel, runs of consecutive pixels of one image are gathered from the strip's column
-     * (stride ldcs) a vector at a time.
+     * strip of C to the NCHW output (element {@code e} of its images from {@code base} on at {@code y[yo + base + e]}),
+     * adding bias and residual (laid out as y, at {@code res[ro + base + e]}): per channel, runs of consecutive pixels
+     * of one image are gathered from the strip's column (stride ldcs) a vector at a time.
      */
     private static void storeToChannels(float[] cs, int co, int ldcs, int i0, int rows, int j0, int cols, float[] bias,
-                                        float[] res, int ro, float[] y, int yo, int hw, int out) {
+                                        float[] res, int ro, float[] y, int yo, int base, int hw, int out) {
         int[] idx = new int[V];
         for (int t = 0; t < V; t++) {
             idx[t] = t * ldcs;
@@ -440,7 +446,7 @@ public final class FusedLinear {
             int run = Math.min(rows - r, hw - pix);
             for (int j = 0; j < cols; j++) {
                 float bj = bias == null ? 0f : bias[j0 + j];
-                int dst = yo + (img * out + j0 + j) * hw + pix;
+                int dst = base + (img * out + j0 + j) * hw + pix;
                 int src = co + r * ldcs + j;
                 int t = 0;
                 for (; t + V <= run; t += V) {
@@ -448,11 +454,11 @@ public final class FusedLinear {
                     if (res != null) {
                         v = v.add(FloatVector.fromArray(S, res, ro + dst + t));
                     }
-                    v.intoArray(y, dst + t);
+                    v.intoArray(y, yo + dst + t);
                 }
                 for (; t < run; t++) {
                     float v = cs[src + t * ldcs] + bj;
-                    y[dst + t] = res == null ? v : v + res[ro + dst + t];
+                    y[yo + dst + t] = res == null ? v : v + res[ro + dst + t];
                 }
             }
             r += run;
@@ -465,7 +471,7 @@ public final class FusedLinear {
      * tile of mostly padding: the U-Net's time-embedding projections (2 × 1280 → 1280) ran at 6 GFLOP/s.
      */
     private static void fewRows(ComputePool pool, int rows, Tensor x, Tensor weight, float[] bias, float[] res, int ro,
-                                float[] y) {
+                                float[] y, int yo) {
         int in = weight.dim(1);
         int out = weight.dim(0);
         float[] xa = x.array();
@@ -489,7 +495,7 @@ public final class FusedLinear {
                     }
                     for (int r = 0; r < rows; r++) {
                         float v = dot(xa, xo + r * in, w, wo, in) + (bias == null ? 0f : bias[j]);
-                        y[r * out + j] = res == null ? v : v + res[ro + r * out + j];
+                        y[yo + r * out + j] = res == null ? v : v + res[ro + r * out + j];
                     }
                 }
             }

@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.HalfFloats;
@@ -231,6 +232,7 @@ public final class Gemm {
         int k = ka;
         Tensor out = ra == 3 ? Tensor.empty(batch, m, n) : Tensor.empty(m, n);
         float[] c = out.array();
+        int co = out.offset();
         int lda = a.dim(-1);
         int ldb = b.dim(-1);
         long aStride = (long) a.dim(-2) * a.dim(-1);
@@ -238,13 +240,13 @@ public final class Gemm {
         if (ra == 3 && rb == 2 && !transposeA) {
             // B is shared and A's batches are contiguous rows: one GEMM with batch·M rows.
             gemm(pool, batch * m, n, k, viewA(a, 0, lda, 1), viewB(b, 0, transposeB ? 1 : ldb, transposeB ? ldb : 1),
-                    c, 0, n, null, null, false);
+                    c, co, n, null, null, false);
             return out;
         }
         for (int bi = 0; bi < batch; bi++) {
             PackA pa = transposeA ? viewA(a, bi * aStride, 1, lda) : viewA(a, bi * aStride, lda, 1);
             PackB pb = transposeB ? viewB(b, bi * bStride, 1, ldb) : viewB(b, bi * bStride, ldb, 1);
-            gemm(pool, m, n, k, pa, pb, c, (int) ((long) bi * m * n), n, null, null, false);
+            gemm(pool, m, n, k, pa, pb, c, co + (int) ((long) bi * m * n), n, null, null, false);
         }
         return out;
     }
@@ -272,7 +274,7 @@ public final class Gemm {
         float[] colBias = bias == null ? null : toFloats(bias);
         // y = x · Wᵀ: B(k, j) = W[j, k], i.e. row stride 1, column stride in.
         gemm(pool, rows, outF, in, viewA(x, 0, in, 1), viewB(weight, 0, 1, in),
-                out.array(), 0, outF, null, colBias, false);
+                out.array(), out.offset(), outF, null, colBias, false);
         return out;
     }
 

@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Tensor;
 import java.util.Objects;
@@ -49,11 +50,13 @@ final class Kernels {
     }
 
     /**
-     * Whether {@code t} is a heap tensor whose array holds exactly its elements (offset 0, nothing more): a kernel told
-     * it may reuse that storage can write its output there.
+     * Whether {@code t} is a heap tensor whose array holds exactly its elements (from offset 0 or, as {@link Tensor#zeros}
+     * and {@link Tensor#empty} make them, from {@link ArrayAlignment#FLOAT_OFFSET}; nothing after them): a kernel told
+     * it may reuse that storage can write its output there (from {@code t.offset()} on).
      */
     static boolean ownsStorage(Tensor t) {
-        return t.isHeap() && t.offset() == 0 && t.array().length == t.numel();
+        return t.isHeap() && (t.offset() == 0 || t.offset() == ArrayAlignment.FLOAT_OFFSET)
+                && t.array().length == t.offset() + t.numel();
     }
 
     static void requireNonNull(String op, String name, Tensor t) {

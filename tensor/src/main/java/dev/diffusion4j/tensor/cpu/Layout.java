@@ -30,6 +30,7 @@ public final class Layout {
         float[] a = src.array();
         int aOff = src.offset();
         float[] o = out.array();
+        int oOff = out.offset();
         int rowTiles = (rows + TILE - 1) / TILE;
         // Square tiles keep both the reads and the writes within a few cache lines.
         pool.parallelFor(batch * rowTiles, 1, (from, to) -> {
@@ -43,7 +44,7 @@ public final class Layout {
                     for (int r = r0; r < r1; r++) {
                         int srcRow = aOff + base + r * cols;
                         for (int c = c0; c < c1; c++) {
-                            o[base + c * rows + r] = a[srcRow + c];
+                            o[oOff + base + c * rows + r] = a[srcRow + c];
                         }
                     }
                 }
@@ -70,7 +71,7 @@ public final class Layout {
         Tensor out = Tensor.empty(Shape.of(dims));
         for (int b = 0; b < n; b++) {
             System.arraycopy(src.array(), src.offset() + (b * channels + start) * inner,
-                    out.array(), b * length * inner, length * inner);
+                    out.array(), out.offset() + b * length * inner, length * inner);
         }
         return out;
     }

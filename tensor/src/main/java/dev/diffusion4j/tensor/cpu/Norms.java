@@ -39,9 +39,10 @@ public final class Norms {
         float[] src = in.array();
         int so = in.offset();
         float[] dst = out.array();
+        int dOff = out.offset();
         pool.parallelFor(planes, Math.max(1, GRAIN / hw), (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
-                normalize(src, so + p * hw, dst, p * hw, hw, coef[0][p], coef[1][p], coef[2][p], silu);
+                normalize(src, so + p * hw, dst, dOff + p * hw, hw, coef[0][p], coef[1][p], coef[2][p], silu);
             }
         });
         return out;
@@ -125,6 +126,7 @@ public final class Norms {
         float[] src = in.array();
         int so = in.offset();
         float[] dst = out.array();
+        int dOff = out.offset();
         float[] ones = g == null ? filled(d, 1f) : g;
         float[] zeros = b == null ? new float[d] : b;
         pool.parallelFor(rows, Math.max(1, GRAIN / d), (r0, r1) -> {
@@ -136,7 +138,7 @@ public final class Norms {
                 double dm = meanF - mean;
                 var = Math.max(0, var - dm * dm);
                 float rstd = (float) (1 / Math.sqrt(var + eps));
-                affine(src, so + off, dst, off, d, meanF, (float) (mean - meanF), rstd, ones, zeros);
+                affine(src, so + off, dst, dOff + off, d, meanF, (float) (mean - meanF), rstd, ones, zeros);
             }
         });
         return out;
@@ -158,9 +160,10 @@ public final class Norms {
         float[] src = in.array();
         int so = in.offset();
         float[] dst = out.array();
+        int dOff = out.offset();
         pool.parallelFor(rows, Math.max(1, GRAIN / d), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                softmaxRow(src, so + r * d, dst, r * d, d);
+                softmaxRow(src, so + r * d, dst, dOff + r * d, d);
             }
         });
         return out;

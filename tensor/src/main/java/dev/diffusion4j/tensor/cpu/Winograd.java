@@ -1,5 +1,6 @@
 package dev.diffusion4j.tensor.cpu;
 
+import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
@@ -365,6 +366,8 @@ public final class Winograd {
          */
         final boolean fused;
         final float[] out;
+        /** Where the output's elements start in {@link #out}. */
+        final int outOff;
         /**
          * Transformed input of one band in the GEMM's panel order: {@code V[ξ][t / NR][ci][t % NR]}, so each B panel
          * the GEMM reads in place is one contiguous run (streamed by the prefetcher, not one page per row).
@@ -443,6 +446,7 @@ public final class Winograd {
             stageChannels = Math.min(cin, STAGE_CHANNELS);
             outTensor = reuse != null ? reuse : Tensor.empty(n, cout, hout, wout);
             out = outTensor.array();
+            outOff = outTensor.offset();
         }
 
         /** First input channel of weight-transform block {@code b}: on a gather group, so blocks never overlap. */
@@ -911,13 +915,13 @@ public final class Winograd {
                 if (res != null) {
                     y = y.add(FloatVector.fromArray(S, res, resOff + base));
                 }
-                y.intoArray(out, base);
+                y.intoArray(out, outOff + base);
             } else {
                 VectorMask<Float> mask = S.indexInRange(0, left);
                 if (res != null) {
                     y = y.add(FloatVector.fromArray(S, res, resOff + base, mask));
                 }
-                y.intoArray(out, base, mask);
+                y.intoArray(out, outOff + base, mask);
             }
         }
 

@@ -76,9 +76,8 @@ class AttentionTest {
 
     static Tensor random(Random rnd, float magnitude, int... dims) {
         Tensor t = Tensor.zeros(dims);
-        float[] a = t.array();
-        for (int i = 0; i < a.length; i++) {
-            a[i] = (float) (rnd.nextGaussian() * magnitude);
+        for (long i = 0; i < t.numel(); i++) {
+            t.setFlat(i, (float) (rnd.nextGaussian() * magnitude));
         }
         return t;
     }
@@ -212,7 +211,7 @@ class AttentionTest {
         for (int j = 0; j < tk; j++) {
             float f = jump * j / tk;
             for (int e = 0; e < c; e++) {
-                ka[j * c + e] += f * qa[(j % tq) * c + e];
+                ka[k.offset() + j * c + e] += f * qa[q.offset() + (j % tq) * c + e];
             }
         }
         // One late key far above everything before it (for every query of head 0).

@@ -42,9 +42,8 @@ class FusedBackendOpsTest {
 
     private static Tensor random(Random rnd, int... dims) {
         Tensor t = Tensor.zeros(dims);
-        float[] a = t.array();
-        for (int i = 0; i < a.length; i++) {
-            a[i] = rnd.nextFloat() * 2 - 1;
+        for (long i = 0; i < t.numel(); i++) {
+            t.setFlat(i, rnd.nextFloat() * 2 - 1);
         }
         return t;
     }

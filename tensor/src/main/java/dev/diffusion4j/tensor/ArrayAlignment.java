@@ -1,10 +1,11 @@
-package dev.diffusion4j.tensor.cpu;
+package dev.diffusion4j.tensor;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
 import java.lang.management.ManagementFactory;
 
 /**
- * Where packed GEMM panels start in their heap buffers so that their rows fall on cache lines.
+ * Where packed GEMM panels, kernels' buffers and heap tensors start in their arrays so that their rows fall on cache
+ * lines.
  *
  * <p>A panel row of B is {@link Gemm#NR} floats (two 64-byte vectors), and the micro-kernel loads it once per step of
  * K. Java objects are only 8-byte aligned and a {@code float[]}'s first element lies 16 bytes past the object, so in
@@ -12,12 +13,13 @@ import java.lang.management.ManagementFactory;
  * the JVM places every object on a 64-byte boundary ({@code -XX:ObjectAlignmentInBytes=64}, as {@code ./sd},
  * {@code ./bench} and the benchmarks' forks run it), element {@link #FLOAT_OFFSET} of every float array is on a
  * cache line; buffers then start their panels there. Measured with {@code GemmTiming} on 1 thread: 4096×320×320
- * 55–60 % → 68–71 % of the FMA peak, 4096×320×2560 64–71 % → 71–76 %, 1024³ 70–73 % → 74–77 %. Without the flag
- * the offset is 0 and nothing changes; results never depend on it.
+ * 55–60 % → 68–71 % of the FMA peak, 4096×320×2560 64–71 % → 71–76 %, 1024³ 70–73 % → 74–77 %. {@link Tensor#zeros}
+ * and {@link Tensor#empty} start their elements there too (see {@link Tensor#offset()}). Without the flag the offset
+ * is 0 and nothing changes; results never depend on it.
  */
-final class ArrayAlignment {
+public final class ArrayAlignment {
     /** Index of the first 64-byte-aligned element of every {@code float[]}, or 0 when that is not known. */
-    static final int FLOAT_OFFSET = floatOffset();
+    public static final int FLOAT_OFFSET = floatOffset();
 
     private ArrayAlignment() {
     }
