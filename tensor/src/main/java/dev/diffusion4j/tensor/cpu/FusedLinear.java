@@ -276,7 +276,8 @@ public final class FusedLinear {
         };
         pool = Gemm.poolFor(pool, x, weight);
         gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2,
-                (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, yo + i0 * h + j0 / 2), null);
+                (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, yo + i0 * h + j0 / 2),
+                null);
         return y;
     }
 

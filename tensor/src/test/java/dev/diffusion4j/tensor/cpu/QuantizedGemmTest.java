@@ -54,7 +54,8 @@ class QuantizedGemmTest {
             Tensor xt = Tensor.of(x, rows, in);
             Tensor got = CPU.linear(xt, wq, Tensor.of(bias, out));
             // 1. the same floats as the dequantised weights in F32
-            assertArrayEquals(CPU.linear(xt, Tensor.of(dq, out, in), Tensor.of(bias, out)).toFloatArray(), got.toFloatArray(),
+            assertArrayEquals(CPU.linear(xt, Tensor.of(dq, out, in), Tensor.of(bias, out)).toFloatArray(),
+                    got.toFloatArray(),
                     "seed " + seed + ": Q8_0 weights must give exactly the result of their dequantised F32 copy");
             // 2. tight: a double reference on the dequantised weights
             double[] want = GemmTest.refMatmul(x, false, dq, true, rows, in, out);
@@ -101,17 +102,22 @@ class QuantizedGemmTest {
             Tensor wq = Quantized.quantize(Tensor.of(w, 96, 64), arena);
             Tensor wf = Tensor.of(wq.toFloatArray(), 96, 64);
             Tensor x = Tensor.of(GemmTest.random(rnd, 2 * 9 * 64), 2, 9, 64);
-            assertArrayEquals(CPU.linear(x, wf, null).toFloatArray(), CPU.linear(x, wq, null).toFloatArray(), "seed " + seed);
+            assertArrayEquals(CPU.linear(x, wf, null).toFloatArray(),
+                    CPU.linear(x, wq, null).toFloatArray(), "seed " + seed);
             // as B of a matmul, transposed ([N, K] rows of K) and not ([K, N]: blocks run along N)
             Tensor a = Tensor.of(GemmTest.random(rnd, 13 * 64), 13, 64);
-            assertArrayEquals(CPU.matmul(a, false, wf, true).toFloatArray(), CPU.matmul(a, false, wq, true).toFloatArray());
+            assertArrayEquals(CPU.matmul(a, false, wf, true).toFloatArray(),
+                    CPU.matmul(a, false, wq, true).toFloatArray());
             Tensor a2 = Tensor.of(GemmTest.random(rnd, 13 * 96), 13, 96);
-            assertArrayEquals(CPU.matmul(a2, false, wf, false).toFloatArray(), CPU.matmul(a2, false, wq, false).toFloatArray());
+            assertArrayEquals(CPU.matmul(a2, false, wf, false).toFloatArray(),
+                    CPU.matmul(a2, false, wq, false).toFloatArray());
             // and as A, transposed (strided reads of single elements)
             Tensor b = Tensor.of(GemmTest.random(rnd, 96 * 5), 96, 5);
-            assertArrayEquals(CPU.matmul(wf, true, b, false).toFloatArray(), CPU.matmul(wq, true, b, false).toFloatArray());
+            assertArrayEquals(CPU.matmul(wf, true, b, false).toFloatArray(),
+                    CPU.matmul(wq, true, b, false).toFloatArray());
             Tensor c = Tensor.of(GemmTest.random(rnd, 64 * 3), 64, 3);
-            assertArrayEquals(CPU.matmul(wf, false, c, false).toFloatArray(), CPU.matmul(wq, false, c, false).toFloatArray());
+            assertArrayEquals(CPU.matmul(wf, false, c, false).toFloatArray(),
+                    CPU.matmul(wq, false, c, false).toFloatArray());
         }
     }
 
@@ -140,7 +146,8 @@ class QuantizedGemmTest {
             Tensor xt = Tensor.of(x, n, cin, h, w);
             Tensor bt = Tensor.of(bias, cout);
             Tensor got = CPU.conv2d(xt, wq, bt, s, pad);
-            assertArrayEquals(CPU.conv2d(xt, Tensor.of(dq, cout, cin, k, k), bt, s, pad).toFloatArray(), got.toFloatArray(),
+            assertArrayEquals(CPU.conv2d(xt, Tensor.of(dq, cout, cin, k, k), bt, s, pad).toFloatArray(),
+                    got.toFloatArray(),
                     "seed " + seed + ": Q8_0 weights must give exactly the result of their dequantised F32 copy");
             double[] want = Conv2dTest.reference(x, n, cin, h, w, dq, cout, k, k, bias, s, pad, pad, pad, pad);
             GemmTest.assertClose(want, got.toFloatArray(), cin * k * k, 1, "seed " + seed + " vs dequantised");
@@ -159,7 +166,8 @@ class QuantizedGemmTest {
             Tensor wf = Tensor.of(wq.toFloatArray(), c, c, 3, 3);
             org.junit.jupiter.api.Assertions.assertTrue(
                     Winograd.pays(ConvAlgorithm.AUTO, x, wq, bias, 1, 1, 1, 1, 1), "this case takes the Winograd path");
-            assertArrayEquals(CPU.conv2d(x, wf, bias, 1, 1).toFloatArray(), CPU.conv2d(x, wq, bias, 1, 1).toFloatArray(),
+            assertArrayEquals(CPU.conv2d(x, wf, bias, 1, 1).toFloatArray(),
+                    CPU.conv2d(x, wq, bias, 1, 1).toFloatArray(),
                     "seed " + seed + ": Winograd on Q8_0 weights = on their dequantised F32 copy");
         }
     }
@@ -178,6 +186,7 @@ class QuantizedGemmTest {
             Tensor wq = Quantized.quantize(Tensor.of(weights(rnd, cout * cin * 9, 0.06), cout, cin, 3, 3), arena);
             Tensor wf = Tensor.of(wq.toFloatArray(), cout, cin, 3, 3);
             assertArrayEquals(CPU.groupNormConv2d(x, 8, gamma, beta, 1e-5f, true, wf, bias, 1, null, false).toFloatArray(),
+                    
                     CPU.groupNormConv2d(x, 8, gamma, beta, 1e-5f, true, wq, bias, 1, null, false).toFloatArray(),
                     "seed " + seed + " GroupNorm+SiLU+conv");
             assertArrayEquals(CPU.upsampleConv2d(x, 32, 32, wf, bias, 1).toFloatArray(),
