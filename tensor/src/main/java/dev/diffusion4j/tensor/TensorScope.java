@@ -148,6 +148,45 @@ public final class TensorScope implements AutoCloseable {
         return t;
     }
 
+    /**
+     * Takes over {@code t}'s storage from the enclosing scope that owns it (made there, or kept into it by a scope nested
+     * in it, and not kept past it), so that it is recycled when this scope closes unless kept here: for a chain of
+     * blocks whose input is dead once the next block has made its output, e.g. a VAE decoder's up blocks, which
+     * would otherwise hold every intermediate (hundreds of MB each at 512×512) until the chain ends or leave them
+     * to the garbage collector. Storage no enclosing scope owns (made unscoped, by another thread, or the caller's own
+     * array) is left alone. Returns {@code t}.
+     * <pre>{@code
+     * try (TensorScope step = TensorScope.open()) {
+     *     step.adopt(h);                       // h is not used after this block
+     *     h = step.keep(block.forward(h));
+     * }
+     * }</pre>
+     *
+     * @throws IllegalStateException when called on another thread or after this scope was closed
+     */
+    public Tensor adopt(Tensor t) {
+        if (Thread.currentThread() != owner || closed) {
+            throw new IllegalStateException("TensorScope.adopt: on another thread or after the scope was closed");
+        }
+        if (t == null || !t.isHeap()) {
+            return t;
+        }
+        float[] a = t.array();
+        for (TensorScope p = parent; p != null; p = p.parent) {
+            if (p.kept.contains(a)) {
+                return t;
+            }
+            for (int i = p.owned.size() - 1; i >= 0; i--) {
+                if (p.owned.get(i) == a) {
+                    p.owned.remove(i);
+                    owned.add(a);
+                    return t;
+                }
+            }
+        }
+        return t;
+    }
+
     /** Runs {@code f} with no scope open on this thread: what it makes is never recycled (caches, lazy weights). */
     public static <T> T unscoped(Supplier<T> f) {
         TensorScope s = CURRENT.get();

@@ -199,6 +199,39 @@ class TensorScopeTest {
     }
 
     @Test
+    void adoptedStorageIsRecycledWhenTheAdoptingScopeCloses() throws Exception {
+        try (TensorScope outer = TensorScope.open()) {
+            Tensor h = Tensor.zeros(N);
+            float[] made = h.array();
+            Tensor next;
+            try (TensorScope step = TensorScope.open()) {
+                assertSame(h, step.adopt(h));
+                next = step.keep(filled(2f));
+            }
+            assertSame(made, Tensor.zeros(N).array(), "the input's storage went back to the pool with the step");
+            assertNotSame(next.array(), Tensor.zeros(N).array(), "the kept output did not");
+            assertTrue(Arrays.equals(next.array(), filled(2f).array()), "and keeps its values");
+
+            float[] mine = new float[N + OFF];
+            Tensor callers = Tensor.of(mine, OFF, Shape.of(N));
+            Tensor keptHere;
+            try (TensorScope middle = TensorScope.open()) {
+                keptHere = middle.keep(Tensor.zeros(N));
+                try (TensorScope step = TensorScope.open()) {
+                    step.adopt(callers);
+                    step.adopt(keptHere);
+                }
+                assertNotSame(mine, Tensor.zeros(N).array(), "storage no scope owns is never adopted");
+                assertNotSame(keptHere.array(), Tensor.zeros(N).array(), "nor storage kept past its scope");
+            }
+            TensorScope closed = TensorScope.open();
+            closed.close();
+            assertThrows(IllegalStateException.class, () -> closed.adopt(h));
+            assertTrue(closeOnAnotherThread(() -> outer.adopt(h)) instanceof IllegalStateException);
+        }
+    }
+
+    @Test
     void scopesCloseInOrderOnTheirOwnThread() throws Exception {
         TensorScope outer = TensorScope.open();
         TensorScope inner = TensorScope.open();

@@ -8,8 +8,10 @@ import dev.diffusion4j.nn.layers.ResnetBlock2D;
 import dev.diffusion4j.nn.layers.Upsample2D;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 
 /** diffusers' VAE {@code Decoder}: latents → image (not clamped). */
 final class Decoder {
@@ -43,6 +45,36 @@ final class Decoder {
     }
 
     Tensor forward(Tensor z, Probe probe) {
+        if (probe != Probe.NONE) {
+            // A probe keeps intermediates past the call: none of them may be recycled.
+            return forwardBody(z, probe);
+        }
+        // Each block's input is recycled once the block has made its output (at 512×512 they are 67-268 MB each: held
+        // to the end or left to the collector, a decode allocated 2.6-2.9 GB afresh).
+        try (TensorScope scope = TensorScope.open()) {
+            Tensor h = convIn.forward(z);
+            h = step(h, midBlock::forward);
+            for (int i = 0; i < upResnets.size(); i++) {
+                for (ResnetBlock2D r : upResnets.get(i)) {
+                    h = step(h, x -> r.forward(x, null));
+                }
+                if (upsamplers.get(i) != null) {
+                    h = step(h, upsamplers.get(i)::forward);
+                }
+            }
+            return scope.keep(step(h, x -> convOut.forwardNormSilu(convNormOut, x, null)));
+        }
+    }
+
+    /** {@code block(h)}, with h's storage recycled afterwards (see {@link TensorScope#adopt}). */
+    private static Tensor step(Tensor h, UnaryOperator<Tensor> block) {
+        try (TensorScope scope = TensorScope.open()) {
+            scope.adopt(h);
+            return scope.keep(block.apply(h));
+        }
+    }
+
+    private Tensor forwardBody(Tensor z, Probe probe) {
         Tensor h = convIn.forward(z);
         probe.record("decoder.conv_in", h);
         h = midBlock.forward(h);
