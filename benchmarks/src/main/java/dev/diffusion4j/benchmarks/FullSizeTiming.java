@@ -29,7 +29,8 @@ import java.util.Locale;
  * default auto; the fourth quantises the weights {@link Quantization#Q8_0} takes, as {@code LoadOptions.withQuantization}
  * does; {@code shapes} breaks the linear layers and attention of the profile down by shape; {@code timeline} writes
  * the last run's ops in order, with their wall time and busy cores, to {@code d4j-timeline-unet.csv} /
- * {@code d4j-timeline-vae.csv} in the temporary directory).
+ * {@code d4j-timeline-vae.csv} in the temporary directory). {@code FullSizeTiming --ab OLD.jar NEW.jar rounds [unet|vae]}
+ * times two builds alternately in one process (see {@link #ab}).
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
@@ -44,6 +45,79 @@ public final class FullSizeTiming {
             Tensor t = weights.get(key, dims);
             return q.appliesTo(key, t) ? Quantized.quantize(t, arena) : t;
         });
+    }
+
+    /**
+     * {@code --ab OLD.jar NEW.jar rounds [unet|vae]}: one guided U-Net step (or one 512² decode) of two builds in this
+     * process, each jar in a class loader of its own with today's timing code, run alternately (A then B, then B then A)
+     * after two warm-up runs each, so that the load of other processes and the state of the machine hit both alike:
+     * prints every round and the medians. Needs room for two models (e.g. {@code -Xmx8g}).
+     */
+    private static void ab(String[] args) throws Exception {
+        java.net.URL self = FullSizeTiming.class.getProtectionDomain().getCodeSource().getLocation();
+        int rounds = Integer.parseInt(args[3]);
+        String what = args.length > 4 ? args[4] : "unet";
+        Runnable[] run = new Runnable[2];
+        List<AutoCloseable> open = new java.util.ArrayList<>();
+        for (int side = 0; side < 2; side++) {
+            java.net.URLClassLoader loader = new GemmTiming.SelfLast(Path.of(args[1 + side]).toUri().toURL(), self,
+                    FullSizeTiming.class.getName(), FullSizeModels.class.getName());
+            open.add(loader);
+            Object[] made = (Object[]) Class.forName(FullSizeTiming.class.getName(), true, loader)
+                    .getMethod("abSide", String.class).invoke(null, what);
+            run[side] = (Runnable) made[0];
+            open.add((AutoCloseable) made[1]);
+        }
+        for (int w = 0; w < 2; w++) {
+            run[0].run();
+            run[1].run();
+        }
+        double[][] t = new double[2][rounds];
+        for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < 2; i++) {
+                int side = r % 2 == 0 ? i : 1 - i;
+                long t0 = System.nanoTime();
+                run[side].run();
+                t[side][r] = (System.nanoTime() - t0) / 1e9;
+            }
+            System.out.printf(Locale.ROOT, "round %d: A %.2f s, B %.2f s%n", r + 1, t[0][r], t[1][r]);
+        }
+        Arrays.sort(t[0]);
+        Arrays.sort(t[1]);
+        System.out.printf(Locale.ROOT, "%s median: A %.2f s, B %.2f s, A/B %.3f (A = %s, B = %s)%n", what,
+                t[0][rounds / 2], t[1][rounds / 2], t[0][rounds / 2] / t[1][rounds / 2], args[1], args[2]);
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    /**
+     * One side of {@link #ab}, built with this class loader's classes: {@code [Runnable one step or decode,
+     * AutoCloseable its resources]} (types of the boot layer only).
+     */
+    public static Object[] abSide(String what) {
+        Arena arena = Arena.ofShared();
+        CpuBackend be = new CpuBackend(ComputePool.shared(), ConvAlgorithm.AUTO);
+        // Recycled activations kept from one run to the next, as a pipeline keeps them (on the calling thread).
+        TensorScope.Retention retained = TensorScope.retainPool();
+        Runnable step;
+        if (what.equals("vae")) {
+            AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(), FullSizeModels.randomWeights(DType.F16,
+                    arena, 2), be);
+            Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
+            step = () -> vae.decode(z);
+        } else {
+            UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
+                    FullSizeModels.randomWeights(DType.F16, arena, 1), be);
+            Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
+            Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
+            step = () -> unet.forward(x, new float[] {500f}, ctx);
+        }
+        AutoCloseable close = () -> {
+            retained.close();
+            arena.close();
+        };
+        return new Object[] {step, close};
     }
 
     /** Writes the recorded timeline (if any) to {@code d4j-timeline-<what>.csv} in the temporary directory. */
@@ -61,7 +135,11 @@ public final class FullSizeTiming {
         }
     }
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--ab")) {
+            ab(args);
+            return;
+        }
         String what = args.length > 0 ? args[0] : "both";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         ConvAlgorithm algorithm = args.length > 2 ? ConvAlgorithm.valueOf(args[2].toUpperCase(Locale.ROOT)) : ConvAlgorithm.AUTO;

@@ -138,20 +138,38 @@ public final class GemmTiming {
         }
     }
 
-    /** A build's jar, with this class (and its nested ones) taken from {@code self}, the jar's own copy ignored. */
-    private static final class SelfLast extends java.net.URLClassLoader {
+    /**
+     * A build's jar, with the classes whose names start with one of {@code own} (a timing class and its nested ones)
+     * taken from {@code self}, the jar's own copies ignored: an older build's jar gets today's timing code.
+     */
+    static final class SelfLast extends java.net.URLClassLoader {
         private final java.net.URL self;
+        private final String[] own;
 
         SelfLast(java.net.URL jar, java.net.URL self) {
+            this(jar, self, GemmTiming.class.getName());
+        }
+
+        SelfLast(java.net.URL jar, java.net.URL self, String... own) {
             super(new java.net.URL[] {jar}, ClassLoader.getPlatformClassLoader());
             this.self = self;
+            this.own = own.clone();
+        }
+
+        private boolean ours(String name) {
+            for (String o : own) {
+                if (name.startsWith(o)) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         @Override
         protected Class<?> loadClass(String name, boolean resolve) throws ClassNotFoundException {
             synchronized (getClassLoadingLock(name)) {
                 Class<?> c = findLoadedClass(name);
-                if (c == null && name.startsWith(GemmTiming.class.getName())) {
+                if (c == null && ours(name)) {
                     String path = name.replace('.', '/') + ".class";
                     try (java.net.URLClassLoader selfOnly = new java.net.URLClassLoader(new java.net.URL[] {self}, null);
                          java.io.InputStream in = selfOnly.getResourceAsStream(path)) {
