@@ -821,7 +821,7 @@ public final class FusedLinear {
                              boolean rowPanels) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        int ld = stripStride(nPad);
+        int ld = Gemm.spread(nPad);
         float[] ap = sharedA != null ? sharedA : buffer(1, KC * MC);
         float[] strip = direct == null ? buffer(2, MC * ld) : null;
         float[] tile = direct != null ? buffer(3, MR * NR) : null;
@@ -890,7 +890,7 @@ public final class FusedLinear {
                                    PackBAt b, int gw, Epilogue epilogue, Direct direct) {
         int ncols = j1 - j0;
         int nPad = (ncols + NR - 1) / NR * NR;
-        int ld = stripStride(nPad);
+        int ld = Gemm.spread(nPad);
         float[] strip = direct == null ? buffer(2, (m + MR - 1) / MR * MR * ld) : null;
         float[] tile = direct != null ? buffer(3, MR * NR) : null;
         for (int kb = 0; kb < kBlocks; kb++) {
@@ -921,15 +921,6 @@ public final class FusedLinear {
                 }
             }
         }
-    }
-
-    /**
-     * Row stride of a C strip {@code nPad} columns wide: an odd number of 64-byte lines, so that the rows of a register
-     * tile fall in distinct L1 sets (at 1024 columns, 4 KiB apart, all twelve rows shared one set).
-     */
-    static int stripStride(int nPad) {
-        int lineFloats = 16;
-        return (nPad / lineFloats) % 2 == 0 ? nPad + lineFloats : nPad;
     }
 
     /**

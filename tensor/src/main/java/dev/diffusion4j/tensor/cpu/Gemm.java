@@ -93,6 +93,21 @@ public final class Gemm {
     static final int GATHER_K = lcm(MR, V) / MR;
     static final int GATHER_VECTORS = lcm(MR, V) / V;
 
+    /** Floats in one 64-byte cache line. */
+    private static final int CACHE_LINE_FLOATS = 16;
+
+    /**
+     * The distance between rows or planes of {@code floats} floats that are read or written together (the rows of a
+     * register tile in a strip of C, Winograd's transformed weight planes): whole cache lines, an odd number of them.
+     * Rows or planes a multiple of 4 KiB apart (a strip 1024 columns wide; 48 rows × 320 channels is 15 × 4 KiB) all fall
+     * on the same L1 set, which holds 12 lines, and every load of one looks as if it might depend on a store to another
+     * (4K aliasing); an odd number of lines puts up to 64 of them on different sets.
+     */
+    static int spread(int floats) {
+        int lines = (floats + CACHE_LINE_FLOATS - 1) / CACHE_LINE_FLOATS;
+        return (lines | 1) * CACHE_LINE_FLOATS;
+    }
+
     private static int lcm(int a, int b) {
         int x = a;
         int y = b;

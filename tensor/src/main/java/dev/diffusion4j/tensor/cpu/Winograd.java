@@ -47,8 +47,6 @@ public final class Winograd {
     private static final int A = 6;
     /** Positions of the transformed tile: the number of GEMMs. */
     private static final int P = A * A;
-    /** Floats in one 64-byte cache line. */
-    private static final int CACHE_LINE_FLOATS = 16;
     /**
      * Where V, U, M and the de-interleaved weights start in their buffers: their panels and planes on cache lines when
      * the JVM aligns objects (see ArrayAlignment), so that no vector load or store of them splits two lines.
@@ -303,18 +301,6 @@ public final class Winograd {
     }
 
     /**
-     * The distance between planes of {@code floats} floats that are read or written together (the weight transform's
-     * nine input and up to twelve output planes): whole cache lines, an odd number of them. Planes a multiple of
-     * 4 KiB apart (48 rows × 320 channels is 15 × 4 KiB) all fall on the same L1 set, which holds 12 lines, and
-     * every load of one looks as if it might depend on a store to another (4K aliasing); an odd number of lines
-     * puts up to 64 of them on different sets.
-     */
-    static int spread(int floats) {
-        int lines = (floats + CACHE_LINE_FLOATS - 1) / CACHE_LINE_FLOATS;
-        return (lines | 1) * CACHE_LINE_FLOATS;
-    }
-
-    /**
      * One call's sizes, shared buffers and per-task scratch.
      *
      * <p>Schedule: the tiles are taken in bands of tile rows; per band the input is transformed once (V, all input
@@ -439,7 +425,7 @@ public final class Winograd {
             }
             blocksPerGroup = nb;
             cbMax = (groupPanels + nb - 1) / nb * Gemm.MR;
-            uPlane = spread(groupPanels * Gemm.MR * cinP);
+            uPlane = Gemm.spread(groupPanels * Gemm.MR * cinP);
             // Not zero-filled: what is never written (padding tiles, rows past cout) reaches only products not stored.
             u = fused ? null : TensorScope.scratchEmpty(Math.multiplyExact(P, uPlane) + L + VOFF);
             v = TensorScope.scratchEmpty(Math.multiplyExact(P * cin, tpMax) + L + VOFF);
@@ -646,7 +632,7 @@ public final class Winograd {
                     int kc = kStart(kb + 1) - ci0;
                     int ldk = roundUp(kc, GATHER_K);
                     int plane = roundUp(cb, Gemm.MR) * ldk;
-                    int stride = spread(plane);
+                    int stride = Gemm.spread(plane);
                     long w0 = PROFILE ? System.nanoTime() : 0;
                     deinterleave(co0, cb, ci0, kc, ldk, stride, s);
                     for (int grp = 0; grp < ROW_FIRST.length; grp++) {
@@ -706,7 +692,7 @@ public final class Winograd {
                 int kc = kStart(kb + 1) - ci0;
                 int ldk = roundUp(kc, GATHER_K);
                 int plane = roundUp(cb, Gemm.MR) * ldk;
-                int stride = spread(plane);
+                int stride = Gemm.spread(plane);
                 deinterleave(co0, cb, ci0, kc, ldk, stride, s);
                 for (int grp = 0; grp < ROW_FIRST.length; grp++) {
                     transformWeightRows(grp, plane, stride, ldk, s.gt, u,
@@ -959,7 +945,7 @@ public final class Winograd {
          */
         static Scratch forPlan(Plan plan) {
             Scratch s = OF_THREAD.get();
-            int plane = spread(plan.cbMax * roundUp(plan.kbMax, GATHER_K));
+            int plane = Gemm.spread(plan.cbMax * roundUp(plan.kbMax, GATHER_K));
             // Slack: the gathers of the padding columns of the last panel read up to a group past its rows.
             s.g = fit(s.g, (plan.cbMax * plan.kbMax + GATHER_K * Gemm.MR) * 9);
             s.gt = fit(s.gt, 9 * plane + VOFF);
