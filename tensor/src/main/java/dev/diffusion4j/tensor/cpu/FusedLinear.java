@@ -200,39 +200,38 @@ public final class FusedLinear {
                 j = end;
             }
         };
-        boolean anyBias = false;
-        for (float[] bias : bs) {
-            anyBias |= bias != null;
-        }
-        if (!anyBias) {
-            // Nothing to add: the kernel writes each layer's output in place.
-            Direct direct = new Direct() {
-                @Override
-                public float[] array(int j) {
-                    return arrays[part(start, j)];
-                }
+        // The kernel writes each layer's output in place; its bias, if any, is added to each finished register tile
+        // (a panel of NR columns lies in one layer), as in linear.
+        Direct direct = new Direct() {
+            @Override
+            public float[] array(int j) {
+                return arrays[part(start, j)];
+            }
 
-                @Override
-                public int offset(int i, int j) {
-                    int p = part(start, j);
-                    return offsets[p] + i * (start[p + 1] - start[p]) + j - start[p];
-                }
+            @Override
+            public int offset(int i, int j) {
+                int p = part(start, j);
+                return offsets[p] + i * (start[p + 1] - start[p]) + j - start[p];
+            }
 
-                @Override
-                public int ld(int j) {
-                    int p = part(start, j);
-                    return start[p + 1] - start[p];
+            @Override
+            public int ld(int j) {
+                int p = part(start, j);
+                return start[p + 1] - start[p];
+            }
+
+            @Override
+            public void finish(int i0, int mr, int j0, int nc) {
+                int p = part(start, j0);
+                if (bs[p] != null) {
+                    int w = start[p + 1] - start[p];
+                    int jp = j0 - start[p];
+                    int at = offsets[p] + i0 * w + jp;
+                    store(arrays[p], at, w, mr, nc, bs[p], jp, null, 0, 0, arrays[p], at, w);
                 }
-            };
-            gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, null, direct);
-            return outs;
-        }
-        gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, (i0, mr, j0, nc, cs, co, ldcs) -> {
-            int p = part(start, j0);
-            int w = start[p + 1] - start[p];
-            int jp = j0 - start[p];
-            store(cs, co, ldcs, mr, nc, bs[p], jp, null, 0, 0, arrays[p], offsets[p] + i0 * w + jp, w);
-        }, null);
+            }
+        };
+        gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, null, direct);
         return outs;
     }
 
