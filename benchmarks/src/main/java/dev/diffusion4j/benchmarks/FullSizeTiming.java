@@ -4,6 +4,7 @@ import dev.diffusion4j.core.Quantization;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
+import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.DType;
@@ -91,6 +92,21 @@ public final class FullSizeTiming {
         }
     }
 
+    /** One guided step of the full-size SD 1.5 U-Net (batch 2, 64×64 latents, fixed random inputs) on {@code weights}. */
+    private static Runnable unetStep(StateDict weights, Backend be) {
+        UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(), weights, be);
+        Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
+        Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
+        return () -> unet.forward(x, new float[] {500f}, ctx);
+    }
+
+    /** One 512×512 decode of the full-size SD 1.5 VAE (fixed random latents) on {@code weights}. */
+    private static Runnable vaeDecode(StateDict weights, Backend be) {
+        AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(), weights, be);
+        Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
+        return () -> vae.decode(z);
+    }
+
     /**
      * One side of {@link #ab}, built with this class loader's classes: {@code [Runnable one step or decode,
      * AutoCloseable its resources]} (types of the boot layer only).
@@ -100,19 +116,8 @@ public final class FullSizeTiming {
         CpuBackend be = new CpuBackend(ComputePool.shared(), ConvAlgorithm.AUTO);
         // Recycled activations kept from one run to the next, as a pipeline keeps them (on the calling thread).
         TensorScope.Retention retained = TensorScope.retainPool();
-        Runnable step;
-        if (what.equals("vae")) {
-            AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(), FullSizeModels.randomWeights(DType.F16,
-                    arena, 2), be);
-            Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
-            step = () -> vae.decode(z);
-        } else {
-            UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
-                    FullSizeModels.randomWeights(DType.F16, arena, 1), be);
-            Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
-            Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
-            step = () -> unet.forward(x, new float[] {500f}, ctx);
-        }
+        Runnable step = what.equals("vae") ? vaeDecode(FullSizeModels.randomWeights(DType.F16, arena, 2), be)
+                : unetStep(FullSizeModels.randomWeights(DType.F16, arena, 1), be);
         AutoCloseable close = () -> {
             retained.close();
             arena.close();
@@ -154,11 +159,8 @@ public final class FullSizeTiming {
         TensorScope.Retention retained = TensorScope.retainPool();
         try (Arena arena = Arena.ofShared()) {
             if (!what.equals("vae")) {
-                UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(),
-                        quantized(FullSizeModels.randomWeights(DType.F16, arena, 1), q, arena), be);
+                Runnable step = unetStep(quantized(FullSizeModels.randomWeights(DType.F16, arena, 1), q, arena), be);
                 System.out.println("unet weights " + q);
-                Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
-                Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
                 double[] s = new double[runs];
                 for (int i = 0; i < runs; i++) {
                     if (timeline && i == runs - 1) {
@@ -166,7 +168,7 @@ public final class FullSizeTiming {
                     }
                     long a0 = FullSizeModels.allocatedBytes();
                     long t0 = System.nanoTime();
-                    unet.forward(x, new float[] {500f}, ctx);
+                    step.run();
                     s[i] = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "unet batch 2 64x64: %.2f s (%.0f GFLOP/s at 1.62 TFLOP), %.2f GB allocated%n",
                             s[i], 1620 / s[i], (FullSizeModels.allocatedBytes() - a0) / 1e9);
@@ -183,10 +185,8 @@ public final class FullSizeTiming {
             }
             retained.close();
             if (!what.equals("unet")) {
-                AutoencoderKL vae = new AutoencoderKL(FullSizeModels.vaeConfig(),
-                        quantized(FullSizeModels.randomWeights(DType.F16, arena, 2), q, arena), be);
+                Runnable decode = vaeDecode(quantized(FullSizeModels.randomWeights(DType.F16, arena, 2), q, arena), be);
                 System.out.println("vae weights " + q);
-                Tensor z = FullSizeModels.randn(4, 1, 4, 64, 64);
                 double[] s = new double[runs];
                 for (int i = 0; i < runs; i++) {
                     if (timeline && i == runs - 1) {
@@ -194,7 +194,7 @@ public final class FullSizeTiming {
                     }
                     long a0 = FullSizeModels.allocatedBytes();
                     long t0 = System.nanoTime();
-                    vae.decode(z);
+                    decode.run();
                     s[i] = (System.nanoTime() - t0) / 1e9;
                     System.out.printf(Locale.ROOT, "vae decode 512x512: %.2f s (%.0f GFLOP/s at 2.52 TFLOP), %.2f GB allocated%n",
                             s[i], 2520 / s[i], (FullSizeModels.allocatedBytes() - a0) / 1e9);
