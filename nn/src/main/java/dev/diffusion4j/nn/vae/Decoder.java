@@ -45,49 +45,37 @@ final class Decoder {
     }
 
     Tensor forward(Tensor z, Probe probe) {
-        if (probe != Probe.NONE) {
-            // A probe keeps intermediates past the call: none of them may be recycled.
-            return forwardBody(z, probe);
-        }
         // Each block's input is recycled once the block has made its output (at 512×512 they are 67-268 MB each: held
-        // to the end or left to the collector, a decode allocated 2.6-2.9 GB afresh).
-        try (TensorScope scope = TensorScope.open()) {
+        // to the end or left to the collector, a decode allocated 2.6-2.9 GB afresh), unless a probe keeps
+        // intermediates past the call: then nothing is (no scope at all).
+        boolean recycle = probe == Probe.NONE;
+        try (TensorScope scope = recycle ? TensorScope.open() : null) {
             Tensor h = convIn.forward(z);
-            h = step(h, midBlock::forward);
+            probe.record("decoder.conv_in", h);
+            h = step(h, midBlock::forward, recycle);
+            probe.record("decoder.mid_block", h);
             for (int i = 0; i < upResnets.size(); i++) {
                 for (ResnetBlock2D r : upResnets.get(i)) {
-                    h = step(h, x -> r.forward(x, null));
+                    h = step(h, x -> r.forward(x, null), recycle);
                 }
                 if (upsamplers.get(i) != null) {
-                    h = step(h, upsamplers.get(i)::forward);
+                    h = step(h, upsamplers.get(i)::forward, recycle);
                 }
+                probe.record("decoder.up_blocks." + i, h);
             }
-            return scope.keep(step(h, x -> convOut.forwardNormSilu(convNormOut, x, null)));
+            Tensor out = step(h, x -> convOut.forwardNormSilu(convNormOut, x, null), recycle);
+            return scope == null ? out : scope.keep(out);
         }
     }
 
-    /** {@code block(h)}, with h's storage recycled afterwards (see {@link TensorScope#adopt}). */
-    private static Tensor step(Tensor h, UnaryOperator<Tensor> block) {
+    /** {@code block(h)}; when {@code recycle}, with h's storage recycled afterwards (see {@link TensorScope#adopt}). */
+    private static Tensor step(Tensor h, UnaryOperator<Tensor> block, boolean recycle) {
+        if (!recycle) {
+            return block.apply(h);
+        }
         try (TensorScope scope = TensorScope.open()) {
             scope.adopt(h);
             return scope.keep(block.apply(h));
         }
-    }
-
-    private Tensor forwardBody(Tensor z, Probe probe) {
-        Tensor h = convIn.forward(z);
-        probe.record("decoder.conv_in", h);
-        h = midBlock.forward(h);
-        probe.record("decoder.mid_block", h);
-        for (int i = 0; i < upResnets.size(); i++) {
-            for (ResnetBlock2D r : upResnets.get(i)) {
-                h = r.forward(h, null);
-            }
-            if (upsamplers.get(i) != null) {
-                h = upsamplers.get(i).forward(h);
-            }
-            probe.record("decoder.up_blocks." + i, h);
-        }
-        return convOut.forwardNormSilu(convNormOut, h, null);
     }
 }
