@@ -90,7 +90,7 @@ public class FullSizeBenchmark {
         var weights = FullSizeModels.randomWeights(DType.F16, arena, 3);
         text = CLIPTextModel.of(CLIPTextConfig.fromMap(clip), key -> weights.get(key, FullSizeModels.clipL14Shape(key)),
                 CLIPTextModel.DIFFUSERS_PREFIX, be);
-        latents = FullSizeModels.randn(4, 2, 4, 64, 64);
+        latents = FullSizeModels.guidedLatents(4, 64);
         context = FullSizeModels.randn(5, 2, 77, 768);
         z = FullSizeModels.randn(6, 1, 4, 64, 64);
         ids = new int[2][77];

@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -334,6 +335,17 @@ public final class FullSizeModels {
             v[i] = (float) rnd.nextGaussian();
         }
         return Tensor.of(v, dims);
+    }
+
+    /**
+     * The U-Net input of a guided step: standard normal latents {@code [1, 4, side, side]} twice, as the pipelines
+     * build it (unconditional and conditional halves of one batch of 2).
+     */
+    public static Tensor guidedLatents(long seed, int side) {
+        float[] one = randn(seed, 1, 4, side, side).toFloatArray();
+        float[] two = Arrays.copyOf(one, 2 * one.length);
+        System.arraycopy(one, 0, two, one.length, one.length);
+        return Tensor.of(two, 2, 4, side, side);
     }
 
     /** Heap bytes allocated so far by all live threads (the compute pool's workers included). */

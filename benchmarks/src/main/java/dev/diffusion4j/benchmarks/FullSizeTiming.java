@@ -95,7 +95,7 @@ public final class FullSizeTiming {
     /** One guided step of the full-size SD 1.5 U-Net (batch 2, 64×64 latents, fixed random inputs) on {@code weights}. */
     private static Runnable unetStep(StateDict weights, Backend be) {
         UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(), weights, be);
-        Tensor x = FullSizeModels.randn(2, 2, 4, 64, 64);
+        Tensor x = FullSizeModels.guidedLatents(2, 64);
         Tensor ctx = FullSizeModels.randn(3, 2, 77, 768);
         return () -> unet.forward(x, new float[] {500f}, ctx);
     }

@@ -47,7 +47,7 @@ public final class MemoryBudget {
             }
             Tensor context = text.encode(ids);
             report("text encoded");
-            Tensor latents = FullSizeModels.randn(4, 2, 4, 64, 64);
+            Tensor latents = FullSizeModels.guidedLatents(4, 64);
             for (int i = 0; i < steps; i++) {
                 long t0 = System.nanoTime();
                 unet.forward(latents, new float[] {999f - i}, context);

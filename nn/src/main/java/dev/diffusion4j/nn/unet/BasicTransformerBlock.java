@@ -26,11 +26,18 @@ final class BasicTransformerBlock {
         this.ff = new FeedForward(backend, weights, prefix + ".ff", dim);
     }
 
-    /** x {@code [B, HW, dim]}, context {@code [B, 77, crossAttentionDim]}. */
-    Tensor forward(Tensor x, Tensor context) {
+    /**
+     * x {@code [B, HW, dim]}, context {@code [B, 77, crossAttentionDim]}; with {@code fromHalf}, x is the first half
+     * of a guided batch whose halves are the same ({@code [B/2, HW, dim]}; see {@link GuidanceHalves}): the
+     * self-attention runs on it once and its output is copied into both halves before the text comes in.
+     */
+    Tensor forward(Tensor x, Tensor context, boolean fromHalf) {
         try (TensorScope scope = TensorScope.open()) {
             // Each residual is added by the block's output projection.
             Tensor h = attn1.forward(norm1.forward(x), null, x);
+            if (fromHalf) {
+                h = GuidanceHalves.repeat(h);
+            }
             h = attn2.forward(norm2.forward(h), context, h);
             return scope.keep(ff.forward(norm3.forward(h), h));
         }

@@ -38,13 +38,25 @@ public final class DownBlock2D {
 
     /** Runs the block; appends its skip tensors to {@code skips} and returns the output. */
     public Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe) {
+        return forward(x, tembSilu, context, skips, probe, false);
+    }
+
+    /**
+     * {@link #forward(Tensor, Tensor, Tensor, List, Probe)}; with {@code fromHalf}, x is the first half of a guided
+     * batch whose halves are the same (see {@link GuidanceHalves}): the first resnet and the first transformer
+     * block's self-attention run on it once, and the block continues on the whole batch from there.
+     */
+    Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe, boolean fromHalf) {
         try (TensorScope scope = TensorScope.open()) {
             Tensor h = x;
             for (int j = 0; j < resnets.size(); j++) {
-                h = resnets.get(j).forward(h, tembSilu);
+                boolean half = fromHalf && j == 0;
+                h = resnets.get(j).forward(h, half && tembSilu != null ? GuidanceHalves.firstHalf(tembSilu) : tembSilu);
                 if (!attentions.isEmpty()) {
-                    h = attentions.get(j).forward(h, context);
+                    h = attentions.get(j).forward(h, context, half);
                     probe.record(name + ".attentions." + j, h);
+                } else if (half) {
+                    h = GuidanceHalves.repeat(h);
                 }
                 skips.add(scope.keep(h));
             }

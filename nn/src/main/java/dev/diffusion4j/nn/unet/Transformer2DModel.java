@@ -48,15 +48,25 @@ final class Transformer2DModel {
 
     /** x {@code [B, C, H, W]}, context {@code [B, S, crossAttentionDim]}. */
     Tensor forward(Tensor x, Tensor context) {
+        return forward(x, context, false);
+    }
+
+    /**
+     * With {@code fromHalf}, x is the first half of a guided batch whose halves are the same ({@code [B/2, C, H, W]},
+     * context still {@code [B, S, crossAttentionDim]}; see {@link GuidanceHalves}): the first block's self-attention
+     * runs on it once, and the output is the whole batch.
+     */
+    Tensor forward(Tensor x, Tensor context, boolean fromHalf) {
         int h = x.dim(2);
         int w = x.dim(3);
         try (TensorScope scope = TensorScope.open()) {
             // proj_in reads the normalised image in place, proj_out writes the image and adds x: no transposed copies.
             Tensor seq = backend.linearFromChannels(norm.forward(x), projInWeight, projInBias);
-            for (BasicTransformerBlock block : blocks) {
-                seq = block.forward(seq, context);
+            for (int i = 0; i < blocks.size(); i++) {
+                seq = blocks.get(i).forward(seq, context, fromHalf && i == 0);
             }
-            return scope.keep(backend.linearToChannels(seq, projOutWeight, projOutBias, x, h, w));
+            Tensor residual = fromHalf ? GuidanceHalves.repeat(x) : x;
+            return scope.keep(backend.linearToChannels(seq, projOutWeight, projOutBias, residual, h, w));
         }
     }
 }

@@ -7,6 +7,7 @@ import dev.diffusion4j.nn.Fixtures;
 import dev.diffusion4j.nn.ModelConfig;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.SafeTensors;
@@ -55,6 +56,47 @@ class UNet2DConditionModelParityTest {
             Tensor ehs1 = ehs.toHeapF32().reshape(1, ehs.dim(0), ehs.dim(1));
             Fixtures.assertClose("unet out_odd", out.tensor("out_odd"),
                     unet.forward(in.tensor("sample_odd"), floats(in.longs("timestep_odd")), ehs1), TOL);
+        }
+    }
+
+    /**
+     * A guided batch (the same latents twice, two texts) runs its text-independent prefix once (GuidanceHalves): each
+     * half of the output is what the U-Net gives for that half alone, and for the same batch with a probe (which
+     * turns the sharing off); the profile shows the first self-attention ran on half the batch.
+     */
+    @Test
+    void guidedBatchSharesThePrefixBeforeTheTextAndGivesEachHalfItsOwnResult() throws Exception {
+        Path dir = Fixtures.dir();
+        Path unetDir = dir.resolve("models/tiny-sd/unet");
+        try (SafeTensors w = SafeTensors.open(unetDir.resolve("diffusion_pytorch_model.safetensors"));
+             SafeTensors in = SafeTensors.open(dir.resolve("unet/inputs.safetensors"))) {
+            ProfilingBackend profiled = new ProfilingBackend(backend, true);
+            UNet2DConditionModel unet = new UNet2DConditionModel(ModelConfig.read(unetDir.resolve("config.json")),
+                    StateDict.of(List.of(w)), profiled);
+            Tensor x = in.tensor("sample").slice(0).toHeapF32();
+            Tensor ehs = in.tensor("encoder_hidden_states").toHeapF32();
+            int s = ehs.dim(1);
+            int d = ehs.dim(2);
+            int n = (int) x.numel();
+            float[] twice = new float[2 * n];
+            System.arraycopy(x.toFloatArray(), 0, twice, 0, n);
+            System.arraycopy(x.toFloatArray(), 0, twice, n, n);
+            Tensor guided = Tensor.of(twice, 2, x.dim(0), x.dim(1), x.dim(2));
+            Tensor context = Tensor.of(ehs.toFloatArray(), 0, dev.diffusion4j.tensor.Shape.of(2, s, d));
+            float[] t = {321f};
+
+            Tensor shared = unet.forward(guided, t, context);
+            assertTrue(profiled.stats().keySet().stream().anyMatch(k -> k.startsWith("attention 1x")),
+                    "no attention ran on half the batch: " + profiled.stats().keySet());
+            Tensor probed = unet.forward(guided, t, context, (name, value) -> { });
+            Fixtures.assertClose("guided batch, shared prefix vs probed", probed, shared, 1e-6);
+            for (int half = 0; half < 2; half++) {
+                Tensor one = unet.forward(Tensor.of(x.toFloatArray(), 1, x.dim(0), x.dim(1), x.dim(2)), t,
+                        ehs.slice(half).toHeapF32().reshape(1, s, d));
+                Tensor part = Tensor.of(shared.toFloatArray(), half * (int) one.numel(), one.shape());
+                // Alone, every op runs at batch 1 (other tiles, other summation orders): rounding apart.
+                Fixtures.assertClose("guided batch half " + half + " vs alone", one, part, 1e-5);
+            }
         }
     }
 
