@@ -2,11 +2,20 @@ package dev.diffusion4j.nn.layers;
 
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * diffusers' {@code Attention}: {@code to_q}, {@code to_k}, {@code to_v}, multi-head scaled dot-product attention
  * (tiled in the backend), then {@code to_out.0}. Self-attention when no context is given, cross-attention otherwise.
+ *
+ * <p>A denoising loop gives the cross-attention the same text at every step, so the keys and values of the last
+ * context are kept and used again while the context holds the same floats (compared element by element on every
+ * call, so a context changed in place is never served stale values). Thread-safe: concurrent calls with different
+ * contexts only replace each other's entry.
  */
 public final class Attention {
     private final Backend backend;
@@ -16,6 +25,11 @@ public final class Attention {
     private final Linear toK;
     private final Linear toV;
     private final Linear toOut;
+    /** Keys and values of the last cross-attention context, with a copy of that context's floats. */
+    private final AtomicReference<TextKeys> lastText = new AtomicReference<>();
+
+    private record TextKeys(Shape shape, float[] context, Tensor k, Tensor v) {
+    }
 
     /**
      * @param queryDim channels of the input
@@ -54,9 +68,29 @@ public final class Attention {
             kv = new Tensor[] {qkv[1], qkv[2]};
         } else {
             q = toQ.forward(x);
-            kv = Linear.forward(context, toK, toV);
+            kv = textKeys(context);
         }
         return toOut.forward(backend.attention(q, kv[0], kv[1], heads, scale, false), residual);
+    }
+
+    /** {@code to_k} and {@code to_v} of a cross-attention context: those of the last call when its floats are the same. */
+    private Tensor[] textKeys(Tensor context) {
+        TextKeys last = lastText.get();
+        if (last != null && last.shape().equals(context.shape()) && sameFloats(last.context(), context)) {
+            return new Tensor[] {last.k(), last.v()};
+        }
+        // Kept past this call: never from a scope's recycled storage.
+        Tensor[] kv = TensorScope.unscoped(() -> Linear.forward(context, toK, toV));
+        lastText.set(new TextKeys(context.shape(), context.toFloatArray(), kv[0], kv[1]));
+        return kv;
+    }
+
+    private static boolean sameFloats(float[] kept, Tensor t) {
+        if (!t.isHeap()) {
+            return Arrays.equals(kept, t.toFloatArray());
+        }
+        return kept.length == t.numel() && Arrays.equals(kept, 0, kept.length, t.array(), t.offset(),
+                t.offset() + kept.length);
     }
 
     /**
