@@ -5,6 +5,7 @@ import dev.diffusion4j.nn.Probe;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.layers.Conv2d;
 import dev.diffusion4j.nn.unet.DownBlock2D;
+import dev.diffusion4j.nn.unet.GuidanceHalves;
 import dev.diffusion4j.nn.unet.TimeEmbedding;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.unet.UNet2DConditionConfig;
@@ -199,13 +200,17 @@ public final class ControlNetModel {
         float[] t = UNet2DConditionConfig.perSample("ControlNetModel", timesteps, batch);
         Tensor embSilu = timeEmbedding.forwardSilu("ControlNetModel", t, added, batch, probe);
 
-        Tensor h = convIn.forward(sample);
+        // A guided batch whose halves differ only in the text: the prefix before the first cross-attention runs once
+        // (see GuidanceHalves). Not with a probe, which records whole-batch intermediates.
+        boolean halves = probe == Probe.NONE && GuidanceHalves.identical(sample, t, added)
+                && GuidanceHalves.halvesEqual(condEmbedding);
+        Tensor h = convIn.forward(halves ? GuidanceHalves.firstHalf(sample) : sample);
         probe.record("controlnet_cond_embedding", condEmbedding);
-        h = backend.add(h, condEmbedding);
+        h = backend.add(h, halves ? GuidanceHalves.firstHalf(condEmbedding) : condEmbedding);
         List<Tensor> skips = new ArrayList<>();
-        skips.add(h);
-        for (DownBlock2D block : downBlocks) {
-            h = block.forward(h, embSilu, encoderHiddenStates, skips, probe);
+        skips.add(halves ? GuidanceHalves.repeat(h) : h);
+        for (int i = 0; i < downBlocks.size(); i++) {
+            h = downBlocks.get(i).forward(h, embSilu, encoderHiddenStates, skips, probe, halves && i == 0);
         }
         h = midBlock.forward(h, embSilu, encoderHiddenStates);
         probe.record("mid_block", h);

@@ -46,7 +46,8 @@ public final class DownBlock2D {
      * batch whose halves are the same (see {@link GuidanceHalves}): the first resnet and the first transformer
      * block's self-attention run on it once, and the block continues on the whole batch from there.
      */
-    Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe, boolean fromHalf) {
+    public Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe,
+                          boolean fromHalf) {
         try (TensorScope scope = TensorScope.open()) {
             Tensor h = x;
             for (int j = 0; j < resnets.size(); j++) {

@@ -11,9 +11,9 @@ import java.util.Arrays;
  * compute the same numbers: {@code conv_in}, the first resnet and the first transformer block's self-attention (at
  * full latent size, the U-Net's most expensive attention). {@link UNet2DConditionModel} runs that prefix once, on the
  * first half, and copies its result into both halves where the text comes in. Each sample's ops do not depend on the
- * rest of the batch, so the output is the same as computing both halves.
+ * rest of the batch, so the output is the same as computing both halves. {@code ControlNetModel} does the same.
  */
-final class GuidanceHalves {
+public final class GuidanceHalves {
     private GuidanceHalves() {
     }
 
@@ -21,7 +21,7 @@ final class GuidanceHalves {
      * Whether {@code sample}'s two halves along the batch are the same floats (bit for bit), at the same timesteps,
      * with the same added conditioning (if any): then the text is the only difference between them.
      */
-    static boolean identical(Tensor sample, float[] timesteps, UNet2DConditionModel.AddedCond added) {
+    public static boolean identical(Tensor sample, float[] timesteps, UNet2DConditionModel.AddedCond added) {
         int batch = sample.dim(0);
         if (batch < 2 || batch % 2 != 0 || !sample.isHeap() || sample.dtype() != DType.F32) {
             return false;
@@ -37,7 +37,8 @@ final class GuidanceHalves {
         return halvesEqual(sample);
     }
 
-    private static boolean halvesEqual(Tensor t) {
+    /** Whether the two halves of {@code t} along its first dimension are the same floats (bit for bit). */
+    public static boolean halvesEqual(Tensor t) {
         if (t.dim(0) % 2 != 0) {
             return false;
         }
@@ -53,7 +54,7 @@ final class GuidanceHalves {
     }
 
     /** A view of the first half of a heap tensor along its first dimension. */
-    static Tensor firstHalf(Tensor t) {
+    public static Tensor firstHalf(Tensor t) {
         int[] dims = t.shape().dims();
         if (!t.isHeap() || dims[0] % 2 != 0) {
             throw new IllegalArgumentException("GuidanceHalves: cannot halve " + t.shape() + " (" + t.dtype() + ")");
@@ -63,7 +64,7 @@ final class GuidanceHalves {
     }
 
     /** {@code [half; half]}: the batch twice as large, both halves a copy of {@code half}. */
-    static Tensor repeat(Tensor half) {
+    public static Tensor repeat(Tensor half) {
         int[] dims = half.shape().dims();
         dims[0] *= 2;
         Tensor out = Tensor.empty(dims);

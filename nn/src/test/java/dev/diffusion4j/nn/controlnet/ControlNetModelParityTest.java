@@ -115,4 +115,45 @@ class ControlNetModelParityTest {
             assertTrue(e.getMessage().contains("5 down block residuals"), e.getMessage());
         }
     }
+
+    /**
+     * A guided batch (the same latents and control image twice, two texts) runs its prefix before the text once
+     * (GuidanceHalves): every residual is the unshared batch's (with a probe, which turns the sharing off), and the
+     * profile shows an attention at half the batch.
+     */
+    @Test
+    void guidedBatchSharesThePrefixBeforeTheText() throws Exception {
+        Path v = Fixtures.dir().resolve("variants");
+        Path cnDir = v.resolve("controlnet/controlnet_model");
+        try (SafeTensors cw = SafeTensors.open(cnDir.resolve("diffusion_pytorch_model.safetensors"));
+             SafeTensors in = SafeTensors.open(v.resolve("controlnet/forward/inputs.safetensors"))) {
+            dev.diffusion4j.tensor.ProfilingBackend profiled = new dev.diffusion4j.tensor.ProfilingBackend(backend, true);
+            ControlNetModel cn = new ControlNetModel(ModelConfig.read(cnDir.resolve("config.json")),
+                    StateDict.of(List.of(cw)), profiled);
+            float[] t = {in.longs("timestep")[0]};
+            Tensor sample = twice(in.tensor("sample").slice(0));
+            Tensor cond = twice(in.tensor("controlnet_cond").slice(0));
+            Tensor ehs = in.tensor("encoder_hidden_states");
+            ControlNetModel.Output shared = cn.forward(sample, t, ehs, cond, 1f, false);
+            assertTrue(profiled.stats().keySet().stream().anyMatch(k -> k.startsWith("attention 1x")),
+                    "no attention ran on half the batch: " + profiled.stats().keySet());
+            ControlNetModel.Output whole = cn.forward(sample, t, ehs, cond, 1f, false, (name, value) -> { });
+            for (int i = 0; i < shared.downBlockResSamples().size(); i++) {
+                Fixtures.assertClose("controlnet guided batch residual " + i, whole.downBlockResSamples().get(i),
+                        shared.downBlockResSamples().get(i), 1e-6);
+            }
+            Fixtures.assertClose("controlnet guided batch mid residual", whole.midBlockResSample(),
+                    shared.midBlockResSample(), 1e-6);
+        }
+    }
+
+    private static Tensor twice(Tensor one) {
+        float[] f = one.toFloatArray();
+        float[] two = java.util.Arrays.copyOf(f, 2 * f.length);
+        System.arraycopy(f, 0, two, f.length, f.length);
+        int[] dims = new int[one.rank() + 1];
+        dims[0] = 2;
+        System.arraycopy(one.shape().dims(), 0, dims, 1, one.rank());
+        return Tensor.of(two, dims);
+    }
 }
