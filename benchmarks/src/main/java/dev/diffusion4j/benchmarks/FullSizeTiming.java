@@ -92,7 +92,10 @@ public final class FullSizeTiming {
         }
     }
 
-    /** One guided step of the full-size SD 1.5 U-Net (batch 2, 64×64 latents, fixed random inputs) on {@code weights}. */
+    /**
+     * One guided step of the full-size SD 1.5 U-Net (batch 2: the same fixed random 64×64 latents twice, two random
+     * texts) on {@code weights}.
+     */
     private static Runnable unetStep(StateDict weights, Backend be) {
         UNet2DConditionModel unet = new UNet2DConditionModel(FullSizeModels.unetConfig(), weights, be);
         Tensor x = FullSizeModels.guidedLatents(2, 64);
