@@ -9,6 +9,7 @@ import dev.diffusion4j.nn.ModelConfig;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.tensor.Backend;
+import dev.diffusion4j.tensor.ProfilingBackend;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.SafeTensors;
@@ -127,7 +128,7 @@ class ControlNetModelParityTest {
         Path cnDir = v.resolve("controlnet/controlnet_model");
         try (SafeTensors cw = SafeTensors.open(cnDir.resolve("diffusion_pytorch_model.safetensors"));
              SafeTensors in = SafeTensors.open(v.resolve("controlnet/forward/inputs.safetensors"))) {
-            dev.diffusion4j.tensor.ProfilingBackend profiled = new dev.diffusion4j.tensor.ProfilingBackend(backend, true);
+            ProfilingBackend profiled = new ProfilingBackend(backend, true);
             ControlNetModel cn = new ControlNetModel(ModelConfig.read(cnDir.resolve("config.json")),
                     StateDict.of(List.of(cw)), profiled);
             float[] t = {in.longs("timestep")[0]};

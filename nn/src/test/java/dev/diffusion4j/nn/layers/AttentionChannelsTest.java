@@ -50,7 +50,8 @@ class AttentionChannelsTest {
         assertTrue(e.getMessage().contains(x.shape().toString()), e.getMessage());
     }
 
-    private static Tensor random(Random rnd, int... dims) {
+    /** Normal values (σ 0.3) of the given shape; shared with the other attention tests. */
+    static Tensor random(Random rnd, int... dims) {
         int n = 1;
         for (int d : dims) {
             n *= d;

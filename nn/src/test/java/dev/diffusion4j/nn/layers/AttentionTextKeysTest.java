@@ -18,11 +18,11 @@ class AttentionTextKeysTest {
     @Test
     void theSameContextReusesItsKeysAndAChangedOneIsRecomputed() {
         Random rnd = new Random(3);
-        StateDict weights = StateDict.madeOnDemand("random", (k, dims) -> random(rnd, dims));
+        StateDict weights = StateDict.madeOnDemand("random", (k, dims) -> AttentionChannelsTest.random(rnd, dims));
         ProfilingBackend be = new ProfilingBackend(CpuBackend.create(), true);
         Attention attention = new Attention(be, weights, "attn", 16, 12, 2, 8, false);
-        Tensor x = random(rnd, 2, 10, 16);
-        Tensor context = random(rnd, 2, 7, 12);
+        Tensor x = AttentionChannelsTest.random(rnd, 2, 10, 16);
+        Tensor context = AttentionChannelsTest.random(rnd, 2, 7, 12);
 
         float[] first = attention.forward(x, context).toFloatArray();
         float[] second = attention.forward(x, context).toFloatArray();
@@ -43,17 +43,5 @@ class AttentionTextKeysTest {
             differs |= first[i] != changed[i];
         }
         assertTrue(differs, "changing the context changed nothing");
-    }
-
-    private static Tensor random(Random rnd, int... dims) {
-        int n = 1;
-        for (int d : dims) {
-            n *= d;
-        }
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) (rnd.nextGaussian() * 0.3);
-        }
-        return Tensor.of(a, dims);
     }
 }

@@ -8,6 +8,7 @@ import dev.diffusion4j.nn.ModelConfig;
 import dev.diffusion4j.nn.StateDict;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.ProfilingBackend;
+import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
 import dev.diffusion4j.weights.SafeTensors;
@@ -82,7 +83,7 @@ class UNet2DConditionModelParityTest {
             System.arraycopy(x.toFloatArray(), 0, twice, 0, n);
             System.arraycopy(x.toFloatArray(), 0, twice, n, n);
             Tensor guided = Tensor.of(twice, 2, x.dim(0), x.dim(1), x.dim(2));
-            Tensor context = Tensor.of(ehs.toFloatArray(), 0, dev.diffusion4j.tensor.Shape.of(2, s, d));
+            Tensor context = Tensor.of(ehs.toFloatArray(), 0, Shape.of(2, s, d));
             float[] t = {321f};
 
             Tensor shared = unet.forward(guided, t, context);
