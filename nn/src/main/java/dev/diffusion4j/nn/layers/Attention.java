@@ -5,6 +5,7 @@ import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.TensorScope;
+import java.lang.ref.SoftReference;
 import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -14,8 +15,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>A denoising loop gives the cross-attention the same text at every step, so the keys and values of the last
  * context are kept and used again while the context holds the same floats (compared element by element on every
- * call, so a context changed in place is never served stale values). Thread-safe: concurrent calls with different
- * contexts only replace each other's entry.
+ * call, so a context changed in place is never served stale values). They are held softly (SDXL's 70 cross-attention
+ * layers keep about 200 MB with the context copies): under memory pressure they are made again. Thread-safe:
+ * concurrent calls with different contexts only replace each other's entry.
  */
 public final class Attention {
     private final Backend backend;
@@ -26,7 +28,7 @@ public final class Attention {
     private final Linear toV;
     private final Linear toOut;
     /** Keys and values of the last cross-attention context, with a copy of that context's floats. */
-    private final AtomicReference<TextKeys> lastText = new AtomicReference<>();
+    private final AtomicReference<SoftReference<TextKeys>> lastText = new AtomicReference<>();
 
     private record TextKeys(Shape shape, float[] context, Tensor k, Tensor v) {
     }
@@ -75,13 +77,14 @@ public final class Attention {
 
     /** {@code to_k} and {@code to_v} of a cross-attention context: those of the last call when its floats are the same. */
     private Tensor[] textKeys(Tensor context) {
-        TextKeys last = lastText.get();
+        SoftReference<TextKeys> ref = lastText.get();
+        TextKeys last = ref == null ? null : ref.get();
         if (last != null && last.shape().equals(context.shape()) && sameFloats(last.context(), context)) {
             return new Tensor[] {last.k(), last.v()};
         }
         // Kept past this call: never from a scope's recycled storage.
         Tensor[] kv = TensorScope.unscoped(() -> Linear.forward(context, toK, toV));
-        lastText.set(new TextKeys(context.shape(), context.toFloatArray(), kv[0], kv[1]));
+        lastText.set(new SoftReference<>(new TextKeys(context.shape(), context.toFloatArray(), kv[0], kv[1])));
         return kv;
     }
 
