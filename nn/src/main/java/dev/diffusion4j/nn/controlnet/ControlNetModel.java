@@ -204,13 +204,15 @@ public final class ControlNetModel {
         // (see GuidanceHalves). Not with a probe, which records whole-batch intermediates.
         boolean halves = probe == Probe.NONE && GuidanceHalves.identical(sample, t, added)
                 && GuidanceHalves.halvesEqual(condEmbedding);
-        Tensor h = convIn.forward(halves ? GuidanceHalves.firstHalf(sample) : sample);
+        Tensor h = convIn.forward(sample);
         probe.record("controlnet_cond_embedding", condEmbedding);
-        h = backend.add(h, halves ? GuidanceHalves.firstHalf(condEmbedding) : condEmbedding);
+        h = backend.add(h, condEmbedding);
         List<Tensor> skips = new ArrayList<>();
-        skips.add(halves ? GuidanceHalves.repeat(h) : h);
+        skips.add(h);
         for (int i = 0; i < downBlocks.size(); i++) {
-            h = downBlocks.get(i).forward(h, embSilu, encoderHiddenStates, skips, probe, halves && i == 0);
+            boolean fromHalf = halves && i == 0;
+            h = downBlocks.get(i).forward(fromHalf ? GuidanceHalves.firstHalf(h) : h, embSilu, encoderHiddenStates,
+                    skips, probe, fromHalf);
         }
         h = midBlock.forward(h, embSilu, encoderHiddenStates);
         probe.record("mid_block", h);

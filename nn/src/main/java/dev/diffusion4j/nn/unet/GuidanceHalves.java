@@ -9,8 +9,9 @@ import java.util.Arrays;
  * Classifier-free guidance runs the U-Net on a batch whose two halves are the same latents at the same timestep,
  * conditioned on two different texts. Up to the first cross-attention nothing depends on the text, so the two halves
  * compute the same numbers: {@code conv_in}, the first resnet and the first transformer block's self-attention (at
- * full latent size, the U-Net's most expensive attention). {@link UNet2DConditionModel} runs that prefix once, on the
- * first half, and copies its result into both halves where the text comes in. Each sample's ops do not depend on the
+ * full latent size, the U-Net's most expensive attention). {@link UNet2DConditionModel} runs the first resnet and
+ * that self-attention once, on the first half of {@code conv_in}'s output, and copies the result into both halves
+ * where the text comes in. Each sample's ops do not depend on the
  * rest of the batch, so the output is the same as computing both halves. {@code ControlNetModel} does the same.
  */
 public final class GuidanceHalves {

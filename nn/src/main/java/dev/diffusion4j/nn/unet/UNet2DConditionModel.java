@@ -176,17 +176,20 @@ public final class UNet2DConditionModel {
 
         Tensor embSilu = timeEmbedding.forwardSilu("UNet2DConditionModel", t, added, batch, probe);
 
-        // A guided batch (the same latents twice): what comes before the text runs once (see GuidanceHalves). Not
-        // with a probe, which records whole-batch intermediates.
+        // A guided batch (the same latents twice): what comes before the text runs once (see GuidanceHalves), from
+        // the first resnet on (conv_in, on 4 channels, costs less whole than its output's copy would). Not with a
+        // probe, which records whole-batch intermediates.
         boolean halves = probe == Probe.NONE && GuidanceHalves.identical(sample, t, added);
-        Tensor h = convIn.forward(halves ? GuidanceHalves.firstHalf(sample) : sample);
+        Tensor h = convIn.forward(sample);
         probe.record("conv_in", h);
         List<Tensor> skips = new ArrayList<>();
-        skips.add(halves ? GuidanceHalves.repeat(h) : h);
+        skips.add(h);
         for (int i = 0; i < downBlocks.size(); i++) {
             DownBlock2D block = downBlocks.get(i);
             int first = skips.size();
-            h = block.forward(h, embSilu, encoderHiddenStates, skips, probe, halves && i == 0);
+            boolean fromHalf = halves && i == 0;
+            h = block.forward(fromHalf ? GuidanceHalves.firstHalf(h) : h, embSilu, encoderHiddenStates, skips, probe,
+                    fromHalf);
             probe.record("down_blocks." + i + ".hidden", h);
             for (int j = first; j < skips.size(); j++) {
                 probe.record("down_blocks." + i + ".res" + (j - first), skips.get(j));
