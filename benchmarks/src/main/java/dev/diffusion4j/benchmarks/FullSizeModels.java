@@ -9,6 +9,7 @@ import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.nn.clip.CLIPTextConfig;
 import dev.diffusion4j.nn.clip.CLIPTextModel;
+import dev.diffusion4j.nn.unet.GuidanceHalves;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.nn.vae.AutoencoderKL;
 import dev.diffusion4j.tensor.cpu.CpuBackend;
@@ -20,7 +21,6 @@ import java.nio.file.Path;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -342,10 +342,7 @@ public final class FullSizeModels {
      * build it (unconditional and conditional halves of one batch of 2).
      */
     public static Tensor guidedLatents(long seed, int side) {
-        float[] one = randn(seed, 1, 4, side, side).toFloatArray();
-        float[] two = Arrays.copyOf(one, 2 * one.length);
-        System.arraycopy(one, 0, two, one.length, one.length);
-        return Tensor.of(two, 2, 4, side, side);
+        return GuidanceHalves.repeat(randn(seed, 1, 4, side, side));
     }
 
     /** Heap bytes allocated so far by all live threads (the compute pool's workers included). */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.diffusion4j.nn.Fixtures;
 import dev.diffusion4j.nn.ModelConfig;
 import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.unet.GuidanceHalves;
 import dev.diffusion4j.nn.unet.UNet2DConditionModel;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.ProfilingBackend;
@@ -132,8 +133,8 @@ class ControlNetModelParityTest {
             ControlNetModel cn = new ControlNetModel(ModelConfig.read(cnDir.resolve("config.json")),
                     StateDict.of(List.of(cw)), profiled);
             float[] t = {in.longs("timestep")[0]};
-            Tensor sample = twice(in.tensor("sample").slice(0));
-            Tensor cond = twice(in.tensor("controlnet_cond").slice(0));
+            Tensor sample = twice(in.tensor("sample"));
+            Tensor cond = twice(in.tensor("controlnet_cond"));
             Tensor ehs = in.tensor("encoder_hidden_states");
             ControlNetModel.Output shared = cn.forward(sample, t, ehs, cond, 1f, false);
             assertTrue(profiled.stats().keySet().stream().anyMatch(k -> k.startsWith("attention 1x")),
@@ -148,13 +149,11 @@ class ControlNetModelParityTest {
         }
     }
 
-    private static Tensor twice(Tensor one) {
-        float[] f = one.toFloatArray();
-        float[] two = java.util.Arrays.copyOf(f, 2 * f.length);
-        System.arraycopy(f, 0, two, f.length, f.length);
-        int[] dims = new int[one.rank() + 1];
-        dims[0] = 2;
-        System.arraycopy(one.shape().dims(), 0, dims, 1, one.rank());
-        return Tensor.of(two, dims);
+    /** The first entry of a batch, twice. */
+    private static Tensor twice(Tensor batch) {
+        Tensor one = batch.slice(0).toHeapF32();
+        int[] dims = batch.shape().dims();
+        dims[0] = 1;
+        return GuidanceHalves.repeat(one.reshape(dims));
     }
 }

@@ -78,11 +78,7 @@ class UNet2DConditionModelParityTest {
             Tensor ehs = in.tensor("encoder_hidden_states").toHeapF32();
             int s = ehs.dim(1);
             int d = ehs.dim(2);
-            int n = (int) x.numel();
-            float[] twice = new float[2 * n];
-            System.arraycopy(x.toFloatArray(), 0, twice, 0, n);
-            System.arraycopy(x.toFloatArray(), 0, twice, n, n);
-            Tensor guided = Tensor.of(twice, 2, x.dim(0), x.dim(1), x.dim(2));
+            Tensor guided = GuidanceHalves.repeat(x.reshape(1, x.dim(0), x.dim(1), x.dim(2)));
             Tensor context = Tensor.of(ehs.toFloatArray(), 0, Shape.of(2, s, d));
             float[] t = {321f};
 
