@@ -4,6 +4,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.Winograd;
 import java.lang.foreign.Arena;
 import java.util.Locale;
@@ -14,7 +15,7 @@ import java.util.Random;
  * the wall time per call and the thread time of its phases (input transform, weight transform, the 36 GEMMs, output
  * transform) from {@link Winograd#phaseNanos}. Needs {@code -Dd4j.winograd.profile=true}. Usage:
  * {@code java ... WinogradPhases runs threads NxCinxCoutxHxW ...} ({@code runs} warm-up calls, then {@code runs}
- * timed ones).
+ * timed ones; C2 is still compiling after 6 calls at the U-Net's sizes, which then read up to 1.6× slow: take 20 or more).
  */
 public final class WinogradPhases {
     private WinogradPhases() {
@@ -28,7 +29,8 @@ public final class WinogradPhases {
         int runs = Integer.parseInt(args[0]);
         int threads = Integer.parseInt(args[1]);
         Random rnd = new Random(3);
-        try (ComputePool pool = new ComputePool(threads); Arena arena = Arena.ofShared()) {
+        try (ComputePool pool = new ComputePool(threads); Arena arena = Arena.ofShared();
+             TensorScope.Retention retention = TensorScope.retainPool()) {
             for (int a = 2; a < args.length; a++) {
                 String[] p = args[a].split("x");
                 int n = Integer.parseInt(p[0]);
@@ -41,11 +43,11 @@ public final class WinogradPhases {
                         Shape.of(cout, cin, 3, 3));
                 Tensor b = Tensor.of(GemmBenchmark.random(rnd, cout), cout);
                 for (int i = 0; i < runs; i++) {
-                    Winograd.conv3x3(pool, x, wt, b, null, 1, 1, 1, 1);
+                    call(pool, x, wt, b);
                 }
                 Winograd.phaseNanos(true);
                 for (int i = 0; i < runs; i++) {
-                    Winograd.conv3x3(pool, x, wt, b, null, 1, 1, 1, 1);
+                    call(pool, x, wt, b);
                 }
                 long[] t = Winograd.phaseNanos(true);
                 double flops = 2.0 * n * cout * cin * 9 * h * w;
@@ -55,6 +57,17 @@ public final class WinogradPhases {
                         args[a], threads, wall, flops / wall / 1e6, t[0] / 1e6 / runs, t[1] / 1e6 / runs,
                         t[2] / 1e6 / runs, flops / 4 / (t[2] / 1e6 / runs) / 1e6, t[3] / 1e6 / runs);
             }
+        }
+    }
+
+    /**
+     * One call as a U-Net step makes it: inside a scope on a retained pool, so the transformed input and weights and
+     * the output reuse storage from the previous call (fresh arrays each call cost page faults and zeroing: the
+     * weight phase varied 8…36 thread-ms a call at 320 channels, 64×64, and the calls took twice a step's time).
+     */
+    private static void call(ComputePool pool, Tensor x, Tensor wt, Tensor b) {
+        try (TensorScope scope = TensorScope.open()) {
+            Winograd.conv3x3(pool, x, wt, b, null, 1, 1, 1, 1);
         }
     }
 }
