@@ -15,7 +15,8 @@ import java.util.Random;
  * the wall time per call and the thread time of its phases (input transform, weight transform, the 36 GEMMs, output
  * transform) from {@link Winograd#phaseNanos}. Needs {@code -Dd4j.winograd.profile=true}. Usage:
  * {@code java ... WinogradPhases runs threads NxCinxCoutxHxW ...} ({@code runs} warm-up calls, then {@code runs}
- * timed ones; C2 is still compiling after 6 calls at the U-Net's sizes, which then read up to 1.6× slow: take 20 or more).
+ * timed ones; after 6 calls at the U-Net's sizes C2 is still compiling and the calls read up to 1.6× slow: take 20
+ * or more).
  */
 public final class WinogradPhases {
     private WinogradPhases() {
@@ -63,7 +64,7 @@ public final class WinogradPhases {
     /**
      * One call as a U-Net step makes it: inside a scope on a retained pool, so the transformed input and weights and
      * the output reuse storage from the previous call (fresh arrays each call cost page faults and zeroing: the
-     * weight phase varied 8…36 thread-ms a call at 320 channels, 64×64, and the calls took twice a step's time).
+     * weight phase varied 8…36 thread-ms a call at 320 channels, 64×64, and those calls took 1.5× a step's).
      */
     private static void call(ComputePool pool, Tensor x, Tensor wt, Tensor b) {
         try (TensorScope scope = TensorScope.open()) {
