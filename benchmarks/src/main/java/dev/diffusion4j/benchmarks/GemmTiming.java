@@ -2,6 +2,7 @@ package dev.diffusion4j.benchmarks;
 
 import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
+import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.cpu.FmaPeak;
 import dev.diffusion4j.tensor.cpu.FusedLinear;
@@ -25,7 +26,8 @@ import java.util.Random;
  * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual),
  * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden), {@code in:ROWSxINxOUT} (proj_in
  * from two NCHW images), {@code conv:CINxCOUTxSIDE} / {@code direct:CINxCOUTxSIDE} (3×3 convolution of two images,
- * Winograd where it pays / implicit GEMM only); default: the GEMM shapes of issue #9. {@code --ab OLD.jar NEW.jar reps threads case...}
+ * Winograd where it pays / implicit GEMM only), {@code conv16:CINxCOUTxSIDE} (as {@code conv}, F16 weights off the
+ * heap as a U-Net's); default: the GEMM shapes of issue #9. {@code --ab OLD.jar NEW.jar reps threads case...}
  * times two builds alternately in one process.
  */
 public final class GemmTiming {
@@ -220,14 +222,17 @@ public final class GemmTiming {
     private static Case make(String name, ComputePool pool, Arena arena, int seed) {
         String kind = name.contains(":") ? name.substring(0, name.indexOf(':')) : "gemm";
         int[] d = GemmBenchmark.dims(name.substring(name.indexOf(':') + 1));
-        if (kind.equals("conv") || kind.equals("direct")) {
-            // 3×3 convolution, stride 1, padding 1, bias, of two images: CINxCOUTxSIDE (AUTO: Winograd where it pays).
+        if (kind.equals("conv") || kind.equals("direct") || kind.equals("conv16")) {
+            // 3×3 convolution, stride 1, padding 1, bias, of two images: CINxCOUTxSIDE (AUTO: Winograd where it pays);
+            // conv16: the weights F16 off the heap, as a U-Net's.
             Random r = new Random(seed);
             int side = d[2];
             Tensor img = Tensor.of(GemmBenchmark.random(r, 2 * d[0] * side * side), 2, d[0], side, side);
-            Tensor wt = Tensor.of(GemmBenchmark.random(r, d[1] * d[0] * 9), d[1], d[0], 3, 3);
+            float[] w = GemmBenchmark.random(r, d[1] * d[0] * 9);
+            Tensor wt = kind.equals("conv16") ? FullSizeModels.half(w, DType.F16, arena, Shape.of(d[1], d[0], 3, 3))
+                    : Tensor.of(w, d[1], d[0], 3, 3);
             Tensor bt = Tensor.of(GemmBenchmark.random(r, d[1]), d[1]);
-            dev.diffusion4j.tensor.cpu.ConvAlgorithm alg = kind.equals("conv")
+            dev.diffusion4j.tensor.cpu.ConvAlgorithm alg = !kind.equals("direct")
                     ? dev.diffusion4j.tensor.cpu.ConvAlgorithm.AUTO : dev.diffusion4j.tensor.cpu.ConvAlgorithm.DIRECT;
             return new Case(name, 2.0 * 2 * d[1] * d[0] * 9 * side * side,
                     () -> dev.diffusion4j.tensor.cpu.Conv2d.conv2d(pool, alg, img, wt, bt, 1, 1, 1, 1, 1));
