@@ -23,7 +23,6 @@ public final class Elementwise {
 
     /** sqrt(2/pi)·2: GELU-tanh is x·sigmoid(2·sqrt(2/pi)·(x + 0.044715·x³)). */
     private static final float GELU_TANH_K = (float) (2 * Math.sqrt(2 / Math.PI));
-    private static final float SQRT1_2 = (float) Math.sqrt(0.5);
 
     private Elementwise() {
     }
@@ -131,9 +130,9 @@ public final class Elementwise {
         return v.div(VectorFunctions.exp(inner.neg()).add(1f));
     }
 
-    /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)). */
+    /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (see {@link VectorFunctions#gelu}). */
     static FloatVector geluErf(FloatVector v) {
-        return v.mul(0.5f).mul(VectorFunctions.onePlusErf(v.mul(SQRT1_2)));
+        return VectorFunctions.gelu(v);
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#geglu}. */
