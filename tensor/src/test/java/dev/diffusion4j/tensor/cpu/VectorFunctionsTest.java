@@ -154,6 +154,50 @@ class VectorFunctionsTest {
     }
 
     @Test
+    void geluWithinTolerancesOnBothSidesAndAtTheEdges() {
+        // GELU(x) = x·Φ(x), Φ from one erfc of z = |x|/√2: checked densely over [-14, 14] (erfc's clamp at z = 9.2
+        // included) against double precision, the left tail relative to its own size, plus the special values.
+        int n = 560_001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -14f + 28f * i / (n - 1);
+        }
+        float[] y = apply(VectorFunctions::gelu, x);
+        double worst = 0;
+        float at = 0;
+        for (int i = 0; i < n; i++) {
+            // the argument x/√2 rounded to float first, as in PyTorch
+            double z = Math.abs(x[i] * (float) Math.sqrt(0.5));
+            double q = z < 0.8 ? 0.5 * (1 - Reference.erf(z)) : 0.5 * erfc(z);
+            double want = x[i] * (x[i] < 0 ? q : 1 - q);
+            double e = Math.abs(y[i] - want) / (1e-7 + 3e-7 * Math.abs(want));
+            if (e > worst) {
+                worst = e;
+                at = x[i];
+            }
+        }
+        System.out.println("VectorFunctions.gelu worst error / (1e-7 + 3e-7·|GELU|) " + worst + " at " + at);
+        assertTrue(worst <= 1, "gelu worst error " + worst + " of the tolerance at " + at);
+        // The left tail keeps its relative accuracy down to where Φ underflows float.
+        float[] tail = {-3f, -5f, -8f, -12f};
+        float[] yt = apply(VectorFunctions::gelu, tail);
+        for (int i = 0; i < tail.length; i++) {
+            double want = tail[i] * 0.5 * erfc(Math.abs(tail[i] * (float) Math.sqrt(0.5)));
+            assertEquals(want, yt[i], 2e-5 * Math.abs(want), "gelu(" + tail[i] + ")");
+        }
+        float[] edges = {0f, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 100f, -100f, 1e-30f};
+        float[] ye = apply(VectorFunctions::gelu, edges);
+        assertEquals(0f, ye[0]);
+        assertEquals(Float.floatToRawIntBits(-0f), Float.floatToRawIntBits(ye[1]), "gelu(-0) = -0");
+        assertTrue(Float.isNaN(ye[2]), "gelu(NaN) = NaN");
+        assertEquals(Float.POSITIVE_INFINITY, ye[3]);
+        assertTrue(Float.isNaN(ye[4]), "gelu(-inf) = -inf·0 = NaN, as PyTorch's");
+        assertEquals(100f, ye[5]);
+        assertEquals(0f, ye[6], 1e-37f);
+        assertEquals(0.5e-30f, ye[7], 1e-37f);
+    }
+
+    @Test
     void sigmoidAndMulSigmoid() {
         long seed = System.nanoTime();
         float[] x = Reference.gaussian(new SplittableRandom(seed), 10_007, 0, 6);
