@@ -66,7 +66,10 @@ public final class GemmTiming {
             System.out.printf(Locale.ROOT, "%-24s %9s %8s %8s %6s   (%d thread(s), median of %d, %s)%n", "case", "ms",
                     "GFLOP/s", "peak", "%peak", threads, reps, threads == 1 ? "thread CPU time" : "wall time");
             for (Case c : cases) {
-                for (int w = 0; w < 3; w++) {
+                // Warm-up by time: after 3 calls C2 was still compiling (on 2 threads the first case read up to 1.7x
+                // slow, its compilations running on the cores it was timed on).
+                long w0 = System.nanoTime();
+                for (int w = 0; w < 200 && (w < 3 || System.nanoTime() - w0 < 1_500_000_000L); w++) {
                     c.body().run();
                 }
                 // One thread: the FMA loop on this thread (its CPU time); more: one loop per thread (wall time).
