@@ -34,8 +34,9 @@ public final class ComputePool implements AutoCloseable {
 
     /**
      * How long a worker polls for the next loop, and the caller for the end of one, before blocking. 1 ms rather than
-     * 0.1: a U-Net step has about 200 gaps of 0.1 to 1 ms between its ops (serial glue, timeline of one step), after
-     * each of which a parked worker started the next loop 42–97 µs late instead of 7–11 µs (median, 2 vCPUs).
+     * 0.1: after a gap longer than the spin a parked worker started the next loop 42–97 µs late instead of 7–11 µs
+     * (median, 2 vCPUs), and a profiled U-Net step showed about 200 gaps of 0.1 to 1 ms between its ops (partly the
+     * profiler's own bookkeeping). A step in one process, both orders: 1.021 and 0.993, within noise.
      */
     static final long SPIN_NANOS = 1_000_000;
 
