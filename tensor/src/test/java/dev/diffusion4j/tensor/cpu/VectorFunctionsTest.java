@@ -19,6 +19,15 @@ class VectorFunctionsTest {
         return java.util.Arrays.copyOf(out, x.length);
     }
 
+    /** {@code n} evenly spaced points from {@code lo} to {@code hi}, both included. */
+    private static float[] grid(float lo, float hi, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = lo + (hi - lo) * i / (n - 1);
+        }
+        return x;
+    }
+
     /** Error in units of the float ulp of the exact value. */
     private static double ulps(float got, double want) {
         return Math.abs(got - want) / Math.ulp((float) want);
@@ -91,10 +100,7 @@ class VectorFunctionsTest {
     @Test
     void erfWithin1e7Absolute() {
         int n = 4_000_001;
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = -5f + 10f * i / (n - 1);
-        }
+        float[] x = grid(-5f, 5f, n);
         float[] y = apply(VectorFunctions::erf, x);
         double worst = 0;
         float at = 0;
@@ -123,10 +129,7 @@ class VectorFunctionsTest {
     @Test
     void onePlusErfKeepsRelativeAccuracyInTheLeftTail() {
         int n = 200_001;
-        float[] u = new float[n];
-        for (int i = 0; i < n; i++) {
-            u[i] = -4f + 8f * i / (n - 1);
-        }
+        float[] u = grid(-4f, 4f, n);
         float[] y = apply(VectorFunctions::onePlusErf, u);
         for (int i = 0; i < n; i++) {
             double want = 1 + Reference.erf(u[i]);
@@ -158,10 +161,7 @@ class VectorFunctionsTest {
         // GELU(x) = x·Φ(x), Φ from one erfc of z = |x|/√2: checked densely over [-14, 14] (erfc's clamp at z = 9.2
         // included) against double precision, the left tail relative to its own size, plus the special values.
         int n = 560_001;
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = -14f + 28f * i / (n - 1);
-        }
+        float[] x = grid(-14f, 14f, n);
         float[] y = apply(VectorFunctions::gelu, x);
         double worst = 0;
         float at = 0;
