@@ -93,11 +93,11 @@ public final class Elementwise {
         int step = S.length();
         int i = 0;
         for (; i <= n - step; i += step) {
-            geluErf(FloatVector.fromArray(S, src, so + i)).intoArray(dst, d0 + i);
+            VectorFunctions.gelu(FloatVector.fromArray(S, src, so + i)).intoArray(dst, d0 + i);
         }
         if (i < n) {
             VectorMask<Float> m = S.indexInRange(i, n);
-            geluErf(FloatVector.fromArray(S, src, so + i, m)).intoArray(dst, d0 + i, m);
+            VectorFunctions.gelu(FloatVector.fromArray(S, src, so + i, m)).intoArray(dst, d0 + i, m);
         }
     }
 
@@ -130,11 +130,6 @@ public final class Elementwise {
         return v.div(VectorFunctions.exp(inner.neg()).add(1f));
     }
 
-    /** x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (see {@link VectorFunctions#gelu}). */
-    static FloatVector geluErf(FloatVector v) {
-        return VectorFunctions.gelu(v);
-    }
-
     /** See {@link dev.diffusion4j.tensor.Backend#geglu}. */
     public static Tensor geglu(ComputePool pool, Tensor x) {
         Kernels.requireNonNull("geglu", "x", x);
@@ -165,13 +160,13 @@ public final class Elementwise {
                 for (int i = 0; i < full; i += step) {
                     FloatVector av = FloatVector.fromArray(S, src, a + i);
                     FloatVector gv = FloatVector.fromArray(S, src, g + i);
-                    av.mul(geluErf(gv)).intoArray(dst, o + i);
+                    av.mul(VectorFunctions.gelu(gv)).intoArray(dst, o + i);
                 }
                 if (full < h) {
                     VectorMask<Float> m = S.indexInRange(full, h);
                     FloatVector av = FloatVector.fromArray(S, src, a + full, m);
                     FloatVector gv = FloatVector.fromArray(S, src, g + full, m);
-                    av.mul(geluErf(gv)).intoArray(dst, o + full, m);
+                    av.mul(VectorFunctions.gelu(gv)).intoArray(dst, o + full, m);
                 }
             }
         });

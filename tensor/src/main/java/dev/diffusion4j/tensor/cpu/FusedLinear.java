@@ -307,7 +307,7 @@ public final class FusedLinear {
         for (int t = 0; t < NR; t += V) {
             FloatVector a = FloatVector.fromArray(S, cs, s + t);
             FloatVector g = FloatVector.fromArray(S, cs, s + NR + t);
-            a.mul(Elementwise.geluErf(g)).intoArray(y, d + t);
+            a.mul(VectorFunctions.gelu(g)).intoArray(y, d + t);
         }
     }
 

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Accuracy (checked by {@code VectorFunctionsTest} against double-precision references):
  * {@link #exp} within 2 ulp for results in the normal range (results below {@code Float.MIN_NORMAL}
  * are flushed to zero; measured worst 0.93 ulp); {@link #erf} within 1e-7 absolute (measured 8.6e-8); {@link #gelu}
- * within 1e-7 + 3e-7·|GELU| (measured 0.41 of that over [-13, 13], as x/2·(1 + {@link #erf}(x/√2)) 0.44).
+ * within 1e-7 + 3e-7·|GELU| (measured 0.40 of that over [-14, 14]; x/2·(1 + {@link #erf}(x/√2)) reached 0.44).
  *
  * <p>Why not {@code lanewise(VectorOperators.EXP)}: on x86 with AVX-512 (JDK 25) it calls SVML stubs and
  * measured faster (about 3.6-5.2 vs 2.4-3.0 G elements/s on one core; 0.54 vs 0.93 ulp), but its speed
@@ -98,16 +98,6 @@ public final class VectorFunctions {
     private static final FloatVector V_NEG_LN2_HI = FloatVector.broadcast(SPECIES, NEG_LN2_HI);
     private static final FloatVector V_NEG_LN2_LO = FloatVector.broadcast(SPECIES, NEG_LN2_LO);
     private static final FloatVector V_ONE = FloatVector.broadcast(SPECIES, ONE);
-    private static final FloatVector V_G0 = FloatVector.broadcast(SPECIES, G0);
-    private static final FloatVector V_G1 = FloatVector.broadcast(SPECIES, G1);
-    private static final FloatVector V_G2 = FloatVector.broadcast(SPECIES, G2);
-    private static final FloatVector V_G3 = FloatVector.broadcast(SPECIES, G3);
-    private static final FloatVector V_G4 = FloatVector.broadcast(SPECIES, G4);
-    private static final FloatVector V_G5 = FloatVector.broadcast(SPECIES, G5);
-    private static final FloatVector V_G6 = FloatVector.broadcast(SPECIES, G6);
-    private static final FloatVector V_G7 = FloatVector.broadcast(SPECIES, G7);
-    private static final FloatVector V_G8 = FloatVector.broadcast(SPECIES, G8);
-    private static final FloatVector V_G9 = FloatVector.broadcast(SPECIES, G9);
 
     private VectorFunctions() {
     }
