@@ -47,8 +47,8 @@ public final class Conv2d {
 
     /**
      * The convolution of the logical input {@code rows} (x itself, or a fused prologue of it), plus {@code residual}
-     * (null, or a tensor of the output's shape) added to the output; by {@link Winograd} where it pays (unless
-     * {@code algorithm} is {@link ConvAlgorithm#DIRECT}).
+     * (null, or a tensor of the output's shape) added to the output; by {@link Winograd} (or on small maps
+     * {@link WinogradF2}) where it pays (unless {@code algorithm} is {@link ConvAlgorithm#DIRECT}).
      *
      * @param plain x when {@code rows} are exactly its rows (lets a 1×1 convolution read it in place), else null
      * @param residualIsScratch the result may be written into {@code residual}'s storage
@@ -61,6 +61,10 @@ public final class Conv2d {
                 padTop, padBottom, padLeft, padRight)) {
             return Winograd.conv3x3(pool, rows, weight, bias, residual, residualIsScratch, padTop, padBottom, padLeft,
                     padRight);
+        }
+        if (WinogradF2.pays(algorithm, rows.batch(), rows.channels(), rows.height(), rows.width(), weight, bias,
+                stride, padTop, padBottom, padLeft, padRight)) {
+            return WinogradF2.conv3x3(pool, rows, weight, bias, residual);
         }
         return conv2d(pool, plain, rows, weight, bias, stride, padTop, padBottom, padLeft, padRight, residual,
                 residualIsScratch, BAND_FLOATS, FewChannelConv.applies(weight, stride));

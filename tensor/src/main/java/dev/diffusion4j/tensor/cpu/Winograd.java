@@ -722,34 +722,12 @@ public final class Winograd {
                 }
             }
             java.util.Arrays.fill(g, cb * rowLen, panels * Gemm.MR * rowLen, 0f);
-            // Every GATHER_K columns of a panel are GATHER_VECTORS whole vectors: element e of such a group is
-            // row e % MR, column e / MR of the panel.
-            int[] map = new int[GATHER_K * Gemm.MR];
-            for (int e = 0; e < map.length; e++) {
-                map[e] = (e % Gemm.MR) * rowLen + (e / Gemm.MR) * 9;
-            }
+            int[] map = tapMap(rowLen);
             // The nine taps of a group of columns one after the other: the gathers of all nine read the same 12
             // short runs of g, fetched into L1 once. Tap by tap over the whole panel, each tap fetched them again from
             // L2: the whole de-interleave 9.5 instead of 7.1 ms a call at 1280 channels, 16x16, one thread.
             for (int p = 0; p < panels; p++) {
                 gatherTaps(g, p * Gemm.MR * rowLen, map, ldk, gt, VOFF + p * Gemm.MR * ldk, stride);
-            }
-        }
-
-        /**
-         * One panel of {@link #deinterleave}: its nine taps from {@code g[src…]} into the planes at {@code gt[dst…]}.
-         * A method of its own so that C2 always compiles the gathers as gathers (in a larger method it sometimes
-         * called their Java implementation, which boxes the index vectors).
-         */
-        private static void gatherTaps(float[] g, int src, int[] map, int ldk, float[] gt, int dst, int stride) {
-            // Columns past kc read the next row's (or the slack's) floats into the padding: never used.
-            for (int k = 0; k < ldk; k += GATHER_K) {
-                for (int tap = 0; tap < 9; tap++) {
-                    for (int vv = 0; vv < GATHER_VECTORS; vv++) {
-                        FloatVector.fromArray(S, g, src + k * 9 + tap, map, vv * L)
-                                .intoArray(gt, dst + tap * stride + k * Gemm.MR + vv * L);
-                    }
-                }
             }
         }
 
@@ -967,6 +945,36 @@ public final class Winograd {
     }
 
     /**
+     * Gather indices of {@link #gatherTaps} for rows of {@code rowLen} floats ({@code [ci][3][3]} kernels): every
+     * {@link Gemm#GATHER_K} columns of a panel are {@link Gemm#GATHER_VECTORS} whole vectors, element e of such a
+     * group row {@code e % MR}, column {@code e / MR} of the panel.
+     */
+    static int[] tapMap(int rowLen) {
+        int[] map = new int[GATHER_K * Gemm.MR];
+        for (int e = 0; e < map.length; e++) {
+            map[e] = (e % Gemm.MR) * rowLen + (e / Gemm.MR) * 9;
+        }
+        return map;
+    }
+
+    /**
+     * One panel of a de-interleave (here and in {@link WinogradF2}): its nine taps from {@code g[src…]} into the planes at {@code gt[dst…]}.
+     * A method of its own so that C2 always compiles the gathers as gathers (in a larger method it sometimes
+     * called their Java implementation, which boxes the index vectors).
+     */
+    static void gatherTaps(float[] g, int src, int[] map, int ldk, float[] gt, int dst, int stride) {
+        // Columns past kc read the next row's (or the slack's) floats into the padding: never used.
+        for (int k = 0; k < ldk; k += GATHER_K) {
+            for (int tap = 0; tap < 9; tap++) {
+                for (int vv = 0; vv < GATHER_VECTORS; vv++) {
+                    FloatVector.fromArray(S, g, src + k * 9 + tap, map, vv * L)
+                            .intoArray(gt, dst + tap * stride + k * Gemm.MR + vv * L);
+                }
+            }
+        }
+    }
+
+    /**
      * One position's product {@code M (+)= U·V}, {@code cb × nc} over depth {@code kc}, straight on {@link Gemm}'s
      * micro-kernel with both operands read in place (no driver, no copy of U: 36 small products per task): U's panel
      * q at {@code a[aOff + q·MR·ldk]} in the packed A layout ({@code k·MR + r}), V's panel of tiles {@code j / NR}
@@ -974,7 +982,7 @@ public final class Winograd {
      * multiple of NR; the rows of a last partial panel go through {@code tile}. Column panel by column panel, its V
      * in L1 over the task's few row panels.
      */
-    private static void product(int cb, int nc, int kc, float[] a, int aOff, int ldk, float[] b, int bOff, int bPanel,
+    static void product(int cb, int nc, int kc, float[] a, int aOff, int ldk, float[] b, int bOff, int bPanel,
                                 float[] m, int mOff, int ldm, boolean add, float[] tile) {
         for (int jr = 0; jr < nc; jr += Gemm.NR) {
             int bi = bOff + jr / Gemm.NR * bPanel;
