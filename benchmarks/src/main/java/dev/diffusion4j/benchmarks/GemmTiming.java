@@ -25,7 +25,8 @@ import java.util.Random;
  * builds alternately to compare them. Usage: {@code java ... GemmTiming [reps] [threads] [case ...]} with cases
  * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual),
  * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden), {@code in:ROWSxINxOUT} (proj_in
- * from two NCHW images), {@code conv:CINxCOUTxSIDE} / {@code direct:CINxCOUTxSIDE} (3×3 convolution of two images,
+ * from two NCHW images), {@code c1x1:ROWSxINxOUT} (a 1×1 convolution of two NCHW images, with bias),
+ * {@code conv:CINxCOUTxSIDE} / {@code direct:CINxCOUTxSIDE} (3×3 convolution of two images,
  * Winograd where it pays / implicit GEMM only), {@code conv16:CINxCOUTxSIDE} (as {@code conv}, F16 weights off the
  * heap as a U-Net's); default: the GEMM shapes of issue #9. {@code --ab OLD.jar NEW.jar reps threads case...}
  * times two builds alternately in one process.
@@ -272,6 +273,14 @@ public final class GemmTiming {
                 int side = (int) Math.round(Math.sqrt(m / 2.0));
                 Tensor img = Tensor.of(GemmBenchmark.random(rnd, 2 * k * side * side), 2, k, side, side);
                 yield new Case(name, 2.0 * 2 * side * side * k * n, () -> FusedLinear.linearFromChannels(pool, img, w, bias));
+            }
+            case "c1x1" -> {
+                // A ResNet shortcut: a 1×1 convolution of two NCHW images of ROWS / 2 pixels (square), with bias.
+                int side = (int) Math.round(Math.sqrt(m / 2.0));
+                Tensor img = Tensor.of(GemmBenchmark.random(rnd, 2 * k * side * side), 2, k, side, side);
+                Tensor w4 = w.reshape(n, k, 1, 1);
+                yield new Case(name, 2.0 * 2 * side * side * k * n,
+                        () -> FusedLinear.conv1x1(pool, img, w4, bias, null, false));
             }
             default -> throw new IllegalArgumentException("GemmTiming: unknown case kind '" + kind + "' in " + name);
         };
