@@ -958,9 +958,9 @@ public final class Winograd {
     }
 
     /**
-     * One panel of a de-interleave (here and in {@link WinogradF2}): its nine taps from {@code g[src…]} into the planes at {@code gt[dst…]}.
-     * A method of its own so that C2 always compiles the gathers as gathers (in a larger method it sometimes
-     * called their Java implementation, which boxes the index vectors).
+     * One panel of a de-interleave (here and in {@link WinogradF2}): its nine taps from {@code g[src…]} into the
+     * planes at {@code gt[dst…]}. A method of its own so that C2 always compiles the gathers as gathers (in a larger
+     * method it sometimes called their Java implementation, which boxes the index vectors).
      */
     static void gatherTaps(float[] g, int src, int[] map, int ldk, float[] gt, int dst, int stride) {
         // Columns past kc read the next row's (or the slack's) floats into the padding: never used.

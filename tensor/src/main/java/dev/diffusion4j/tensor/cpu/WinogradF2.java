@@ -36,6 +36,11 @@ final class WinogradF2 {
     private static final int OFF = ArrayAlignment.FLOAT_OFFSET;
     /** Panels of output channels per task (48 rows: the task's U block for 256 input channels is 0.8 MB). */
     private static final int BLOCK_PANELS = 4;
+    /**
+     * Input channels of a panel's kernels converted at a time before their taps are gathered: 12 × 64 × 9 floats
+     * (27 KB) stay in L1 for the gathers.
+     */
+    private static final int CONVERT_CHANNELS = 64;
     /** Per-thread scratch: converted weights, their de-interleaved taps, U, M, a tile. */
     private static final ThreadBuffers BUFFERS = new ThreadBuffers(5);
 
@@ -147,7 +152,8 @@ final class WinogradF2 {
             int uLen = cbMax * kbMax;
             int uStride = Gemm.spread(uLen);
             int ldm = Gemm.spread(tp);
-            float[] g = BUFFERS.get(0, cbMax * kbMax * 9 + L);
+            // Slack past the chunk: the gathers of a last group of columns read up to 27 floats beyond it.
+            float[] g = BUFFERS.get(0, MR * CONVERT_CHANNELS * 9 + 2 * L);
             float[] gt = BUFFERS.get(1, 9 * uStride + OFF + L);
             float[] u = BUFFERS.get(2, P * uStride + OFF + L);
             float[] m = BUFFERS.get(3, P * cbMax * ldm + OFF + L);
@@ -211,24 +217,34 @@ final class WinogradF2 {
     /**
      * The block's kernels ({@code cb} output channels from {@code co0}, input channels {@code [ci0, ci0 + kc)}) as
      * nine planes {@code gt[tap]} ({@code stride} apart from {@link #OFF}) in the GEMM's packed A layout, rows past
-     * {@code cb} zero, as {@link Winograd} de-interleaves its own.
+     * {@code cb} zero, as {@link Winograd} de-interleaves its own; panel by panel, {@link #CONVERT_CHANNELS} input
+     * channels at a time.
      */
     private static void deinterleave(Tensor weight, int cin, int co0, int cb, int ci0, int kc, int ldk, int stride,
                                      float[] g, float[] gt) {
-        int rowLen = kc * 9;
         int panels = (cb + MR - 1) / MR;
-        for (int r = 0; r < cb; r++) {
-            long src = ((long) (co0 + r) * cin + ci0) * 9;
-            if (weight.isHeap()) {
-                System.arraycopy(weight.array(), weight.offset() + (int) src, g, r * rowLen, rowLen);
-            } else {
-                HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, r * rowLen, rowLen);
-            }
-        }
-        java.util.Arrays.fill(g, cb * rowLen, panels * MR * rowLen, 0f);
-        int[] map = Winograd.tapMap(rowLen);
+        int[] map = null;
+        int mapLen = -1;
         for (int p = 0; p < panels; p++) {
-            Winograd.gatherTaps(g, p * MR * rowLen, map, ldk, gt, OFF + p * MR * ldk, stride);
+            int rows = Math.min(MR, cb - p * MR);
+            for (int k0 = 0; k0 < kc; k0 += CONVERT_CHANNELS) {
+                int len = Math.min(CONVERT_CHANNELS, kc - k0);
+                int rowLen = len * 9;
+                for (int r = 0; r < rows; r++) {
+                    long src = ((long) (co0 + p * MR + r) * cin + ci0 + k0) * 9;
+                    if (weight.isHeap()) {
+                        System.arraycopy(weight.array(), weight.offset() + (int) src, g, r * rowLen, rowLen);
+                    } else {
+                        HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, r * rowLen, rowLen);
+                    }
+                }
+                java.util.Arrays.fill(g, rows * rowLen, MR * rowLen, 0f);
+                if (rowLen != mapLen) {
+                    map = Winograd.tapMap(rowLen);
+                    mapLen = rowLen;
+                }
+                Winograd.gatherTaps(g, 0, map, roundUp(len, Gemm.GATHER_K), gt, OFF + p * MR * ldk + k0 * MR, stride);
+            }
         }
     }
 
@@ -239,14 +255,15 @@ final class WinogradF2 {
      */
     private static void transformWeights(float[] gt, int len, int stride, float[] u) {
         for (int e = OFF; e < OFF + len; e += L) {
+            // Row stage (rows i of G·g, column c) into u's planes 4i + c, read back by the column stage: written out
+            // with all sixteen results in registers and a column-stage helper, the call ran 20-25 % slower (not examined
+            // further).
             for (int c = 0; c < 3; c++) {
-                // Column c of G·g, its rows 0..3, kept in the first three rows' planes' order below.
                 FloatVector g0 = FloatVector.fromArray(S, gt, e + c * stride);
                 FloatVector g1 = FloatVector.fromArray(S, gt, e + (3 + c) * stride);
                 FloatVector g2 = FloatVector.fromArray(S, gt, e + (6 + c) * stride);
                 FloatVector s = g0.add(g2).mul(0.5f);
                 FloatVector h1 = g1.mul(0.5f);
-                // Row stage into u's planes 4i + c as scratch (column stage below reads them back).
                 g0.intoArray(u, e + c * stride);
                 s.add(h1).intoArray(u, e + (4 + c) * stride);
                 s.sub(h1).intoArray(u, e + (8 + c) * stride);
