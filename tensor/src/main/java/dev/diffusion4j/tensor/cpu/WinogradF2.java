@@ -189,8 +189,9 @@ final class WinogradF2 {
     }
 
     /**
-     * {@code Bᵀ d B} of the 4×4 tile at {@code pad[at…]} (rows {@code wp} apart), {@code Bᵀ} rows {@code (1, 0, -1, 0)},
-     * {@code (0, 1, 1, 0)}, {@code (0, -1, 1, 0)}, {@code (0, 1, 0, -1)}: position p to {@code v[dst + p·vPlane]}.
+     * {@code Bᵀ d B} of the 4×4 tile at {@code pad[at…]} (rows {@code wp} apart), {@code Bᵀ} rows
+     * {@code (1, 0, -1, 0)}, {@code (0, 1, 1, 0)}, {@code (0, -1, 1, 0)}, {@code (0, 1, 0, -1)}: position p to
+     * {@code v[dst + p·vPlane]}.
      */
     private static void transformInput(float[] pad, int at, int wp, float[] v, int dst, int vPlane) {
         float[] d = pad;
@@ -255,9 +256,9 @@ final class WinogradF2 {
      */
     private static void transformWeights(float[] gt, int len, int stride, float[] u) {
         for (int e = OFF; e < OFF + len; e += L) {
-            // Row stage (rows i of G·g, column c) into u's planes 4i + c, read back by the column stage: written out
-            // with all sixteen results in registers and a column-stage helper, the call ran 20-25 % slower (not examined
-            // further).
+            // Row stage (rows i of G·g, column c) into u's planes 4i + c, read back by the column stage: written
+            // out with all sixteen results in registers and a column-stage helper, the call ran 20-25 % slower (not
+            // examined further).
             for (int c = 0; c < 3; c++) {
                 FloatVector g0 = FloatVector.fromArray(S, gt, e + c * stride);
                 FloatVector g1 = FloatVector.fromArray(S, gt, e + (3 + c) * stride);
