@@ -28,7 +28,8 @@ import java.util.Random;
  * from two NCHW images), {@code c1x1:ROWSxINxOUT} (a 1×1 convolution of two NCHW images, with bias),
  * {@code conv:CINxCOUTxSIDE} / {@code direct:CINxCOUTxSIDE} (3×3 convolution of two images,
  * Winograd where it pays / implicit GEMM only), {@code conv16:CINxCOUTxSIDE} (as {@code conv}, F16 weights off the
- * heap as a U-Net's); default: the GEMM shapes of issue #9. {@code --ab OLD.jar NEW.jar reps threads case...}
+ * heap as a U-Net's), {@code s2:CINxCOUTxSIDE} (as {@code conv16}, stride 2); default: the GEMM shapes of issue #9.
+ * {@code --ab OLD.jar NEW.jar reps threads case...}
  * times two builds alternately in one process.
  */
 public final class GemmTiming {
@@ -226,20 +227,22 @@ public final class GemmTiming {
     private static Case make(String name, ComputePool pool, Arena arena, int seed) {
         String kind = name.contains(":") ? name.substring(0, name.indexOf(':')) : "gemm";
         int[] d = GemmBenchmark.dims(name.substring(name.indexOf(':') + 1));
-        if (kind.equals("conv") || kind.equals("direct") || kind.equals("conv16")) {
+        if (kind.equals("conv") || kind.equals("direct") || kind.equals("conv16") || kind.equals("s2")) {
             // 3×3 convolution, stride 1, padding 1, bias, of two images: CINxCOUTxSIDE (AUTO: Winograd where it pays);
-            // conv16: the weights F16 off the heap, as a U-Net's.
+            // conv16: the weights F16 off the heap, as a U-Net's; s2: the same with stride 2 (a down-sampler).
             Random r = new Random(seed);
             int side = d[2];
             Tensor img = Tensor.of(GemmBenchmark.random(r, 2 * d[0] * side * side), 2, d[0], side, side);
             float[] w = GemmBenchmark.random(r, d[1] * d[0] * 9);
-            Tensor wt = kind.equals("conv16") ? FullSizeModels.half(w, DType.F16, arena, Shape.of(d[1], d[0], 3, 3))
+            Tensor wt = kind.equals("conv16") || kind.equals("s2") ? FullSizeModels.half(w, DType.F16, arena, Shape.of(d[1], d[0], 3, 3))
                     : Tensor.of(w, d[1], d[0], 3, 3);
             Tensor bt = Tensor.of(GemmBenchmark.random(r, d[1]), d[1]);
             dev.diffusion4j.tensor.cpu.ConvAlgorithm alg = !kind.equals("direct")
                     ? dev.diffusion4j.tensor.cpu.ConvAlgorithm.AUTO : dev.diffusion4j.tensor.cpu.ConvAlgorithm.DIRECT;
-            return new Case(name, 2.0 * 2 * d[1] * d[0] * 9 * side * side,
-                    () -> dev.diffusion4j.tensor.cpu.Conv2d.conv2d(pool, alg, img, wt, bt, 1, 1, 1, 1, 1));
+            int stride = kind.equals("s2") ? 2 : 1;
+            int out = (side - 1) / stride + 1;
+            return new Case(name, 2.0 * 2 * d[1] * d[0] * 9 * out * out,
+                    () -> dev.diffusion4j.tensor.cpu.Conv2d.conv2d(pool, alg, img, wt, bt, stride, 1, 1, 1, 1));
         }
         int m = d[0];
         int k = d[1];

@@ -173,6 +173,25 @@ class QuantizedGemmTest {
     }
 
     @Test
+    void winogradF2ReadsQ8Weights() {
+        long seed = 257;
+        Random rnd = new Random(seed);
+        int c = 256;
+        Tensor x = Tensor.of(GemmTest.random(rnd, 2 * c * 8 * 8), 2, c, 8, 8);
+        Tensor bias = Tensor.of(GemmTest.random(rnd, c), c);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor wq = Quantized.quantize(Tensor.of(weights(rnd, c * c * 9, 1 / 48.0), c, c, 3, 3), arena);
+            Tensor wf = Tensor.of(wq.toFloatArray(), c, c, 3, 3);
+            org.junit.jupiter.api.Assertions.assertTrue(
+                    WinogradF2.pays(ConvAlgorithm.AUTO, 2, c, 8, 8, wq, bias, 1, 1, 1, 1, 1),
+                    "this case takes the F(2,3) path");
+            assertArrayEquals(CPU.conv2d(x, wf, bias, 1, 1).toFloatArray(),
+                    CPU.conv2d(x, wq, bias, 1, 1).toFloatArray(),
+                    "seed " + seed + ": F(2,3) on Q8_0 weights = on their dequantised F32 copy");
+        }
+    }
+
+    @Test
     void fusedConvolutionsReadQ8Weights() {
         long seed = 4242;
         Random rnd = new Random(seed);
