@@ -72,6 +72,14 @@ public final class Winograd {
     private static final int MAX_BLOCK_PANELS = 4;
     static final int CHUNK_TILES = 256;
     /**
+     * Floats of one chunk's transformed input (32 MiB) past which a task's block has {@link #DEEP_V_BLOCK_PANELS}
+     * panels: the up-blocks' first convolutions (1920 → 640 at 32×32, 960 → 320 at 64×64: 35 MB a chunk) 74–80 →
+     * 64–69 ms a call on 2 threads (two rounds, 8 or 12 panels alike), where 1280 → 640 and 960 → 640 at 32×32 and
+     * 640 → 320 at 64×64 (18–24 MB) were the same or up to 15 % slower with 8 panels.
+     */
+    static final long DEEP_V_FLOATS = 8L << 20;
+    private static final int DEEP_V_BLOCK_PANELS = 8;
+    /**
      * The schedule of large maps (the VAE decoder's 128…512 channels at 128² to 512², one image): blocks of up to 12
      * panels (all of 128 output channels) and chunks of 128 tiles, so each transformed-input panel read from L3 serves
      * three times the rows with the task's products still in L2. Two alternating runs against 4 panels and 256 tiles:
@@ -419,7 +427,11 @@ public final class Winograd {
             int ng = (mPanels + fit - 1) / fit;
             groups = ng;
             groupPanels = (mPanels + ng - 1) / ng;
-            int nb = (groupPanels + blockPanels - 1) / blockPanels;
+            // Every block of rows reads the chunk's whole transformed input; past DEEP_V_FLOATS it no longer stays in
+            // cache from one block to the next, so the blocks are made taller.
+            int bp = (long) P * cin * chunkMax > DEEP_V_FLOATS ? Math.max(blockPanels, DEEP_V_BLOCK_PANELS)
+                    : blockPanels;
+            int nb = (groupPanels + bp - 1) / bp;
             while (nb < groupPanels && (nb * chunks < 2 * threads || nb * chunks % threads != 0)) {
                 nb++;
             }

@@ -161,6 +161,32 @@ class WinogradTest {
         assertTrue(rel > 0, "AUTO and DIRECT gave bit-identical results: Winograd was not used");
     }
 
+    /**
+     * A chunk whose transformed input passes {@link Winograd#DEEP_V_FLOATS} (36 positions × 1024 channels × 256 tiles)
+     * takes blocks of 8 panels: 120 output channels in two blocks instead of three; against the direct path.
+     */
+    @Test
+    void deepTransformedInputMatchesDirectPath() {
+        long seed = 43;
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int cin = 1024;
+        int cout = 120;
+        int side = 64;
+        assertTrue(36L * cin * 256 > Winograd.DEEP_V_FLOATS, "the case must pass the threshold");
+        float[] x = Reference.gaussian(rnd, cin * side * side, 0, 1);
+        float[] wt = Reference.gaussian(rnd, cout * cin * 9, 0, 1 / Math.sqrt(9.0 * cin));
+        float[] bias = Reference.gaussian(rnd, cout, 0, 1);
+        Tensor xt = Tensor.of(x, 1, cin, side, side);
+        Tensor wtt = Tensor.of(wt, cout, cin, 3, 3);
+        Tensor bt = Tensor.of(bias, cout);
+        float[] d = Conv2d.conv2d(POOL2, ConvAlgorithm.DIRECT, xt, wtt, bt, 1, 1, 1, 1, 1).toFloatArray();
+        for (ComputePool pool : new ComputePool[] {POOL1, POOL2}) {
+            float[] win = Winograd.conv3x3(pool, xt, wtt, bt, null, 1, 1, 1, 1).toFloatArray();
+            double rel = relError(toDouble(d), win);
+            assertTrue(rel <= REL, "seed " + seed + " threads " + pool.threads() + ": relative difference " + rel);
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @CsvSource({"F16", "BF16", "F32"})
     void segmentWeightsAndBias(DType dtype) {
