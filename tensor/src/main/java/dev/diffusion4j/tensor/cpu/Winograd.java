@@ -175,7 +175,7 @@ public final class Winograd {
      * <ul>
      * <li>at least 256 input and output channels, output maps of at least 16×16 and at least 32 output tiles of
      * 4×4 over the batch (one whole 32-column GEMM panel: 1280 channels at 16×16 gain 1.25× with batch 2 but lose
-     * 0.7× with batch 1, and 8×8 maps lose 0.5×);</li>
+     * 0.7× with batch 1, and 8×8 maps lose 0.5×: {@code WinogradF2} takes those);</li>
      * <li>or at least 128 channels on maps of at least 128×128 (the VAE decoder's last levels: 1.3…1.7×).</li>
      * </ul>
      * With 64 channels the transforms cost about what the GEMM saves (0.8…1.0×), so the direct path stays.
@@ -995,7 +995,7 @@ public final class Winograd {
      * in L1 over the task's few row panels.
      */
     static void product(int cb, int nc, int kc, float[] a, int aOff, int ldk, float[] b, int bOff, int bPanel,
-                                float[] m, int mOff, int ldm, boolean add, float[] tile) {
+                        float[] m, int mOff, int ldm, boolean add, float[] tile) {
         for (int jr = 0; jr < nc; jr += Gemm.NR) {
             int bi = bOff + jr / Gemm.NR * bPanel;
             for (int ir = 0; ir < cb; ir += Gemm.MR) {
