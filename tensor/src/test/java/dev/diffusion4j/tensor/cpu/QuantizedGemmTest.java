@@ -154,40 +154,24 @@ class QuantizedGemmTest {
         }
     }
 
-    @Test
-    void winogradReadsQ8Weights() {
-        long seed = 256;
+    /** Winograd F(4,3) at 16×16 and F(2×2, 3×3) at 8×8 (a guided batch of 2, 256 channels: both paths taken). */
+    @ParameterizedTest(name = "{0}x{0}")
+    @CsvSource({"16", "8"})
+    void winogradReadsQ8Weights(int side) {
+        long seed = 240L + side;
         Random rnd = new Random(seed);
         int c = 256;
-        Tensor x = Tensor.of(GemmTest.random(rnd, 2 * c * 16 * 16), 2, c, 16, 16);
+        Tensor x = Tensor.of(GemmTest.random(rnd, 2 * c * side * side), 2, c, side, side);
         Tensor bias = Tensor.of(GemmTest.random(rnd, c), c);
         try (Arena arena = Arena.ofShared()) {
             Tensor wq = Quantized.quantize(Tensor.of(weights(rnd, c * c * 9, 1 / 48.0), c, c, 3, 3), arena);
             Tensor wf = Tensor.of(wq.toFloatArray(), c, c, 3, 3);
-            org.junit.jupiter.api.Assertions.assertTrue(
-                    Winograd.pays(ConvAlgorithm.AUTO, x, wq, bias, 1, 1, 1, 1, 1), "this case takes the Winograd path");
+            boolean takes = side == 8 ? WinogradF2.pays(ConvAlgorithm.AUTO, 2, c, side, side, wq, bias, 1, 1, 1, 1, 1)
+                    : Winograd.pays(ConvAlgorithm.AUTO, x, wq, bias, 1, 1, 1, 1, 1);
+            org.junit.jupiter.api.Assertions.assertTrue(takes, "this case takes the Winograd path");
             assertArrayEquals(CPU.conv2d(x, wf, bias, 1, 1).toFloatArray(),
                     CPU.conv2d(x, wq, bias, 1, 1).toFloatArray(),
                     "seed " + seed + ": Winograd on Q8_0 weights = on their dequantised F32 copy");
-        }
-    }
-
-    @Test
-    void winogradF2ReadsQ8Weights() {
-        long seed = 257;
-        Random rnd = new Random(seed);
-        int c = 256;
-        Tensor x = Tensor.of(GemmTest.random(rnd, 2 * c * 8 * 8), 2, c, 8, 8);
-        Tensor bias = Tensor.of(GemmTest.random(rnd, c), c);
-        try (Arena arena = Arena.ofShared()) {
-            Tensor wq = Quantized.quantize(Tensor.of(weights(rnd, c * c * 9, 1 / 48.0), c, c, 3, 3), arena);
-            Tensor wf = Tensor.of(wq.toFloatArray(), c, c, 3, 3);
-            org.junit.jupiter.api.Assertions.assertTrue(
-                    WinogradF2.pays(ConvAlgorithm.AUTO, 2, c, 8, 8, wq, bias, 1, 1, 1, 1, 1),
-                    "this case takes the F(2,3) path");
-            assertArrayEquals(CPU.conv2d(x, wf, bias, 1, 1).toFloatArray(),
-                    CPU.conv2d(x, wq, bias, 1, 1).toFloatArray(),
-                    "seed " + seed + ": F(2,3) on Q8_0 weights = on their dequantised F32 copy");
         }
     }
 

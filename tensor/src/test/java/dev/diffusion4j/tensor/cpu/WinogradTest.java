@@ -49,7 +49,7 @@ class WinogradTest {
         return err / scale;
     }
 
-    private static double[] toDouble(float[] a) {
+    static double[] toDouble(float[] a) {
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) {
             d[i] = a[i];
@@ -57,7 +57,7 @@ class WinogradTest {
         return d;
     }
 
-    private static double[] plus(double[] a, float[] b) {
+    static double[] plus(double[] a, float[] b) {
         double[] r = a.clone();
         for (int i = 0; i < r.length; i++) {
             r[i] += b[i];
