@@ -210,9 +210,7 @@ public final class ControlNetModel {
         List<Tensor> skips = new ArrayList<>();
         skips.add(h);
         for (int i = 0; i < downBlocks.size(); i++) {
-            boolean fromHalf = halves && i == 0;
-            h = downBlocks.get(i).forward(fromHalf ? GuidanceHalves.firstHalf(h) : h, embSilu, encoderHiddenStates,
-                    skips, probe, fromHalf);
+            h = downBlocks.get(i).forward(h, embSilu, encoderHiddenStates, skips, probe, halves && i == 0);
         }
         h = midBlock.forward(h, embSilu, encoderHiddenStates);
         probe.record("mid_block", h);

@@ -42,14 +42,14 @@ public final class DownBlock2D {
     }
 
     /**
-     * {@link #forward(Tensor, Tensor, Tensor, List, Probe)}; with {@code fromHalf}, x is the first half of a guided
-     * batch whose halves are the same (see {@link GuidanceHalves}): the first resnet and the first transformer
-     * block's self-attention run on it once, and the block continues on the whole batch from there.
+     * {@link #forward(Tensor, Tensor, Tensor, List, Probe)}; with {@code fromHalf}, x is a guided batch whose halves
+     * are the same (see {@link GuidanceHalves}): the first resnet and the first transformer block's self-attention run
+     * once, on its first half, and the block continues on the whole batch from there.
      */
     public Tensor forward(Tensor x, Tensor tembSilu, Tensor context, List<Tensor> skips, Probe probe,
                           boolean fromHalf) {
         try (TensorScope scope = TensorScope.open()) {
-            Tensor h = x;
+            Tensor h = fromHalf ? GuidanceHalves.firstHalf(x) : x;
             for (int j = 0; j < resnets.size(); j++) {
                 boolean half = fromHalf && j == 0;
                 h = resnets.get(j).forward(h, half && tembSilu != null ? GuidanceHalves.firstHalf(tembSilu) : tembSilu);

@@ -11,8 +11,8 @@ import java.util.Arrays;
  * compute the same numbers: {@code conv_in}, the first resnet and the first transformer block's self-attention (at
  * full latent size, the U-Net's most expensive attention). {@link UNet2DConditionModel} runs the first resnet and
  * that self-attention once, on the first half of {@code conv_in}'s output, and copies the result into both halves
- * where the text comes in. Each sample's ops do not depend on the
- * rest of the batch, so the output is the same as computing both halves. {@code ControlNetModel} does the same.
+ * where the text comes in. Each sample's ops do not depend on the rest of the batch, so the output is the same as
+ * computing both halves. {@code ControlNetModel} does the same.
  */
 public final class GuidanceHalves {
     private GuidanceHalves() {
@@ -55,7 +55,7 @@ public final class GuidanceHalves {
     }
 
     /** A view of the first half of a heap tensor along its first dimension. */
-    public static Tensor firstHalf(Tensor t) {
+    static Tensor firstHalf(Tensor t) {
         int[] dims = t.shape().dims();
         if (!t.isHeap() || dims[0] % 2 != 0) {
             throw new IllegalArgumentException("GuidanceHalves: cannot halve " + t.shape() + " (" + t.dtype() + ")");

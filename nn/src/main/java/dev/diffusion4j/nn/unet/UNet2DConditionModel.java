@@ -187,9 +187,7 @@ public final class UNet2DConditionModel {
         for (int i = 0; i < downBlocks.size(); i++) {
             DownBlock2D block = downBlocks.get(i);
             int first = skips.size();
-            boolean fromHalf = halves && i == 0;
-            h = block.forward(fromHalf ? GuidanceHalves.firstHalf(h) : h, embSilu, encoderHiddenStates, skips, probe,
-                    fromHalf);
+            h = block.forward(h, embSilu, encoderHiddenStates, skips, probe, halves && i == 0);
             probe.record("down_blocks." + i + ".hidden", h);
             for (int j = first; j < skips.size(); j++) {
                 probe.record("down_blocks." + i + ".res" + (j - first), skips.get(j));
