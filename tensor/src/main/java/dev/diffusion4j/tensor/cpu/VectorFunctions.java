@@ -138,7 +138,7 @@ public final class VectorFunctions {
      * GELU with the exact erf, {@code x·Φ(x) = 0.5·x·(1 + erf(x/√2))}, per lane, within 1e-7 + 3e-7·|GELU(x)| (the
      * argument x/√2 rounded to float first, as in PyTorch). One erfc of {@code z = |x|/√2} gives both sides:
      * {@code Φ(x) = 1 - erfc(z)/2} for x >= 0 and {@code erfc(z)/2} below, so the left tail keeps its relative
-     * accuracy; about 30 operations and a division a vector, where {@code x/2·onePlusErf(x/√2)} evaluates erf's
+     * accuracy; about 30 operations and a division a vector, where {@code x/2·(1 + erf(x/√2))} evaluated erf's
      * two branches, the second with its own exponential, clamps and blends (about 100). NaN stays NaN,
      * {@code -∞} gives NaN (∞·0, as PyTorch's).
      */
@@ -183,22 +183,6 @@ public final class VectorFunctions {
         FloatVector y = erfSmall(ax).blend(erfcLarge(ax).neg().add(1f), large);
         // restore the sign (erf is odd)
         return y.reinterpretAsInts().or(x.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
-    }
-
-    /**
-     * {@code 1 + erf(u)} per lane, without the cancellation of computing erf first when {@code u} is
-     * very negative (there it is erfc(|u|), small but with full relative accuracy).
-     */
-    public static FloatVector onePlusErf(FloatVector u) {
-        FloatVector au = u.abs();
-        VectorMask<Float> large = au.compare(VectorOperators.GT, ERF_SPLIT);
-        FloatVector small = erfSmall(au);
-        // restore the sign of the small branch: 1 + erf(u) = 1 ± erf(|u|)
-        small = small.reinterpretAsInts().or(u.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats().add(1f);
-        // No early return when no lane is large: see erf.
-        FloatVector erfc = erfcLarge(au);
-        FloatVector big = erfc.neg().add(2f).blend(erfc, u.compare(VectorOperators.LT, 0f));
-        return small.blend(big, large);
     }
 
     /** erf(a) for 0 <= a <= ERF_SPLIT (odd polynomial, leading coefficient in two parts). */
