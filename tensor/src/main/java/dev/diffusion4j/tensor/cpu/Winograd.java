@@ -726,12 +726,7 @@ public final class Winograd {
             int rowLen = kc * 9;
             int panels = (cb + Gemm.MR - 1) / Gemm.MR;
             for (int r = 0; r < cb; r++) {
-                long src = ((long) (co0 + r) * cin + ci0) * 9;
-                if (weight.isHeap()) {
-                    System.arraycopy(weight.array(), weight.offset() + (int) src, g, r * rowLen, rowLen);
-                } else {
-                    HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, r * rowLen, rowLen);
-                }
+                weightRun(weight, ((long) (co0 + r) * cin + ci0) * 9, g, r * rowLen, rowLen);
             }
             java.util.Arrays.fill(g, cb * rowLen, panels * Gemm.MR * rowLen, 0f);
             int[] map = tapMap(rowLen);
@@ -953,6 +948,18 @@ public final class Winograd {
                 java.util.Arrays.fill(a, 0, n, Float.NaN);
             }
             return a;
+        }
+    }
+
+    /**
+     * {@code len} consecutive elements of a weight from element {@code src} into {@code dst[d…]} as float32: copied
+     * from a heap array, converted from F16/BF16/Q8_0 memory.
+     */
+    static void weightRun(Tensor weight, long src, float[] dst, int d, int len) {
+        if (weight.isHeap()) {
+            System.arraycopy(weight.array(), weight.offset() + (int) src, dst, d, len);
+        } else {
+            HalfFloats.toFloats(weight.segment(), weight.dtype(), src, dst, d, len);
         }
     }
 

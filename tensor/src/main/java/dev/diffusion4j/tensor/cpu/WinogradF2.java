@@ -2,7 +2,6 @@ package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.ArrayAlignment;
 import dev.diffusion4j.tensor.ComputePool;
-import dev.diffusion4j.tensor.HalfFloats;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 import dev.diffusion4j.tensor.TensorScope;
@@ -235,12 +234,8 @@ final class WinogradF2 {
                 int len = Math.min(CONVERT_CHANNELS, kc - k0);
                 int rowLen = len * 9;
                 for (int r = 0; r < rows; r++) {
-                    long src = ((long) (co0 + p * MR + r) * cin + ci0 + k0) * 9;
-                    if (weight.isHeap()) {
-                        System.arraycopy(weight.array(), weight.offset() + (int) src, g, r * rowLen, rowLen);
-                    } else {
-                        HalfFloats.toFloats(weight.segment(), weight.dtype(), src, g, r * rowLen, rowLen);
-                    }
+                    Winograd.weightRun(weight, ((long) (co0 + p * MR + r) * cin + ci0 + k0) * 9, g, r * rowLen,
+                            rowLen);
                 }
                 java.util.Arrays.fill(g, rows * rowLen, MR * rowLen, 0f);
                 if (rowLen != mapLen) {
