@@ -4,6 +4,7 @@ import dev.diffusion4j.tensor.ComputePool;
 import dev.diffusion4j.tensor.DType;
 import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
+import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.FmaPeak;
 import dev.diffusion4j.tensor.cpu.FusedLinear;
 import dev.diffusion4j.tensor.cpu.Gemm;
@@ -41,7 +42,25 @@ public final class GemmTiming {
     }
 
     private record Case(String name, double flops, Runnable body) {
+        /** Every call in a tensor scope whose pool lives on between calls, as a model's ops run. */
+        Case {
+            Runnable plain = body;
+            body = () -> {
+                if (retained == null) {
+                    retained = TensorScope.retainPool();
+                }
+                try (TensorScope scope = TensorScope.open()) {
+                    plain.run();
+                }
+            };
+        }
     }
+
+    /**
+     * The pool the cases' scopes share (outputs of one call reused by the next instead of allocated and zero-filled);
+     * the timing thread's, held for the whole run (a class loader of its own per build with {@code --ab}).
+     */
+    private static TensorScope.Retention retained;
 
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("--ab")) {
@@ -265,6 +284,8 @@ public final class GemmTiming {
         return switch (kind) {
             case "lin" -> new Case(name, flops, () -> FusedLinear.linear(pool, x, w, null, null));
             case "res" -> new Case(name, flops, () -> FusedLinear.linear(pool, x, w, bias, res));
+            // The same with the residual's storage reused for the output (it then accumulates over the calls).
+            case "rip" -> new Case(name, flops, () -> FusedLinear.linear(pool, x, w, bias, res, true));
             case "qkv" -> {
                 Tensor w2 = FullSizeModels.randomWeights(DType.F16, arena, seed + 1000).get("w.weight", n, k);
                 Tensor w3 = FullSizeModels.randomWeights(DType.F16, arena, seed + 2000).get("w.weight", n, k);
