@@ -33,6 +33,15 @@ public interface Backend {
     }
 
     /**
+     * {@link #linear(Tensor, Tensor, Tensor, Tensor)}; with {@code residualIsScratch} (the caller never reads
+     * {@code residual} again) the backend may write the result into the residual's storage, as
+     * {@link #groupNormConv2d} may. The default ignores the flag.
+     */
+    default Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual, boolean residualIsScratch) {
+        return linear(x, weight, bias, residual);
+    }
+
+    /**
      * Several linear layers of one input, e.g. attention's {@code to_q}, {@code to_k}, {@code to_v}: returns
      * {@code linear(x, weights[p], biases[p])} for each p ({@code biases} or its elements may be null).
      * Backends may compute them as one product over the concatenated weights.
@@ -70,6 +79,16 @@ public interface Backend {
     default Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
         Tensor y = transpose(linear(x, weight, bias)).reshape(x.dim(0), weight.dim(0), height, width);
         return residual == null ? y : add(y, residual);
+    }
+
+    /**
+     * {@link #linearToChannels(Tensor, Tensor, Tensor, Tensor, int, int)}; with {@code residualIsScratch} (the caller
+     * never reads {@code residual} again) the backend may write the image into the residual's storage. The default
+     * ignores the flag.
+     */
+    default Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width,
+                                    boolean residualIsScratch) {
+        return linearToChannels(x, weight, bias, residual, height, width);
     }
 
     /**

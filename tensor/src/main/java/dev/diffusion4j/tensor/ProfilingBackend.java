@@ -189,6 +189,14 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual, boolean residualIsScratch) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0)
+                + (residual != null ? "+res" : "") : "linear";
+        return time(op, flops, () -> inner.linear(x, weight, bias, residual, residualIsScratch));
+    }
+
+    @Override
     public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
         long out = 0;
         for (Tensor w : weights) {
@@ -228,6 +236,16 @@ public final class ProfilingBackend implements Backend {
         String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + " to NCHW"
                 + (residual != null ? "+res" : "") : "linear";
         return time(op, flops, () -> inner.linearToChannels(x, weight, bias, residual, height, width));
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width,
+                                   boolean residualIsScratch) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + " to NCHW"
+                + (residual != null ? "+res" : "") : "linear";
+        return time(op, flops, () -> inner.linearToChannels(x, weight, bias, residual, height, width,
+                residualIsScratch));
     }
 
     @Override

@@ -74,6 +74,11 @@ public final class StreamedWeightsBackend implements Backend {
     }
 
     @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual, boolean residualIsScratch) {
+        return release(inner.linear(x, weight, bias, residual, residualIsScratch), weight, bias);
+    }
+
+    @Override
     public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
         Tensor[] out = inner.linears(x, weights, biases);
         for (Tensor w : weights) {
@@ -100,6 +105,13 @@ public final class StreamedWeightsBackend implements Backend {
     @Override
     public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
         return release(inner.linearToChannels(x, weight, bias, residual, height, width), weight, bias);
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width,
+                                   boolean residualIsScratch) {
+        return release(inner.linearToChannels(x, weight, bias, residual, height, width, residualIsScratch), weight,
+                bias);
     }
 
     @Override

@@ -62,6 +62,14 @@ public final class Attention {
      * output projection. The projections that share an input run as one product.
      */
     public Tensor forward(Tensor x, Tensor context, Tensor residual) {
+        return forward(x, context, residual, false);
+    }
+
+    /**
+     * {@link #forward(Tensor, Tensor, Tensor)}; with {@code residualIsScratch} (the caller never reads {@code residual}
+     * again) the result may be written into the residual's storage.
+     */
+    public Tensor forward(Tensor x, Tensor context, Tensor residual, boolean residualIsScratch) {
         Tensor q;
         Tensor[] kv;
         if (context == null) {
@@ -72,7 +80,7 @@ public final class Attention {
             q = toQ.forward(x);
             kv = textKeys(context);
         }
-        return toOut.forward(backend.attention(q, kv[0], kv[1], heads, scale, false), residual);
+        return toOut.forward(backend.attention(q, kv[0], kv[1], heads, scale, false), residual, residualIsScratch);
     }
 
     /** {@code to_k} and {@code to_v} of a cross-attention context: those of the last call when its floats are the same. */

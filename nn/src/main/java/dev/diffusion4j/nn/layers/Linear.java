@@ -28,6 +28,14 @@ public final class Linear {
     }
 
     /**
+     * {@link #forward(Tensor, Tensor)}; with {@code residualIsScratch} (the caller never reads {@code residual} again)
+     * the result may be written into the residual's storage.
+     */
+    public Tensor forward(Tensor x, Tensor residual, boolean residualIsScratch) {
+        return backend.linear(x, weight, bias, residual, residualIsScratch);
+    }
+
+    /**
      * This layer over the channels of an image: x {@code [N, in, H, W]} → the sequence {@code [N, H·W, out]},
      * read in place where the backend can (no transpose).
      */

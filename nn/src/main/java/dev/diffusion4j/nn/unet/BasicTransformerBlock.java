@@ -29,16 +29,18 @@ final class BasicTransformerBlock {
     /**
      * x {@code [B, HW, dim]}, context {@code [B, 77, crossAttentionDim]}; with {@code fromHalf}, x is the first half
      * of a guided batch whose halves are the same ({@code [B/2, HW, dim]}; see {@link GuidanceHalves}): the
-     * self-attention runs on it once and its output is copied into both halves before the text comes in.
+     * self-attention runs on it once and its output is copied into both halves before the text comes in. x is consumed:
+     * the caller never reads it again, and its storage may hold the self-attention's output.
      */
     Tensor forward(Tensor x, Tensor context, boolean fromHalf) {
         try (TensorScope scope = TensorScope.open()) {
-            // Each residual is added by the block's output projection.
-            Tensor h = attn1.forward(norm1.forward(x), null, x);
+            // Each residual is added by the block's output projection, onto the residual's own storage where the backend
+            // can (the residuals are dead after: a fresh output would be one more stream of writes).
+            Tensor h = attn1.forward(norm1.forward(x), null, x, true);
             if (fromHalf) {
                 h = GuidanceHalves.repeat(h);
             }
-            h = attn2.forward(norm2.forward(h), context, h);
+            h = attn2.forward(norm2.forward(h), context, h, true);
             return scope.keep(ff.forward(norm3.forward(h), h));
         }
     }

@@ -16,8 +16,11 @@ final class FeedForward {
         this.out = new Linear(backend, weights, prefix + ".net.2", inner, dim, true);
     }
 
-    /** {@code net.2(geglu(net.0.proj(x))) + residual}: GEGLU and the residual fused into the two products. */
+    /**
+     * {@code net.2(geglu(net.0.proj(x))) + residual}: GEGLU and the residual fused into the two products; the residual
+     * is consumed (its storage may hold the result).
+     */
     Tensor forward(Tensor x, Tensor residual) {
-        return out.forward(proj.forwardGeglu(x), residual);
+        return out.forward(proj.forwardGeglu(x), residual, true);
     }
 }

@@ -46,7 +46,10 @@ final class Transformer2DModel {
                 : weights.get(key, channels, channels, 1, 1).reshape(channels, channels);
     }
 
-    /** x {@code [B, C, H, W]}, context {@code [B, S, crossAttentionDim]}. */
+    /**
+     * x {@code [B, C, H, W]}, context {@code [B, S, crossAttentionDim]}. x is consumed: the caller never reads it again
+     * (its storage may hold the output).
+     */
     Tensor forward(Tensor x, Tensor context) {
         return forward(x, context, false);
     }
@@ -63,10 +66,11 @@ final class Transformer2DModel {
             // proj_in reads the normalised image in place, proj_out writes the image and adds x: no transposed copies.
             Tensor seq = backend.linearFromChannels(norm.forward(x), projInWeight, projInBias);
             for (int i = 0; i < blocks.size(); i++) {
+                // Each block consumes its input (seq is this scope's own: proj_in's output, then a block's).
                 seq = blocks.get(i).forward(seq, context, fromHalf && i == 0);
             }
             Tensor residual = fromHalf ? GuidanceHalves.repeat(x) : x;
-            return scope.keep(backend.linearToChannels(seq, projOutWeight, projOutBias, residual, h, w));
+            return scope.keep(backend.linearToChannels(seq, projOutWeight, projOutBias, residual, h, w, true));
         }
     }
 }

@@ -56,6 +56,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias, Tensor residual, boolean residualIsScratch) {
+        return FusedLinear.linear(pool, x, weight, bias, residual, residualIsScratch);
+    }
+
+    @Override
     public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
         return FusedLinear.linears(pool, x, weights, biases);
     }
@@ -73,6 +78,12 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
         return FusedLinear.linearToChannels(pool, x, weight, bias, residual, height, width);
+    }
+
+    @Override
+    public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width,
+                                   boolean residualIsScratch) {
+        return FusedLinear.linearToChannels(pool, x, weight, bias, residual, height, width, residualIsScratch);
     }
 
     @Override

@@ -81,6 +81,14 @@ public final class FusedLinear {
          */
         default void finish(int i0, int rows, int j0, int cols) {
         }
+
+        /**
+         * Whether C already holds values the product is added to (a residual whose storage the output reuses): then
+         * the first K block accumulates too, and with no K at all C is left as it is.
+         */
+        default boolean accumulates() {
+            return false;
+        }
     }
 
     /** Packs B like {@link Gemm.PackB#pack}, from {@code dst[dOff]} on. */
@@ -97,12 +105,27 @@ public final class FusedLinear {
      * {@code [out]} or null, residual null or of the output's shape {@code [..., out]}.
      */
     public static Tensor linear(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual) {
+        return linear(pool, x, weight, bias, residual, false);
+    }
+
+    /**
+     * As {@link #linear(ComputePool, Tensor, Tensor, Tensor, Tensor)}; with {@code residualIsScratch} (the caller never
+     * reads {@code residual} again) the output may be written into the residual's storage when it is a whole heap
+     * array: the product is then added onto it in place, so C's lines are read (the residual) and written once instead
+     * of the residual read and a fresh output written besides.
+     */
+    public static Tensor linear(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
+                                boolean residualIsScratch) {
         int rows = checkLinear("linear", x, weight, bias);
         int out = weight.dim(0);
         int[] dims = outDims(x, out);
         if (residual != null && !residual.shape().equals(Shape.of(dims))) {
             throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
                     + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
+        }
+        boolean inPlace = residualIsScratch && residual != null && rows > FEW_ROWS && Kernels.ownsStorage(residual);
+        if (inPlace) {
+            return linearOntoResidual(pool, x, weight, bias, residual.reshape(dims));
         }
         Tensor y = Tensor.empty(dims);
         Tensor res = residual == null ? null : Kernels.heap(residual);
@@ -141,6 +164,45 @@ public final class FusedLinear {
                         if (addAfter) {
                             int at = yo + i0 * out + j0;
                             store(ya, at, out, mr, nc, b, j0, ra, ro + i0 * out + j0, out, ya, at, out);
+                        }
+                    }
+                });
+        return y;
+    }
+
+    /** {@code y += x · weightᵀ + bias} in y's own storage (a residual the caller gave up), C accumulated in place. */
+    private static Tensor linearOntoResidual(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor y) {
+        int out = weight.dim(0);
+        float[] b = bias == null ? null : Gemm.toFloats(bias);
+        float[] ya = y.array();
+        int yo = y.offset();
+        gemm(Gemm.poolFor(pool, x, weight), (int) (y.numel() / out), out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1),
+                weightB(weight), 1, null, new Direct() {
+                    @Override
+                    public float[] array(int j) {
+                        return ya;
+                    }
+
+                    @Override
+                    public int offset(int i, int j) {
+                        return yo + i * out + j;
+                    }
+
+                    @Override
+                    public int ld(int j) {
+                        return out;
+                    }
+
+                    @Override
+                    public boolean accumulates() {
+                        return true;
+                    }
+
+                    @Override
+                    public void finish(int i0, int mr, int j0, int nc) {
+                        if (b != null) {
+                            int at = yo + i0 * out + j0;
+                            store(ya, at, out, mr, nc, b, j0, null, 0, out, ya, at, out);
                         }
                     }
                 });
@@ -407,6 +469,16 @@ public final class FusedLinear {
      */
     public static Tensor linearToChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
                                           int height, int width) {
+        return linearToChannels(pool, x, weight, bias, residual, height, width, false);
+    }
+
+    /**
+     * As {@link #linearToChannels(ComputePool, Tensor, Tensor, Tensor, Tensor, int, int)}; into {@code residual}'s own
+     * storage when {@code residualIsScratch} and it is a whole heap array (each element is read before it is written,
+     * at the same index): no fresh image written besides the residual read.
+     */
+    public static Tensor linearToChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
+                                          int height, int width, boolean residualIsScratch) {
         if (x == null || weight == null || x.rank() != 3 || weight.rank() != 2 || x.dim(2) != weight.dim(1)
                 || height < 0 || width < 0 || (long) height * width != x.dim(1)
                 || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
@@ -426,7 +498,8 @@ public final class FusedLinear {
         if (shape.numel() > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("linearToChannels: output " + shape + " is too large for a heap tensor");
         }
-        Tensor y = Tensor.empty(shape);
+        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual) ? residual
+                : Tensor.empty(shape);
         float[] ya = y.array();
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();
@@ -643,7 +716,7 @@ public final class FusedLinear {
         int gw = group * NR;
         if (k == 0 && direct != null) {
             for (int j = 0; j < n; j += NR) {
-                for (int i = 0; i < m; i++) {
+                for (int i = 0; i < m && !direct.accumulates(); i++) {
                     java.util.Arrays.fill(direct.array(j), direct.offset(i, j), direct.offset(i, j) + Math.min(NR, n - j), 0f);
                 }
                 for (int i = 0; i < m; i += MR) {
@@ -929,7 +1002,11 @@ public final class FusedLinear {
      */
     private static void macroDirect(int mc, int ncols, int kc, float[] ap, int ao, int aStep, float[] bp, int bo,
                                     int ic, int j0, Direct direct, float[] tile, boolean add, boolean last) {
-        if (add) {
+        // Onto a residual in C (Direct.accumulates): the first K block adds too, in the first block's order (row panel
+        // by row panel: the residual is read as MR rows streaming left to right).
+        boolean first = !add;
+        add = add || direct.accumulates();
+        if (!first) {
             for (int jr = 0; jr < ncols; jr += NR) {
                 for (int ir = 0; ir < mc; ir += MR) {
                     directTile(ir, jr, mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, true, last);
@@ -938,7 +1015,7 @@ public final class FusedLinear {
         } else {
             for (int ir = 0; ir < mc; ir += MR) {
                 for (int jr = 0; jr < ncols; jr += NR) {
-                    directTile(ir, jr, mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, false, last);
+                    directTile(ir, jr, mc, ncols, kc, ap, ao, aStep, bp, bo, ic, j0, direct, tile, add, last);
                 }
             }
         }

@@ -65,7 +65,9 @@ class FusedLinearTest {
             "800,300,1100,F16,2,true,true", "901,520,1300,F32,1,false,false", "1000,70,1057,BF16,2,false,true",
             // At most four rows: dot products per weight row (a time-embedding projection, odd sizes, tails).
             "2,1280,1280,F16,2,true,true", "3,700,70,BF16,2,false,true", "4,45,33,F32,1,true,false",
-            "2,19,200,F16,2,false,false", "1,1000,17,F32,2,true,true"})
+            "2,19,200,F16,2,false,false", "1,1000,17,F32,2,true,true",
+            // No K: the output is bias + residual (in place: the residual left as it is, the bias added).
+            "9,0,40,F32,2,true,true"})
     void linearWithBiasAndResidual(int m, int k, int n, DType dtype, int threads, boolean bias, boolean residual) {
         long seed = new Random().nextLong();
         Random rnd = new Random(seed);
@@ -73,20 +75,43 @@ class FusedLinearTest {
         float[] w = GemmTest.rounded(GemmTest.random(rnd, n * k), dtype);
         float[] b = bias ? GemmTest.random(rnd, n) : null;
         float[] r = residual ? GemmTest.random(rnd, m * n) : null;
+        double[] want = refLinear(x, w, b, m, k, n);
+        if (r != null) {
+            for (int i = 0; i < want.length; i++) {
+                want[i] += r[i];
+            }
+        }
         try (Arena arena = Arena.ofShared()) {
             Tensor wt = weight(arena, w, dtype, n, k);
             Tensor bt = b == null ? null : GemmTest.segment(arena, b, DType.F32, n);
-            Tensor rt = r == null ? null : Tensor.of(r.clone(), 1, m, n);
-            Tensor y = FusedLinear.linear(pool(threads), Tensor.of(x.clone(), 1, m, k), wt, bt, rt);
-            assertArrayEquals(new int[] {1, m, n}, y.shape().dims(), "seed " + seed);
-            double[] want = refLinear(x, w, b, m, k, n);
-            if (r != null) {
-                for (int i = 0; i < want.length; i++) {
-                    want[i] += r[i];
+            // With residualIsScratch, products of more than four rows accumulate onto the residual in its own storage.
+            for (boolean scratch : new boolean[] {false, true}) {
+                Tensor rt = r == null ? null : Tensor.of(r.clone(), 1, m, n);
+                Tensor y = FusedLinear.linear(pool(threads), Tensor.of(x.clone(), 1, m, k), wt, bt, rt, scratch);
+                assertArrayEquals(new int[] {1, m, n}, y.shape().dims(), "seed " + seed);
+                GemmTest.assertClose(want, y.toFloatArray(), k, 1, "seed " + seed + " linear+residual scratch " + scratch);
+                if (rt != null) {
+                    assertEquals(scratch && m > 4, y.array() == rt.array(),
+                            "seed " + seed + ": output in the residual's storage");
                 }
             }
-            GemmTest.assertClose(want, y.toFloatArray(), k, 1, "seed " + seed + " linear+residual");
         }
+    }
+
+    /** A residual that is a view into a larger array is never written, even when the caller gives it up. */
+    @Test
+    void residualViewIsNotOverwritten() {
+        Random rnd = new Random(5);
+        int m = 40;
+        int k = 64;
+        int n = 48;
+        float[] big = GemmTest.random(rnd, 2 * m * n);
+        float[] copy = big.clone();
+        Tensor rt = Tensor.of(big, 2, m, n).slice(1).reshape(1, m, n);
+        Tensor y = FusedLinear.linear(POOL2, Tensor.of(GemmTest.random(rnd, m * k), 1, m, k),
+                Tensor.of(GemmTest.random(rnd, n * k), n, k), null, rt, true);
+        assertTrue(y.array() != big, "output in a fresh array");
+        assertArrayEquals(copy, big, "residual's array unchanged");
     }
 
     @ParameterizedTest(name = "m={0} k={1} outs={2} threads={3}")
@@ -217,6 +242,12 @@ class FusedLinearTest {
                 }
             }
             GemmTest.assertClose(want, img.toFloatArray(), out, 1, "seed " + seed + " linearToChannels");
+            // The residual given up: the image is written into its storage, with the same values.
+            Tensor scratch = Tensor.of(res.clone(), n, c, h, w);
+            Tensor inPlace = FusedLinear.linearToChannels(pool(threads), seq, weight(arena, wout, dtype, c, out),
+                    Tensor.of(bout.clone(), c), scratch, h, w, true);
+            assertTrue(inPlace.array() == scratch.array(), "seed " + seed + ": output in the residual's storage");
+            GemmTest.assertClose(want, inPlace.toFloatArray(), out, 1, "seed " + seed + " linearToChannels in place");
             Tensor noRes = FusedLinear.linearToChannels(pool(threads), seq, weight(arena, wout, dtype, c, out), null,
                     null, h, w);
             for (int i = 0; i < want.length; i++) {
