@@ -35,6 +35,12 @@ public final class FusedLinear {
     private static final long CHUNK_B = 2 << 20;
     /** Rows up to which {@link #linear} takes dot products instead of a GEMM ({@link #fewRows}). */
     private static final int FEW_ROWS = 4;
+    /**
+     * Most pixels of an image whose batch a 1×1 convolution takes as one product (see {@link #conv1x1}): the U-Net's
+     * 8×8 shortcuts (2560 → 1280, two images; {@code GemmTiming c1x1:128x2560x1280}, 2 threads, three alternating runs:
+     * 4.7–5.0 → 3.9–4.2 ms). At 16×16 (256 pixels) the images' own products were as fast or faster.
+     */
+    static final int BATCHED_PIXELS = 64;
     /** Rows up to which a call split over columns runs K block by K block ({@link #taskKOuter}). */
     private static final int K_OUTER_ROWS = 4 * MC;
     /** Floats of a strip of C and a packed K block of B that stay in L2 (1.5 MiB of 2) together. */
@@ -421,7 +427,8 @@ public final class FusedLinear {
      * A 1×1 convolution: x {@code [N, C, H, W]} (heap F32), weight {@code [out, C, 1, 1]}, bias {@code [out]} or null,
      * residual {@code [N, out, H, W]} or null; returns {@code [N, out, H, W]}. Each image is one product with its pixels
      * as the rows (read in place from the channel planes), the weight converted and packed once per image, and the
-     * result written back to channel planes by the epilogue. Into {@code residual}'s own storage when
+     * result written back to channel planes by the epilogue (images of at most {@link #BATCHED_PIXELS} pixels are copied
+     * side by side into one product, the weight packed once for all). Into {@code residual}'s own storage when
      * {@code residualIsScratch} and it is a whole heap array (each element is read before it is written, at the same
      * index). As a product over the channels with the pixels as columns (Conv2d's path), C's rows lie whole planes
      * apart and all of K for 1024 pixels of packed image does not fit in L2: 110–120 GFLOP/s on two threads for one
@@ -455,6 +462,24 @@ public final class FusedLinear {
                 : Tensor.empty(shape);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
+        if (n > 1 && hw <= BATCHED_PIXELS) {
+            // Small images: the batch side by side as one product, so the weight is converted and packed once rather
+            // than once per image (each image's product is mostly that packing).
+            int c = x.dim(1);
+            int rows = n * hw;
+            Tensor side = Tensor.empty(c, rows);
+            float[] sa = side.array();
+            float[] xa = x.array();
+            for (int img = 0; img < n; img++) {
+                for (int ch = 0; ch < c; ch++) {
+                    System.arraycopy(xa, x.offset() + (img * c + ch) * hw, sa, side.offset() + ch * rows + img * hw, hw);
+                }
+            }
+            gemm(Gemm.poolFor(pool, x, weight), rows, out, c, Gemm.viewA(side, 0, 1, rows), weightB(weight), 1,
+                    (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs, co, ldcs, i0, mr, j0, nc, b, ra, ro, ya,
+                            y.offset(), 0, hw, out), null, false);
+            return y;
+        }
         // The epilogue writes columns (channel planes): blocks a whole block of rows tall.
         overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs,
                 co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, y.offset(), bi * out * hw, hw, out), false);

@@ -266,7 +266,9 @@ class FusedLinearTest {
      */
     @ParameterizedTest(name = "n={0} c={1} h={2} w={3} out={4} {5} threads={6} bias={7} residual={8}")
     @CsvSource({"2,19,5,7,40,F16,2,true,true", "1,3,1,1,5,F32,1,false,false", "3,64,16,16,96,BF16,2,true,false",
-            "2,330,9,13,33,F16,2,false,true", "2,16,32,32,320,F32,2,true,true"})
+            "2,330,9,13,33,F16,2,false,true", "2,16,32,32,320,F32,2,true,true",
+            // Images of at most 64 pixels: the batch side by side as one product.
+            "3,70,8,8,100,F16,2,true,true", "2,40,4,4,64,BF16,1,false,true"})
     void conv1x1MatchesReference(int n, int c, int h, int w, int out, DType dtype, int threads, boolean bias,
                                  boolean residual) {
         long seed = new Random().nextLong();
