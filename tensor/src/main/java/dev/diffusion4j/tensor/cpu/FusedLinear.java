@@ -129,12 +129,10 @@ public final class FusedLinear {
             throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
                     + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
         }
+        // Onto the residual in its own storage: C accumulates from it, and only the bias is added after.
         boolean inPlace = residualIsScratch && residual != null && rows > FEW_ROWS && Kernels.ownsStorage(residual);
-        if (inPlace) {
-            return linearOntoResidual(pool, x, weight, bias, residual.reshape(dims));
-        }
-        Tensor y = Tensor.empty(dims);
-        Tensor res = residual == null ? null : Kernels.heap(residual);
+        Tensor y = inPlace ? residual.reshape(dims) : Tensor.empty(dims);
+        Tensor res = residual == null || inPlace ? null : Kernels.heap(residual);
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         float[] ya = y.array();
         int yo = y.offset();
@@ -147,72 +145,39 @@ public final class FusedLinear {
         }
         // C in place; bias and residual added to each finished register tile while it is in L1 (through a strip of C
         // instead, written and read once more: 8-10 % slower at 8192 × 320 → 2560).
-        boolean addAfter = b != null || ra != null;
         gemm(pool, rows, out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1), weightB(weight), 1, null,
-                new Direct() {
-                    @Override
-                    public float[] array(int j) {
-                        return ya;
-                    }
-
-                    @Override
-                    public int offset(int i, int j) {
-                        return yo + i * out + j;
-                    }
-
-                    @Override
-                    public int ld(int j) {
-                        return out;
-                    }
-
-                    @Override
-                    public void finish(int i0, int mr, int j0, int nc) {
-                        if (addAfter) {
-                            int at = yo + i0 * out + j0;
-                            store(ya, at, out, mr, nc, b, j0, ra, ro + i0 * out + j0, out, ya, at, out);
-                        }
-                    }
-                });
+                new RowMajorC(ya, yo, out, b, ra, ro, inPlace));
         return y;
     }
 
-    /** {@code y += x · weightᵀ + bias} in y's own storage (a residual the caller gave up), C accumulated in place. */
-    private static Tensor linearOntoResidual(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor y) {
-        int out = weight.dim(0);
-        float[] b = bias == null ? null : Gemm.toFloats(bias);
-        float[] ya = y.array();
-        int yo = y.offset();
-        gemm(Gemm.poolFor(pool, x, weight), (int) (y.numel() / out), out, weight.dim(1), Gemm.viewA(x, 0, weight.dim(1), 1),
-                weightB(weight), 1, null, new Direct() {
-                    @Override
-                    public float[] array(int j) {
-                        return ya;
-                    }
+    /**
+     * C in place in a row-major {@code [rows, out]} array from {@code yo} on, bias and residual (either may be null)
+     * added to each finished tile; with {@code accumulates}, C already holds the residual and the product is added to it.
+     */
+    private record RowMajorC(float[] y, int yo, int out, float[] bias, float[] res, int ro, boolean accumulates)
+            implements Direct {
+        @Override
+        public float[] array(int j) {
+            return y;
+        }
 
-                    @Override
-                    public int offset(int i, int j) {
-                        return yo + i * out + j;
-                    }
+        @Override
+        public int offset(int i, int j) {
+            return yo + i * out + j;
+        }
 
-                    @Override
-                    public int ld(int j) {
-                        return out;
-                    }
+        @Override
+        public int ld(int j) {
+            return out;
+        }
 
-                    @Override
-                    public boolean accumulates() {
-                        return true;
-                    }
-
-                    @Override
-                    public void finish(int i0, int mr, int j0, int nc) {
-                        if (b != null) {
-                            int at = yo + i0 * out + j0;
-                            store(ya, at, out, mr, nc, b, j0, null, 0, out, ya, at, out);
-                        }
-                    }
-                });
-        return y;
+        @Override
+        public void finish(int i0, int mr, int j0, int nc) {
+            if (bias != null || res != null) {
+                int at = yo + i0 * out + j0;
+                store(y, at, out, mr, nc, bias, j0, res, ro + i0 * out + j0, out, y, at, out);
+            }
+        }
     }
 
     /**
