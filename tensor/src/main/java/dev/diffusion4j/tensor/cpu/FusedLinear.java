@@ -129,8 +129,10 @@ public final class FusedLinear {
             throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
                     + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
         }
-        // Onto the residual in its own storage: C accumulates from it, and only the bias is added after.
-        boolean inPlace = residualIsScratch && residual != null && rows > FEW_ROWS && Kernels.ownsStorage(residual);
+        // Onto the residual in its own storage: C accumulates from it, and only the bias is added after (not when x
+        // shares that storage: its rows would be overwritten before their later K blocks are packed).
+        boolean inPlace = residualIsScratch && residual != null && rows > FEW_ROWS && Kernels.ownsStorage(residual)
+                && residual.array() != x.array();
         Tensor y = inPlace ? residual.reshape(dims) : Tensor.empty(dims);
         Tensor res = residual == null || inPlace ? null : Kernels.heap(residual);
         float[] b = bias == null ? null : Gemm.toFloats(bias);
@@ -488,8 +490,8 @@ public final class FusedLinear {
         if (shape.numel() > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("linearToChannels: output " + shape + " is too large for a heap tensor");
         }
-        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual) ? residual
-                : Tensor.empty(shape);
+        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual)
+                && residual.array() != x.array() ? residual : Tensor.empty(shape);
         float[] ya = y.array();
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();

@@ -98,6 +98,24 @@ class FusedLinearTest {
         }
     }
 
+    /** The input as its own residual, given up: the product must not write over the rows it still reads. */
+    @Test
+    void residualSharingTheInputIsNotOverwrittenWhileRead() {
+        Random rnd = new Random(7);
+        // Rows enough that A is packed block by block, each K block of a block of rows after the previous one's C.
+        int m = 1100;
+        int k = 700;
+        float[] x = GemmTest.random(rnd, m * k);
+        float[] w = GemmTest.random(rnd, k * k);
+        double[] want = refLinear(x, w, null, m, k, k);
+        for (int i = 0; i < want.length; i++) {
+            want[i] += x[i];
+        }
+        Tensor xt = Tensor.of(x.clone(), 1, m, k);
+        Tensor y = FusedLinear.linear(POOL2, xt, Tensor.of(w, k, k), null, xt, true);
+        GemmTest.assertClose(want, y.toFloatArray(), k, 1, "x as its own residual");
+    }
+
     /** A residual that is a view into a larger array is never written, even when the caller gives it up. */
     @Test
     void residualViewIsNotOverwritten() {
