@@ -425,8 +425,9 @@ public final class FusedLinear {
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();
         int ro = res == null ? 0 : res.offset();
-        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual) ? residual
-                : Tensor.empty(shape);
+        // Not into x's own storage: its channel planes are read again for later K blocks after C's are written.
+        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual)
+                && residual.array() != x.array() ? residual : Tensor.empty(shape);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         if (n > 1 && hw <= BATCHED_PIXELS) {

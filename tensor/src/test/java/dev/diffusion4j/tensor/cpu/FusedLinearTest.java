@@ -116,6 +116,30 @@ class FusedLinearTest {
         GemmTest.assertClose(want, y.toFloatArray(), k, 1, "x as its own residual");
     }
 
+    /** The same for a 1×1 convolution of one image (pixels enough that A is packed per block) whose input is its residual. */
+    @Test
+    void convResidualSharingTheInputIsNotOverwrittenWhileRead() {
+        Random rnd = new Random(8);
+        int c = 700;
+        int side = 40;
+        int hw = side * side;
+        float[] x = GemmTest.random(rnd, c * hw);
+        float[] w = GemmTest.random(rnd, c * c);
+        double[] want = new double[c * hw];
+        for (int co = 0; co < c; co++) {
+            for (int p = 0; p < hw; p++) {
+                double acc = x[co * hw + p];
+                for (int ci = 0; ci < c; ci++) {
+                    acc += (double) w[co * c + ci] * x[ci * hw + p];
+                }
+                want[co * hw + p] = acc;
+            }
+        }
+        Tensor xt = Tensor.of(x.clone(), 1, c, side, side);
+        Tensor y = FusedLinear.conv1x1(POOL2, xt, Tensor.of(w, c, c, 1, 1), null, xt, true);
+        GemmTest.assertClose(want, y.toFloatArray(), c, 1, "x as its own residual");
+    }
+
     /** A residual that is a view into a larger array is never written, even when the caller gives it up. */
     @Test
     void residualViewIsNotOverwritten() {
