@@ -24,14 +24,17 @@ import java.util.Random;
  * thread's CPU time (time given to other processes left out), with more the wall time; the peak is timed the
  * same way. Built against the public API only, so the same class can time an older build of the kernels: run two
  * builds alternately to compare them. Usage: {@code java ... GemmTiming [reps] [threads] [case ...]} with cases
- * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual),
+ * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual), {@code rip:ROWSxINxOUT}
+ * (the same, written into the residual's storage),
  * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden), {@code in:ROWSxINxOUT} (proj_in
  * from two NCHW images), {@code c1x1:ROWSxINxOUT} (a 1×1 convolution of two NCHW images, with bias),
  * {@code conv:CINxCOUTxSIDE} / {@code direct:CINxCOUTxSIDE} (3×3 convolution of two images,
  * Winograd where it pays / implicit GEMM only), {@code conv16:CINxCOUTxSIDE} (as {@code conv}, F16 weights off the
  * heap as a U-Net's), {@code s2:CINxCOUTxSIDE} (as {@code conv16}, stride 2); default: the GEMM shapes of issue #9.
  * {@code --ab OLD.jar NEW.jar reps threads case...}
- * times two builds alternately in one process.
+ * times two builds alternately in one process (not for calls of a few milliseconds: there both builds read 2–4×
+ * slow and their order changes from run to run; run the builds separately, alternating). Every call runs in a tensor
+ * scope whose pool lives between calls, as a model's ops do.
  */
 public final class GemmTiming {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
