@@ -102,7 +102,7 @@ public final class CpuBackend implements Backend {
         Tensor in = Kernels.heap(x);
         float[][] coef = Norms.groupNormCoefficients(pool, in, groups, gamma, beta, eps);
         // Not into the input's own storage: later bands and tiles still read it after earlier outputs are written.
-        boolean scratch = residualIsScratch && (residual == null || !residual.isHeap() || residual.array() != in.array());
+        boolean scratch = residualIsScratch && (residual == null || !Kernels.sharesStorage(residual, in));
         return Conv2d.conv2d(pool, convAlgorithm, null, ConvRows.groupNorm(in, coef, silu), weight, bias, 1,
                 padding, padding, padding, padding, residual, scratch);
     }

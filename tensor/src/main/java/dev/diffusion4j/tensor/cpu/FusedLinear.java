@@ -117,7 +117,7 @@ public final class FusedLinear {
     /**
      * As {@link #linear(ComputePool, Tensor, Tensor, Tensor, Tensor)}; with {@code residualIsScratch} (the caller never
      * reads {@code residual} again) the output may be written into the residual's storage when it is a whole heap
-     * array: the product is then added onto it in place, so C's lines are read (the residual) and written once instead
+     * array other than x's ({@link Kernels#reusesResidual}): the product is then added onto it in place, so C's lines are read (the residual) and written once instead
      * of the residual read and a fresh output written besides.
      */
     public static Tensor linear(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
@@ -129,10 +129,8 @@ public final class FusedLinear {
             throw new IllegalArgumentException("linear: residual " + residual.shape() + " does not match the output "
                     + Shape.of(dims) + " of x " + x.shape() + " and weight " + weight.shape());
         }
-        // Onto the residual in its own storage: C accumulates from it, and only the bias is added after (not when x
-        // shares that storage: its rows would be overwritten before their later K blocks are packed).
-        boolean inPlace = residualIsScratch && residual != null && rows > FEW_ROWS && Kernels.ownsStorage(residual)
-                && residual.array() != x.array();
+        // Onto the residual in its own storage: C accumulates from it, and only the bias is added after.
+        boolean inPlace = rows > FEW_ROWS && Kernels.reusesResidual(residual, residualIsScratch, x);
         Tensor y = inPlace ? residual.reshape(dims) : Tensor.empty(dims);
         Tensor res = residual == null || inPlace ? null : Kernels.heap(residual);
         float[] b = bias == null ? null : Gemm.toFloats(bias);
@@ -396,8 +394,8 @@ public final class FusedLinear {
      * as the rows (read in place from the channel planes), the weight converted and packed once per image, and the
      * result written back to channel planes by the epilogue (images of at most {@link #BATCHED_PIXELS} pixels are copied
      * side by side into one product, the weight packed once for all). Into {@code residual}'s own storage when
-     * {@code residualIsScratch} and it is a whole heap array (each element is read before it is written, at the same
-     * index). As a product over the channels with the pixels as columns (Conv2d's path), C's rows lie whole planes
+     * {@code residualIsScratch} and it is a whole heap array other than x's ({@link Kernels#reusesResidual}; each element
+     * is read before it is written, at the same index). As a product over the channels with the pixels as columns (Conv2d's path), C's rows lie whole planes
      * apart and all of K for 1024 pixels of packed image does not fit in L2: 110–120 GFLOP/s on two threads for one
      * shape repeated, about 200 inside a U-Net step; this way 200–250 repeated.
      */
@@ -425,9 +423,7 @@ public final class FusedLinear {
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();
         int ro = res == null ? 0 : res.offset();
-        // Not into x's own storage: its channel planes are read again for later K blocks after C's are written.
-        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual)
-                && residual.array() != x.array() ? residual : Tensor.empty(shape);
+        Tensor y = Kernels.reusesResidual(residual, residualIsScratch, x) ? residual : Tensor.empty(shape);
         float[] ya = y.array();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         if (n > 1 && hw <= BATCHED_PIXELS) {
@@ -467,8 +463,8 @@ public final class FusedLinear {
 
     /**
      * As {@link #linearToChannels(ComputePool, Tensor, Tensor, Tensor, Tensor, int, int)}; into {@code residual}'s own
-     * storage when {@code residualIsScratch} and it is a whole heap array (each element is read before it is written,
-     * at the same index): no fresh image written besides the residual read.
+     * storage when {@code residualIsScratch} and it is a whole heap array other than x's ({@link Kernels#reusesResidual};
+     * each element is read before it is written, at the same index): no fresh image written besides the residual read.
      */
     public static Tensor linearToChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias, Tensor residual,
                                           int height, int width, boolean residualIsScratch) {
@@ -491,8 +487,7 @@ public final class FusedLinear {
         if (shape.numel() > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("linearToChannels: output " + shape + " is too large for a heap tensor");
         }
-        Tensor y = residualIsScratch && residual != null && Kernels.ownsStorage(residual)
-                && residual.array() != x.array() ? residual : Tensor.empty(shape);
+        Tensor y = Kernels.reusesResidual(residual, residualIsScratch, x) ? residual : Tensor.empty(shape);
         float[] ya = y.array();
         Tensor res = residual == null ? null : Kernels.heap(residual);
         float[] ra = res == null ? null : res.array();

@@ -59,6 +59,20 @@ final class Kernels {
                 && t.array().length == t.offset() + t.numel();
     }
 
+    /** Whether {@code a} and {@code b} are heap tensors on the same array. */
+    static boolean sharesStorage(Tensor a, Tensor b) {
+        return a.isHeap() && b.isHeap() && a.array() == b.array();
+    }
+
+    /**
+     * Whether an op may write its output into {@code residual}'s storage: the caller gave it up
+     * ({@code residualIsScratch}), it {@linkplain #ownsStorage owns its array}, and that is not {@code input}'s, which
+     * the op still reads while it writes (later K blocks, bands or tiles).
+     */
+    static boolean reusesResidual(Tensor residual, boolean residualIsScratch, Tensor input) {
+        return residualIsScratch && residual != null && ownsStorage(residual) && !sharesStorage(residual, input);
+    }
+
     static void requireNonNull(String op, String name, Tensor t) {
         Objects.requireNonNull(t, () -> op + ": " + name + " is null");
     }

@@ -45,6 +45,27 @@ class FusedLinearTest {
         return y;
     }
 
+    /**
+     * A 1×1 convolution in double: x {@code [n, c, hw]}, w {@code [out, c]}, bias {@code [out]} and residual
+     * {@code [n, out, hw]} either null.
+     */
+    private static double[] refConv1x1(float[] x, float[] w, float[] b, float[] res, int n, int c, int hw, int out) {
+        double[] y = new double[n * out * hw];
+        for (int img = 0; img < n; img++) {
+            for (int co = 0; co < out; co++) {
+                for (int p = 0; p < hw; p++) {
+                    double acc = b == null ? 0 : b[co];
+                    for (int ci = 0; ci < c; ci++) {
+                        acc += (double) w[co * c + ci] * x[(img * c + ci) * hw + p];
+                    }
+                    int i = (img * out + co) * hw + p;
+                    y[i] = acc + (res == null ? 0 : res[i]);
+                }
+            }
+        }
+        return y;
+    }
+
     private static Tensor weight(Arena arena, float[] w, DType dtype, int n, int k) {
         return dtype == DType.F32 && arena == null ? Tensor.of(w.clone(), n, k) : GemmTest.segment(arena, w, dtype, n, k);
     }
@@ -125,16 +146,7 @@ class FusedLinearTest {
         int hw = side * side;
         float[] x = GemmTest.random(rnd, c * hw);
         float[] w = GemmTest.random(rnd, c * c);
-        double[] want = new double[c * hw];
-        for (int co = 0; co < c; co++) {
-            for (int p = 0; p < hw; p++) {
-                double acc = x[co * hw + p];
-                for (int ci = 0; ci < c; ci++) {
-                    acc += (double) w[co * c + ci] * x[ci * hw + p];
-                }
-                want[co * hw + p] = acc;
-            }
-        }
+        double[] want = refConv1x1(x, w, null, x, 1, c, hw, c);
         Tensor xt = Tensor.of(x.clone(), 1, c, side, side);
         Tensor y = FusedLinear.conv1x1(POOL2, xt, Tensor.of(w, c, c, 1, 1), null, xt, true);
         GemmTest.assertClose(want, y.toFloatArray(), c, 1, "x as its own residual");
@@ -320,19 +332,7 @@ class FusedLinearTest {
         float[] wt = GemmTest.rounded(GemmTest.random(rnd, out * c), dtype);
         float[] b = bias ? GemmTest.random(rnd, out) : null;
         float[] res = residual ? GemmTest.random(rnd, n * out * hw) : null;
-        double[] want = new double[n * out * hw];
-        for (int img = 0; img < n; img++) {
-            for (int co = 0; co < out; co++) {
-                for (int p = 0; p < hw; p++) {
-                    double acc = b == null ? 0 : b[co];
-                    for (int ci = 0; ci < c; ci++) {
-                        acc += (double) wt[co * c + ci] * x[(img * c + ci) * hw + p];
-                    }
-                    int i = (img * out + co) * hw + p;
-                    want[i] = acc + (res == null ? 0 : res[i]);
-                }
-            }
-        }
+        double[] want = refConv1x1(x, wt, b, res, n, c, hw, out);
         try (Arena arena = Arena.ofShared()) {
             Tensor weight = weight(arena, wt, dtype, out, c).reshape(out, c, 1, 1);
             for (boolean scratch : new boolean[] {false, true}) {
