@@ -258,15 +258,16 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
-    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
+    public Tensor groupNormConv2d(Tensor x, Tensor channelAddend, int groups, Tensor gamma, Tensor beta, float eps,
+                                  boolean silu, Tensor weight, Tensor bias, int padding, Tensor residual,
+                                  boolean residualIsScratch) {
         int outH = x.dim(2) + 2 * padding - weight.dim(2) + 1;
         int outW = x.dim(3) + 2 * padding - weight.dim(3) + 1;
         double flops = 2.0 * x.dim(0) * outH * outW * weight.numel();
-        String op = "conv" + weight.dim(2) + "x" + weight.dim(3) + "(groupNorm" + (silu ? "+silu" : "")
-                + (residual != null ? ",+residual" : "") + ")";
-        return time(op, flops, () -> inner.groupNormConv2d(x, groups, gamma, beta, eps, silu, weight, bias, padding,
-                residual, residualIsScratch));
+        String op = "conv" + weight.dim(2) + "x" + weight.dim(3) + "(" + (channelAddend != null ? "+addend," : "")
+                + "groupNorm" + (silu ? "+silu" : "") + (residual != null ? ",+residual" : "") + ")";
+        return time(op, flops, () -> inner.groupNormConv2d(x, channelAddend, groups, gamma, beta, eps, silu, weight,
+                bias, padding, residual, residualIsScratch));
     }
 
     @Override

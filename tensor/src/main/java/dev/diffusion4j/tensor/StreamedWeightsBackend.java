@@ -121,10 +121,11 @@ public final class StreamedWeightsBackend implements Backend {
     }
 
     @Override
-    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
-        return release(inner.groupNormConv2d(x, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
-                residualIsScratch), gamma, beta, weight, bias);
+    public Tensor groupNormConv2d(Tensor x, Tensor channelAddend, int groups, Tensor gamma, Tensor beta, float eps,
+                                  boolean silu, Tensor weight, Tensor bias, int padding, Tensor residual,
+                                  boolean residualIsScratch) {
+        return release(inner.groupNormConv2d(x, channelAddend, groups, gamma, beta, eps, silu, weight, bias, padding,
+                residual, residualIsScratch), gamma, beta, weight, bias);
     }
 
     @Override

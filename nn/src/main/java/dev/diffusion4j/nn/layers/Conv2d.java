@@ -36,11 +36,22 @@ public final class Conv2d {
 
     /** As {@link #forwardNormSilu(GroupNorm, Tensor, Tensor)}; the result may reuse the storage of a scratch residual. */
     public Tensor forwardNormSilu(GroupNorm norm, Tensor x, Tensor residual, boolean residualIsScratch) {
+        return forwardNormSilu(norm, x, null, residual, residualIsScratch);
+    }
+
+    /**
+     * As {@link #forwardNormSilu(GroupNorm, Tensor, Tensor, boolean)} of {@code x + channelAddend}, {@code channelAddend}
+     * {@code [N, C]} broadcast over the pixels (or null): the sum is normalised without being stored.
+     */
+    public Tensor forwardNormSilu(GroupNorm norm, Tensor x, Tensor channelAddend, Tensor residual,
+                                  boolean residualIsScratch) {
         if (stride != 1) {
-            Tensor y = forward(norm.forwardSilu(x));
+            Tensor in = channelAddend == null ? x
+                    : backend.add(x, channelAddend.reshape(channelAddend.dim(0), channelAddend.dim(1), 1, 1));
+            Tensor y = forward(norm.forwardSilu(in));
             return residual == null ? y : backend.add(y, residual);
         }
-        return norm.convolveSilu(x, weight, bias, padding, residual, residualIsScratch);
+        return norm.convolveSilu(x, channelAddend, weight, bias, padding, residual, residualIsScratch);
     }
 
     /** {@code conv(upsampleNearest(x, outH, outW))} as one backend op (stride-1 convolutions only). */

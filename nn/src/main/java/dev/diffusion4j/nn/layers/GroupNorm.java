@@ -29,10 +29,14 @@ public final class GroupNorm {
         return backend.groupNorm(x, groups, weight, bias, eps, false);
     }
 
-    /** {@code conv2d(SiLU(this(x))) [+ residual]} through the backend's fused op. */
-    Tensor convolveSilu(Tensor x, Tensor convWeight, Tensor convBias, int padding, Tensor residual, boolean residualIsScratch) {
-        return backend.groupNormConv2d(x, groups, weight, bias, eps, true, convWeight, convBias, padding, residual,
-                residualIsScratch);
+    /**
+     * {@code conv2d(SiLU(this(x [+ channelAddend]))) [+ residual]} through the backend's fused op; {@code channelAddend}
+     * {@code [N, C]} or null.
+     */
+    Tensor convolveSilu(Tensor x, Tensor channelAddend, Tensor convWeight, Tensor convBias, int padding,
+                        Tensor residual, boolean residualIsScratch) {
+        return backend.groupNormConv2d(x, channelAddend, groups, weight, bias, eps, true, convWeight, convBias, padding,
+                residual, residualIsScratch);
     }
 
     /** Normalises, then applies SiLU (one fused kernel). */

@@ -47,12 +47,10 @@ public final class ResnetBlock2D {
             // The shortcut first, so x (the largest tensor of a VAE up block) is not needed after conv1.
             Tensor shortcut = convShortcut != null ? convShortcut.forward(x) : x;
             Tensor h = conv1.forwardNormSilu(norm1, x, null);
-            if (timeEmbProj != null) {
-                Tensor t = timeEmbProj.forward(tembSilu);
-                h = backend.add(h, t.reshape(t.dim(0), t.dim(1), 1, 1));
-            }
-            // A computed shortcut is ours: the output is accumulated into it rather than into a copy.
-            Tensor out = conv2.forwardNormSilu(norm2, h, shortcut, convShortcut != null);
+            // The projected time embedding is added to h inside norm2's statistics and normalisation (h + t is
+            // never stored). A computed shortcut is ours: the output is accumulated into it rather than into a copy.
+            Tensor t = timeEmbProj != null ? timeEmbProj.forward(tembSilu) : null;
+            Tensor out = conv2.forwardNormSilu(norm2, h, t, shortcut, convShortcut != null);
             return scope.keep(outputScaleFactor == 1f ? out : backend.scale(out, 1f / outputScaleFactor));
         }
     }

@@ -2,6 +2,7 @@ package dev.diffusion4j.tensor.cpu;
 
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.ComputePool;
+import dev.diffusion4j.tensor.Shape;
 import dev.diffusion4j.tensor.Tensor;
 
 /**
@@ -93,14 +94,23 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
+    public Tensor groupNormConv2d(Tensor x, Tensor channelAddend, int groups, Tensor gamma, Tensor beta, float eps,
+                                  boolean silu, Tensor weight, Tensor bias, int padding, Tensor residual,
+                                  boolean residualIsScratch) {
         Kernels.requireNonNull("groupNormConv2d", "x", x);
         if (x.rank() != 4) {
             throw new IllegalArgumentException("groupNormConv2d: x must be [N, C, H, W], got " + x.shape());
         }
         Tensor in = Kernels.heap(x);
-        float[][] coef = Norms.groupNormCoefficients(pool, in, groups, gamma, beta, eps);
+        float[] addend = null;
+        if (channelAddend != null) {
+            if (!channelAddend.shape().equals(Shape.of(x.dim(0), x.dim(1)))) {
+                throw new IllegalArgumentException("groupNormConv2d: channelAddend " + channelAddend.shape()
+                        + " must be [N, C] = [" + x.dim(0) + ", " + x.dim(1) + "] of x " + x.shape());
+            }
+            addend = Gemm.toFloats(channelAddend);
+        }
+        float[][] coef = Norms.groupNormCoefficients(pool, in, addend, groups, gamma, beta, eps);
         // Not into the input's own storage: later bands and tiles still read it after earlier outputs are written.
         boolean scratch = residualIsScratch && (residual == null || !Kernels.sharesStorage(residual, in));
         return Conv2d.conv2d(pool, convAlgorithm, null, ConvRows.groupNorm(in, coef, silu), weight, bias, 1,

@@ -56,6 +56,16 @@ public final class Norms {
      * @return {@code {mean, scale, shift}}, each of length N·C
      */
     static float[][] groupNormCoefficients(ComputePool pool, Tensor x, int groups, Tensor gamma, Tensor beta, float eps) {
+        return groupNormCoefficients(pool, x, null, groups, gamma, beta, eps);
+    }
+
+    /**
+     * As {@link #groupNormCoefficients(ComputePool, Tensor, int, Tensor, Tensor, float)}, of {@code x + addend} when
+     * {@code addend} (length N·C: one value per image and channel, added to all its pixels) is not null; applied to x
+     * itself they give the normalisation of the sum, which is never stored.
+     */
+    static float[][] groupNormCoefficients(ComputePool pool, Tensor x, float[] addend, int groups, Tensor gamma,
+                                           Tensor beta, float eps) {
         Kernels.requireNonNull("groupNorm", "x", x);
         if (x.rank() < 2) {
             throw new IllegalArgumentException("groupNorm: input must be [N, C, ...], got " + x.shape());
@@ -78,9 +88,18 @@ public final class Norms {
         }
         float[] src = in.array();
         int so = in.offset();
+        if (addend != null && addend.length != n * c) {
+            throw new IllegalArgumentException("groupNorm: addend of " + addend.length + " values for " + n
+                    + " images of " + c + " channels of input " + x.shape());
+        }
         pool.parallelFor(n * groups, 1, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int base = t * len;
+                if (addend != null) {
+                    shiftedGroup(src, so + base, hw, cpg, addend, t / groups * c + t % groups * cpg, eps, g, b,
+                            t % groups * cpg, coef);
+                    continue;
+                }
                 double mean = mean(src, so + base, len);
                 float meanF = (float) mean;
                 double var = sumSquaredDeviation(src, so + base, len, meanF) / len;
@@ -101,6 +120,42 @@ public final class Norms {
             }
         });
         return coef;
+    }
+
+    /**
+     * One group's coefficients for {@code x + addend[a0 + ch]} (channel ch of the group: {@code hw} values from
+     * {@code off + ch·hw}). The sum's deviations are the channel's values less its own centre {@code mean - addend},
+     * so they are summed per channel; that centre, rounded to float, is the channel's "mean" coefficient, and what
+     * the rounding left out goes into the shift and the variance as in the plain group.
+     */
+    private static void shiftedGroup(float[] src, int off, int hw, int cpg, float[] addend, int a0, float eps,
+                                     float[] g, float[] b, int c0, float[][] coef) {
+        double[] channelMean = new double[cpg];
+        double mean = 0;
+        for (int ch = 0; ch < cpg; ch++) {
+            channelMean[ch] = mean(src, off + ch * hw, hw);
+            mean += channelMean[ch] + addend[a0 + ch];
+        }
+        mean /= cpg;
+        double sum = 0;
+        float[] centre = new float[cpg];
+        for (int ch = 0; ch < cpg; ch++) {
+            double exact = mean - addend[a0 + ch];
+            centre[ch] = (float) exact;
+            double d = centre[ch] - exact;
+            // Σ (x - exact)² = Σ ((x - centre) + d)²
+            sum += sumSquaredDeviation(src, off + ch * hw, hw, centre[ch])
+                    + 2 * d * hw * (channelMean[ch] - centre[ch]) + hw * d * d;
+        }
+        double var = Math.max(0, sum / ((double) cpg * hw));
+        double rstd = 1 / Math.sqrt(var + eps);
+        for (int ch = 0; ch < cpg; ch++) {
+            double scaleD = g == null ? rstd : g[c0 + ch] * rstd;
+            int i = a0 + ch;
+            coef[0][i] = centre[ch];
+            coef[1][i] = (float) scaleD;
+            coef[2][i] = (float) ((b == null ? 0 : b[c0 + ch]) + (centre[ch] - (mean - addend[i])) * scaleD);
+        }
     }
 
     /** {@code dst = (src - mean)·scale + shift}, then SiLU if asked, over {@code n} elements (see {@link #groupNormCoefficients}). */

@@ -203,6 +203,103 @@ class FusedConvTest {
     }
 
     /**
+     * A per-image, per-channel addend (a ResNet block's time embedding) folded into the normalisation: the same as
+     * adding it first and running the separate ops, on the direct path, the 1×1 path and Winograd.
+     */
+    @ParameterizedTest(name = "n={0} c={1} {2}x{3} cout={4} k={5} residual={6}")
+    @CsvSource({
+            "2, 8, 24, 32, 6, 3, false",
+            "1, 6, 13, 11, 5, 3, true",
+            "2, 8, 7, 9, 10, 1, true",
+            "2, 256, 16, 16, 256, 3, true"})
+    void channelAddendMatchesAddingItFirst(int n, int c, int h, int w, int cout, int k, boolean withResidual) {
+        Random rnd = new Random(17L * c + h + k);
+        Tensor x = random(rnd, 3f, n, c, h, w);
+        Tensor addend = random(rnd, -1f, n, c);
+        Tensor gamma = random(rnd, 1f, c);
+        Tensor beta = random(rnd, 0f, c);
+        Tensor wt = random(rnd, 0f, cout, c, k, k);
+        Tensor b = random(rnd, 0f, cout);
+        Tensor residual = withResidual ? random(rnd, 0f, n, cout, h, w) : null;
+        int pad = k / 2;
+        Tensor want = UNFUSED.groupNormConv2d(x, addend, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false);
+        Tensor got = CPU.groupNormConv2d(x, addend, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false);
+        assertEquals(want.shape(), got.shape());
+        float[] wa = want.toFloatArray();
+        float[] ga = got.toFloatArray();
+        float max = 0;
+        for (float v : wa) {
+            max = Math.max(max, Math.abs(v));
+        }
+        // x + addend rounded to float (the separate ops) against the unrounded sum (fused): a few ulp of max |out|;
+        // through Winograd, its own error (WinogradTest's bound), which differs between two slightly different inputs
+        double tol = (c >= 256 && k == 3 ? 2e-5 : 2e-6) * max;
+        for (int i = 0; i < wa.length; i++) {
+            assertEquals(wa[i], ga[i], tol, "element " + i);
+        }
+        // without an addend, exactly the plain op
+        assertArrayEquals(CPU.groupNormConv2d(x, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false)
+                .toFloatArray(), CPU.groupNormConv2d(x, null, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false)
+                .toFloatArray());
+    }
+
+    /**
+     * An addend far larger than the spread of x: the normalised sum (read through an identity 1×1 convolution) keeps
+     * the precision of x against a double-precision reference, where adding first in float would round the sum to
+     * the addend's ulp (about 6e-5 at 1000, 6e-3 of the spread here).
+     */
+    @Test
+    void largeChannelAddendKeepsPrecision() {
+        int n = 2;
+        int c = 8;
+        int hw = 12 * 10;
+        int groups = 2;
+        Random rnd = new Random(23);
+        float[] xa = new float[n * c * hw];
+        for (int i = 0; i < xa.length; i++) {
+            xa[i] = 0.5f + 0.01f * (float) rnd.nextGaussian();
+        }
+        float[] aa = new float[n * c];
+        for (int i = 0; i < aa.length; i++) {
+            aa[i] = 1000f + 0.01f * (float) rnd.nextGaussian();
+        }
+        float[] id = new float[c * c];
+        for (int i = 0; i < c; i++) {
+            id[i * c + i] = 1f;
+        }
+        Tensor got = CPU.groupNormConv2d(Tensor.of(xa, n, c, 12, 10), Tensor.of(aa, n, c), groups, null, null, 1e-5f,
+                false, Tensor.of(id, c, c, 1, 1), null, 0, null, false);
+        float[] ga = got.toFloatArray();
+        int cpg = c / groups;
+        for (int img = 0; img < n; img++) {
+            for (int g = 0; g < groups; g++) {
+                double sum = 0;
+                for (int ch = g * cpg; ch < (g + 1) * cpg; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        sum += (double) xa[(img * c + ch) * hw + p] + aa[img * c + ch];
+                    }
+                }
+                double mean = sum / (cpg * hw);
+                double sq = 0;
+                for (int ch = g * cpg; ch < (g + 1) * cpg; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        double dv = (double) xa[(img * c + ch) * hw + p] + aa[img * c + ch] - mean;
+                        sq += dv * dv;
+                    }
+                }
+                double rstd = 1 / Math.sqrt(sq / (cpg * hw) + 1e-5);
+                for (int ch = g * cpg; ch < (g + 1) * cpg; ch++) {
+                    for (int p = 0; p < hw; p++) {
+                        int i = (img * c + ch) * hw + p;
+                        double want = ((double) xa[i] + aa[img * c + ch] - mean) * rstd;
+                        assertEquals(want, ga[i], 2e-5, "image " + img + " channel " + ch + " pixel " + p);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * The input given up as its own residual, on a map large enough for several bands of the direct path: every band
      * still reads the input as it was (the output goes elsewhere), so the result is the one with a separate residual.
      */
@@ -250,6 +347,10 @@ class FusedConvTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> CPU.groupNormConv2d(x, 2, g, g, 1e-5f, true, Tensor.zeros(2, 4, 3, 3), null, 1, Tensor.zeros(1, 2, 8, 7), false));
         assertTrue(e.getMessage().contains("residual [1, 2, 8, 7]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> CPU.groupNormConv2d(x, Tensor.zeros(1, 3), 2, g, g, 1e-5f, true, Tensor.zeros(2, 4, 3, 3), null, 1,
+                        null, false));
+        assertTrue(e.getMessage().contains("channelAddend [1, 3]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
                 () -> CPU.upsampleConv2d(Tensor.zeros(1, 4, 8), 16, 16, Tensor.zeros(2, 4, 3, 3), null, 1));
         assertTrue(e.getMessage().contains("upsampleConv2d"), e.getMessage());
