@@ -72,6 +72,16 @@ public interface Backend {
     }
 
     /**
+     * {@code linearFromChannels(groupNorm(x, groups, gamma, beta, eps), weight, bias)}: a transformer's input
+     * normalisation and projection as one op, so a backend can normalise while it reads the image (the normalised
+     * image is never stored).
+     */
+    default Tensor groupNormLinearFromChannels(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Tensor weight,
+                                               Tensor bias) {
+        return linearFromChannels(groupNorm(x, groups, gamma, beta, eps, false), weight, bias);
+    }
+
+    /**
      * The way back: x {@code [N, H·W, in]}, weight {@code [C, in]} → the image
      * {@code transpose(linear(x, weight, bias)).reshape(N, C, H, W) + residual} (residual {@code [N, C, H, W]}
      * or null). Backends may write the image straight from the product.

@@ -231,6 +231,16 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor groupNormLinearFromChannels(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Tensor weight,
+                                              Tensor bias) {
+        long rows = x.numel() / Math.max(1, x.dim(1));
+        double flops = 2.0 * rows * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + rows + "x" + weight.dim(1) + ">" + weight.dim(0) + " from NCHW+groupNorm"
+                : "linear";
+        return time(op, flops, () -> inner.groupNormLinearFromChannels(x, groups, gamma, beta, eps, weight, bias));
+    }
+
+    @Override
     public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
         double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
         String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + " to NCHW"

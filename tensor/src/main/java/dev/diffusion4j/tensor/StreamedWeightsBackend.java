@@ -103,6 +103,13 @@ public final class StreamedWeightsBackend implements Backend {
     }
 
     @Override
+    public Tensor groupNormLinearFromChannels(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Tensor weight,
+                                              Tensor bias) {
+        return release(inner.groupNormLinearFromChannels(x, groups, gamma, beta, eps, weight, bias), gamma, beta,
+                weight, bias);
+    }
+
+    @Override
     public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
         return release(inner.linearToChannels(x, weight, bias, residual, height, width), weight, bias);
     }

@@ -39,6 +39,14 @@ public final class GroupNorm {
                 residual, residualIsScratch);
     }
 
+    /**
+     * {@code linearFromChannels(this(x), projWeight, projBias)} through the backend's fused op: a transformer's
+     * {@code norm} and {@code proj_in}, the normalised image never stored.
+     */
+    public Tensor linearFromChannels(Tensor x, Tensor projWeight, Tensor projBias) {
+        return backend.groupNormLinearFromChannels(x, groups, weight, bias, eps, projWeight, projBias);
+    }
+
     /** Normalises, then applies SiLU (one fused kernel). */
     public Tensor forwardSilu(Tensor x) {
         return backend.groupNorm(x, groups, weight, bias, eps, true);

@@ -63,8 +63,9 @@ final class Transformer2DModel {
         int h = x.dim(2);
         int w = x.dim(3);
         try (TensorScope scope = TensorScope.open()) {
-            // proj_in reads the normalised image in place, proj_out writes the image and adds x: no transposed copies.
-            Tensor seq = backend.linearFromChannels(norm.forward(x), projInWeight, projInBias);
+            // proj_in reads the image in place, normalising it on the way (the normalised image is never stored);
+            // proj_out writes the image and adds x: no transposed copies.
+            Tensor seq = norm.linearFromChannels(x, projInWeight, projInBias);
             for (int i = 0; i < blocks.size(); i++) {
                 // Each block consumes its input (seq is this scope's own: proj_in's output, then a block's).
                 seq = blocks.get(i).forward(seq, context, fromHalf && i == 0);

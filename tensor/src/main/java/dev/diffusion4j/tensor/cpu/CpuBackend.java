@@ -77,6 +77,18 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor groupNormLinearFromChannels(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Tensor weight,
+                                              Tensor bias) {
+        Kernels.requireNonNull("groupNormLinearFromChannels", "x", x);
+        if (x.rank() != 4) {
+            throw new IllegalArgumentException("groupNormLinearFromChannels: x must be [N, C, H, W], got " + x.shape());
+        }
+        Tensor in = Kernels.heap(x);
+        return FusedLinear.linearFromChannels(pool, in, Norms.groupNormCoefficients(pool, in, groups, gamma, beta, eps),
+                weight, bias);
+    }
+
+    @Override
     public Tensor linearToChannels(Tensor x, Tensor weight, Tensor bias, Tensor residual, int height, int width) {
         return FusedLinear.linearToChannels(pool, x, weight, bias, residual, height, width);
     }

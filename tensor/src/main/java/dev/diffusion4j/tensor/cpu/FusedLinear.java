@@ -23,6 +23,9 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class FusedLinear {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** A panel's MR = 12 values as 8 + 4 (see {@link #normalizedPixels}). */
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
     private static final int V = S.length();
     private static final int MR = Gemm.MR;
     private static final int NR = Gemm.NR;
@@ -350,6 +353,16 @@ public final class FusedLinear {
      * {@code linear(transpose(x.reshape(N, C, H·W)), weight, bias)}, reading x in place (no transposed copy).
      */
     public static Tensor linearFromChannels(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
+        return linearFromChannels(pool, x, null, weight, bias);
+    }
+
+    /**
+     * As {@link #linearFromChannels(ComputePool, Tensor, Tensor, Tensor)} of x normalised per image and channel on the
+     * way in: {@code (x - mean)·scale + shift} with {@code norm = {mean, scale, shift}} of N·C values each (see
+     * {@link Norms#groupNormCoefficients}; x then a heap tensor), or of x as it is when {@code norm} is null. The values
+     * packed are exactly those a separate {@link Norms#groupNorm} would have stored.
+     */
+    static Tensor linearFromChannels(ComputePool pool, Tensor x, float[][] norm, Tensor weight, Tensor bias) {
         if (x == null || weight == null || x.rank() != 4 || weight.rank() != 2 || x.dim(1) != weight.dim(1)
                 || (bias != null && (bias.rank() != 1 || bias.dim(0) != weight.dim(0)))) {
             throw new IllegalArgumentException("linearFromChannels: shapes x " + (x == null ? "null" : x.shape())
@@ -367,9 +380,58 @@ public final class FusedLinear {
         float[] ya = y.array();
         int yo = y.offset();
         float[] b = bias == null ? null : Gemm.toFloats(bias);
-        overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co,
-                ldcs, mr, nc, b, j0, null, 0, 0, ya, yo + bi * hw * out + i0 * out + j0, out), true);
+        IntFunction<Epilogue> epilogue = bi -> (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, null,
+                0, 0, ya, yo + bi * hw * out + i0 * out + j0, out);
+        if (norm == null) {
+            overPixels(Gemm.poolFor(pool, x, weight), x, weight, epilogue, true);
+            return y;
+        }
+        int c = x.dim(1);
+        PackBAt pb = weightB(weight);
+        for (int bi = 0; bi < n; bi++) {
+            gemm(Gemm.poolFor(pool, weight), hw, out, c,
+                    normalizedPixels(x.array(), x.offset() + bi * c * hw, hw, norm, bi * c), pb, 1,
+                    epilogue.apply(bi), null, true);
+        }
         return y;
+    }
+
+    /**
+     * A {@code [pixels, channels]} of one image read in place from its channel planes ({@code x[base + k·hw + i]}),
+     * each value normalised as {@code (x - mean)·scale + shift} with the coefficients of its channel ({@code norm[·][c0
+     * + k]}) while it is packed: a run of consecutive pixels per channel, cut into whole panels of MR = 8 + 4 values.
+     */
+    private static Gemm.PackA normalizedPixels(float[] x, int base, int hw, float[][] norm, int c0) {
+        float[] mean = norm[0];
+        float[] scale = norm[1];
+        float[] shift = norm[2];
+        return (i0, mc, k0, kc, dst) -> {
+            int whole = mc / MR;
+            int rows = mc - whole * MR;
+            for (int k = 0; k < kc; k++) {
+                int ch = c0 + k0 + k;
+                float m = mean[ch];
+                float sc = scale[ch];
+                float sh = shift[ch];
+                int src = base + (k0 + k) * hw + i0;
+                int o = k * MR;
+                for (int q = 0; q < whole; q++, src += MR, o += MR * kc) {
+                    if (MR == 12) {
+                        FloatVector.fromArray(S8, x, src).sub(m).fma(sc, sh).intoArray(dst, o);
+                        FloatVector.fromArray(S4, x, src + 8).sub(m).fma(sc, sh).intoArray(dst, o + 8);
+                    } else {
+                        for (int r = 0; r < MR; r++) {
+                            dst[o + r] = Math.fma(x[src + r] - m, sc, sh);
+                        }
+                    }
+                }
+                if (rows > 0) {
+                    for (int r = 0; r < MR; r++) {
+                        dst[o + r] = r < rows ? Math.fma(x[src + r] - m, sc, sh) : 0f;
+                    }
+                }
+            }
+        };
     }
 
     /**

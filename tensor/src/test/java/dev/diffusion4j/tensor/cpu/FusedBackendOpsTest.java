@@ -80,6 +80,18 @@ class FusedBackendOpsTest {
             String what = "seed " + seed + " " + b.name();
             Tensor seq = b.linearFromChannels(img, wIn, bIn);
             assertSame(DEFAULTS.linearFromChannels(img, wIn, bIn), seq, c, what + " linearFromChannels");
+            // normalised while packed: the very values a separate groupNorm stores, so the very same result
+            Tensor gamma = random(rnd, c);
+            Tensor beta = random(rnd, c);
+            assertArrayEquals(DEFAULTS.groupNormLinearFromChannels(img, 8, gamma, beta, 1e-6f, wIn, bIn).toFloatArray(),
+                    b.groupNormLinearFromChannels(img, 8, gamma, beta, 1e-6f, wIn, bIn).toFloatArray(),
+                    what + " groupNormLinearFromChannels");
+            Tensor addend = random(rnd, n, c);
+            Tensor wConv = random(rnd, 16, c, 3, 3);
+            Tensor bConv = random(rnd, 16);
+            assertSame(DEFAULTS.groupNormConv2d(img, addend, 8, gamma, beta, 1e-5f, true, wConv, bConv, 1, null, false),
+                    b.groupNormConv2d(img, addend, 8, gamma, beta, 1e-5f, true, wConv, bConv, 1, null, false), 9 * c,
+                    what + " groupNormConv2d with an addend");
             Tensor res = random(rnd, n, h * w, 96);
             assertSame(DEFAULTS.linear(seq, wq, null, res), b.linear(seq, wq, null, res), 96, what + " linear+residual");
             Tensor[] two = b.linears(seq, new Tensor[] {wq, wk}, new Tensor[] {null, bk});

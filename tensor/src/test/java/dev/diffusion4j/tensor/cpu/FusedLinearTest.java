@@ -252,6 +252,31 @@ class FusedLinearTest {
         GemmTest.assertClose(want, y.toFloatArray(), k, 4, "geglu without bias");
     }
 
+    /**
+     * The image group-normalised while its panels are packed gives exactly the product of the stored normalised image:
+     * several blocks of rows (400 pixels), a partial last panel, F16 weights.
+     */
+    @ParameterizedTest(name = "n={0} c={1} h={2} w={3} out={4} threads={5}")
+    @CsvSource({"2,32,20,20,64,2", "1,64,7,5,32,1", "2,320,16,16,320,2"})
+    void groupNormFromChannelsIsTheStoredNormalisation(int n, int c, int h, int w, int out, int threads) {
+        Random rnd = new Random(31L * c + h);
+        Tensor x = Tensor.of(GemmTest.random(rnd, n * c * h * w), n, c, h, w);
+        Tensor gamma = Tensor.of(GemmTest.random(rnd, c), c);
+        Tensor beta = Tensor.of(GemmTest.random(rnd, c), c);
+        float[] win = GemmTest.rounded(GemmTest.random(rnd, out * c), DType.F16);
+        Tensor bias = Tensor.of(GemmTest.random(rnd, out), out);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor wt = weight(arena, win, DType.F16, out, c);
+            ComputePool pool = pool(threads);
+            Tensor want = FusedLinear.linearFromChannels(pool, Norms.groupNorm(pool, x, 8, gamma, beta, 1e-6f, false),
+                    wt, bias);
+            Tensor got = FusedLinear.linearFromChannels(pool, x,
+                    Norms.groupNormCoefficients(pool, x, 8, gamma, beta, 1e-6f), wt, bias);
+            assertArrayEquals(want.shape().dims(), got.shape().dims());
+            assertArrayEquals(want.toFloatArray(), got.toFloatArray());
+        }
+    }
+
     @ParameterizedTest(name = "n={0} c={1} h={2} w={3} out={4} {5} threads={6}")
     @CsvSource({"2,5,3,7,9,F32,2", "1,40,16,16,64,F16,2", "2,330,5,9,33,F16,2", "3,8,1,1,32,F32,1",
             "2,64,13,11,100,BF16,2"})
