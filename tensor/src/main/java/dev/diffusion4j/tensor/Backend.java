@@ -63,6 +63,20 @@ public interface Backend {
     }
 
     /**
+     * {@code linears(layerNorm(x, gamma, beta, eps), weights, biases)}: a transformer block's pre-norm and the
+     * projections that read it as one op, so a backend can normalise while it reads x (the normalised x is never
+     * stored). One weight is one layer.
+     */
+    default Tensor[] layerNormLinears(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor[] weights, Tensor[] biases) {
+        return linears(layerNorm(x, gamma, beta, eps), weights, biases);
+    }
+
+    /** {@code linearGeglu(layerNorm(x, gamma, beta, eps), weight, bias)}, fused as {@link #layerNormLinears} may be. */
+    default Tensor layerNormLinearGeglu(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor weight, Tensor bias) {
+        return linearGeglu(layerNorm(x, gamma, beta, eps), weight, bias);
+    }
+
+    /**
      * A linear layer over the channels of an image: x {@code [N, C, H, W]}, weight {@code [out, C]} → the sequence
      * {@code [N, H·W, out]}, i.e. {@code linear(transpose(x.reshape(N, C, H·W)), weight, bias)}. Backends may
      * read x in place rather than transposing it first.

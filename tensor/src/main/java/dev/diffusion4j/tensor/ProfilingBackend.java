@@ -198,16 +198,26 @@ public final class ProfilingBackend implements Backend {
 
     @Override
     public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
+        return timeLinears(x, weights, "", () -> inner.linears(x, weights, biases));
+    }
+
+    @Override
+    public Tensor[] layerNormLinears(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor[] weights, Tensor[] biases) {
+        return timeLinears(x, weights, "+layerNorm",
+                () -> inner.layerNormLinears(x, gamma, beta, eps, weights, biases));
+    }
+
+    private Tensor[] timeLinears(Tensor x, Tensor[] weights, String suffix, java.util.function.Supplier<Tensor[]> body) {
         long out = 0;
         for (Tensor w : weights) {
             out += w.dim(0);
         }
         double flops = 2.0 * (x.numel() / x.dim(-1)) * x.dim(-1) * out;
         String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + x.dim(-1) + ">" + weights.length + "x"
-                + (weights.length > 0 ? weights[0].dim(0) : 0) : "linear";
+                + (weights.length > 0 ? weights[0].dim(0) : 0) + suffix : "linear";
         Tensor[][] result = new Tensor[1][];
         time(op, flops, () -> {
-            result[0] = inner.linears(x, weights, biases);
+            result[0] = body.get();
             return null;
         });
         return result[0];
@@ -220,6 +230,15 @@ public final class ProfilingBackend implements Backend {
         String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0) + "+geglu"
                 : "linear";
         return time(op, flops, () -> inner.linearGeglu(x, weight, bias));
+    }
+
+    /** Counted as a linear layer (its norm and GEGLU included). */
+    @Override
+    public Tensor layerNormLinearGeglu(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor weight, Tensor bias) {
+        double flops = 2.0 * (x.numel() / x.dim(-1)) * weight.dim(0) * weight.dim(1);
+        String op = byShape ? "linear " + x.numel() / x.dim(-1) + "x" + weight.dim(1) + ">" + weight.dim(0)
+                + "+layerNorm+geglu" : "linear";
+        return time(op, flops, () -> inner.layerNormLinearGeglu(x, gamma, beta, eps, weight, bias));
     }
 
     @Override

@@ -80,7 +80,23 @@ public final class StreamedWeightsBackend implements Backend {
 
     @Override
     public Tensor[] linears(Tensor x, Tensor[] weights, Tensor[] biases) {
-        Tensor[] out = inner.linears(x, weights, biases);
+        return releaseAll(inner.linears(x, weights, biases), weights, biases);
+    }
+
+    @Override
+    public Tensor[] layerNormLinears(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor[] weights, Tensor[] biases) {
+        Tensor[] out = inner.layerNormLinears(x, gamma, beta, eps, weights, biases);
+        release(gamma);
+        release(beta);
+        return releaseAll(out, weights, biases);
+    }
+
+    @Override
+    public Tensor layerNormLinearGeglu(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor weight, Tensor bias) {
+        return release(inner.layerNormLinearGeglu(x, gamma, beta, eps, weight, bias), gamma, beta, weight, bias);
+    }
+
+    private Tensor[] releaseAll(Tensor[] out, Tensor[] weights, Tensor[] biases) {
         for (Tensor w : weights) {
             release(w);
         }

@@ -70,14 +70,22 @@ public final class Attention {
      * again) the result may be written into the residual's storage.
      */
     public Tensor forward(Tensor x, Tensor context, Tensor residual, boolean residualIsScratch) {
+        return forward(null, x, context, residual, residualIsScratch);
+    }
+
+    /**
+     * {@link #forward(Tensor, Tensor, Tensor, boolean)} of {@code norm.forward(x)} (norm null: of x), the normalisation
+     * fused into the projections that read it (a transformer block's pre-norm: x itself is typically the residual).
+     */
+    public Tensor forward(LayerNorm norm, Tensor x, Tensor context, Tensor residual, boolean residualIsScratch) {
         Tensor q;
         Tensor[] kv;
         if (context == null) {
-            Tensor[] qkv = Linear.forward(x, toQ, toK, toV);
+            Tensor[] qkv = norm == null ? Linear.forward(x, toQ, toK, toV) : norm.linears(x, toQ, toK, toV);
             q = qkv[0];
             kv = new Tensor[] {qkv[1], qkv[2]};
         } else {
-            q = toQ.forward(x);
+            q = norm == null ? toQ.forward(x) : norm.linears(x, toQ)[0];
             kv = textKeys(context);
         }
         return toOut.forward(backend.attention(q, kv[0], kv[1], heads, scale, false), residual, residualIsScratch);

@@ -23,4 +23,23 @@ public final class LayerNorm {
     public Tensor forward(Tensor x) {
         return backend.layerNorm(x, weight, bias, eps);
     }
+
+    /**
+     * The outputs of {@code layers} (of this norm's backend) over {@code forward(x)}, through the backend's fused op:
+     * x is normalised while it is read, and layers of the same input run as one product where the backend can.
+     */
+    public Tensor[] linears(Tensor x, Linear... layers) {
+        Tensor[] weights = new Tensor[layers.length];
+        Tensor[] biases = new Tensor[layers.length];
+        for (int i = 0; i < layers.length; i++) {
+            weights[i] = layers[i].weight();
+            biases[i] = layers[i].bias();
+        }
+        return backend.layerNormLinears(x, weight, bias, eps, weights, biases);
+    }
+
+    /** {@code layer.forwardGeglu(forward(x))} through the backend's fused op (the normalised x is never stored). */
+    public Tensor linearGeglu(Tensor x, Linear layer) {
+        return backend.layerNormLinearGeglu(x, weight, bias, eps, layer.weight(), layer.bias());
+    }
 }

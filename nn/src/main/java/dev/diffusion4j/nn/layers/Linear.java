@@ -56,6 +56,18 @@ public final class Linear {
         return backend.linearGeglu(x, weight, bias);
     }
 
+    Tensor weight() {
+        return weight;
+    }
+
+    Tensor bias() {
+        return bias;
+    }
+
+    Backend backend() {
+        return backend;
+    }
+
     /**
      * The outputs of several layers of the same input and backend ({@code to_q}, {@code to_k}, {@code to_v}),
      * computed as one product where the backend can.

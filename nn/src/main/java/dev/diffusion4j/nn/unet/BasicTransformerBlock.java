@@ -36,12 +36,13 @@ final class BasicTransformerBlock {
         try (TensorScope scope = TensorScope.open()) {
             // Each residual is added by the block's output projection, onto the residual's own storage where the backend
             // can (the residuals are dead after: a fresh output would be one more stream of writes).
-            Tensor h = attn1.forward(norm1.forward(x), null, x, true);
+            // Each norm is applied by the projections that read it (the normalised input is never stored).
+            Tensor h = attn1.forward(norm1, x, null, x, true);
             if (fromHalf) {
                 h = GuidanceHalves.repeat(h);
             }
-            h = attn2.forward(norm2.forward(h), context, h, true);
-            return scope.keep(ff.forward(norm3.forward(h), h));
+            h = attn2.forward(norm2, h, context, h, true);
+            return scope.keep(ff.forward(norm3, h));
         }
     }
 }

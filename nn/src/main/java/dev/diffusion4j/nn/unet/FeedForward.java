@@ -1,6 +1,7 @@
 package dev.diffusion4j.nn.unet;
 
 import dev.diffusion4j.nn.StateDict;
+import dev.diffusion4j.nn.layers.LayerNorm;
 import dev.diffusion4j.nn.layers.Linear;
 import dev.diffusion4j.tensor.Backend;
 import dev.diffusion4j.tensor.Tensor;
@@ -17,10 +18,10 @@ final class FeedForward {
     }
 
     /**
-     * {@code net.2(geglu(net.0.proj(x))) + residual}: GEGLU and the residual fused into the two products; the residual
-     * is consumed (its storage may hold the result).
+     * {@code net.2(geglu(net.0.proj(norm.forward(x)))) + x}: the block's pre-norm, GEGLU and the residual fused into the
+     * two products; x is consumed (its storage may hold the result).
      */
-    Tensor forward(Tensor x, Tensor residual) {
-        return out.forward(proj.forwardGeglu(x), residual, true);
+    Tensor forward(LayerNorm norm, Tensor x) {
+        return out.forward(norm.linearGeglu(x, proj), x, true);
     }
 }

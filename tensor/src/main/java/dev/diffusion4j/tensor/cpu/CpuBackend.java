@@ -72,6 +72,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor[] layerNormLinears(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor[] weights, Tensor[] biases) {
+        return FusedLinear.layerNormLinears(pool, x, gamma, beta, eps, weights, biases);
+    }
+
+    @Override
+    public Tensor layerNormLinearGeglu(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor weight, Tensor bias) {
+        return FusedLinear.layerNormLinearGeglu(pool, x, gamma, beta, eps, weight, bias);
+    }
+
+    @Override
     public Tensor linearFromChannels(Tensor x, Tensor weight, Tensor bias) {
         return FusedLinear.linearFromChannels(pool, x, weight, bias);
     }

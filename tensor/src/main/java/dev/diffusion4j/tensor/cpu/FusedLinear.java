@@ -190,6 +190,39 @@ public final class FusedLinear {
      * when every {@code out_p} is a multiple of {@link Gemm#NR}, else layer by layer.
      */
     public static Tensor[] linears(ComputePool pool, Tensor x, Tensor[] weights, Tensor[] biases) {
+        return linears(pool, x, null, weights, biases);
+    }
+
+    /**
+     * {@link #linears} of {@code layerNorm(x, gamma, beta, eps)} (a transformer block's norm and the projections that
+     * read it): x is normalised while A's panels are packed ({@link LayerNormA}), the normalised x never stored, and the
+     * results are exactly those of the separate ops.
+     */
+    public static Tensor[] layerNormLinears(ComputePool pool, Tensor x, Tensor gamma, Tensor beta, float eps,
+                                            Tensor[] weights, Tensor[] biases) {
+        return linears(pool, x, new LayerNormIn(gamma, beta, eps), weights, biases);
+    }
+
+    /** {@link #linearGeglu} of {@code layerNorm(x, gamma, beta, eps)}, normalised as {@link #layerNormLinears} does. */
+    public static Tensor layerNormLinearGeglu(ComputePool pool, Tensor x, Tensor gamma, Tensor beta, float eps,
+                                              Tensor weight, Tensor bias) {
+        return linearGeglu(pool, x, new LayerNormIn(gamma, beta, eps), weight, bias);
+    }
+
+    /** The affine layer normalisation of a linear op's input, or null for the input as it is. */
+    private record LayerNormIn(Tensor gamma, Tensor beta, float eps) {
+        /** A of the normalised x, read through {@link LayerNormA}, or x itself when there is no normalisation. */
+        static Gemm.PackA a(ComputePool pool, LayerNormIn ln, Tensor x, int in) {
+            return ln == null ? Gemm.viewA(x, 0, in, 1) : new LayerNormA(pool, x, ln.gamma, ln.beta, ln.eps);
+        }
+
+        /** x normalised and stored, for the paths that do not pack A themselves. */
+        static Tensor stored(ComputePool pool, LayerNormIn ln, Tensor x) {
+            return ln == null ? x : Norms.layerNorm(pool, x, ln.gamma, ln.beta, ln.eps);
+        }
+    }
+
+    private static Tensor[] linears(ComputePool pool, Tensor x, LayerNormIn ln, Tensor[] weights, Tensor[] biases) {
         if (weights.length == 0 || (biases != null && biases.length != weights.length)) {
             throw new IllegalArgumentException("linears: " + weights.length + " weights and "
                     + (biases == null ? "no" : String.valueOf(biases.length)) + " biases");
@@ -204,9 +237,11 @@ public final class FusedLinear {
             start[p + 1] = start[p] + weights[p].dim(0);
         }
         Tensor[] outs = new Tensor[parts];
-        if (!whole || parts == 1) {
+        // One layer of x as it is: the plain linear. A normalised x goes through the product below even alone.
+        if (!whole || (parts == 1 && ln == null)) {
+            Tensor in = LayerNormIn.stored(pool, ln, x);
             for (int p = 0; p < parts; p++) {
-                outs[p] = Gemm.linear(pool, x, weights[p], biases == null ? null : biases[p]);
+                outs[p] = Gemm.linear(pool, in, weights[p], biases == null ? null : biases[p]);
             }
             return outs;
         }
@@ -267,7 +302,7 @@ public final class FusedLinear {
                 }
             }
         };
-        gemm(pool, rows, start[parts], in, Gemm.viewA(x, 0, in, 1), b, 1, null, direct);
+        gemm(pool, rows, start[parts], in, LayerNormIn.a(pool, ln, x, in), b, 1, null, direct);
         return outs;
     }
 
@@ -286,6 +321,10 @@ public final class FusedLinear {
      * {@link Gemm#NR}: B's panels alternate between the two halves, and each pair becomes output while in cache.
      */
     public static Tensor linearGeglu(ComputePool pool, Tensor x, Tensor weight, Tensor bias) {
+        return linearGeglu(pool, x, null, weight, bias);
+    }
+
+    private static Tensor linearGeglu(ComputePool pool, Tensor x, LayerNormIn ln, Tensor weight, Tensor bias) {
         int rows = checkLinear("linearGeglu", x, weight, bias);
         if (weight.dim(0) % 2 != 0) {
             throw new IllegalArgumentException("linearGeglu: weight " + weight.shape()
@@ -293,7 +332,7 @@ public final class FusedLinear {
         }
         int h = weight.dim(0) / 2;
         if (h % NR != 0) {
-            return Elementwise.geglu(pool, Gemm.linear(pool, x, weight, bias));
+            return Elementwise.geglu(pool, Gemm.linear(pool, LayerNormIn.stored(pool, ln, x), weight, bias));
         }
         int in = weight.dim(1);
         Tensor y = Tensor.empty(outDims(x, h));
@@ -310,7 +349,7 @@ public final class FusedLinear {
             }
         };
         pool = Gemm.poolFor(pool, x, weight);
-        gemm(pool, rows, 2 * h, in, Gemm.viewA(x, 0, in, 1), pb, 2,
+        gemm(pool, rows, 2 * h, in, LayerNormIn.a(pool, ln, x, in), pb, 2,
                 (i0, mr, j0, nc, cs, co, ldcs) -> gegluStrip(cs, co, ldcs, mr, b, j0 / 2, h, ya, yo + i0 * h + j0 / 2),
                 null);
         return y;
@@ -397,15 +436,67 @@ public final class FusedLinear {
     }
 
     /**
+     * A of {@code layerNorm(x, gamma, beta, eps)}, x {@code [..., in]}: the rows' statistics are computed up front
+     * ({@link Norms#layerNormStats}); each panel's rows are then normalised a chunk of K at a time into a small block
+     * in L1 (the very values {@link Norms#layerNorm} stores) and gathered from it into the panel, so the normalised x
+     * is never stored whole: one pass over x fewer, and no second copy of it written and read back.
+     */
+    static final class LayerNormA implements Gemm.PackAAt {
+        /** Columns normalised at a time (a multiple of every gather step). */
+        private static final int CHUNK = 64;
+        private static final ThreadBuffers BLOCKS = new ThreadBuffers(1);
+        private final float[] x;
+        private final int xo;
+        private final int in;
+        private final float[] stats;
+        private final float[] gamma;
+        private final float[] beta;
+
+        LayerNormA(ComputePool pool, Tensor x, Tensor gamma, Tensor beta, float eps) {
+            Tensor h = Kernels.heap(x);
+            this.in = x.dim(-1);
+            float[] g = Kernels.param("layerNorm", "gamma", gamma, in, x);
+            float[] b = Kernels.param("layerNorm", "beta", beta, in, x);
+            this.gamma = g == null ? Norms.filled(in, 1f) : g;
+            this.beta = b == null ? new float[in] : b;
+            this.x = h.array();
+            this.xo = h.offset();
+            this.stats = Norms.layerNormStats(pool, this.x, xo, (int) (h.numel() / Math.max(1, in)), in, eps);
+        }
+
+        @Override
+        public void pack(int i0, int mc, int k0, int kc, float[] dst, int dOff) {
+            float[] block = BLOCKS.get(0, MR * CHUNK);
+            for (int p = 0; p * MR < mc; p++) {
+                int rows = Math.min(MR, mc - p * MR);
+                int d = dOff + p * MR * kc;
+                for (int k = 0; k < kc; k += CHUNK) {
+                    int len = Math.min(CHUNK, kc - k);
+                    for (int r = 0; r < MR; r++) {
+                        if (r < rows) {
+                            int row = i0 + p * MR + r;
+                            Norms.layerNormRun(x, xo + row * in + k0 + k, block, r * len, len, stats[3 * row],
+                                    stats[3 * row + 1], stats[3 * row + 2], gamma, beta, k0 + k);
+                        } else {
+                            java.util.Arrays.fill(block, r * len, (r + 1) * len, 0f);
+                        }
+                    }
+                    Gemm.Strided.gatherPanel(block, 0, len, len, dst, d + k * MR);
+                }
+            }
+        }
+    }
+
+    /**
      * A {@code [pixels, channels]} of one image read in place from its channel planes ({@code x[base + k·hw + i]}),
      * each value normalised as {@code (x - mean)·scale + shift} with the coefficients of its channel ({@code norm[·][c0
      * + k]}) while it is packed: a run of consecutive pixels per channel, cut into whole panels of MR = 8 + 4 values.
      */
-    private static Gemm.PackA normalizedPixels(float[] x, int base, int hw, float[][] norm, int c0) {
+    private static Gemm.PackAAt normalizedPixels(float[] x, int base, int hw, float[][] norm, int c0) {
         float[] mean = norm[0];
         float[] scale = norm[1];
         float[] shift = norm[2];
-        return (i0, mc, k0, kc, dst) -> {
+        return (i0, mc, k0, kc, dst, dOff) -> {
             int whole = mc / MR;
             int rows = mc - whole * MR;
             for (int k = 0; k < kc; k++) {
@@ -414,7 +505,7 @@ public final class FusedLinear {
                 float sc = scale[ch];
                 float sh = shift[ch];
                 int src = base + (k0 + k) * hw + i0;
-                int o = k * MR;
+                int o = dOff + k * MR;
                 for (int q = 0; q < whole; q++, src += MR, o += MR * kc) {
                     if (MR == 12) {
                         FloatVector.fromArray(S8, x, src).sub(m).fma(sc, sh).intoArray(dst, o);
@@ -796,7 +887,7 @@ public final class FusedLinear {
         // A packed once for all chunks and column tiles when it would otherwise be packed more than once and is
         // small enough (few rows: the column tiles each packed all of it again, per chunk).
         long aFloats = (long) mPanels * MR * k;
-        boolean canShareA = a instanceof Gemm.StridedA && aFloats <= SHARED_A;
+        boolean canShareA = a instanceof Gemm.PackAAt && aFloats <= SHARED_A;
         // With A shared and columns enough for every thread, the rows need no split: no two tasks need the same
         // columns of B, and each task packs its own (no barrier between packing and use).
         int minGroups = Math.max(1, 4 / group);
@@ -805,7 +896,7 @@ public final class FusedLinear {
         boolean ownB = canShareA && groups >= 2 * threads * minGroups && m <= K_OUTER_ROWS;
         float[] sharedA = null;
         if (canShareA && (chunks > 1 || ownB || (threads > 1 && m < NC))) {
-            Gemm.StridedA sa = (Gemm.StridedA) a;
+            Gemm.PackAAt sa = (Gemm.PackAAt) a;
             float[] ap = buffer(4, (int) aFloats);
             int runs = threads > 1 ? Math.min(mPanels, 2 * threads) : 1;
             run(pool, threads, runs, (from, to) -> {
@@ -814,7 +905,7 @@ public final class FusedLinear {
                     int p1 = (int) ((long) mPanels * (r + 1) / runs);
                     if (p0 < p1) {
                         // Panel p over all of K at p·MR·k: K block [pc, pc + kc) of it starts at p·MR·k + pc·MR.
-                        sa.view().packA(p0 * MR, Math.min(m, p1 * MR) - p0 * MR, 0, k, ap, p0 * MR * k);
+                        sa.pack(p0 * MR, Math.min(m, p1 * MR) - p0 * MR, 0, k, ap, p0 * MR * k);
                     }
                 }
             });

@@ -310,10 +310,21 @@ public final class Gemm {
     }
 
     /** A strided view as A; {@link FusedLinear} packs it from an offset (all of A once, into a shared buffer). */
-    record StridedA(Strided view) implements PackA {
+    record StridedA(Strided view) implements PackAAt {
         @Override
-        public void pack(int i0, int mc, int k0, int kc, float[] dst) {
-            view.packA(i0, mc, k0, kc, dst, 0);
+        public void pack(int i0, int mc, int k0, int kc, float[] dst, int dOff) {
+            view.packA(i0, mc, k0, kc, dst, dOff);
+        }
+    }
+
+    /** A {@link PackA} that can write its panels from an offset of {@code dst} on ({@link FusedLinear} packs all of a small A once into a shared buffer). */
+    interface PackAAt extends PackA {
+        /** {@link PackA#pack} writing the panels from {@code dst[dOff]} on. */
+        void pack(int i0, int mc, int k0, int kc, float[] dst, int dOff);
+
+        @Override
+        default void pack(int i0, int mc, int k0, int kc, float[] dst) {
+            pack(i0, mc, k0, kc, dst, 0);
         }
     }
 
@@ -1193,7 +1204,7 @@ public final class Gemm {
          * Packs one whole panel of MR rows from a row-major block ({@code src[base + r·ld + k]}) by gathers:
          * every {@code GATHER_K} steps of K fill exactly {@code GATHER_VECTORS} vectors of the panel.
          */
-        private static void gatherPanel(float[] src, int base, int ld, int kc, float[] dst, int d) {
+        static void gatherPanel(float[] src, int base, int ld, int kc, float[] dst, int d) {
             int[] map = panelMap(ld);
             int k = 0;
             for (; k + GATHER_K <= kc; k += GATHER_K) {

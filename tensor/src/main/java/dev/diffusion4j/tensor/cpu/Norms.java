@@ -185,18 +185,50 @@ public final class Norms {
         float[] ones = g == null ? filled(d, 1f) : g;
         float[] zeros = b == null ? new float[d] : b;
         pool.parallelFor(rows, Math.max(1, GRAIN / d), (r0, r1) -> {
+            float[] stats = new float[3];
             for (int r = r0; r < r1; r++) {
                 int off = r * d;
-                double mean = mean(src, so + off, d);
-                float meanF = (float) mean;
-                double var = sumSquaredDeviation(src, so + off, d, meanF) / d;
-                double dm = meanF - mean;
-                var = Math.max(0, var - dm * dm);
-                float rstd = (float) (1 / Math.sqrt(var + eps));
-                affine(src, so + off, dst, dOff + off, d, meanF, (float) (mean - meanF), rstd, ones, zeros);
+                rowStats(src, so + off, d, eps, stats, 0);
+                affine(src, so + off, dst, dOff + off, d, stats[0], stats[1], stats[2], ones, zeros, 0);
             }
         });
         return out;
+    }
+
+    /**
+     * Layer-normalisation statistics of {@code rows} rows of {@code d} values from {@code src[so]}, as
+     * {@link #layerNorm} computes them: per row r, {@code stats[3r]} the mean as a float, {@code stats[3r + 1]} the rest
+     * of the mean (see the class comment), {@code stats[3r + 2]} the reciprocal standard deviation.
+     */
+    static float[] layerNormStats(ComputePool pool, float[] src, int so, int rows, int d, float eps) {
+        float[] stats = new float[3 * rows];
+        pool.parallelFor(rows, Math.max(1, GRAIN / Math.max(1, d)), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                rowStats(src, so + r * d, d, eps, stats, 3 * r);
+            }
+        });
+        return stats;
+    }
+
+    /**
+     * {@code dst[d0 + i] = ((src[so + i] - mean) - meanLo)·(gamma[g0 + i]·rstd) + beta[g0 + i]} for {@code i < n}: a run of
+     * one row of {@link #layerNorm}'s output (columns g0 … g0 + n), the very values it stores, with the row's
+     * {@link #layerNormStats}.
+     */
+    static void layerNormRun(float[] src, int so, float[] dst, int d0, int n, float mean, float meanLo, float rstd,
+                             float[] gamma, float[] beta, int g0) {
+        affine(src, so, dst, d0, n, mean, meanLo, rstd, gamma, beta, g0);
+    }
+
+    private static void rowStats(float[] src, int off, int d, float eps, float[] stats, int at) {
+        double mean = mean(src, off, d);
+        float meanF = (float) mean;
+        double var = sumSquaredDeviation(src, off, d, meanF) / d;
+        double dm = meanF - mean;
+        var = Math.max(0, var - dm * dm);
+        stats[at] = meanF;
+        stats[at + 1] = (float) (mean - meanF);
+        stats[at + 2] = (float) (1 / Math.sqrt(var + eps));
     }
 
     /** See {@link dev.diffusion4j.tensor.Backend#softmax}. */
@@ -364,19 +396,19 @@ public final class Norms {
      * is the row mean to about double precision ({@code src - mean} is exact near the mean).
      */
     private static void affine(float[] src, int so, float[] dst, int d0, int n,
-                               float mean, float meanLo, float rstd, float[] gamma, float[] beta) {
+                               float mean, float meanLo, float rstd, float[] gamma, float[] beta, int g0) {
         int step = S.length();
         int full = n - n % step;
         FloatVector mv = FloatVector.broadcast(S, mean);
         FloatVector lo = FloatVector.broadcast(S, meanLo);
         int i = 0;
         for (; i < full; i += step) {
-            FloatVector g = FloatVector.fromArray(S, gamma, i).mul(rstd);
-            FloatVector b = FloatVector.fromArray(S, beta, i);
+            FloatVector g = FloatVector.fromArray(S, gamma, g0 + i).mul(rstd);
+            FloatVector b = FloatVector.fromArray(S, beta, g0 + i);
             FloatVector.fromArray(S, src, so + i).sub(mv).sub(lo).fma(g, b).intoArray(dst, d0 + i);
         }
         for (; i < n; i++) {
-            dst[d0 + i] = Math.fma((src[so + i] - mean) - meanLo, gamma[i] * rstd, beta[i]);
+            dst[d0 + i] = Math.fma((src[so + i] - mean) - meanLo, gamma[g0 + i] * rstd, beta[g0 + i]);
         }
     }
 
@@ -420,7 +452,7 @@ public final class Norms {
         return v.lane(0);
     }
 
-    private static float[] filled(int n, float v) {
+    static float[] filled(int n, float v) {
         float[] a = new float[n];
         java.util.Arrays.fill(a, v);
         return a;

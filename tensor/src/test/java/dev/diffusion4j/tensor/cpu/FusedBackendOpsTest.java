@@ -101,6 +101,15 @@ class FusedBackendOpsTest {
             assertSame(twoDefault[1], two[1], 96, what + " linears[1]");
             assertSame(DEFAULTS.linearGeglu(seq, wGeglu, bGeglu), b.linearGeglu(seq, wGeglu, bGeglu), 96,
                     what + " linearGeglu");
+            Tensor lnGamma = random(rnd, 96);
+            Tensor lnBeta = random(rnd, 96);
+            Tensor[] normed = b.layerNormLinears(seq, lnGamma, lnBeta, 1e-5f, new Tensor[] {wq, wk}, new Tensor[] {null, bk});
+            Tensor[] normedDefault = DEFAULTS.layerNormLinears(seq, lnGamma, lnBeta, 1e-5f, new Tensor[] {wq, wk},
+                    new Tensor[] {null, bk});
+            assertSame(normedDefault[0], normed[0], 96, what + " layerNormLinears[0]");
+            assertSame(normedDefault[1], normed[1], 96, what + " layerNormLinears[1]");
+            assertSame(DEFAULTS.layerNormLinearGeglu(seq, lnGamma, lnBeta, 1e-5f, wGeglu, bGeglu),
+                    b.layerNormLinearGeglu(seq, lnGamma, lnBeta, 1e-5f, wGeglu, bGeglu), 96, what + " layerNormLinearGeglu");
             assertSame(DEFAULTS.linearToChannels(seq, wOut, bOut, img, h, w), b.linearToChannels(seq, wOut, bOut, img, h, w),
                     96, what + " linearToChannels");
         }

@@ -253,6 +253,54 @@ class FusedLinearTest {
     }
 
     /**
+     * x layer-normalised while A's panels are packed gives exactly the products of the stored normalisation: one layer
+     * (the cross-attention's query), three (q, k, v as one product), GEGLU; a partial last panel, K not a multiple of
+     * the normalised chunk (96 = 64 + 32), few rows (A packed once and shared) and several blocks of rows.
+     */
+    @ParameterizedTest(name = "rows={0} in={1} out={2} threads={3}")
+    @CsvSource({"400,320,64,2", "23,96,32,2", "77,640,64,1", "1030,96,96,2"})
+    void layerNormLinearsAreTheStoredNormalisation(int rows, int in, int out, int threads) {
+        Random rnd = new Random(13L * rows + in);
+        Tensor x = Tensor.of(GemmTest.random(rnd, 2 * rows * in), 2, rows, in);
+        Tensor gamma = Tensor.of(GemmTest.random(rnd, in), in);
+        Tensor beta = Tensor.of(GemmTest.random(rnd, in), in);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor[] w = new Tensor[3];
+            Tensor[] b = new Tensor[3];
+            for (int p = 0; p < 3; p++) {
+                w[p] = weight(arena, GemmTest.rounded(GemmTest.random(rnd, out * in), DType.F16), DType.F16, out, in);
+                b[p] = p == 1 ? null : Tensor.of(GemmTest.random(rnd, out), out);
+            }
+            ComputePool pool = pool(threads);
+            Tensor normed = Norms.layerNorm(pool, x, gamma, beta, 1e-5f);
+            Tensor[] want = FusedLinear.linears(pool, normed, w, b);
+            Tensor[] got = FusedLinear.layerNormLinears(pool, x, gamma, beta, 1e-5f, w, b);
+            for (int p = 0; p < 3; p++) {
+                assertArrayEquals(want[p].shape().dims(), got[p].shape().dims());
+                assertArrayEquals(want[p].toFloatArray(), got[p].toFloatArray(), "layer " + p);
+            }
+            Tensor[] one = FusedLinear.layerNormLinears(pool, x, gamma, beta, 1e-5f, new Tensor[] {w[0]},
+                    new Tensor[] {b[0]});
+            // alone, the stored normalisation goes through the plain linear: the same sums, its own kernel path
+            GemmTest.assertClose(toDouble(FusedLinear.linear(pool, normed, w[0], b[0], null).toFloatArray()),
+                    one[0].toFloatArray(), in, 1, "one layer");
+            Tensor wg = weight(arena, GemmTest.rounded(GemmTest.random(rnd, 2 * out * in), DType.F16), DType.F16,
+                    2 * out, in);
+            Tensor bg = Tensor.of(GemmTest.random(rnd, 2 * out), 2 * out);
+            assertArrayEquals(FusedLinear.linearGeglu(pool, normed, wg, bg).toFloatArray(),
+                    FusedLinear.layerNormLinearGeglu(pool, x, gamma, beta, 1e-5f, wg, bg).toFloatArray(), "GEGLU");
+        }
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            d[i] = a[i];
+        }
+        return d;
+    }
+
+    /**
      * The image group-normalised while its panels are packed gives exactly the product of the stored normalised image:
      * several blocks of rows (400 pixels), a partial last panel, F16 weights.
      */
