@@ -9,6 +9,7 @@ import dev.diffusion4j.tensor.TensorScope;
 
 /** diffusers' {@code BasicTransformerBlock}: self-attention, cross-attention on the text, GEGLU feed-forward, each pre-normed and residual. */
 final class BasicTransformerBlock {
+    private final Backend backend;
     private final LayerNorm norm1;
     private final Attention attn1;
     private final LayerNorm norm2;
@@ -18,6 +19,7 @@ final class BasicTransformerBlock {
 
     BasicTransformerBlock(Backend backend, StateDict weights, String prefix, int dim, int heads, int dimHead,
                           int crossAttentionDim) {
+        this.backend = backend;
         this.norm1 = new LayerNorm(backend, weights, prefix + ".norm1", dim, 1e-5);
         this.attn1 = new Attention(backend, weights, prefix + ".attn1", dim, dim, heads, dimHead, false);
         this.norm2 = new LayerNorm(backend, weights, prefix + ".norm2", dim, 1e-5);
@@ -39,7 +41,7 @@ final class BasicTransformerBlock {
             // Each norm is applied by the projections that read it (the normalised input is never stored).
             Tensor h = attn1.forward(norm1, x, null, x, true);
             if (fromHalf) {
-                h = GuidanceHalves.repeat(h);
+                h = GuidanceHalves.repeat(backend, h);
             }
             h = attn2.forward(norm2, h, context, h, true);
             return scope.keep(ff.forward(norm3, h));

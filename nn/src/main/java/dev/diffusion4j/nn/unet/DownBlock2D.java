@@ -16,6 +16,7 @@ import java.util.List;
  * down-sampler's output are kept as skip tensors for the up path.
  */
 public final class DownBlock2D {
+    private final Backend backend;
     private final String name;
     private final List<ResnetBlock2D> resnets = new ArrayList<>();
     private final List<Transformer2DModel> attentions = new ArrayList<>();
@@ -24,6 +25,7 @@ public final class DownBlock2D {
     /** Loads the block's weights under {@code name}; see diffusers' {@code get_down_block}. */
     public DownBlock2D(Backend backend, StateDict weights, String name, boolean crossAttention, UNet2DConditionConfig c,
                 int in, int out, int heads, int transformerLayers, boolean addDownsample) {
+        this.backend = backend;
         this.name = name;
         for (int j = 0; j < c.layersPerBlock(); j++) {
             resnets.add(new ResnetBlock2D(backend, weights, name + ".resnets." + j, j == 0 ? in : out, out,
@@ -57,7 +59,7 @@ public final class DownBlock2D {
                     h = attentions.get(j).forward(h, context, half);
                     probe.record(name + ".attentions." + j, h);
                 } else if (half) {
-                    h = GuidanceHalves.repeat(h);
+                    h = GuidanceHalves.repeat(backend, h);
                 }
                 skips.add(scope.keep(h));
             }

@@ -70,7 +70,7 @@ final class Transformer2DModel {
                 // Each block consumes its input (seq is this scope's own: proj_in's output, then a block's).
                 seq = blocks.get(i).forward(seq, context, fromHalf && i == 0);
             }
-            Tensor residual = fromHalf ? GuidanceHalves.repeat(x) : x;
+            Tensor residual = fromHalf ? GuidanceHalves.repeat(backend, x) : x;
             return scope.keep(backend.linearToChannels(seq, projOutWeight, projOutBias, residual, h, w, true));
         }
     }

@@ -97,6 +97,22 @@ class UNet2DConditionModelParityTest {
         }
     }
 
+    /** The backend's repeat (both copies on the pool) is the plain one: [half; half], any rank and batch. */
+    @Test
+    void repeatByTheBackendIsThePlainRepeat() {
+        java.util.Random rnd = new java.util.Random(3);
+        for (int[] dims : new int[][] {{1, 7, 5}, {2, 3, 4, 5}, {1, 300, 40}}) {
+            Tensor half = Tensor.zeros(dims);
+            for (long i = 0; i < half.numel(); i++) {
+                half.setFlat(i, rnd.nextFloat());
+            }
+            Tensor want = GuidanceHalves.repeat(half);
+            Tensor got = GuidanceHalves.repeat(backend, half);
+            org.junit.jupiter.api.Assertions.assertEquals(want.shape(), got.shape());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(want.toFloatArray(), got.toFloatArray());
+        }
+    }
+
     @Test
     void halfPrecisionWeightsAreUpcastAndMatch() throws Exception {
         Path dir = Fixtures.dir();
