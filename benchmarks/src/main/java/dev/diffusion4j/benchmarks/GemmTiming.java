@@ -8,6 +8,7 @@ import dev.diffusion4j.tensor.TensorScope;
 import dev.diffusion4j.tensor.cpu.FmaPeak;
 import dev.diffusion4j.tensor.cpu.FusedLinear;
 import dev.diffusion4j.tensor.cpu.Gemm;
+import dev.diffusion4j.tensor.cpu.Norms;
 import java.lang.foreign.Arena;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
@@ -26,7 +27,8 @@ import java.util.Random;
  * builds alternately to compare them. Usage: {@code java ... GemmTiming [reps] [threads] [case ...]} with cases
  * {@code MxKxN} (GEMM) or {@code lin:ROWSxINxOUT}, {@code res:ROWSxINxOUT} (bias and residual), {@code rip:ROWSxINxOUT}
  * (the same, written into the residual's storage),
- * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden), {@code in:ROWSxINxOUT} (proj_in
+ * {@code qkv:ROWSxINxOUT} (three layers), {@code geglu:ROWSxINxOUT} (OUT = 2·hidden), {@code ln:} / {@code lngeglu:}
+ * (a LayerNorm stored, then one layer or GEGLU) and {@code lnf:} / {@code lnfgeglu:} (the same, normalised while packed), {@code in:ROWSxINxOUT} (proj_in
  * from two NCHW images), {@code c1x1:ROWSxINxOUT} (a 1×1 convolution of two NCHW images, with bias),
  * {@code conv:CINxCOUTxSIDE} / {@code direct:CINxCOUTxSIDE} (3×3 convolution of two images,
  * Winograd where it pays / implicit GEMM only), {@code conv16:CINxCOUTxSIDE} (as {@code conv}, F16 weights off the
@@ -295,6 +297,22 @@ public final class GemmTiming {
                 yield new Case(name, 3 * flops, () -> FusedLinear.linears(pool, x, new Tensor[] {w, w2, w3}, null));
             }
             case "geglu" -> new Case(name, flops, () -> FusedLinear.linearGeglu(pool, x, w, bias));
+            // A transformer block's LayerNorm and the layers that read it: stored first (ln…), or applied while packing
+            // (lnf…); one layer (the cross-attention's query) or GEGLU.
+            case "ln", "lnf", "lngeglu", "lnfgeglu" -> {
+                Tensor gamma = Tensor.of(GemmBenchmark.random(rnd, k), k);
+                Tensor beta = Tensor.of(GemmBenchmark.random(rnd, k), k);
+                Tensor[] one = {w};
+                Tensor[] oneBias = {bias};
+                yield new Case(name, flops, switch (kind) {
+                    case "ln" -> () -> FusedLinear.linears(pool, Norms.layerNorm(pool, x, gamma, beta, 1e-5f), one,
+                            oneBias);
+                    case "lnf" -> () -> FusedLinear.layerNormLinears(pool, x, gamma, beta, 1e-5f, one, oneBias);
+                    case "lngeglu" -> () -> FusedLinear.linearGeglu(pool, Norms.layerNorm(pool, x, gamma, beta, 1e-5f),
+                            w, bias);
+                    default -> () -> FusedLinear.layerNormLinearGeglu(pool, x, gamma, beta, 1e-5f, w, bias);
+                });
+            }
             case "in" -> {
                 // proj_in: two NCHW images of ROWS / 2 pixels (square) and IN channels.
                 int side = (int) Math.round(Math.sqrt(m / 2.0));

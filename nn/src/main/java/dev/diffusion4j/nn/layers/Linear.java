@@ -64,10 +64,6 @@ public final class Linear {
         return bias;
     }
 
-    Backend backend() {
-        return backend;
-    }
-
     /**
      * The outputs of several layers of the same input and backend ({@code to_q}, {@code to_k}, {@code to_v}),
      * computed as one product where the backend can.
