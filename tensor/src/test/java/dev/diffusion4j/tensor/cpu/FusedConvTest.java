@@ -121,6 +121,18 @@ class FusedConvTest {
         POOL.close();
     }
 
+    /** A fused convolution's operands: input, norm affine, weight, bias, and a residual or null. */
+    private record Operands(Tensor x, Tensor gamma, Tensor beta, Tensor wt, Tensor b, Tensor residual) {
+        static Operands random(Random rnd, int n, int c, int h, int w, int cout, int k, boolean withResidual) {
+            Tensor x = FusedConvTest.random(rnd, 3f, n, c, h, w);
+            Tensor gamma = FusedConvTest.random(rnd, 1f, c);
+            Tensor beta = FusedConvTest.random(rnd, 0f, c);
+            Tensor wt = FusedConvTest.random(rnd, 0f, cout, c, k, k);
+            Tensor b = FusedConvTest.random(rnd, 0f, cout);
+            return new Operands(x, gamma, beta, wt, b, withResidual ? FusedConvTest.random(rnd, 0f, n, cout, h, w) : null);
+        }
+    }
+
     private static Tensor random(Random rnd, float mean, int... dims) {
         int n = 1;
         for (int d : dims) {
@@ -171,13 +183,13 @@ class FusedConvTest {
             "2, 256, 16, 16, 256, 3, true, false",
             "2, 256, 16, 16, 256, 3, true, true"})
     void groupNormConvMatchesSeparateOps(int n, int c, int h, int w, int cout, int k, boolean silu, boolean withResidual) {
-        Random rnd = new Random(31L * c + h * 7L + w + k);
-        Tensor x = random(rnd, 3f, n, c, h, w);
-        Tensor gamma = random(rnd, 1f, c);
-        Tensor beta = random(rnd, 0f, c);
-        Tensor wt = random(rnd, 0f, cout, c, k, k);
-        Tensor b = random(rnd, 0f, cout);
-        Tensor residual = withResidual ? random(rnd, 0f, n, cout, h, w) : null;
+        Operands o = Operands.random(new Random(31L * c + h * 7L + w + k), n, c, h, w, cout, k, withResidual);
+        Tensor x = o.x();
+        Tensor gamma = o.gamma();
+        Tensor beta = o.beta();
+        Tensor wt = o.wt();
+        Tensor b = o.b();
+        Tensor residual = o.residual();
         int pad = k / 2;
         if (c >= 256) {
             assertTrue(Winograd.pays(ConvAlgorithm.AUTO, n, c, h, w, wt, b, 1, pad, pad, pad, pad), "takes Winograd");
@@ -214,16 +226,13 @@ class FusedConvTest {
             "2, 256, 16, 16, 256, 3, true"})
     void channelAddendMatchesAddingItFirst(int n, int c, int h, int w, int cout, int k, boolean withResidual) {
         Random rnd = new Random(17L * c + h + k);
-        Tensor x = random(rnd, 3f, n, c, h, w);
+        Operands o = Operands.random(rnd, n, c, h, w, cout, k, withResidual);
         Tensor addend = random(rnd, -1f, n, c);
-        Tensor gamma = random(rnd, 1f, c);
-        Tensor beta = random(rnd, 0f, c);
-        Tensor wt = random(rnd, 0f, cout, c, k, k);
-        Tensor b = random(rnd, 0f, cout);
-        Tensor residual = withResidual ? random(rnd, 0f, n, cout, h, w) : null;
         int pad = k / 2;
-        Tensor want = UNFUSED.groupNormConv2d(x, addend, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false);
-        Tensor got = CPU.groupNormConv2d(x, addend, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false);
+        Tensor want = UNFUSED.groupNormConv2d(o.x(), addend, 2, o.gamma(), o.beta(), 1e-5f, true, o.wt(), o.b(), pad,
+                o.residual(), false);
+        Tensor got = CPU.groupNormConv2d(o.x(), addend, 2, o.gamma(), o.beta(), 1e-5f, true, o.wt(), o.b(), pad,
+                o.residual(), false);
         assertEquals(want.shape(), got.shape());
         float[] wa = want.toFloatArray();
         float[] ga = got.toFloatArray();
@@ -238,9 +247,9 @@ class FusedConvTest {
             assertEquals(wa[i], ga[i], tol, "element " + i);
         }
         // without an addend, exactly the plain op
-        assertArrayEquals(CPU.groupNormConv2d(x, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false)
-                .toFloatArray(), CPU.groupNormConv2d(x, null, 2, gamma, beta, 1e-5f, true, wt, b, pad, residual, false)
-                .toFloatArray());
+        assertArrayEquals(CPU.groupNormConv2d(o.x(), 2, o.gamma(), o.beta(), 1e-5f, true, o.wt(), o.b(), pad,
+                o.residual(), false).toFloatArray(), CPU.groupNormConv2d(o.x(), null, 2, o.gamma(), o.beta(), 1e-5f,
+                true, o.wt(), o.b(), pad, o.residual(), false).toFloatArray());
     }
 
     /**
