@@ -140,23 +140,23 @@ public interface Backend {
      */
     default Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
                                    Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
-        return groupNormConv2d(x, null, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
-                residualIsScratch);
+        Tensor y = conv2d(groupNorm(x, groups, gamma, beta, eps, silu), weight, bias, 1, padding);
+        return residual == null ? y : add(y, residual);
     }
 
     /**
      * {@link #groupNormConv2d(Tensor, int, Tensor, Tensor, float, boolean, Tensor, Tensor, int, Tensor, boolean)} of
      * {@code x + channelAddend}: {@code channelAddend} {@code [N, C]} (or null) is added to every pixel of its image and
      * channel before the statistics, as a ResNet block adds its projected time embedding between its two
-     * convolutions. A backend can fold it into the normalisation, never storing the sum.
+     * convolutions. A backend can fold it into the normalisation, never storing the sum. The default adds it first
+     * and runs the op without one (so a backend that only fuses that op keeps it).
      */
     default Tensor groupNormConv2d(Tensor x, Tensor channelAddend, int groups, Tensor gamma, Tensor beta, float eps,
                                    boolean silu, Tensor weight, Tensor bias, int padding, Tensor residual,
                                    boolean residualIsScratch) {
         Tensor in = channelAddend == null ? x
                 : add(x, channelAddend.reshape(channelAddend.dim(0), channelAddend.dim(1), 1, 1));
-        Tensor y = conv2d(groupNorm(in, groups, gamma, beta, eps, silu), weight, bias, 1, padding);
-        return residual == null ? y : add(y, residual);
+        return groupNormConv2d(in, groups, gamma, beta, eps, silu, weight, bias, padding, residual, residualIsScratch);
     }
 
     /**

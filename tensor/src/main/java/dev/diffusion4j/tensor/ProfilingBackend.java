@@ -287,6 +287,13 @@ public final class ProfilingBackend implements Backend {
     }
 
     @Override
+    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
+                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
+        return groupNormConv2d(x, null, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
+                residualIsScratch);
+    }
+
+    @Override
     public Tensor groupNormConv2d(Tensor x, Tensor channelAddend, int groups, Tensor gamma, Tensor beta, float eps,
                                   boolean silu, Tensor weight, Tensor bias, int padding, Tensor residual,
                                   boolean residualIsScratch) {

@@ -58,6 +58,40 @@ class FusedBackendOpsTest {
         GemmTest.assertClose(w, got.toFloatArray(), k, 2, what);
     }
 
+    /**
+     * A backend that fuses only the plain {@code groupNormConv2d} (the op before it took a channel addend) still gets
+     * the call when a model passes no addend, and the addend's default adds it first and then calls that op.
+     */
+    @Test
+    void aBackendFusingOnlyThePlainGroupNormConvKeepsIt() {
+        int[] plainCalls = {0};
+        Backend onlyPlain = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(),
+                new Class<?>[] {Backend.class}, (proxy, method, args) -> {
+                    if (method.getName().equals("groupNormConv2d") && method.getParameterCount() == 11) {
+                        plainCalls[0]++;
+                    } else if (method.isDefault()) {
+                        return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                    }
+                    try {
+                        return method.invoke(CPU, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+        Random rnd = new Random(9);
+        Tensor x = random(rnd, 2, 8, 6, 5);
+        Tensor g = random(rnd, 8);
+        Tensor w = random(rnd, 4, 8, 3, 3);
+        Tensor want = CPU.groupNormConv2d(x, 2, g, g, 1e-5f, true, w, null, 1, null, false);
+        assertArrayEquals(want.toFloatArray(),
+                onlyPlain.groupNormConv2d(x, null, 2, g, g, 1e-5f, true, w, null, 1, null, false).toFloatArray());
+        assertEquals(1, plainCalls[0]);
+        Tensor addend = random(rnd, 2, 8);
+        assertSame(CPU.groupNormConv2d(x, addend, 2, g, g, 1e-5f, true, w, null, 1, null, false),
+                onlyPlain.groupNormConv2d(x, addend, 2, g, g, 1e-5f, true, w, null, 1, null, false), 72, "with an addend");
+        assertEquals(2, plainCalls[0]);
+    }
+
     @Test
     void fusedOpsMatchTheirDefaultCompositions() {
         long seed = new Random().nextLong();
