@@ -421,17 +421,10 @@ public final class FusedLinear {
         float[] b = bias == null ? null : Gemm.toFloats(bias);
         IntFunction<Epilogue> epilogue = bi -> (i0, mr, j0, nc, cs, co, ldcs) -> store(cs, co, ldcs, mr, nc, b, j0, null,
                 0, 0, ya, yo + bi * hw * out + i0 * out + j0, out);
-        if (norm == null) {
-            overPixels(Gemm.poolFor(pool, x, weight), x, weight, epilogue, true);
-            return y;
-        }
         int c = x.dim(1);
-        PackBAt pb = weightB(weight);
-        for (int bi = 0; bi < n; bi++) {
-            gemm(Gemm.poolFor(pool, weight), hw, out, c,
-                    normalizedPixels(x.array(), x.offset() + bi * c * hw, hw, norm, bi * c), pb, 1,
-                    epilogue.apply(bi), null, true);
-        }
+        IntFunction<Gemm.PackA> a = norm == null ? null
+                : bi -> normalizedPixels(x.array(), x.offset() + bi * c * hw, hw, norm, bi * c);
+        overPixels(Gemm.poolFor(pool, x, weight), x, weight, a, epilogue, true);
         return y;
     }
 
@@ -494,7 +487,8 @@ public final class FusedLinear {
     /**
      * A {@code [pixels, channels]} of one image read in place from its channel planes ({@code x[base + k·hw + i]}),
      * each value normalised as {@code (x - mean)·scale + shift} with the coefficients of its channel ({@code norm[·][c0
-     * + k]}) while it is packed: a run of consecutive pixels per channel, cut into whole panels of MR = 8 + 4 values.
+     * + k]}) while it is packed: a run of consecutive pixels per channel, cut into whole panels (MR = 8 + 4 values
+     * with AVX-512, as {@code Gemm.Strided.packA} cuts them).
      */
     private static Gemm.PackAAt normalizedPixels(float[] x, int base, int hw, float[][] norm, int c0) {
         float[] mean = norm[0];
@@ -511,7 +505,7 @@ public final class FusedLinear {
                 int src = base + (k0 + k) * hw + i0;
                 int o = dOff + k * MR;
                 for (int q = 0; q < whole; q++, src += MR, o += MR * kc) {
-                    if (MR == 12) {
+                    if (MR == 12 && V == 16) {
                         FloatVector.fromArray(S8, x, src).sub(m).fma(sc, sh).intoArray(dst, o);
                         FloatVector.fromArray(S4, x, src + 8).sub(m).fma(sc, sh).intoArray(dst, o + 8);
                     } else {
@@ -532,16 +526,17 @@ public final class FusedLinear {
     /**
      * One product per image of x {@code [N, C, H, W]} with its pixels as the rows ({@code A(i, k) = x[bi, k, i]}, read
      * in place: consecutive rows are consecutive pixels of one channel) and {@code weight [out, C, ...]} as B, packed
-     * once per image; image {@code bi}'s blocks go to {@code epilogue.apply(bi)}.
+     * once per image; image {@code bi}'s blocks go to {@code epilogue.apply(bi)}. Its A is {@code a.apply(bi)} when
+     * {@code a} is given (the same values transformed as they are packed), else x's pixels as they are.
      */
-    private static void overPixels(ComputePool pool, Tensor x, Tensor weight, IntFunction<Epilogue> epilogue,
-                                   boolean rowPanels) {
+    private static void overPixels(ComputePool pool, Tensor x, Tensor weight, IntFunction<Gemm.PackA> a,
+                                   IntFunction<Epilogue> epilogue, boolean rowPanels) {
         int c = x.dim(1);
         int hw = x.dim(2) * x.dim(3);
         PackBAt pb = weightB(weight);
         for (int bi = 0; bi < x.dim(0); bi++) {
-            gemm(pool, hw, weight.dim(0), c, Gemm.viewA(x, (long) bi * c * hw, 1, hw), pb, 1, epilogue.apply(bi), null,
-                    rowPanels);
+            Gemm.PackA ab = a != null ? a.apply(bi) : Gemm.viewA(x, (long) bi * c * hw, 1, hw);
+            gemm(pool, hw, weight.dim(0), c, ab, pb, 1, epilogue.apply(bi), null, rowPanels);
         }
     }
 
@@ -602,7 +597,7 @@ public final class FusedLinear {
             return y;
         }
         // The epilogue writes columns (channel planes): blocks a whole block of rows tall.
-        overPixels(Gemm.poolFor(pool, x, weight), x, weight, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs,
+        overPixels(Gemm.poolFor(pool, x, weight), x, weight, null, bi -> (i0, mr, j0, nc, cs, co, ldcs) -> storeToChannels(cs,
                 co, ldcs, i0, mr, j0, nc, b, ra, ro, ya, y.offset(), bi * out * hw, hw, out), false);
         return y;
     }

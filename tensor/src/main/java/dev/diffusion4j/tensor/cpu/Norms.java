@@ -76,6 +76,10 @@ public final class Norms {
             throw new IllegalArgumentException("groupNorm: groups=" + groups + " must be positive and divide C=" + c
                     + " of input " + x.shape());
         }
+        if (addend != null && addend.length != n * c) {
+            throw new IllegalArgumentException("groupNorm: addend of " + addend.length + " values for " + n
+                    + " images of " + c + " channels of input " + x.shape());
+        }
         float[] g = Kernels.param("groupNorm", "gamma", gamma, c, x);
         float[] b = Kernels.param("groupNorm", "beta", beta, c, x);
         Tensor in = Kernels.heap(x);
@@ -88,10 +92,6 @@ public final class Norms {
         }
         float[] src = in.array();
         int so = in.offset();
-        if (addend != null && addend.length != n * c) {
-            throw new IllegalArgumentException("groupNorm: addend of " + addend.length + " values for " + n
-                    + " images of " + c + " channels of input " + x.shape());
-        }
         pool.parallelFor(n * groups, 1, (t0, t1) -> {
             for (int t = t0; t < t1; t++) {
                 int base = t * len;
