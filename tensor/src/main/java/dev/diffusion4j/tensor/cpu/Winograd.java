@@ -89,6 +89,17 @@ public final class Winograd {
     private static final int LARGE_MAP_BLOCK_PANELS = 12;
     private static final int LARGE_MAP_CHUNK_TILES = 128;
     /**
+     * Maps from 64×64 up to the large ones with more tiles than one chunk of {@link #CHUNK_TILES} (the U-Net's first
+     * level, a guided batch of 2): blocks of 8 panels and chunks of 128 tiles, as many products' outputs per task as 4
+     * × 256 (M stays in L2), each transformed-input panel serving twice the rows. In one process, both orders
+     * ({@code GemmTiming --ab}, F16 weights, 2 threads): 640 → 320 1.09 and 1/0.96, 960 → 320 (8 × 256 before) 1.08
+     * and 1/1.00, 640 → 640 1.03 and 1/0.95, 320 → 320 0.98 and 1/0.95. One image of 64×64 (the decoder's 512
+     * channels, one chunk) keeps the one-task-per-block schedule: 8 × 128 there was 10 % slower.
+     */
+    private static final long MID_MAP_PIXELS = 64 * 64;
+    private static final int MID_MAP_BLOCK_PANELS = 8;
+    private static final int MID_MAP_CHUNK_TILES = 128;
+    /**
      * Floats of the transformed weights held at once (64 MiB): all of them for up to 640 × 640 channels. At 40 MiB the
      * U-Net's 640 → 640 (upsampling) and 960 → 320 convolutions at 64×64 took two groups, each made once per band:
      * 640 → 640 95…98 → 85…90 ms a call, its weight transform 15 → 8 thread-ms.
@@ -288,9 +299,13 @@ public final class Winograd {
             }
         }
         pool = Gemm.poolFor(pool, weight, bias);
-        boolean largeMap = (long) hout * wout >= LARGE_MAP_PIXELS;
-        int blockPanels = largeMap ? LARGE_MAP_BLOCK_PANELS : MAX_BLOCK_PANELS;
-        int chunk = largeMap ? Math.min(chunkTiles, LARGE_MAP_CHUNK_TILES) : chunkTiles;
+        long pixels = (long) hout * wout;
+        boolean largeMap = pixels >= LARGE_MAP_PIXELS;
+        boolean midMap = !largeMap && pixels >= MID_MAP_PIXELS
+                && (long) n * ((hout + M - 1) / M) * ((wout + M - 1) / M) > chunkTiles;
+        int blockPanels = largeMap ? LARGE_MAP_BLOCK_PANELS : midMap ? MID_MAP_BLOCK_PANELS : MAX_BLOCK_PANELS;
+        int chunk = largeMap ? Math.min(chunkTiles, LARGE_MAP_CHUNK_TILES)
+                : midMap ? Math.min(chunkTiles, MID_MAP_CHUNK_TILES) : chunkTiles;
         long q0 = PROFILE ? System.nanoTime() : 0;
         Plan plan = new Plan(x, weight, bias == null ? null : Gemm.toFloats(bias), res, resOff, reuse, cout, hout,
                 wout, padTop, padLeft, pool, bandTiles, chunk, blockPanels, uBudget);

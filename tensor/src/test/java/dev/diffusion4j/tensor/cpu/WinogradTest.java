@@ -229,6 +229,7 @@ class WinogradTest {
             "1, 700, 10, 14, 30, 512, 128, 1", // fused (one band, one chunk), three input channel blocks
             "1, 8, 130, 127, 140, 512, 256, 100", // a large map: blocks of up to 12 panels, the last partial; chunks of 128
             "1, 20, 128, 128, 30, 256, 256, 2",   // a large map with groups of 2 panels
+            "2, 12, 64, 66, 110, 512, 256, 100",  // a 64×64-level map of two images: blocks of 8 panels, chunks of 128
     })
     void schedulesMatchDoubleReference(int n, int cin, int h, int w, int cout, int band, int chunk, int uPanels) {
         long seed = 77L * cin + 13L * w + band + uPanels;
