@@ -331,8 +331,9 @@ public final class Winograd {
      * U (all 36 positions, in the GEMM's packed layout; only for the first band when one group holds every output
      * channel, so the weights are transformed once per call), then tasks of (a block of at most
      * {@link #MAX_BLOCK_PANELS} panels of output channels) × (a chunk of at most {@link #CHUNK_TILES} tiles; on large
-     * maps {@link #LARGE_MAP_BLOCK_PANELS} and {@link #LARGE_MAP_CHUNK_TILES}) each run
-     * their 36 GEMMs into a small M that stays in L2 and transform it straight to the output.
+     * maps {@link #LARGE_MAP_BLOCK_PANELS} and {@link #LARGE_MAP_CHUNK_TILES}, on 64×64 maps of several chunks
+     * {@link #MID_MAP_BLOCK_PANELS} and {@link #MID_MAP_CHUNK_TILES}) each run their 36 GEMMs into a small M that stays
+     * in L2 and transform it straight to the output.
      */
     private static final class Plan {
         final ConvRows x;
