@@ -27,7 +27,7 @@ class WinogradTest {
     private static final ComputePool POOL2 = new ComputePool(2);
     /**
      * Bound of {@code max |got - want| / max |want|} (F(4,3) in float32; measured 7e-6…1.1e-5 for Cin 128…2560, the
-     * direct path 3e-7…4e-7; see {@link #errorAtModelSizes}).
+     * direct path 2e-7…5e-7; see {@link #errorAtModelSizes}).
      */
     private static final double REL = 2e-5;
 
