@@ -237,4 +237,24 @@ public interface Backend {
 
     /** Channels {@code [start, start + length)} along dimension 1 of a tensor of rank ≥ 2, as a new tensor. */
     Tensor sliceChannels(Tensor x, int start, int length);
+
+    /**
+     * A backend whose fused {@code groupNormConv2d} is the one with a channel addend: the plain op is that op with
+     * none. ({@link Backend}'s own defaults go the other way, the addend added and the plain op called, so that a
+     * backend fusing only the plain op keeps its fusion.)
+     */
+    interface GroupNormConvWithAddend extends Backend {
+        @Override
+        default Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
+                                       Tensor weight, Tensor bias, int padding, Tensor residual,
+                                       boolean residualIsScratch) {
+            return groupNormConv2d(x, null, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
+                    residualIsScratch);
+        }
+
+        @Override
+        Tensor groupNormConv2d(Tensor x, Tensor channelAddend, int groups, Tensor gamma, Tensor beta, float eps,
+                               boolean silu, Tensor weight, Tensor bias, int padding, Tensor residual,
+                               boolean residualIsScratch);
+    }
 }

@@ -15,7 +15,7 @@ import java.util.function.Supplier;
  * in call order. Thread-safe (CPU time is that of all Java threads, so ops that run concurrently from several
  * threads share it).
  */
-public final class ProfilingBackend implements Backend {
+public final class ProfilingBackend implements Backend.GroupNormConvWithAddend {
     /** Totals of one op kind; {@code cpuMillis} is the Java threads' CPU time spent meanwhile (-1 when unknown). */
     public record OpStats(String op, long calls, double millis, double cpuMillis, double gflop) {
         /** GFLOP/s achieved (0 for ops without a FLOP count). */
@@ -284,13 +284,6 @@ public final class ProfilingBackend implements Backend {
         double flops = 2.0 * x.dim(0) * outH * outW * weight.numel();
         String op = "conv" + weight.dim(2) + "x" + weight.dim(3) + (stride > 1 ? "s" + stride : "");
         return time(op, flops, () -> inner.conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight));
-    }
-
-    @Override
-    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
-        return groupNormConv2d(x, null, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
-                residualIsScratch);
     }
 
     @Override

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Thread-safe if the inner backend is: releasing pages another thread is reading only makes it fault them
  * back in.
  */
-public final class StreamedWeightsBackend implements Backend {
+public final class StreamedWeightsBackend implements Backend.GroupNormConvWithAddend {
     private final Backend inner;
     private final LongAdder released = new LongAdder();
 
@@ -141,13 +141,6 @@ public final class StreamedWeightsBackend implements Backend {
     public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padTop, int padBottom, int padLeft,
                          int padRight) {
         return release(inner.conv2d(x, weight, bias, stride, padTop, padBottom, padLeft, padRight), weight, bias);
-    }
-
-    @Override
-    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
-        return groupNormConv2d(x, null, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
-                residualIsScratch);
     }
 
     @Override

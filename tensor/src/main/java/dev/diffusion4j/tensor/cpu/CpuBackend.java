@@ -9,7 +9,7 @@ import dev.diffusion4j.tensor.Tensor;
  * The CPU backend: Vector API kernels ({@code FloatVector.SPECIES_PREFERRED}) on one {@link ComputePool}.
  * Thread-safe: ops share no mutable state.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend implements Backend.GroupNormConvWithAddend {
     private final ComputePool pool;
     private final ConvAlgorithm convAlgorithm;
 
@@ -113,13 +113,6 @@ public final class CpuBackend implements Backend {
     public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride,
                          int padTop, int padBottom, int padLeft, int padRight) {
         return Conv2d.conv2d(pool, convAlgorithm, x, weight, bias, stride, padTop, padBottom, padLeft, padRight);
-    }
-
-    @Override
-    public Tensor groupNormConv2d(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, boolean silu,
-                                  Tensor weight, Tensor bias, int padding, Tensor residual, boolean residualIsScratch) {
-        return groupNormConv2d(x, null, groups, gamma, beta, eps, silu, weight, bias, padding, residual,
-                residualIsScratch);
     }
 
     @Override
