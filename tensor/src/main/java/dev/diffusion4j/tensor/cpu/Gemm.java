@@ -441,9 +441,15 @@ public final class Gemm {
         return k <= KC ? 1 : (k + KB - 1) / KB;
     }
 
-    /** Start of K block {@code kb} of {@code kBlocks} equal-depth blocks of a product of depth k. */
+    /**
+     * Start of K block {@code kb} of {@code kBlocks} equal-depth blocks of a product of depth k, on an even step of K
+     * inside the product: the micro-kernels take K two steps at a time, and a block of odd depth (640 in three: 213,
+     * 213, 214) runs their one-step remainder, which C2 leaves out of code compiled before it was ever taken (the
+     * text encoder's depths are all even) and then throws away that code, the hottest loop of the U-Net's first step,
+     * when the first such block comes (see the README on the first step).
+     */
     static int kStart(int k, int kBlocks, int kb) {
-        return (int) ((long) k * kb / kBlocks);
+        return kb >= kBlocks ? k : (int) ((long) k * kb / kBlocks) & ~1;
     }
 
     /**
@@ -500,7 +506,8 @@ public final class Gemm {
         // K blocks in groups (a super-block): A is packed for the whole group at once, so each of its rows is read in
         // one run of up to SUPER_BLOCKS·KB values instead of a short run per K block (F16 weights of an 8x8
         // convolution: 12 rows 23 KB apart, 512 bytes each); the group's B blocks stay in L2 over the rows.
-        int blockDepth = (k + kBlocks - 1) / kBlocks;
+        // The deepest block: kStart's even boundaries make a block up to one step deeper than k / kBlocks rounded up.
+        int blockDepth = (k + kBlocks - 1) / kBlocks + (kBlocks > 1 ? 1 : 0);
         long fitB = SUPER_B_FLOATS / ((long) blockDepth * nPad);
         int group = (int) Math.max(1, Math.min(Math.min(SUPER_BLOCKS, kBlocks), fitB));
         // From a cache line on, as above.

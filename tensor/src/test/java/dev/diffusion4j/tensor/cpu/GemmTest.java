@@ -78,7 +78,8 @@ class GemmTest {
 
     @ParameterizedTest(name = "m={0} k={1} n={2}")
     @CsvSource({"1,1,1", "1,0,1", "3,0,5", "2,3,4", "12,16,32", "13,17,33", "11,31,31", "25,100,65",
-            "77,96,130", "200,300,47", "64,257,96", "193,513,1025", "5,700,3", "1,1000,1", "40,1,40"})
+            "77,96,130", "200,300,47", "64,257,96", "193,513,1025", "5,700,3", "1,1000,1", "40,1,40",
+            "30,1155,40", "30,641,40"})
     void matmulMatchesReferenceAllTransposes(int m, int k, int n) {
         long seed = 1000L * m + 31L * k + n;
         Random rnd = new Random(seed);
@@ -96,6 +97,27 @@ class GemmTest {
                 assertClose(want, c.toFloatArray(), k, 1, "seed " + seed + " ta=" + ta + " tb=" + tb
                         + " threads=" + pool.threads());
             }
+        }
+    }
+
+    /**
+     * K blocks cover the depth without gaps or overlaps, start on even steps (the micro-kernels' two-step loop, see
+     * {@link Gemm#kStart}), and are at most one step deeper than the depth over the block count rounded up (what the
+     * packing buffers are sized for).
+     */
+    @ParameterizedTest(name = "k={0}")
+    @CsvSource({"1", "2", "320", "321", "640", "641", "768", "1155", "1280", "1920", "2559", "2880", "11520"})
+    void kBlocksStartEvenAndCoverTheDepth(int k) {
+        int blocks = Gemm.kBlocks(k);
+        int mean = (k + blocks - 1) / blocks;
+        assertEquals(0, Gemm.kStart(k, blocks, 0));
+        assertEquals(k, Gemm.kStart(k, blocks, blocks));
+        for (int b = 0; b < blocks; b++) {
+            int start = Gemm.kStart(k, blocks, b);
+            int depth = Gemm.kStart(k, blocks, b + 1) - start;
+            assertEquals(0, start % 2, "block " + b + " of k=" + k + " starts at " + start);
+            assertTrue(depth > 0 && depth <= (blocks > 1 ? mean + 1 : k), "block " + b + " of k=" + k + ": " + depth);
+            assertTrue(b == blocks - 1 || depth % 2 == 0, "inner block " + b + " of k=" + k + " has odd depth " + depth);
         }
     }
 
