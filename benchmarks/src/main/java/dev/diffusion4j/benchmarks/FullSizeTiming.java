@@ -31,7 +31,9 @@ import java.util.Locale;
  * does; {@code shapes} breaks the linear layers and attention of the profile down by shape; {@code timeline} writes
  * the last run's ops in order, with their wall time and busy cores, to {@code d4j-timeline-unet.csv} /
  * {@code d4j-timeline-vae.csv} in the temporary directory). {@code FullSizeTiming --ab OLD.jar NEW.jar rounds [unet|vae]}
- * times two builds alternately in one process (see {@link #ab}).
+ * times two builds alternately in one process (see {@link #ab}). Time decodes with the heap fixed and touched up front
+ * ({@code -Xms} equal to {@code -Xmx}, {@code -XX:+AlwaysPreTouch}): while G1 grows a large heap, each decode's 1.2 GB
+ * of new activations lands on untouched pages, and the page faults made later decodes read 40–70 % slow.
  */
 public final class FullSizeTiming {
     private FullSizeTiming() {
