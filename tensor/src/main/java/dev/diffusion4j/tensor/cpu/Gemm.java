@@ -452,6 +452,15 @@ public final class Gemm {
         return kb >= kBlocks ? k : (int) ((long) k * kb / kBlocks) & ~1;
     }
 
+    /** Depth of the deepest of {@link #kStart}'s blocks (with its even boundaries, up to one step past k / kBlocks). */
+    static int maxBlockDepth(int k, int kBlocks) {
+        int depth = 0;
+        for (int b = 0; b < kBlocks; b++) {
+            depth = Math.max(depth, kStart(k, kBlocks, b + 1) - kStart(k, kBlocks, b));
+        }
+        return depth;
+    }
+
     /**
      * One task: rows [i0, i1) and columns [j0, j1) of C over all of K. When B is read in place or is a strided view
      * whose columns of the task fit {@link #TASK_B} packed for all of K, all K blocks of a block of rows run before
@@ -506,8 +515,7 @@ public final class Gemm {
         // K blocks in groups (a super-block): A is packed for the whole group at once, so each of its rows is read in
         // one run of up to SUPER_BLOCKS·KB values instead of a short run per K block (F16 weights of an 8x8
         // convolution: 12 rows 23 KB apart, 512 bytes each); the group's B blocks stay in L2 over the rows.
-        // The deepest block: kStart's even boundaries make a block up to one step deeper than k / kBlocks rounded up.
-        int blockDepth = (k + kBlocks - 1) / kBlocks + (kBlocks > 1 ? 1 : 0);
+        int blockDepth = maxBlockDepth(k, kBlocks);
         long fitB = SUPER_B_FLOATS / ((long) blockDepth * nPad);
         int group = (int) Math.max(1, Math.min(Math.min(SUPER_BLOCKS, kBlocks), fitB));
         // From a cache line on, as above.

@@ -102,14 +102,15 @@ class GemmTest {
 
     /**
      * K blocks cover the depth without gaps or overlaps, start on even steps (the micro-kernels' two-step loop, see
-     * {@link Gemm#kStart}), and are at most one step deeper than the depth over the block count rounded up (what the
-     * packing buffers are sized for).
+     * {@link Gemm#kStart}), are at most one step deeper than the depth over the block count rounded up, and the
+     * deepest is what {@link Gemm#maxBlockDepth} (the packing buffers' size) says.
      */
     @ParameterizedTest(name = "k={0}")
     @CsvSource({"1", "2", "320", "321", "640", "641", "768", "1155", "1280", "1920", "2559", "2880", "11520"})
     void kBlocksStartEvenAndCoverTheDepth(int k) {
         int blocks = Gemm.kBlocks(k);
         int mean = (k + blocks - 1) / blocks;
+        int deepest = 0;
         assertEquals(0, Gemm.kStart(k, blocks, 0));
         assertEquals(k, Gemm.kStart(k, blocks, blocks));
         for (int b = 0; b < blocks; b++) {
@@ -118,7 +119,9 @@ class GemmTest {
             assertEquals(0, start % 2, "block " + b + " of k=" + k + " starts at " + start);
             assertTrue(depth > 0 && depth <= (blocks > 1 ? mean + 1 : k), "block " + b + " of k=" + k + ": " + depth);
             assertTrue(b == blocks - 1 || depth % 2 == 0, "inner block " + b + " of k=" + k + " has odd depth " + depth);
+            deepest = Math.max(deepest, depth);
         }
+        assertEquals(deepest, Gemm.maxBlockDepth(k, blocks), "deepest block of k=" + k);
     }
 
     /** Outputs start uninitialised (NaN in tests): an empty inner dimension must still give zeros, or the bias. */
