@@ -169,10 +169,23 @@ public final class Attention {
 
     /** Sizes shared by every task of one call. */
     private record Geometry(int heads, int d, int dv, int channels, int tq, int tk, int tkp, int bk,
-                            boolean causal, float qScale, int[] rowIdx) {
+                            boolean causal, float qScale, int[] rowIdx, int[] groupIdx) {
         Geometry(int heads, int d, int dv, int channels, int tq, int tk, int tkp, int bk, boolean causal,
                  float qScale) {
-            this(heads, d, dv, channels, tq, tk, tkp, bk, causal, qScale, rowIndices(channels));
+            this(heads, d, dv, channels, tq, tk, tkp, bk, causal, qScale, rowIndices(channels),
+                    groupIndices(channels, d));
+        }
+
+        /**
+         * Gather indices of a whole group of K in its packed order ({@code [channel][key of the group]}): packed
+         * position p reads key {@code p % KR}, channel {@code p / KR}; up to a multiple of L, the rest unused.
+         */
+        private static int[] groupIndices(int channels, int d) {
+            int[] idx = new int[(KR * d + L - 1) / L * L];
+            for (int p = 0; p < KR * d; p++) {
+                idx[p] = (p % KR) * channels + p / KR;
+            }
+            return idx;
         }
 
         /** Gather indices of L consecutive query rows of q: stride {@code channels}. */
@@ -252,9 +265,17 @@ public final class Attention {
         int rowBase = (b * tk) * channels + h * d;
         // K: [group of KR keys][channel][key in group]; written in order, KR rows read side by side. Keys
         // tk..tkp of the last group stay zero.
+        int groupLen = KR * d;
+        int groupFull = groupLen - groupLen % L;
         for (int jg = j0; jg < jEnd; jg += KR) {
             int n = Math.min(KR, jEnd - jg);
             int dst = kpHead + jg * d;
+            if (n == KR) {
+                // A whole group by gathers, in packed order, rather than key by key with stores KR apart: 64 queries
+                // over 4096 keys, 8 heads of 40 (packing a large part of the call), 5.4 -> 4.8 ms on 2 threads.
+                packGroup(ka, k.offset() + rowBase + jg * channels, g.groupIdx(), groupLen, groupFull, kp, dst);
+                continue;
+            }
             for (int r = 0; r < n; r++) {
                 int src = k.offset() + rowBase + (jg + r) * channels;
                 for (int c = 0, o = dst + r; c < d; c++, o += KR) {
@@ -281,6 +302,18 @@ public final class Attention {
                     }
                 }
             }
+        }
+    }
+
+    /** One whole group of K: {@code kp[dst + p] = ka[src + idx[p]]} for p < len, whole vectors up to {@code full}. */
+    private static void packGroup(float[] ka, int src, int[] idx, int len, int full, float[] kp, int dst) {
+        int p = 0;
+        for (; p < full; p += L) {
+            FloatVector.fromArray(SP, ka, src, idx, p).intoArray(kp, dst + p);
+        }
+        if (p < len) {
+            VectorMask<Float> tail = SP.indexInRange(p, len);
+            FloatVector.fromArray(SP, ka, src, idx, p, tail).intoArray(kp, dst + p, tail);
         }
     }
 
